@@ -1,0 +1,41 @@
+"""OCI content descriptors."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from berth.errors import InvalidImage
+from berth.oci.digest import Digest
+from berth.oci.platform import Platform
+
+
+@dataclass(frozen=True)
+class Descriptor:
+    media_type: str
+    digest: Digest
+    size: int
+    annotations: dict = field(default_factory=dict, compare=False)
+    platform: Platform | None = field(default=None, compare=False)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Descriptor":
+        if not isinstance(d, dict):
+            raise InvalidImage("descriptor is not an object")
+        media_type = d.get("mediaType")
+        size = d.get("size")
+        if not isinstance(media_type, str) or not media_type:
+            raise InvalidImage("descriptor has no mediaType")
+        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+            raise InvalidImage(f"descriptor has invalid size {size!r}")
+        annotations = d.get("annotations") or {}
+        if not isinstance(annotations, dict):
+            raise InvalidImage("descriptor annotations are not an object")
+        platform = Platform.from_dict(d["platform"]) if d.get("platform") else None
+        return cls(media_type, Digest.parse(d.get("digest")), size, annotations, platform)
+
+    def to_dict(self) -> dict:
+        d = {"mediaType": self.media_type, "digest": str(self.digest), "size": self.size}
+        if self.annotations:
+            d["annotations"] = dict(self.annotations)
+        if self.platform:
+            d["platform"] = self.platform.to_dict()
+        return d
