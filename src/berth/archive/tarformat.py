@@ -93,8 +93,9 @@ def _parse_pax(data: bytes) -> dict[str, str]:
 class TarReader:
     """Iterates entries of a tar stream. Payloads must be consumed with read_payload/skip_payload."""
 
-    def __init__(self, stream):
+    def __init__(self, stream, seekable: bool = False):
         self._s = stream
+        self._seekable = seekable  # skip unread payloads by seeking (indexing an archive on disk)
         self._remaining = 0     # payload bytes of the current entry not yet read
         self._padding = 0       # padding after the current payload
         self._global: dict[str, str] = {}
@@ -126,6 +127,9 @@ class TarReader:
         return n
 
     def _finish_entry(self, payload_is_raw: bool) -> None:
+        if self._seekable and not payload_is_raw and self._remaining:
+            self._s.seek(self._remaining, 1)
+            self._remaining = 0
         while self._remaining:
             chunk = self.read_payload(min(self._remaining, 1 << 20))
             if payload_is_raw:

@@ -1,0 +1,1 @@
+"""The berth command line: parsing and presenting only; the work happens in berth.Engine."""

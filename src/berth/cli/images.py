@@ -1,0 +1,274 @@
+"""Image commands: `berth images`, `image inspect|ls|rm|prune|tree|bootstrap`, `tag`, `rmi`, `save`, `load`, ..."""
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from berth.cli.output import ago, emit, human_size, table
+from berth.image.config import parse_time
+
+
+@click.group("image")
+def image():
+    """Manage images."""
+
+
+def _image_rows(engine, show_all, repo_filter):
+    rows = []
+    for img in engine.images.list(all=show_all):
+        created = parse_time(img.created)
+        for t in img.tags or [None]:
+            if repo_filter and not _matches(t, repo_filter):
+                continue
+            rows.append({
+                "Repository": t.familiar_name if t else "<none>", "Tag": t.tag if t else "<none>",
+                "ID": str(img.id), "CreatedAt": img.created, "CreatedSince": ago(created),
+                "Size": human_size(img.size), "VirtualSize": human_size(img.size),
+                "Digest": img.repo_digests[0].rpartition("@")[2] if img.repo_digests else "<none>",
+                "Containers": "N/A", "SharedSize": "N/A", "UniqueSize": "N/A",
+                "_created": created or 0,
+            })
+    rows.sort(key=lambda r: -r["_created"])
+    for r in rows:
+        del r["_created"]
+    return rows
+
+
+def _matches(tag, pattern: str) -> bool:
+    if tag is None:
+        return False
+    from berth.oci.reference import Reference
+    try:
+        want = Reference.parse(pattern, default_tag=False)
+    except Exception:
+        return False
+    return want.name == tag.name and (want.tag is None or want.tag == tag.tag)
+
+
+@click.command("images")
+@click.argument("repository", required=False)
+@click.option("-a", "--all", "show_all", is_flag=True, help="Show all images.")
+@click.option("-q", "--quiet", is_flag=True, help="Only show image IDs.")
+@click.option("--no-trunc", is_flag=True, help="Don't truncate output.")
+@click.option("--digests", is_flag=True, help="Show digests.")
+@click.option("--format", "fmt", help="json, or a template such as '{{.Repository}}:{{.Tag}}'.")
+@click.pass_obj
+def images_cmd(engine, repository, show_all, quiet, no_trunc, digests, fmt):
+    """List images."""
+    rows = _image_rows(engine, show_all, repository)
+    short = (lambda i: i) if no_trunc else (lambda i: i.split(":", 1)[1][:12])
+    if quiet:
+        seen = []
+        for r in rows:
+            if short(r["ID"]) not in seen:
+                seen.append(short(r["ID"]))
+        click.echo("\n".join(seen)) if seen else None
+        return
+    for r in rows:
+        r["ID"] = short(r["ID"])
+
+    def show():
+        headers = ["REPOSITORY", "TAG"] + (["DIGEST"] if digests else []) + ["IMAGE ID", "CREATED", "SIZE"]
+        table(headers, [[r["Repository"], r["Tag"]] + ([r["Digest"]] if digests else [])
+                        + [r["ID"], r["CreatedSince"], r["Size"]] for r in rows])
+    emit(rows, fmt, show)
+
+
+@click.command("inspect")
+@click.argument("names", nargs=-1, required=True)
+@click.option("-f", "--format", "fmt", help="A template such as '{{.Id}}', or json.")
+@click.pass_obj
+def inspect_cmd(engine, names, fmt):
+    """Show low-level information on images as JSON."""
+    from berth.errors import ImageNotFound
+    found, missing = [], []
+    for name in names:
+        try:
+            found.append(engine.images.inspect(name))
+        except ImageNotFound:
+            missing.append(name)
+    if fmt and fmt != "json":
+        for doc in found:
+            click.echo(__import__("berth.cli.output", fromlist=["render"]).render(fmt, doc))
+    else:
+        click.echo(json.dumps(found, indent=4))
+    for name in missing:
+        click.echo(f"Error: No such image: {name}", err=True)
+    if missing:
+        sys.exit(1)
+
+
+@click.command("history")
+@click.argument("name")
+@click.option("-H", "--human", default=True, type=bool, help="Print sizes and dates in human readable format.")
+@click.option("-q", "--quiet", is_flag=True, help="Only show image IDs.")
+@click.option("--no-trunc", is_flag=True, help="Don't truncate output.")
+@click.option("--format", "fmt", help="json, or a template.")
+@click.pass_obj
+def history_cmd(engine, name, human, quiet, no_trunc, fmt):
+    """Show the history of an image."""
+    rows = engine.images.history(name)
+    out = []
+    for r in rows:
+        ident = r["id"] if (no_trunc or r["id"] == "<missing>") else r["id"].split(":", 1)[1][:12]
+        created_by = r["created_by"]
+        if not no_trunc and len(created_by) > 45:
+            created_by = created_by[:44] + "…"
+        out.append({"ID": ident, "CreatedAt": r["created"], "CreatedSince": ago(r["created_at"]) if human else r["created"],
+                    "CreatedBy": created_by, "Size": human_size(r["size"]) if human else str(r["size"]),
+                    "Comment": r["comment"]})
+    if quiet:
+        click.echo("\n".join(o["ID"] for o in out))
+        return
+    emit(out, fmt, lambda: table(["IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"],
+                                 [[o["ID"], o["CreatedSince"], o["CreatedBy"], o["Size"], o["Comment"]] for o in out]))
+
+
+@click.command("tag")
+@click.argument("source")
+@click.argument("target")
+@click.pass_obj
+def tag_cmd(engine, source, target):
+    """Create a tag TARGET that refers to SOURCE."""
+    engine.images.tag(source, target)
+
+
+@click.command("rmi")
+@click.argument("names", nargs=-1, required=True)
+@click.option("-f", "--force", is_flag=True, help="Force removal of the image.")
+@click.pass_obj
+def rmi_cmd(engine, names, force):
+    """Remove one or more images."""
+    from berth.errors import BerthError
+    failed = False
+    for name in names:
+        try:
+            for kind, what in engine.images.remove(name, force=force):
+                click.echo(f"{kind}: {what}")
+        except BerthError as e:
+            click.echo(f"Error: {e}", err=True)
+            failed = True
+    if failed:
+        sys.exit(1)
+
+
+@click.command("prune")
+@click.option("-a", "--all", "prune_all", is_flag=True, help="Remove all unused images, not just dangling ones.")
+@click.option("-f", "--force", is_flag=True, help="Do not prompt for confirmation.")
+@click.pass_obj
+def prune_cmd(engine, prune_all, force):
+    """Remove unused images."""
+    if not force and sys.stdin.isatty():
+        what = "all images without at least one container associated to them" if prune_all else "all dangling images"
+        if not click.confirm(f"WARNING! This will remove {what}.\nAre you sure you want to continue?", default=False):
+            return
+    events, reclaimed = engine.images.prune(all=prune_all)
+    if events:
+        click.echo("Deleted Images:")
+        for kind, what in events:
+            click.echo(f"{kind}: {what}")
+        click.echo()
+    click.echo(f"Total reclaimed space: {human_size(reclaimed)}")
+
+
+@click.command("save")
+@click.argument("names", nargs=-1, required=True)
+@click.option("-o", "--output", help="Write to a file (or directory for oci-dir), instead of STDOUT.")
+@click.option("--format", "fmt", default="docker-archive", show_default=True,
+              type=click.Choice(["docker-archive", "oci-archive", "oci-dir"]))
+@click.pass_obj
+def save_cmd(engine, names, output, fmt):
+    """Save one or more images to a tar archive (streamed to STDOUT by default)."""
+    from berth.errors import BerthError
+    if output is None and fmt != "oci-dir" and sys.stdout.isatty():
+        raise BerthError("cowardly refusing to save to a terminal. Use the -o flag or redirect")
+    engine.images.save(list(names), output, fmt, stream=None if output else sys.stdout.buffer)
+
+
+@click.command("load")
+@click.option("-i", "--input", "path", help="Read from a tar archive file or OCI layout directory, instead of STDIN.")
+@click.option("-q", "--quiet", is_flag=True, help="Suppress the load output.")
+@click.pass_obj
+def load_cmd(engine, path, quiet):
+    """Load images from a docker-archive, oci-archive or OCI layout."""
+    from berth.errors import BerthError
+    if path is None and sys.stdin.isatty():
+        raise BerthError("requested load from stdin, but stdin is empty")
+    loaded = engine.images.load(path=path, stream=None if path else sys.stdin.buffer)
+    if quiet:
+        return
+    for img, tags in loaded:
+        if tags:
+            for t in tags:
+                click.echo(f"Loaded image: {t.familiar}")
+        else:
+            click.echo(f"Loaded image ID: {img.id}")
+
+
+@click.command("import")
+@click.argument("source")
+@click.argument("reference", required=False)
+@click.option("-m", "--message", default="", help="Set commit message for imported image.")
+@click.pass_obj
+def import_cmd(engine, source, reference, message):
+    """Import a root filesystem tarball (or '-' for STDIN) as a one-layer image."""
+    img = engine.images.import_(source, reference, message=message,
+                                stream=sys.stdin.buffer if source == "-" else None)
+    click.echo(str(img.id))
+
+
+@image.command("tree")
+@click.argument("name")
+@click.option("--format", "fmt", help="json")
+@click.pass_obj
+def tree_cmd(engine, name, fmt):
+    """Show each layer of an image, its size, and which other images share it."""
+    t = engine.images.tree(name)
+    img = t["image"]
+    doc = {"Image": img.tags[0].familiar if img.tags else img.id.short, "Id": str(img.id),
+           "Size": t["size"], "SharedSize": t["shared_size"], "UniqueSize": t["unique_size"],
+           "Layers": [{"Index": r["index"], "DiffID": r["diff_id"], "ChainID": r["chain_id"], "Size": r["size"],
+                       "CreatedBy": r["created_by"], "SharedWith": r["shared_with"]} for r in t["layers"]]}
+    if fmt == "json":
+        click.echo(json.dumps(doc, indent=2))
+        return
+    click.echo(f"{doc['Image']}  {img.id.short}  {human_size(t['size'])} "
+               f"({human_size(t['unique_size'])} unique, {human_size(t['shared_size'])} shared)")
+    n = len(t["layers"])
+    for i, r in enumerate(t["layers"]):
+        branch = "└─" if i == n - 1 else "├─"
+        cont = "   " if i == n - 1 else "│  "
+        share = ("shared with " + ", ".join(r["shared_with"])) if r["shared_with"] else "unique"
+        click.echo(f"{branch} layer {r['index']}  {r['diff_id'][7:19]}  {human_size(r['size']):>8}  {share}")
+        if r["created_by"]:
+            step = r["created_by"] if len(r["created_by"]) <= 70 else r["created_by"][:69] + "…"
+            click.echo(f"{cont}    {step}")
+
+
+@image.command("bootstrap")
+@click.argument("kind", type=click.Choice(["busybox", "debian"]))
+@click.argument("reference", required=False)
+@click.option("--suite", default="bookworm", show_default=True, help="Debian suite (debian only).")
+@click.option("--mirror", help="Debian mirror URL (debian only).")
+@click.pass_obj
+def bootstrap_cmd(engine, kind, reference, suite, mirror):
+    """Make a base image offline: busybox from busybox-static, debian with debootstrap."""
+    img = engine.images.bootstrap(kind, reference, suite=suite, mirror=mirror)
+    click.echo(f"{img.tags[0].familiar} {img.id}")
+
+
+def register(cli):
+    image.add_command(images_cmd, "ls")
+    image.add_command(inspect_cmd, "inspect")
+    image.add_command(history_cmd, "history")
+    image.add_command(tag_cmd, "tag")
+    image.add_command(rmi_cmd, "rm")
+    image.add_command(prune_cmd, "prune")
+    image.add_command(save_cmd, "save")
+    image.add_command(load_cmd, "load")
+    image.add_command(import_cmd, "import")
+    cli.add_command(image)
+    for cmd in (images_cmd, inspect_cmd, history_cmd, tag_cmd, rmi_cmd, save_cmd, load_cmd, import_cmd):
+        cli.add_command(cmd)

@@ -1,0 +1,157 @@
+"""Image operations behind `berth images`, `rmi`, `tag`, `save`, `load`, `import`, `system df`, ..."""
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+
+from berth.archive.hashing import HashingWriter
+from berth.errors import BerthError, Conflict, ImageNotFound, InvalidReference, StoreError
+from berth.image import views
+from berth.image.config import new_config
+from berth.oci.reference import Reference
+from berth.store import fsutil
+
+SAVE_FORMATS = ("docker-archive", "oci-archive", "oci-dir")
+
+
+class ImageService:
+    def __init__(self, store):
+        self.store = store
+
+    # ---- reading -----------------------------------------------------------------------
+
+    def list(self, all: bool = False):
+        return self.store.images.list()
+
+    def get(self, text: str):
+        return self.store.images.resolve(text)
+
+    def inspect(self, text: str) -> dict:
+        return views.inspect(self.store, self.get(text))
+
+    def history(self, text: str) -> list[dict]:
+        return views.history(self.store, self.get(text))
+
+    def disk_usage(self) -> dict:
+        return views.disk_usage(self.store)
+
+    def tree(self, text: str) -> dict:
+        return views.tree(self.store, self.get(text))
+
+    # ---- names and removal -------------------------------------------------------------
+
+    def tag(self, source: str, target: str) -> None:
+        image = self.get(source)
+        self.store.images.tag(image, Reference.parse(target))
+
+    def remove(self, text: str, force: bool = False) -> list[tuple[str, str]]:
+        """docker rmi: untag by name; delete the image once no name is left. Returns events."""
+        image = self.get(text)
+        events = []
+        by_name = self._is_tag(text, image)
+        if by_name is not None and len(image.tags) > 1 and not force:
+            self.store.images.untag(by_name)
+            return [("Untagged", by_name.familiar)]
+        if by_name is None and len(image.tags) > 1 and not force:
+            raise Conflict(f"conflict: unable to delete {image.id.short} (must be forced) - "
+                           "image is referenced in multiple repositories")
+        for tag in image.tags:
+            self.store.images.untag(tag)
+            events.append(("Untagged", tag.familiar))
+        for name in image.repo_digests:
+            events.append(("Untagged", Reference.parse(name).familiar))
+        self.store.images.delete(image, force=True)
+        events.append(("Deleted", str(image.id)))
+        return events
+
+    @staticmethod
+    def _is_tag(text: str, image):
+        try:
+            ref = Reference.parse(text)
+        except InvalidReference:
+            return None
+        return ref if ref.digest is None and ref in image.tags else None
+
+    def prune(self, all: bool = False) -> tuple[list[tuple[str, str]], int]:
+        events, reclaimed = [], 0
+        for image in self.store.images.list():
+            if image.tags and not all:
+                continue
+            for tag in image.tags:
+                self.store.images.untag(tag)
+                events.append(("untagged", tag.familiar))
+            sizes = {c: self.store.layers.get(c).size for c in image.chain}
+            removed = self.store.images.delete(image, force=True)
+            reclaimed += sum(sizes[c] for c in removed)
+            events.append(("deleted", str(image.id)))
+        return events, reclaimed
+
+    # ---- making images -----------------------------------------------------------------
+
+    def import_(self, source: str, ref: str | None, message: str = "", stream=None):
+        """A rootfs tar (optionally compressed; '-' for stdin) becomes a one-layer image."""
+        refs = [Reference.parse(ref)] if ref else []
+        comment = message or f"Imported from {source}"
+        with fsutil.Staging(self.store.tmp, "import-") as staging:
+            if source == "-":
+                from berth.transport.load import spool
+                source = spool(stream or sys.stdin.buffer, staging.path)
+            elif not os.path.isfile(source):
+                raise BerthError(f"open {source}: no such file")
+            layer = self.store.layers.add(lambda: open(source, "rb"), None)
+        config = new_config([layer.diff_id], env=[], created_by="", comment=comment)
+        return self.store.images.add(config, [layer], refs)
+
+    def bootstrap(self, kind: str, ref: str | None = None, suite: str = "bookworm", mirror: str | None = None):
+        from berth.image.bootstrap import bootstrap
+        name = Reference.parse(ref or (kind if kind == "busybox" else f"debian:{suite}"))
+        config, layers = bootstrap(self.store, kind, suite=suite, mirror=mirror)
+        return self.store.images.add(config, layers, [name])
+
+    # ---- archives ----------------------------------------------------------------------
+
+    def load(self, path: str | None = None, stream=None):
+        from berth.transport.load import load
+        if path is not None and not os.path.exists(path):
+            raise BerthError(f"open {path}: no such file or directory")
+        return load(self.store, path=path, stream=stream)
+
+    def save(self, texts: list[str], output: str | None, fmt: str = "docker-archive", stream=None) -> None:
+        """Write images to `output` (atomically: a temp file renamed into place) or to `stream`."""
+        if fmt not in SAVE_FORMATS:
+            raise BerthError(f"unknown save format {fmt!r}: choose one of {', '.join(SAVE_FORMATS)}")
+        images = []
+        for text in texts:
+            image = self.get(text)
+            named = self._is_tag(text, image)
+            tags = [named] if named else list(image.tags)
+            images.append((tags, self.store.content.read(image.id), self.store.images.layers(image)))
+        if fmt == "oci-dir":
+            if not output:
+                raise BerthError("--format oci-dir needs -o DIRECTORY")
+            from berth.transport import oci_layout
+            oci_layout.write_dir(output, images, self._write_layer)
+            return
+        from berth.transport import docker_archive, oci_layout
+        writer = docker_archive.write if fmt == "docker-archive" else oci_layout.write_archive
+        if output is None:
+            writer(stream, images, self._write_layer)
+            stream.flush()
+            return
+        directory = os.path.dirname(os.path.abspath(output))
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(output)}.")
+        try:
+            with os.fdopen(fd, "wb", buffering=1 << 20) as f:
+                writer(f, images, self._write_layer)
+            os.chmod(tmp, 0o644)
+            os.rename(tmp, output)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+
+    def _write_layer(self, layer, out) -> None:
+        checked = HashingWriter(out)
+        self.store.layers.write_tar(layer, checked)
+        if checked.digest() != layer.diff_id:
+            raise StoreError(f"layer {layer.diff_id} is corrupt in the store (rebuilt as {checked.digest()})")

@@ -1,0 +1,72 @@
+"""The state database: sqlite in WAL mode, safe for several berth processes at once."""
+from __future__ import annotations
+
+import sqlite3
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS layers (
+    chain_id  TEXT PRIMARY KEY,
+    diff_id   TEXT NOT NULL,
+    parent    TEXT,
+    size      INTEGER NOT NULL,     -- file content bytes, as docker reports layer sizes
+    tar_size  INTEGER NOT NULL,
+    blob      TEXT,                 -- original blob digest, kept only when tar-split cannot rebuild it
+    created   REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS images (
+    id        TEXT PRIMARY KEY,     -- config digest
+    manifest  TEXT NOT NULL,        -- digest of the (local) manifest blob
+    created   TEXT NOT NULL,        -- from the config
+    size      INTEGER NOT NULL,
+    added     REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS image_layers (
+    image_id  TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+    idx       INTEGER NOT NULL,
+    chain_id  TEXT NOT NULL REFERENCES layers(chain_id),
+    PRIMARY KEY (image_id, idx)
+);
+CREATE INDEX IF NOT EXISTS image_layers_chain ON image_layers(chain_id);
+CREATE TABLE IF NOT EXISTS tags (
+    name      TEXT PRIMARY KEY,     -- docker.io/library/busybox:latest
+    image_id  TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+    tagged    REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS tags_image ON tags(image_id);
+CREATE TABLE IF NOT EXISTS repo_digests (
+    name      TEXT PRIMARY KEY,     -- docker.io/library/busybox@sha256:...
+    image_id  TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE
+);
+"""
+
+
+def connect(path: str) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, timeout=60, isolation_level=None, check_same_thread=False)
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version != SCHEMA_VERSION:
+        with transaction(conn):
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+    return conn
+
+
+class transaction:
+    """BEGIN IMMEDIATE … COMMIT, rolled back on any exception."""
+
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
+
+    def __enter__(self):
+        self.conn.execute("BEGIN IMMEDIATE")
+        return self.conn
+
+    def __exit__(self, exc_type, *_):
+        self.conn.execute("ROLLBACK" if exc_type else "COMMIT")

@@ -1,0 +1,136 @@
+"""Layers unpacked once per chainID (overlayfs-ready) and rebuilt byte-exactly on demand."""
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+from berth import archive
+from berth.errors import DigestMismatch, StoreError
+from berth.oci.digest import Digest, chain_ids
+from berth.store import fsutil
+
+TARSPLIT = "tar-split.z"
+
+
+@dataclass(frozen=True)
+class Layer:
+    chain_id: Digest
+    diff_id: Digest
+    parent: Digest | None
+    size: int
+    tar_size: int
+    blob: Digest | None
+
+    @classmethod
+    def from_row(cls, row) -> "Layer":
+        return cls(Digest.parse(row["chain_id"]), Digest.parse(row["diff_id"]),
+                   Digest.parse(row["parent"]) if row["parent"] else None,
+                   row["size"], row["tar_size"], Digest.parse(row["blob"]) if row["blob"] else None)
+
+
+class LayerStore:
+    def __init__(self, root: str, tmp: str, locks: str, content, db):
+        self.root = root
+        self.tmp = tmp
+        self.locks = locks
+        self.content = content
+        self.db = db
+
+    def _dir(self, chain_id: Digest) -> str:
+        return os.path.join(self.root, chain_id.hex)
+
+    def diff_path(self, chain_id: Digest) -> str:
+        return os.path.join(self._dir(chain_id), "diff")
+
+    def _lock(self, chain_id: Digest, blocking: bool = True):
+        return fsutil.flock(os.path.join(self.locks, f"layer-{chain_id.hex}"), blocking=blocking)
+
+    def get(self, chain_id: Digest) -> Layer | None:
+        row = self.db.execute("SELECT * FROM layers WHERE chain_id=?", (str(chain_id),)).fetchone()
+        return Layer.from_row(row) if row else None
+
+    def all(self) -> list[Layer]:
+        return [Layer.from_row(r) for r in self.db.execute("SELECT * FROM layers")]
+
+    def add(self, open_stream: Callable, parent: Digest | None,
+            expected_diff_id: Digest | None = None, expected_digest: Digest | None = None) -> Layer:
+        """Unpack the layer `open_stream()` yields on top of `parent` (a chainID), unless present.
+
+        `open_stream` may be called a second time to keep the original blob when the tar stream
+        cannot be rebuilt from the unpacked files (duplicate entries and the like).
+        """
+        if expected_diff_id is not None:
+            existing = self.get(_chain(parent, expected_diff_id))
+            if existing:
+                return existing
+        with fsutil.Staging(self.tmp, "layer-") as staging:
+            diff = os.path.join(staging.path, "diff")
+            os.mkdir(diff, 0o755)
+            with open_stream() as stream, open(os.path.join(staging.path, TARSPLIT), "wb") as split:
+                result = archive.extract(stream, diff, whiteouts="overlay", tarsplit=split)
+            if expected_diff_id is not None and result.diff_id != expected_diff_id:
+                raise DigestMismatch(f"layer content does not match its diff_id: expected {expected_diff_id}, got {result.diff_id}")
+            if expected_digest is not None and result.digest != expected_digest:
+                raise DigestMismatch(f"layer blob digest mismatch: expected {expected_digest}, got {result.digest}")
+            blob = None
+            if not result.reconstructible:
+                with open_stream() as stream:
+                    blob = self.content.ingest(stream, expected=result.digest)
+            fsutil.syncfs(staging.path)
+            chain_id = _chain(parent, result.diff_id)
+            with self._lock(chain_id):
+                existing = self.get(chain_id)
+                if existing:
+                    return existing
+                dest = self._dir(chain_id)
+                if os.path.lexists(dest):  # leftover from a crash between rename and insert
+                    shutil.rmtree(dest)
+                os.rename(staging.path, dest)
+                fsutil.fsync_dir(self.root)
+                self.db.execute(
+                    "INSERT INTO layers(chain_id, diff_id, parent, size, tar_size, blob, created) VALUES (?,?,?,?,?,?,?)",
+                    (str(chain_id), str(result.diff_id), str(parent) if parent else None, result.size,
+                     result.tar_size, str(blob) if blob else None, time.time()))
+        return self.get(chain_id)
+
+    def write_tar(self, layer: Layer, out) -> None:
+        """Write the layer's uncompressed tar, identical to what was unpacked."""
+        if layer.blob is not None:
+            with self.content.open(layer.blob) as f:
+                source, _ = archive.open_decompressed(f)
+                while chunk := source.read(archive.compression.CHUNK):
+                    out.write(chunk)
+            return
+        with open(os.path.join(self._dir(layer.chain_id), TARSPLIT), "rb") as record:
+            archive.reconstruct(self.diff_path(layer.chain_id), record, out)
+
+    def remove(self, chain_id: Digest) -> None:
+        """Delete an unreferenced layer: the row first, so a crash leaves only an orphan directory."""
+        with self._lock(chain_id):
+            layer = self.get(chain_id)
+            self.db.execute("DELETE FROM layers WHERE chain_id=?", (str(chain_id),))
+            if layer and layer.blob:
+                self.content.delete(layer.blob)
+            shutil.rmtree(self._dir(chain_id), ignore_errors=True)
+
+    def remove_orphans(self) -> None:
+        """Directories without a row: left by a crash between rename and insert, or during remove."""
+        try:
+            names = os.listdir(self.root)
+        except FileNotFoundError:
+            return
+        known = {Digest.parse(r[0]).hex for r in self.db.execute("SELECT chain_id FROM layers")}
+        for name in names:
+            if name in known:
+                continue
+            chain_id = Digest("sha256", name)
+            with self._lock(chain_id, blocking=False) as got:
+                if got and not self.get(chain_id):
+                    shutil.rmtree(os.path.join(self.root, name), ignore_errors=True)
+
+
+def _chain(parent: Digest | None, diff_id: Digest) -> Digest:
+    return diff_id if parent is None else chain_ids([parent, diff_id])[-1]

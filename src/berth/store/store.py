@@ -1,0 +1,43 @@
+"""The store facade: opens (and recovers) a root, hands out its parts."""
+from __future__ import annotations
+
+import os
+
+from berth.store import db, fsutil
+from berth.store.content import ContentStore
+from berth.store.images import ImageStore
+from berth.store.layers import LayerStore
+
+
+class Store:
+    def __init__(self, root: str):
+        self.root = os.path.abspath(root)
+        os.makedirs(self.root, mode=0o700, exist_ok=True)
+        os.chmod(self.root, 0o700)  # store files are not for other host users
+        self.tmp = self._dir("tmp")
+        self.locks = self._dir("locks")
+        self.db = db.connect(os.path.join(self.root, "berth.db"))
+        self.content = ContentStore(self._dir("blobs"), self.tmp)
+        self.layers = LayerStore(self._dir("layers"), self.tmp, self.locks, self.content, self.db)
+        self.images = ImageStore(self)
+        self.recover()
+
+    def _dir(self, name: str) -> str:
+        path = os.path.join(self.root, name)
+        os.makedirs(path, mode=0o700, exist_ok=True)
+        return path
+
+    def write_lock(self):
+        """Serializes changes to references (images, tags, layer deletion) across processes."""
+        return fsutil.flock(os.path.join(self.locks, "store"))
+
+    def recover(self) -> None:
+        """Remove what a killed process left half-written: staging entries and orphan layer dirs."""
+        if os.listdir(self.tmp):
+            fsutil.remove_stale_staging(self.tmp)
+        with fsutil.flock(os.path.join(self.locks, "store"), blocking=False) as got:
+            if got:
+                self.layers.remove_orphans()
+
+    def close(self) -> None:
+        self.db.close()
