@@ -4,10 +4,17 @@ Every entry is treated as hostile: paths are resolved inside the target root by 
 (openat2 RESOLVE_IN_ROOT), final components are never followed, and nothing outside the root is
 created, changed or chmod'ed.
 """
-from berth.archive.compression import detect_compression, open_decompressed, open_compressor
-from berth.archive.extract import ExtractResult, extract
-from berth.archive.create import write_tree
-from berth.archive.tarsplit import reconstruct
+import importlib
 
-__all__ = ["ExtractResult", "extract", "write_tree", "reconstruct",
-           "detect_compression", "open_decompressed", "open_compressor"]
+_EXPORTS = {
+    "ExtractResult": "unpack", "extract": "unpack", "write_tree": "create", "reconstruct": "tarsplit",
+    "detect_compression": "compression", "open_decompressed": "compression", "open_compressor": "compression",
+}
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name):
+    # Lazy re-exports: CLI commands that never touch a tar stream do not pay for this module.
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f"berth.archive.{_EXPORTS[name]}"), name)
+    raise AttributeError(name)

@@ -43,12 +43,33 @@ class _Prefixed(io.RawIOBase):
         return len(data)
 
 
+def _decompressor_errors(kind: str) -> tuple:
+    """The exception types a decompressor raises for bad input (several are plain Exceptions)."""
+    errors = [OSError, EOFError, ValueError, RuntimeError]
+    if kind == "gzip":
+        import zlib
+        errors.append(zlib.error)
+        try:
+            from isal import isal_zlib
+            errors.append(isal_zlib.error)
+        except ImportError:
+            pass
+    elif kind == "zstd":
+        import zstandard
+        errors.append(zstandard.ZstdError)
+    elif kind == "xz":
+        import lzma
+        errors.append(lzma.LZMAError)
+    return tuple(errors)
+
+
 class _ErrorMapping(io.RawIOBase):
     """Turns decompressor failures into ArchiveError so callers see one clear kind of error."""
 
     def __init__(self, inner, kind: str):
         self._inner = inner
         self._kind = kind
+        self._errors = _decompressor_errors(kind)
 
     def readable(self):
         return True
@@ -56,19 +77,20 @@ class _ErrorMapping(io.RawIOBase):
     def readinto(self, b):
         try:
             data = self._inner.read(len(b))
-        except (OSError, EOFError, ValueError, RuntimeError) as e:
+        except self._errors as e:
             raise ArchiveError(f"corrupt or truncated {self._kind} stream: {e}") from None
-        except Exception as e:  # zstandard raises its own ZstdError
-            if type(e).__name__ == "ZstdError":
-                raise ArchiveError(f"corrupt or truncated zstd stream: {e}") from None
-            raise
         b[:len(data)] = data
         return len(data)
 
 
 def open_decompressed(stream) -> tuple[io.BufferedReader, str]:
     """Wrap `stream` so it yields the uncompressed bytes; returns (reader, compression name)."""
-    head = stream.read(6)
+    head = b""
+    while len(head) < 6:  # a pipe or socket may hand out fewer bytes than asked for
+        more = stream.read(6 - len(head))
+        if not more:
+            break
+        head += more
     kind = detect_compression(head)
     source = io.BufferedReader(_Prefixed(head, stream), CHUNK)
     if kind == "":

@@ -10,7 +10,7 @@ import stat
 
 from berth.archive import tarformat
 from berth.archive.compression import CHUNK
-from berth.archive.extract import OPAQUE, OVERLAY_OPAQUE_XATTR, WHITEOUT
+from berth.archive.unpack import OPAQUE, OVERLAY_OPAQUE_XATTR, WHITEOUT
 
 _TYPES = {stat.S_IFCHR: tarformat.CHR, stat.S_IFBLK: tarformat.BLK, stat.S_IFIFO: tarformat.FIFO}
 

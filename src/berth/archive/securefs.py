@@ -8,7 +8,6 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
-import platform
 import shutil
 import stat
 
@@ -36,7 +35,7 @@ def openat2(dir_fd: int, path: str, flags: int, resolve: int, mode: int = 0) -> 
     if fd < 0:
         err = ctypes.get_errno()
         if err == errno.ENOSYS:
-            raise ArchiveError(f"openat2 is not available on this kernel ({platform.release()}); berth needs Linux >= 5.6")
+            raise ArchiveError(f"openat2 is not available on this kernel ({os.uname().release}); berth needs Linux >= 5.6")
         raise OSError(err, os.strerror(err), path)
     return fd
 
@@ -55,26 +54,27 @@ def makedirs_in_root(root_fd: int, parts: list[str], mode: int = 0o755) -> int:
     """Like `mkdir -p` for parts under root; returns an O_PATH fd of the last directory."""
     path = "/".join(parts)
     try:
-        return open_dir_in_root(root_fd, path)
-    except FileNotFoundError:
-        pass
-    fd = os.dup(root_fd)
-    try:
-        for i, part in enumerate(parts):
-            try:
-                nfd = open_dir_in_root(root_fd, "/".join(parts[:i + 1]))
-            except FileNotFoundError:
-                os.mkdir(part, mode, dir_fd=fd)
-                nfd = open_dir_in_root(root_fd, "/".join(parts[:i + 1]))
+        try:
+            return open_dir_in_root(root_fd, path)
+        except FileNotFoundError:
+            pass
+        fd = os.dup(root_fd)
+        try:
+            for i, part in enumerate(parts):
+                try:
+                    nfd = open_dir_in_root(root_fd, "/".join(parts[:i + 1]))
+                except FileNotFoundError:
+                    # EEXIST here: `part` is a symlink whose target does not exist (inside the root)
+                    os.mkdir(part, mode, dir_fd=fd)
+                    nfd = open_dir_in_root(root_fd, "/".join(parts[:i + 1]))
+                os.close(fd)
+                fd = nfd
+            return fd
+        except BaseException:
             os.close(fd)
-            fd = nfd
-        return fd
-    except NotADirectoryError:
-        os.close(fd)
-        raise ArchiveError(f"{path}: a parent is not a directory") from None
-    except BaseException:
-        os.close(fd)
-        raise
+            raise
+    except (NotADirectoryError, FileExistsError):
+        raise ArchiveError(f"{path}: a parent is not a directory (or a symlink to nothing inside the root)") from None
 
 
 def lstat_at(dir_fd: int, name: str) -> os.stat_result | None:

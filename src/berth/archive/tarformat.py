@@ -6,6 +6,7 @@ reconstruction), pax and long-name records are size-capped, and nothing is ever 
 from __future__ import annotations
 
 import base64
+import math
 from dataclasses import dataclass, field
 
 from berth.errors import ArchiveError
@@ -13,6 +14,8 @@ from berth.errors import ArchiveError
 BLOCK = 512
 MAX_SPECIAL = 1 << 20  # cap on pax / GNU long-name records, as Go's archive/tar does
 MAX_NAME = 4096
+MAX_HEADER_GROUP = 4 * MAX_SPECIAL  # all pax / long-name records in front of one entry, together
+MAX_MTIME = 1 << 62  # seconds either side of the epoch; beyond this no filesystem can store it
 
 REG, LNK, SYM, CHR, BLK, DIR, FIFO = "0", "1", "2", "3", "4", "5", "6"
 _REG_ALIASES = {"\0": REG, "7": REG}
@@ -100,6 +103,8 @@ class TarReader:
         self._padding = 0       # padding after the current payload
         self._global: dict[str, str] = {}
         self._pending_raw = bytearray()
+        self._current = ""      # name of the entry whose payload is being read
+        self._started = False   # a header block has been seen
         self.ended = False
 
     def _read_exact(self, n: int, what: str) -> bytes:
@@ -127,6 +132,11 @@ class TarReader:
         return n
 
     def _finish_entry(self, payload_is_raw: bool) -> None:
+        if payload_is_raw and self._remaining > MAX_SPECIAL:
+            # Kept payloads are held in memory: only non-file entries (directories, links, whiteouts)
+            # keep theirs, and those have no business carrying megabytes.
+            raise ArchiveError(f"tar entry {self._current!r} carries {self._remaining} bytes of data that is not "
+                               f"file content (limit {MAX_SPECIAL})")
         if self._seekable and not payload_is_raw and self._remaining:
             self._s.seek(self._remaining, 1)
             self._remaining = 0
@@ -154,9 +164,10 @@ class TarReader:
             return None
         local: dict[str, str] = {}
         long_name = long_link = None
+        group = 0
         while True:
             block = self._s.read(BLOCK)
-            if len(block) == 0 and not self._pending_raw:
+            if len(block) == 0 and not self._started:
                 raise ArchiveError("empty tar stream")
             if len(block) == 0:
                 # EOF without end-of-archive blocks: tolerated, as GNU tar does
@@ -164,6 +175,7 @@ class TarReader:
                 return None
             if len(block) != BLOCK:
                 raise ArchiveError("truncated tar stream: partial header block")
+            self._started = True
             self._pending_raw += block
             if block == bytes(BLOCK):
                 self.ended = True
@@ -177,6 +189,10 @@ class TarReader:
             if typeflag in ("x", "g", "L", "K"):
                 if size > MAX_SPECIAL:
                     raise ArchiveError(f"tar header record of {size} bytes exceeds the {MAX_SPECIAL}-byte limit")
+                group += BLOCK + size
+                if group > MAX_HEADER_GROUP:
+                    raise ArchiveError(f"extended tar headers in front of one entry exceed the "
+                                       f"{MAX_HEADER_GROUP}-byte limit")
                 data = self._read_exact(size, "extended header")
                 pad = self._read_exact(-size % BLOCK, "padding")
                 self._pending_raw += data + pad
@@ -184,6 +200,8 @@ class TarReader:
                     local.update(_parse_pax(data))
                 elif typeflag == "g":
                     self._global.update(_parse_pax(data))
+                    if sum(len(k) + len(v) for k, v in self._global.items()) > MAX_SPECIAL:
+                        raise ArchiveError(f"global pax headers exceed the {MAX_SPECIAL}-byte limit")
                 elif typeflag == "L":
                     long_name = _decode(data.split(b"\0", 1)[0])
                 else:
@@ -217,6 +235,10 @@ class TarReader:
                 size = int(pax["size"])
             except ValueError:
                 raise ArchiveError("invalid pax size") from None
+            if size < 0:
+                raise ArchiveError(f"{name}: invalid pax size {size}")
+        if typeflag == REG and name.endswith("/") and block[156] == 0:
+            typeflag = DIR  # old (v7) archives mark directories by a trailing slash only
         entry = Entry(
             name=name, type=typeflag, size=size,
             mode=_number(block[100:108], "mode") & 0o7777,
@@ -237,10 +259,13 @@ class TarReader:
                     raise ArchiveError(f"invalid base64 xattr in {name!r}") from None
         if len(name.encode("utf-8", "surrogateescape")) > MAX_NAME or len(linkname) > MAX_NAME:
             raise ArchiveError(f"tar entry name longer than {MAX_NAME} bytes")
+        if not (math.isfinite(entry.mtime) and -MAX_MTIME <= entry.mtime <= MAX_MTIME):
+            raise ArchiveError(f"{name}: invalid mtime {entry.mtime}")
         if entry.uid < 0 or entry.gid < 0 or entry.uid > 0xFFFFFFFE or entry.gid > 0xFFFFFFFE:
             raise ArchiveError(f"{name}: invalid owner {entry.uid}:{entry.gid}")
         entry.raw = bytes(self._pending_raw)
         self._pending_raw.clear()
+        self._current = name
         self._remaining = size
         self._padding = -size % BLOCK
         return entry
@@ -249,11 +274,12 @@ class TarReader:
         """After the end-of-archive marker: consume the rest of the stream (it counts for diff_id).
 
         Returns the raw bytes (the end marker plus trailing data) while they fit in `limit`; raises
-        OverflowError past it so the caller can fall back to keeping the original blob.
+        OverflowError past it so the caller can fall back to keeping the original blob. With no
+        limit nothing is kept (b"" is returned): trailing data can be any size.
         """
         self._finish_entry(True)
         raw = self._pending_raw
-        too_big = False
+        too_big = limit is None
         while True:
             chunk = self._s.read(1 << 20)
             if not chunk:
@@ -262,9 +288,9 @@ class TarReader:
                 raw += chunk
                 if limit is not None and len(raw) > limit:
                     too_big = True
-        out = bytes(raw)
+        out = bytes(raw) if limit is not None else b""
         self._pending_raw = bytearray()
-        if too_big:
+        if too_big and limit is not None:
             raise OverflowError("trailing data too large to record")
         return out
 

@@ -26,6 +26,8 @@ class TarSplitWriter:
 
     def raw(self, data: bytes) -> None:
         self._raw += data
+        if len(self._raw) >= CHUNK:  # consecutive R frames concatenate: keep memory bounded
+            self._flush_raw()
 
     def _flush_raw(self):
         if self._raw:

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from berth.cli.output import ago, emit, human_size, table
+from berth.cli.output import ago, emit, human_size, render, table
 from berth.image.config import parse_time
 
 
@@ -82,16 +82,16 @@ def images_cmd(engine, repository, show_all, quiet, no_trunc, digests, fmt):
 @click.pass_obj
 def inspect_cmd(engine, names, fmt):
     """Show low-level information on images as JSON."""
-    from berth.errors import ImageNotFound
+    from berth.errors import ImageNotFound, InvalidReference
     found, missing = [], []
     for name in names:
         try:
             found.append(engine.images.inspect(name))
-        except ImageNotFound:
+        except (ImageNotFound, InvalidReference):
             missing.append(name)
     if fmt and fmt != "json":
         for doc in found:
-            click.echo(__import__("berth.cli.output", fromlist=["render"]).render(fmt, doc))
+            click.echo(render(fmt, doc))
     else:
         click.echo(json.dumps(found, indent=4))
     for name in missing:

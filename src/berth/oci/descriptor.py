@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from berth.errors import InvalidImage
+from berth.errors import InvalidDigest, InvalidImage
 from berth.oci.digest import Digest
 from berth.oci.platform import Platform
 
@@ -30,7 +30,11 @@ class Descriptor:
         if not isinstance(annotations, dict):
             raise InvalidImage("descriptor annotations are not an object")
         platform = Platform.from_dict(d["platform"]) if d.get("platform") else None
-        return cls(media_type, Digest.parse(d.get("digest")), size, annotations, platform)
+        try:
+            digest = Digest.parse(d.get("digest"))
+        except InvalidDigest as e:
+            raise InvalidImage(f"descriptor has an {e}") from None
+        return cls(media_type, digest, size, annotations, platform)
 
     def to_dict(self) -> dict:
         d = {"mediaType": self.media_type, "digest": str(self.digest), "size": self.size}

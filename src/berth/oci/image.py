@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from berth.errors import InvalidImage
+from berth.errors import InvalidDigest, InvalidImage
 from berth.oci import mediatype
 from berth.oci.descriptor import Descriptor
 from berth.oci.digest import Digest
@@ -99,7 +99,10 @@ class ImageConfig:
         if not isinstance(rootfs, dict) or rootfs.get("type") != "layers" or not isinstance(rootfs.get("diff_ids"), list):
             raise InvalidImage("image config needs rootfs.type 'layers' and a diff_ids list")
         for d in rootfs["diff_ids"]:
-            Digest.parse(d)
+            try:
+                Digest.parse(d)
+            except InvalidDigest as e:
+                raise InvalidImage(f"image config has an {e}") from None
         for key in ("config", "history"):
             if key in doc and doc[key] is not None and not isinstance(doc[key], (dict if key == "config" else list)):
                 raise InvalidImage(f"image config field {key!r} has the wrong type")

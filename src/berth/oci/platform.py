@@ -1,7 +1,7 @@
 """Platforms (os/architecture/variant) and this machine's default."""
 from __future__ import annotations
 
-import platform as _platform
+import os
 from dataclasses import dataclass
 
 from berth.errors import InvalidImage
@@ -31,7 +31,8 @@ class Platform:
 
     @classmethod
     def host(cls) -> "Platform":
-        arch, variant = _MACHINE_ARCH.get(_platform.machine(), (_platform.machine(), ""))
+        machine = os.uname().machine
+        arch, variant = _MACHINE_ARCH.get(machine, (machine, ""))
         return cls("linux", arch, variant)
 
     @classmethod

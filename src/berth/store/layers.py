@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from berth import archive
+from berth.archive.compression import CHUNK
 from berth.errors import DigestMismatch, StoreError
 from berth.oci.digest import Digest, chain_ids
 from berth.store import fsutil
@@ -101,7 +102,7 @@ class LayerStore:
         if layer.blob is not None:
             with self.content.open(layer.blob) as f:
                 source, _ = archive.open_decompressed(f)
-                while chunk := source.read(archive.compression.CHUNK):
+                while chunk := source.read(CHUNK):
                     out.write(chunk)
             return
         with open(os.path.join(self._dir(layer.chain_id), TARSPLIT), "rb") as record:

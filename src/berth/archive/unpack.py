@@ -22,6 +22,9 @@ from berth.oci.digest import Digest
 WHITEOUT = ".wh."
 OPAQUE = ".wh..wh..opq"
 OVERLAY_OPAQUE_XATTR = "trusted.overlay.opaque"
+# What a hostile entry can make a filesystem call fail with; reported as ArchiveError.
+_ENTRY_ERRNOS = {errno.ELOOP, errno.ENOTDIR, errno.EEXIST, errno.ENOENT, errno.ENAMETOOLONG, errno.EISDIR,
+                 errno.EINVAL, errno.EMLINK, errno.ENOTEMPTY}
 # Linux: 12-bit major, 20-bit minor numbers.
 MAX_MAJOR = (1 << 12) - 1
 MAX_MINOR = (1 << 20) - 1
@@ -93,6 +96,8 @@ class _Extractor:
         self.reconstructible = True
         self.whiteout_names: list[str] = []
         self.dir_times: list[tuple[str, float]] = []
+        # apply mode: real paths (relative to root) this stream created or re-declared, with their
+        # parents, so an opaque whiteout keeps this layer's entries and removes earlier ones.
         self.created: set[str] = set()
         self.inodes: set[tuple[int, int]] = set()
         self.buf = bytearray(CHUNK)
@@ -107,7 +112,12 @@ class _Extractor:
             if self.split:
                 self.split.raw(entry.raw)
             self.entries += 1
-            payload_written = self.apply(entry)
+            try:
+                payload_written = self.apply(entry)
+            except OSError as err:
+                if err.errno not in _ENTRY_ERRNOS:
+                    raise
+                raise ArchiveError(f"cannot extract {entry.name!r}: {err.strerror}") from None
         trailing = b""
         try:
             trailing = self.reader.drain(limit=1 << 20 if self.split else None)
@@ -150,6 +160,8 @@ class _Extractor:
     def _create(self, e, parts, parent_fd, base) -> bool:
         path = "/".join(parts)
         existing = securefs.lstat_at(parent_fd, base)
+        if not self.overlay:
+            self._mark_created(self._real_relpath(parent_fd, base, e.name))
         if existing is not None:
             if stat.S_ISDIR(existing.st_mode) and e.type == tarformat.DIR:
                 self._set_metadata_dir(e, parent_fd, base, path)
@@ -158,7 +170,6 @@ class _Extractor:
             # holds every payload, so exact reconstruction needs the original blob.
             self.reconstructible = False
             securefs.remove_at(parent_fd, base, existing)
-        self.created.add(path)
         if e.type == tarformat.REG:
             return self._regular(e, parent_fd, base, path)
         if e.type == tarformat.DIR:
@@ -204,6 +215,11 @@ class _Extractor:
         if not real_parent.startswith(self.root_prefix):
             raise UnsafeArchive(f"{name}: resolved outside the target directory")
         return real_parent[len(self.root_prefix):] + base
+
+    def _mark_created(self, relpath: str) -> None:
+        while relpath and relpath not in self.created:
+            self.created.add(relpath)
+            relpath = relpath.rpartition("/")[0]
 
     def _hardlink(self, e, parent_fd, base):
         target = clean_name(e.linkname)
@@ -270,15 +286,33 @@ class _Extractor:
         except (FileNotFoundError, NotADirectoryError):
             return  # nothing to hide
         try:
+            # The real location: the parent may have been reached through a symlink inside the root.
+            where = self._real_relpath(parent_fd, "", e.name).rstrip("/")
             if base == OPAQUE:
-                prefix = "/".join(parts[:-1])
-                for child in os.listdir(os.open(".", os.O_RDONLY | os.O_DIRECTORY, dir_fd=parent_fd)):
-                    if (f"{prefix}/{child}" if prefix else child) not in self.created:
-                        securefs.remove_at(parent_fd, child)
+                self._make_opaque(where)
             else:
+                if (f"{where}/{name}" if where else name) in self.created:
+                    self.reconstructible = False  # removes a payload of this very stream
                 securefs.remove_at(parent_fd, name)
         finally:
             os.close(parent_fd)
+
+    def _make_opaque(self, top: str) -> None:
+        """Remove what earlier layers left under `top`; keep (recursively) what this stream made."""
+        pending = [top]
+        while pending:
+            where = pending.pop()
+            fd = securefs.open_no_symlinks(self.root_fd, where, os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                for child in os.listdir(fd):
+                    rel = f"{where}/{child}" if where else child
+                    st = securefs.lstat_at(fd, child)
+                    if rel not in self.created:
+                        securefs.remove_at(fd, child, st)
+                    elif st is not None and stat.S_ISDIR(st.st_mode):
+                        pending.append(rel)
+            finally:
+                os.close(fd)
 
     # ---- metadata ----------------------------------------------------------------------
 
@@ -296,7 +330,8 @@ class _Extractor:
             self._set_metadata_fd(fd, e, times=False)
         finally:
             os.close(fd)
-        self.dir_times.append((path, e.mtime))
+        # the real path: the mtime is set at the end without following any symlink
+        self.dir_times.append((self._real_relpath(parent_fd, base, e.name), e.mtime))
 
     def _set_metadata_fd(self, fd, e, times=True):
         if self.same_owner:
