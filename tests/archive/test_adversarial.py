@@ -10,6 +10,7 @@ import bz2
 import gzip
 import io
 import os
+import random
 import stat
 import tarfile
 import tracemalloc
@@ -88,7 +89,8 @@ def test_relative_symlink_escaping_then_write_through_same_stream(jail):
     jail.extract(make_tar(sym("evil", "../outside"), reg("evil/file", b"pwned")), expect="evil")
     # deeper: a/b/up -> ../../../.. clamps at the root, so up/file is root/file
     jail.extract(make_tar(dir_("a/"), dir_("a/b/"), sym("a/b/up", "../../../../"),
-                          reg("a/b/up/outside/x", b"clamped")), expect="outside")
+                          reg("a/b/up/outside/x", b"clamped")))
+    assert (jail.root / "outside" / "x").read_bytes() == b"clamped"
     jail.extract(make_tar(sym("up", "../../../.."), reg("up/x", b"clamped")))
     assert (jail.root / "x").read_bytes() == b"clamped"
 
@@ -224,8 +226,11 @@ def test_whiteout_of_dotdot(jail, mode):
 
 
 def test_absolute_whiteout_only_touches_inside_root(jail):
+    jail.extract(make_tar(reg(jail.abs_outside + "/file", b"inside"), reg(jail.abs_outside + "/keep")))
+    assert jail.inside(jail.abs_outside + "/file").exists()
     jail.extract(make_tar(reg(jail.abs_outside + "/.wh.file"), reg(jail.abs_outside + "/.wh.dir")))
     assert not os.path.lexists(jail.inside(jail.abs_outside + "/file"))
+    assert jail.inside(jail.abs_outside + "/keep").exists()
 
 
 def test_opaque_whiteout_apply_does_not_reach_outside(jail):
@@ -258,8 +263,9 @@ def test_whiteout_of_symlink_to_outside_directory_removes_only_the_link(jail):
 
 def test_whiteout_of_name_under_parent_file_or_loop(jail):
     jail.extract(make_tar(reg("f", b"x"), sym("loop", "loop")))
-    jail.extract(make_tar(reg("f/.wh.x"), reg("loop/.wh.x"), reg("missing/.wh.x")))
+    jail.extract(make_tar(reg("f/.wh.x"), reg("missing/.wh.x")))
     assert (jail.root / "f").read_bytes() == b"x"
+    jail.extract(make_tar(reg("loop/.wh.x")), expect="loop")
 
 
 def test_overlay_whiteout_with_loop_parent(jail):
@@ -357,6 +363,8 @@ def test_gnu_longname_bomb(jail):
             return True
 
         def readinto(self, b):
+            if self.served >= 128 << 20:
+                return 0
             chunk = one[self.served % len(one):][:len(b)]
             b[:len(chunk)] = chunk
             self.served += len(chunk)
@@ -400,7 +408,9 @@ def test_invalid_owner(jail):
 
 
 def test_garbage_input(jail):
-    jail.extract(os.urandom(4096) + b"x" * 4096, expect=("checksum", "invalid tar header"))
+    noise = random.Random(7).randbytes(4096)
+    assert noise[:2] != b"\x1f\x8b"
+    jail.extract(noise + b"x" * 4096, expect=("checksum", "invalid tar header"))
     jail.extract(b"hello world, not a tar", expect="truncated")
     jail.extract(b"\xff" * 1024, expect=("invalid tar header", "checksum"))
 
@@ -420,13 +430,13 @@ def test_garbage_compressed(jail):
 def test_corrupt_compressed_data(jail, kind):
     magic = {"gzip": b"\x1f\x8b\x08\x00" + bytes(6), "zstd": b"\x28\xb5\x2f\xfd",
              "bzip2": b"BZh9", "xz": b"\xfd7zXZ\x00"}[kind]
-    jail.extract(magic + b"\x13\x37garbage" * 300, expect=("corrupt", kind))
+    # 0x07: a deflate block of the reserved type 3
+    jail.extract(magic + b"\x07garbage" * 300, expect=("corrupt", kind))
 
 
 def test_truncated_gzip_bomb(jail):
     blob = gzip.compress(make_tar(reg("big", b"\0" * (32 << 20))), compresslevel=9)
     jail.extract(blob[:len(blob) * 2 // 3], expect=("truncated", "corrupt"))
-    assert jail.snap() is not None
 
 
 def test_truncated_zstd(jail):
@@ -436,14 +446,15 @@ def test_truncated_zstd(jail):
 
 def test_trailing_data_after_end_marker_is_not_buffered(jail):
     """A small gzip expanding to 64 MiB of zeros after the end marker: drained, never held in memory."""
-    blob = gzip.compress(make_tar(reg("f", b"x")) + bytes(64 << 20), compresslevel=9)
+    tar = make_tar(reg("f", b"x"))
+    blob = gzip.compress(tar + bytes(64 << 20), compresslevel=9)
     tracemalloc.start()
     try:
         r = jail.extract(blob)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert r.tar_size == 3 * 512 + (64 << 20)
+    assert r.tar_size == len(tar) + (64 << 20)
     assert peak < 24 << 20, f"peak {peak >> 20} MiB"
 
 

@@ -10,6 +10,7 @@ Record format (zlib-compressed): frames of  b"R" u32 len bytes  |  b"F" u64 size
 from __future__ import annotations
 
 import os
+import stat
 import struct
 import zlib
 
@@ -50,7 +51,7 @@ def _frames(record):
     eof = False
     pos = 0
 
-    def need(n):
+    def need(n, frame_start=False):
         nonlocal eof, buf, pos
         while len(buf) - pos < n and not eof:
             chunk = record.read(CHUNK)
@@ -61,15 +62,16 @@ def _frames(record):
             buf = buf[pos:] + z.decompress(chunk)
             pos = 0
         if len(buf) - pos < n:
+            if frame_start and len(buf) == pos and z.eof:
+                return None  # the record ended cleanly between two frames
             raise ArchiveError("layer record is truncated")
         out = bytes(buf[pos:pos + n])
         pos += n
         return out
 
     while True:
-        try:
-            kind = need(1)
-        except ArchiveError:
+        kind = need(1, frame_start=True)
+        if kind is None:
             return
         if kind == b"R":
             (n,) = struct.unpack("<I", need(4))
@@ -97,6 +99,8 @@ def reconstruct(root: str, record, out) -> None:
             except OSError as e:
                 raise ArchiveError(f"layer content missing: {path}: {e.strerror}") from None
             try:
+                if not stat.S_ISREG(os.fstat(fd).st_mode):
+                    raise ArchiveError(f"layer content missing: {path} is no longer a regular file")
                 remaining = size
                 while remaining:
                     n = os.readv(fd, [view[:min(remaining, CHUNK)]])
