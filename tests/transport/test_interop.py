@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -208,7 +207,8 @@ def podman_multi(podman_base, tmp_path_factory):
 
 
 @pytest.fixture
-def berth(tmp_path) -> Berth:
+def bstore(tmp_path) -> Berth:
+    """A private berth store for this test (named so as not to shadow tests/conftest.py's `berth`)."""
     return Berth(tmp_path / "berth")
 
 
@@ -228,10 +228,10 @@ def fresh_podman(tmp_path, podman_driver):
 # ---------------------------------------------------------------- (1) podman -> berth
 
 @pytest.mark.parametrize("fmt", FORMATS)
-def test_podman_save_loads_into_berth(fmt, podman_base, berth):
-    out = berth("load", "-i", podman_base["saved"][fmt]).stdout.decode()
+def test_podman_save_loads_into_berth(fmt, podman_base, bstore):
+    out = bstore("load", "-i", podman_base["saved"][fmt]).stdout.decode()
     assert f"Loaded image: {BASE_REF}" in out
-    doc = berth.inspect(BASE_REF)
+    doc = bstore.inspect(BASE_REF)
     assert doc["RootFS"]["Layers"] == podman_base["layers"]
     assert BASE_REF in doc["RepoTags"]
     assert doc["Id"].removeprefix("sha256:") == podman_base["id"]
@@ -240,12 +240,12 @@ def test_podman_save_loads_into_berth(fmt, podman_base, berth):
 # ---------------------------------------------------------------- (2) berth -> podman
 
 @pytest.mark.parametrize("fmt", FORMATS)
-def test_berth_save_loads_and_runs_in_podman(fmt, berth, fresh_podman, tmp_path):
+def test_berth_save_loads_and_runs_in_podman(fmt, bstore, fresh_podman, tmp_path):
     pm = fresh_podman()
-    berth("image", "bootstrap", "busybox")
-    doc = berth.inspect("busybox")
+    bstore("image", "bootstrap", "busybox")
+    doc = bstore.inspect("busybox")
     out = tmp_path / f"busybox.{fmt}"
-    berth("save", "--format", fmt, "-o", out, "busybox")
+    bstore("save", "--format", fmt, "-o", out, "busybox")
 
     pm("load", "-i", out)
     image_id = doc["Id"].removeprefix("sha256:")
@@ -296,15 +296,15 @@ def two_layer_archive(path: Path, base: Path) -> list[str]:
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
-def test_skopeo_reads_berth_output(fmt, berth, base_tar, tmp_path):
+def test_skopeo_reads_berth_output(fmt, bstore, base_tar, tmp_path):
     skopeo = need("skopeo")
     diff_ids = two_layer_archive(tmp_path / "in.tar", base_tar)
-    berth("load", "-i", tmp_path / "in.tar")
+    bstore("load", "-i", tmp_path / "in.tar")
     ref = "localhost/interop/skopeo:v1"
-    doc = berth.inspect(ref)
+    doc = bstore.inspect(ref)
     assert doc["RootFS"]["Layers"] == diff_ids
     out = tmp_path / f"out.{fmt}"
-    berth("save", "--format", fmt, "-o", out, ref)
+    bstore("save", "--format", fmt, "-o", out, ref)
 
     src = f"{SKOPEO_TRANSPORT[fmt]}:{out}"
     info = json.loads(run([skopeo, "inspect", src]).stdout)
@@ -320,17 +320,17 @@ def test_skopeo_reads_berth_output(fmt, berth, base_tar, tmp_path):
 
 # ---------------------------------------------------------------- (4) multi-layer round trip
 
-def test_multilayer_roundtrip_podman_berth_podman(podman_multi, berth, fresh_podman, tmp_path):
+def test_multilayer_roundtrip_podman_berth_podman(podman_multi, bstore, fresh_podman, tmp_path):
     src = podman_multi["archive"]
     assert len(podman_multi["layers"]) == 4
 
-    berth("load", "-i", src)
-    doc = berth.inspect(MULTI_REF)
+    bstore("load", "-i", src)
+    doc = bstore.inspect(MULTI_REF)
     assert doc["RootFS"]["Layers"] == podman_multi["layers"]
     assert doc["Id"].removeprefix("sha256:") == podman_multi["id"]
 
     resave = tmp_path / "resave.tar"
-    berth("save", "-o", resave, MULTI_REF)
+    bstore("save", "-o", resave, MULTI_REF)
     podman_hashes = archive_layer_hashes(src)
     assert podman_hashes == podman_multi["layers"]
     assert archive_layer_hashes(resave) == podman_hashes  # byte-identical layer tars

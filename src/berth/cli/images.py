@@ -60,11 +60,8 @@ def images_cmd(engine, repository, show_all, quiet, no_trunc, digests, fmt):
     rows = _image_rows(engine, show_all, repository)
     short = (lambda i: i) if no_trunc else (lambda i: i.split(":", 1)[1][:12])
     if quiet:
-        seen = []
-        for r in rows:
-            if short(r["ID"]) not in seen:
-                seen.append(short(r["ID"]))
-        click.echo("\n".join(seen)) if seen else None
+        for ident in dict.fromkeys(short(r["ID"]) for r in rows):
+            click.echo(ident)
         return
     for r in rows:
         r["ID"] = short(r["ID"])

@@ -106,12 +106,15 @@ class ImageStore:
         if [layer.diff_id for layer in layers] != diff_ids:
             raise StoreError("image layers do not match the config's rootfs.diff_ids")
         content = self.store.content
-        image_id = content.write_bytes(config_bytes)
+        image_id = Digest.of_bytes(config_bytes)
         manifest = Manifest(mediatype.OCI_MANIFEST,
                             Descriptor(mediatype.OCI_CONFIG, image_id, len(config_bytes)),
                             tuple(Descriptor(mediatype.OCI_LAYER, layer.diff_id, layer.tar_size) for layer in layers))
-        manifest_digest = content.write_bytes(canonical_json(manifest.to_dict()))
+        # Blobs are written under the lock too, so a concurrent delete of the same image cannot
+        # remove them between their write and the row that references them.
         with self.store.write_lock(), transaction(self.db):
+            content.write_bytes(config_bytes)
+            manifest_digest = content.write_bytes(canonical_json(manifest.to_dict()))
             for layer in layers:
                 if self.store.layers.get(layer.chain_id) is None:
                     raise StoreError(f"layer {layer.chain_id} vanished while the image was added; retry")
