@@ -64,8 +64,11 @@ def _checksum_ok(block: bytes) -> bool:
     stored = _number(block[148:156], "checksum")
     header = block[:148] + b" " * 8 + block[156:]
     unsigned = sum(header)
-    signed = sum(b - 256 if b > 127 else b for b in header)
-    return stored in (unsigned, signed)
+    if stored == unsigned:
+        return True
+    # Some old writers summed signed chars: each byte > 127 counts 256 less.
+    high = len(header) - len(header.translate(None, bytes(range(128, 256))))
+    return stored == unsigned - 256 * high
 
 
 def _parse_pax(data: bytes) -> dict[str, str]:

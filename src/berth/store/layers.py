@@ -58,16 +58,56 @@ class LayerStore:
 
     def add(self, open_stream: Callable, parent: Digest | None,
             expected_diff_id: Digest | None = None, expected_digest: Digest | None = None) -> Layer:
-        """Unpack the layer `open_stream()` yields on top of `parent` (a chainID), unless present.
+        """Unpack the layer `open_stream()` yields on top of `parent` (a chainID), unless present."""
+        return self.add_stack([(open_stream, expected_diff_id, expected_digest)], parent)[-1]
 
+    def add_stack(self, sources: list[tuple], parent: Digest | None = None) -> list[Layer]:
+        """Add a stack of layers, base first: [(open_stream, expected diff_id or None, expected digest or None)].
+
+        Layers already present (known by their expected diff_id) are skipped. The others unpack
+        concurrently, each into its own directory (overlay format needs no parent on disk), are
+        flushed to disk with one syncfs, then committed in order so each gets its chainID.
         `open_stream` may be called a second time to keep the original blob when the tar stream
         cannot be rebuilt from the unpacked files (duplicate entries and the like).
         """
-        if expected_diff_id is not None:
-            existing = self.get(_chain(parent, expected_diff_id))
-            if existing:
-                return existing
-        with fsutil.Staging(self.tmp, "layer-") as staging:
+        present: dict[int, Layer] = {}
+        chain = parent
+        for i, (_, diff_id, _) in enumerate(sources):
+            if diff_id is None:
+                break
+            chain = _chain(chain, diff_id)
+            layer = self.get(chain)
+            if layer is None:
+                break
+            present[i] = layer
+        todo = [i for i in range(len(sources)) if i not in present]
+        staged: dict[int, _Staged] = {}
+        try:
+            if len(todo) > 1:
+                from concurrent.futures import ThreadPoolExecutor
+                with ThreadPoolExecutor(max_workers=min(len(todo), os.cpu_count() or 1)) as pool:
+                    futures = {i: pool.submit(self._unpack, *sources[i]) for i in todo}
+                errors = [f.exception() for f in futures.values() if f.exception()]
+                staged = {i: f.result() for i, f in futures.items() if not f.exception()}
+                if errors:
+                    raise errors[0]
+            else:
+                staged = {i: self._unpack(*sources[i]) for i in todo}
+            if staged:
+                fsutil.syncfs(self.tmp)
+            layers, chain = [], parent
+            for i in range(len(sources)):
+                layer = present.get(i) or self._commit(staged[i], chain)
+                layers.append(layer)
+                chain = layer.chain_id
+            return layers
+        finally:
+            for s in staged.values():
+                s.staging.cleanup()
+
+    def _unpack(self, open_stream, expected_diff_id, expected_digest) -> "_Staged":
+        staging = fsutil.Staging(self.tmp, "layer-")
+        try:
             diff = os.path.join(staging.path, "diff")
             os.mkdir(diff, 0o755)
             with open_stream() as stream, open(os.path.join(staging.path, TARSPLIT), "wb") as split:
@@ -80,21 +120,27 @@ class LayerStore:
             if not result.reconstructible:
                 with open_stream() as stream:
                     blob = self.content.ingest(stream, expected=result.digest)
-            fsutil.syncfs(staging.path)
-            chain_id = _chain(parent, result.diff_id)
-            with self._lock(chain_id):
-                existing = self.get(chain_id)
-                if existing:
-                    return existing
-                dest = self._dir(chain_id)
-                if os.path.lexists(dest):  # leftover from a crash between rename and insert
-                    shutil.rmtree(dest)
-                os.rename(staging.path, dest)
-                fsutil.fsync_dir(self.root)
-                self.db.execute(
-                    "INSERT INTO layers(chain_id, diff_id, parent, size, tar_size, blob, created) VALUES (?,?,?,?,?,?,?)",
-                    (str(chain_id), str(result.diff_id), str(parent) if parent else None, result.size,
-                     result.tar_size, str(blob) if blob else None, time.time()))
+            return _Staged(staging, result, blob)
+        except BaseException:
+            staging.cleanup()
+            raise
+
+    def _commit(self, staged: "_Staged", parent: Digest | None) -> Layer:
+        result = staged.result
+        chain_id = _chain(parent, result.diff_id)
+        with self._lock(chain_id):
+            existing = self.get(chain_id)
+            if existing:
+                return existing
+            dest = self._dir(chain_id)
+            if os.path.lexists(dest):  # leftover from a crash between rename and insert
+                shutil.rmtree(dest)
+            os.rename(staged.staging.path, dest)
+            fsutil.fsync_dir(self.root)
+            self.db.execute(
+                "INSERT INTO layers(chain_id, diff_id, parent, size, tar_size, blob, created) VALUES (?,?,?,?,?,?,?)",
+                (str(chain_id), str(result.diff_id), str(parent) if parent else None, result.size,
+                 result.tar_size, str(staged.blob) if staged.blob else None, time.time()))
         return self.get(chain_id)
 
     def write_tar(self, layer: Layer, out) -> None:
@@ -131,6 +177,13 @@ class LayerStore:
             with self._lock(chain_id, blocking=False) as got:
                 if got and not self.get(chain_id):
                     shutil.rmtree(os.path.join(self.root, name), ignore_errors=True)
+
+
+@dataclass
+class _Staged:
+    staging: fsutil.Staging
+    result: "archive.ExtractResult"
+    blob: Digest | None
 
 
 def _chain(parent: Digest | None, diff_id: Digest) -> Digest:

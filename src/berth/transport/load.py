@@ -49,10 +49,7 @@ def load(store, path: str | None = None, stream=None):
         loaded = []
         for item in images:
             diff_ids = ImageConfig.parse(item.config).diff_ids
-            parent, layers = None, []
-            for source, diff_id in zip(item.layers, diff_ids):
-                layer = store.layers.add(source.open, parent, expected_diff_id=diff_id, expected_digest=source.digest)
-                layers.append(layer)
-                parent = layer.chain_id
+            layers = store.layers.add_stack([(source.open, diff_id, source.digest)
+                                             for source, diff_id in zip(item.layers, diff_ids)])
             loaded.append((store.images.add(item.config, layers, item.tags), item.tags))
         return loaded
