@@ -21,6 +21,16 @@ class Engine:
         from berth.image.service import ImageService
         return ImageService(self.store)
 
+    @cached_property
+    def containers(self):
+        from berth.container.service import ContainerService
+        return ContainerService(self.store, self.images)
+
+    @cached_property
+    def volumes(self):
+        from berth.container.volumes import VolumeService
+        return VolumeService(self.store)
+
     def close(self) -> None:
         if "store" in self.__dict__:
             self.store.close()

@@ -80,12 +80,21 @@ def images_cmd(engine, repository, show_all, quiet, no_trunc, digests, fmt):
 def inspect_cmd(engine, names, fmt):
     """Show low-level information on images as JSON."""
     from berth.errors import ImageNotFound, InvalidReference
+    from berth.store.containers import ContainerNotFound
     found, missing = [], []
     for name in names:
         try:
             found.append(engine.images.inspect(name))
+            continue
         except (ImageNotFound, InvalidReference):
-            missing.append(name)
+            pass
+        if click.get_current_context().info_name == "inspect" and click.get_current_context().parent.info_name != "image":
+            try:
+                found.append(engine.containers.inspect(name))
+                continue
+            except ContainerNotFound:
+                pass
+        missing.append(name)
     if fmt and fmt != "json":
         for doc in found:
             click.echo(render(fmt, doc))

@@ -5,7 +5,7 @@ import sys
 
 import click
 
-from berth.cli import images, system
+from berth.cli import containers, images, system
 
 
 class BerthGroup(click.Group):
@@ -38,6 +38,7 @@ def cli(ctx, root):
 
 
 images.register(cli)
+containers.register(cli)
 system.register(cli)
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS layers (
@@ -35,6 +35,40 @@ CREATE TABLE IF NOT EXISTS tags (
     tagged    REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS tags_image ON tags(image_id);
+CREATE TABLE IF NOT EXISTS containers (
+    id        TEXT PRIMARY KEY,
+    name      TEXT UNIQUE NOT NULL,
+    image_id  TEXT NOT NULL REFERENCES images(id),
+    config    TEXT NOT NULL,        -- JSON, immutable: a changed configuration is a new container
+    created   REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS container_state (
+    id            TEXT PRIMARY KEY REFERENCES containers(id) ON DELETE CASCADE,
+    status        TEXT NOT NULL,    -- created | running | paused | exited | removing
+    pid           INTEGER NOT NULL DEFAULT 0,
+    conmon_pid    INTEGER NOT NULL DEFAULT 0,
+    exit_code     INTEGER NOT NULL DEFAULT 0,
+    oom_killed    INTEGER NOT NULL DEFAULT 0,
+    started_at    REAL,
+    finished_at   REAL,
+    restart_count INTEGER NOT NULL DEFAULT 0,
+    stopped_by_user INTEGER NOT NULL DEFAULT 0,
+    error         TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE IF NOT EXISTS volumes (
+    name      TEXT PRIMARY KEY,
+    driver    TEXT NOT NULL,
+    options   TEXT NOT NULL,        -- JSON
+    labels    TEXT NOT NULL,        -- JSON
+    anonymous INTEGER NOT NULL,
+    created   REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS container_volumes (
+    container_id TEXT NOT NULL REFERENCES containers(id) ON DELETE CASCADE,
+    volume       TEXT NOT NULL REFERENCES volumes(name),
+    destination  TEXT NOT NULL,
+    PRIMARY KEY (container_id, destination)
+);
 CREATE TABLE IF NOT EXISTS repo_digests (
     name      TEXT PRIMARY KEY,     -- docker.io/library/busybox@sha256:...
     image_id  TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE

@@ -1,0 +1,499 @@
+"""Container commands with docker's flags: run, create, start, stop, kill, rm, ps, logs, exec, ..."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+
+import click
+
+from berth.cli.output import emit, human_duration, human_size, render, table
+
+
+@click.group("container")
+def container():
+    """Manage containers."""
+
+
+def _create_options(f):
+    """The flags `run` and `create` share, applied in docker's order."""
+    decorators = [
+        click.option("--name", help="Assign a name to the container."),
+        click.option("-e", "--env", "env", multiple=True, help="Set environment variables."),
+        click.option("--env-file", multiple=True, help="Read in a file of environment variables."),
+        click.option("-w", "--workdir", help="Working directory inside the container."),
+        click.option("-u", "--user", help="Username or UID (format: <name|uid>[:<group|gid>])."),
+        click.option("--entrypoint", help="Overwrite the default ENTRYPOINT of the image."),
+        click.option("-v", "--volume", "volumes", multiple=True, help="Bind mount a volume."),
+        click.option("--mount", "mounts", multiple=True, help="Attach a filesystem mount to the container."),
+        click.option("--tmpfs", multiple=True, help="Mount a tmpfs directory."),
+        click.option("--read-only", is_flag=True, help="Mount the container's root filesystem as read only."),
+        click.option("-h", "--hostname", help="Container host name."),
+        click.option("-i", "--interactive", is_flag=True, help="Keep STDIN open even if not attached."),
+        click.option("-t", "--tty", is_flag=True, help="Allocate a pseudo-TTY."),
+        click.option("--network", "--net", "network", default="none", show_default=True,
+                     help="Connect a container to a network (none or host for now)."),
+        click.option("-m", "--memory", help="Memory limit (e.g. 64m)."),
+        click.option("--memory-swap", help="Swap limit equal to memory plus swap: -1 for unlimited."),
+        click.option("--cpus", type=float, help="Number of CPUs."),
+        click.option("--pids-limit", type=int, help="Tune container pids limit."),
+        click.option("--cap-add", multiple=True, help="Add Linux capabilities."),
+        click.option("--cap-drop", multiple=True, help="Drop Linux capabilities."),
+        click.option("--privileged", is_flag=True, help="Give extended privileges to this container."),
+        click.option("--security-opt", multiple=True, help="Security options (no-new-privileges)."),
+        click.option("--restart", default="no", help="Restart policy: no, always, on-failure[:N], unless-stopped."),
+        click.option("--stop-signal", help="Signal to stop the container."),
+        click.option("--stop-timeout", type=int, help="Timeout (in seconds) to stop a container."),
+        click.option("--init", is_flag=True, help="Run an init inside the container that forwards signals and reaps processes."),
+        click.option("--rm", "auto_remove", is_flag=True, help="Automatically remove the container when it exits."),
+        click.option("-l", "--label", "labels", multiple=True, help="Set meta data on a container."),
+        click.option("--runtime", help="OCI runtime: runc, crun or a path (default: detected)."),
+    ]
+    for d in reversed(decorators):
+        f = d(f)
+    return f
+
+
+def _create(engine, image, command, o):
+    labels = dict(label.partition("=")[::2] for label in o["labels"])
+    return engine.containers.create(
+        image, list(command), name=o["name"], entrypoint=o["entrypoint"], env=o["env"], env_files=o["env_file"],
+        workdir=o["workdir"], user=o["user"], hostname=o["hostname"], tty=o["tty"], stdin=o["interactive"],
+        volumes=o["volumes"], mounts=o["mounts"], tmpfs=o["tmpfs"], read_only=o["read_only"],
+        network=o["network"], memory=o["memory"], memory_swap=o["memory_swap"], cpus=o["cpus"],
+        pids_limit=o["pids_limit"], cap_add=o["cap_add"], cap_drop=o["cap_drop"], privileged=o["privileged"],
+        security_opt=o["security_opt"], restart=o["restart"], stop_signal=o["stop_signal"],
+        stop_timeout=o["stop_timeout"], init=o["init"], auto_remove=o["auto_remove"], labels=labels,
+        runtime=o["runtime"])
+
+
+@click.command("create", context_settings={"allow_interspersed_args": False})
+@_create_options
+@click.argument("image")
+@click.argument("command", nargs=-1)
+@click.pass_obj
+def create_cmd(engine, image, command, **o):
+    """Create a new container."""
+    click.echo(_create(engine, image, command, o).id)
+
+
+@click.command("run", context_settings={"allow_interspersed_args": False})
+@_create_options
+@click.option("-d", "--detach", is_flag=True, help="Run container in background and print container ID.")
+@click.argument("image")
+@click.argument("command", nargs=-1)
+@click.pass_obj
+def run_cmd(engine, image, command, detach, **o):
+    """Create and run a new container from an image."""
+    c = _create(engine, image, command, o)
+    if detach:
+        try:
+            engine.containers.start(c.id)
+        except BaseException:
+            engine.containers.remove(c.id, force=True, volumes=True)  # no half-made container is left
+            raise
+        click.echo(c.id)
+        return
+    sys.exit(_run_attached(engine, c, o["interactive"], o["tty"], remove=o["auto_remove"]))
+
+
+def _run_attached(engine, c, interactive: bool, tty: bool, remove: bool) -> int:
+    """Start attached, copy I/O until the container's output ends, and return its exit code."""
+    from berth.store import fsutil
+    svc = engine.containers
+    bundle = svc.records.dir(c.id)
+    with fsutil.flock(os.path.join(bundle, "attached")):
+        try:
+            c, sock = svc.start(c.id, attach=True)
+        except BaseException:
+            svc.remove(c.id, force=True, volumes=True)
+            raise
+        code = _pump(svc, c, sock, interactive, tty)
+        if remove:
+            svc.remove(c.id, force=True, volumes=True)
+    return code
+
+
+def _pump(svc, c, sock, interactive: bool, tty: bool) -> int:
+    import signal
+    from berth.runtime import attach
+    stdin_fd = sys.stdin.fileno() if interactive else None
+    restore = None
+    if tty and sys.stdin.isatty():
+        import termios
+        import tty as ttymod
+        restore = termios.tcgetattr(sys.stdin.fileno())
+        ttymod.setraw(sys.stdin.fileno())
+        size = os.get_terminal_size(sys.stdin.fileno())
+        attach.resize(svc.records.dir(c.id), size.lines, size.columns)
+    rt = svc.runtime(c.config.get("runtime"))
+
+    def forward(signum, _frame):  # docker's --sig-proxy: signals go to the container
+        try:
+            rt.kill(c.id, signum)
+        except Exception:
+            pass
+    previous = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)} if not tty else {}
+    try:
+        attach.pump(sock, stdin_fd, sys.stdout.fileno(), sys.stderr.fileno())
+    finally:
+        sock.close()
+        if restore is not None:
+            import termios
+            termios.tcsetattr(sys.stdin.fileno(), termios.TCSADRAIN, restore)
+        for s, h in previous.items():
+            signal.signal(s, h)
+    return svc.wait(c.id)
+
+
+@click.command("start")
+@click.option("-a", "--attach", is_flag=True, help="Attach STDOUT/STDERR and forward signals.")
+@click.option("-i", "--interactive", is_flag=True, help="Attach container's STDIN.")
+@click.argument("names", nargs=-1, required=True)
+@click.pass_obj
+def start_cmd(engine, attach, interactive, names):
+    """Start one or more stopped containers."""
+    if attach or interactive:
+        c = engine.containers.get(names[0])
+        c, sock = engine.containers.start(c.id, attach=True)
+        sys.exit(_pump(engine.containers, c, sock, interactive, c.config["tty"]))
+    _each(names, lambda n: engine.containers.start(n), echo_name=True)
+
+
+def _each(names, action, echo_name=False):
+    """Apply to every name; report failures per name like docker, exit 1 if any failed."""
+    from berth.errors import BerthError
+    failed = False
+    for n in names:
+        try:
+            action(n)
+            if echo_name:
+                click.echo(n)
+        except BerthError as e:
+            click.echo(f"Error: {e}", err=True)
+            failed = True
+    if failed:
+        sys.exit(1)
+
+
+@click.command("stop")
+@click.option("-t", "--time", "timeout", type=int, help="Seconds to wait before killing the container.")
+@click.option("-s", "--signal", help="Signal to send to the container.")
+@click.argument("names", nargs=-1, required=True)
+@click.pass_obj
+def stop_cmd(engine, timeout, signal, names):
+    """Stop one or more running containers."""
+    _each(names, lambda n: engine.containers.stop(n, timeout, signal), echo_name=True)
+
+
+@click.command("kill")
+@click.option("-s", "--signal", default="KILL", show_default=True, help="Signal to send to the container.")
+@click.argument("names", nargs=-1, required=True)
+@click.pass_obj
+def kill_cmd(engine, signal, names):
+    """Kill one or more running containers."""
+    _each(names, lambda n: engine.containers.kill(n, signal), echo_name=True)
+
+
+@click.command("restart")
+@click.option("-t", "--time", "timeout", type=int, help="Seconds to wait before killing the container.")
+@click.argument("names", nargs=-1, required=True)
+@click.pass_obj
+def restart_cmd(engine, timeout, names):
+    """Restart one or more containers."""
+    _each(names, lambda n: engine.containers.restart(n, timeout), echo_name=True)
+
+
+@click.command("pause")
+@click.argument("names", nargs=-1, required=True)
+@click.pass_obj
+def pause_cmd(engine, names):
+    """Pause all processes within one or more containers."""
+    _each(names, engine.containers.pause, echo_name=True)
+
+
+@click.command("unpause")
+@click.argument("names", nargs=-1, required=True)
+@click.pass_obj
+def unpause_cmd(engine, names):
+    """Unpause all processes within one or more containers."""
+    _each(names, engine.containers.unpause, echo_name=True)
+
+
+@click.command("rm")
+@click.option("-f", "--force", is_flag=True, help="Force the removal of a running container.")
+@click.option("-v", "--volumes", is_flag=True, help="Remove anonymous volumes associated with the container.")
+@click.argument("names", nargs=-1, required=True)
+@click.pass_obj
+def rm_cmd(engine, force, volumes, names):
+    """Remove one or more containers."""
+    _each(names, lambda n: engine.containers.remove(n, force=force, volumes=volumes), echo_name=True)
+
+
+def status_text(c, now: float) -> str:
+    """The STATUS column: Up 5 minutes, Exited (0) 3 seconds ago, Created."""
+    st = c.state
+    if st["status"] == "running":
+        return "Up " + human_duration(now - (st["started_at"] or now))
+    if st["status"] == "paused":
+        return "Up " + human_duration(now - (st["started_at"] or now)) + " (Paused)"
+    if st["status"] == "exited":
+        return f"Exited ({st['exit_code']}) " + human_duration(now - (st["finished_at"] or now)) + " ago"
+    return st["status"].capitalize()
+
+
+@click.command("ps")
+@click.option("-a", "--all", "show_all", is_flag=True, help="Show all containers (default shows just running).")
+@click.option("-q", "--quiet", is_flag=True, help="Only display container IDs.")
+@click.option("--no-trunc", is_flag=True, help="Don't truncate output.")
+@click.option("--format", "fmt", help="json, or a template.")
+@click.pass_obj
+def ps_cmd(engine, show_all, quiet, no_trunc, fmt):
+    """List containers."""
+    now = time.time()
+    rows = []
+    for c in engine.containers.list(all=show_all):
+        cmd = " ".join(c.config["args"])
+        if not no_trunc and len(cmd) > 20:
+            cmd = cmd[:19] + "…"
+        rows.append({"ID": c.id if no_trunc else c.short_id, "Image": c.config["image"], "Command": f'"{cmd}"',
+                     "CreatedAt": time.strftime("%Y-%m-%d %H:%M:%S +0000 UTC", time.gmtime(c.created)),
+                     "RunningFor": human_duration(now - c.created) + " ago", "Status": status_text(c, now),
+                     "State": c.status, "Ports": "", "Names": c.name,
+                     "Labels": ",".join(f"{k}={v}" for k, v in c.config["labels"].items())})
+    if quiet:
+        for r in rows:
+            click.echo(r["ID"])
+        return
+    emit(rows, fmt, lambda: table(["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"],
+                                  [[r["ID"], r["Image"], r["Command"], r["RunningFor"], r["Status"], r["Ports"],
+                                    r["Names"]] for r in rows]))
+
+
+@click.command("logs")
+@click.option("-f", "--follow", is_flag=True, help="Follow log output.")
+@click.option("-n", "--tail", default="all", help="Number of lines to show from the end of the logs.")
+@click.option("-t", "--timestamps", is_flag=True, help="Show timestamps.")
+@click.argument("name")
+@click.pass_obj
+def logs_cmd(engine, follow, tail, timestamps, name):
+    """Fetch the logs of a container."""
+    from berth.errors import BerthError
+    if tail != "all" and not tail.isdigit():
+        raise BerthError(f"invalid --tail value {tail!r}: a number or 'all'")
+    out, err = sys.stdout.buffer, sys.stderr.buffer
+    line_start = {"stdout": True, "stderr": True}
+    for stream, ts, data in engine.containers.logs(name, follow=follow, tail=None if tail == "all" else int(tail)):
+        target = err if stream == "stderr" else out
+        if timestamps and line_start[stream]:
+            target.write(ts.encode() + b" ")
+        target.write(data)
+        line_start[stream] = data.endswith(b"\n")
+        if follow:
+            target.flush()
+
+
+@click.command("exec", context_settings={"allow_interspersed_args": False})
+@click.option("-d", "--detach", is_flag=True, help="Detached mode: run command in the background.")
+@click.option("-i", "--interactive", is_flag=True, help="Keep STDIN open even if not attached.")
+@click.option("-t", "--tty", is_flag=True, help="Allocate a pseudo-TTY.")
+@click.option("-u", "--user", help="Username or UID (format: <name|uid>[:<group|gid>]).")
+@click.option("-w", "--workdir", help="Working directory inside the container.")
+@click.option("-e", "--env", multiple=True, help="Set environment variables.")
+@click.argument("name")
+@click.argument("command", nargs=-1, required=True)
+@click.pass_obj
+def exec_cmd(engine, detach, interactive, tty, user, workdir, env, name, command):
+    """Execute a command in a running container."""
+    sys.exit(engine.containers.exec(name, list(command), tty=tty, interactive=interactive, user=user,
+                                    workdir=workdir, env=env, detach=detach))
+
+
+@click.command("wait")
+@click.argument("names", nargs=-1, required=True)
+@click.pass_obj
+def wait_cmd(engine, names):
+    """Block until one or more containers stop, then print their exit codes."""
+    _each(names, lambda n: click.echo(engine.containers.wait(n)))
+
+
+@click.command("top")
+@click.argument("name")
+@click.pass_obj
+def top_cmd(engine, name):
+    """Display the running processes of a container."""
+    headers, rows = engine.containers.top(name)
+    table(headers, rows)
+
+
+@click.command("stats")
+@click.option("--no-stream", is_flag=True, help="Disable streaming stats and only pull the first result.")
+@click.option("--format", "fmt", help="json, or a template.")
+@click.argument("names", nargs=-1)
+@click.pass_obj
+def stats_cmd(engine, no_stream, fmt, names):
+    """Display a live stream of container(s) resource usage statistics."""
+    targets = list(names) or [c.id for c in engine.containers.list()]
+    while True:
+        rows = []
+        for n in targets:
+            c = engine.containers.get(n)
+            s = engine.containers.stats(c.id)
+            pct = 100.0 * s["memory"] / s["memory_limit"] if s["memory_limit"] else 0.0
+            rows.append({"ID": c.short_id, "Name": c.name, "CPUPerc": f"{s['cpu_percent']:.2f}%",
+                         "MemUsage": f"{_mib(s['memory'])} / {_mib(s['memory_limit'])}", "MemPerc": f"{pct:.2f}%",
+                         "NetIO": "0B / 0B", "BlockIO": "0B / 0B", "PIDs": str(s["pids"])})
+        emit(rows, fmt, lambda: table(["CONTAINER ID", "NAME", "CPU %", "MEM USAGE / LIMIT", "MEM %", "NET I/O",
+                                       "BLOCK I/O", "PIDS"],
+                                      [[r["ID"], r["Name"], r["CPUPerc"], r["MemUsage"], r["MemPerc"], r["NetIO"],
+                                        r["BlockIO"], r["PIDs"]] for r in rows]))
+        if no_stream:
+            return
+        time.sleep(1)
+
+
+def _mib(n: int) -> str:
+    """docker stats shows binary units: 1.5MiB, 23.4GiB."""
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if n < 1024 or unit == "TiB":
+            return f"{n:.4g}{unit}" if unit != "B" else f"{n}B"
+        n /= 1024.0
+    return f"{n}B"
+
+
+@click.command("rename")
+@click.argument("name")
+@click.argument("new_name")
+@click.pass_obj
+def rename_cmd(engine, name, new_name):
+    """Rename a container."""
+    engine.containers.rename(name, new_name)
+
+
+@container.command("inspect")
+@click.option("-f", "--format", "fmt", help="A template such as '{{.State.Status}}', or json.")
+@click.argument("names", nargs=-1, required=True)
+@click.pass_obj
+def container_inspect_cmd(engine, fmt, names):
+    """Display detailed information on one or more containers."""
+    from berth.errors import BerthError
+    docs, failed = [], False
+    for n in names:
+        try:
+            docs.append(engine.containers.inspect(n))
+        except BerthError as e:
+            click.echo(f"Error: {e}", err=True)
+            failed = True
+    _print_inspect(docs, fmt)
+    if failed:
+        sys.exit(1)
+
+
+def _print_inspect(docs, fmt):
+    if fmt and fmt != "json":
+        for d in docs:
+            click.echo(render(fmt, d))
+    else:
+        click.echo(json.dumps(docs, indent=4))
+
+
+@container.command("cleanup", hidden=True)
+@click.argument("name")
+@click.pass_obj
+def cleanup_cmd(engine, name):
+    """Called by the container monitor when a container exits."""
+    engine.containers.cleanup(name)
+
+
+@container.command("prune")
+@click.option("-f", "--force", is_flag=True, help="Do not prompt for confirmation.")
+@click.pass_obj
+def container_prune_cmd(engine, force):
+    """Remove all stopped containers."""
+    removed = []
+    for c in engine.containers.list(all=True):
+        if c.status in ("exited", "created"):
+            engine.containers.remove(c.id)
+            removed.append(c.id)
+    if removed:
+        click.echo("Deleted Containers:\n" + "\n".join(removed) + "\n")
+    click.echo("Total reclaimed space: 0B")
+
+
+# ---- volumes ------------------------------------------------------------------------------
+
+@click.group("volume")
+def volume():
+    """Manage volumes."""
+
+
+@volume.command("create")
+@click.option("-d", "--driver", default="local", show_default=True)
+@click.option("-o", "--opt", "opts", multiple=True, help="Driver options: type=tmpfs|none|nfs, device=..., o=...")
+@click.option("--label", "labels", multiple=True)
+@click.argument("name", required=False)
+@click.pass_obj
+def volume_create(engine, driver, opts, labels, name):
+    """Create a volume."""
+    import secrets
+    options = dict(o.partition("=")[::2] for o in opts)
+    v = engine.volumes.create(name or secrets.token_hex(32), driver, options,
+                              dict(lbl.partition("=")[::2] for lbl in labels))
+    click.echo(v["Name"])
+
+
+@volume.command("ls")
+@click.option("-q", "--quiet", is_flag=True)
+@click.option("--format", "fmt")
+@click.pass_obj
+def volume_ls(engine, quiet, fmt):
+    """List volumes."""
+    vols = engine.volumes.list()
+    if quiet:
+        for v in vols:
+            click.echo(v["Name"])
+        return
+    emit(vols, fmt, lambda: table(["DRIVER", "VOLUME NAME"], [[v["Driver"], v["Name"]] for v in vols]))
+
+
+@volume.command("inspect")
+@click.option("-f", "--format", "fmt")
+@click.argument("names", nargs=-1, required=True)
+@click.pass_obj
+def volume_inspect(engine, fmt, names):
+    """Display detailed information on one or more volumes."""
+    docs = [engine.volumes.inspect(n) for n in names]
+    _print_inspect(docs, fmt)
+
+
+@volume.command("rm")
+@click.option("-f", "--force", is_flag=True)
+@click.argument("names", nargs=-1, required=True)
+@click.pass_obj
+def volume_rm(engine, force, names):
+    """Remove one or more volumes."""
+    _each(names, lambda n: engine.volumes.remove(n, force=force), echo_name=True)
+
+
+@volume.command("prune")
+@click.option("-a", "--all", "prune_all", is_flag=True, help="Remove all unused volumes, not just anonymous ones.")
+@click.option("-f", "--force", is_flag=True)
+@click.pass_obj
+def volume_prune(engine, prune_all, force):
+    """Remove unused local volumes."""
+    removed, reclaimed = engine.volumes.prune(all=prune_all)
+    if removed:
+        click.echo("Deleted Volumes:\n" + "\n".join(removed) + "\n")
+    click.echo(f"Total reclaimed space: {human_size(reclaimed)}")
+
+
+def register(cli):
+    for cmd, name in ((create_cmd, "create"), (run_cmd, "run"), (start_cmd, "start"), (stop_cmd, "stop"),
+                      (kill_cmd, "kill"), (restart_cmd, "restart"), (rm_cmd, "rm"), (ps_cmd, "ls"),
+                      (logs_cmd, "logs"), (exec_cmd, "exec"), (wait_cmd, "wait"), (top_cmd, "top"),
+                      (stats_cmd, "stats"), (rename_cmd, "rename"), (pause_cmd, "pause"), (unpause_cmd, "unpause")):
+        container.add_command(cmd, name)
+        cli.add_command(cmd, "ps" if name == "ls" else name)
+    cli.add_command(container)
+    cli.add_command(volume)

@@ -1,0 +1,1 @@
+"""Containers: create/start/stop/... on top of the store and the runtime."""

@@ -1,0 +1,11 @@
+"""Random container names in docker's adjective_noun style."""
+import random
+
+_ADJECTIVES = ("brave calm eager fancy gentle happy jolly keen lucid merry nimble proud quirky "
+               "serene sharp swift tender upbeat vivid witty zealous bold clever cosmic daring").split()
+_NOUNS = ("ada babbage curie darwin euler fermi gauss hopper hypatia joule kepler lovelace "
+          "meitner newton noether pascal planck ritchie shannon tesla turing volta wozniak").split()
+
+
+def random_name() -> str:
+    return f"{random.choice(_ADJECTIVES)}_{random.choice(_NOUNS)}"

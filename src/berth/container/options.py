@@ -1,0 +1,190 @@
+"""Parsing docker's container flags into plain values (no I/O): -v, --mount, --tmpfs, -e, sizes, policies."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from berth.errors import BerthError
+
+_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([bkmgt]?)b?", re.I)
+_UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*")
+_PROPAGATION = {"private", "rprivate", "shared", "rshared", "slave", "rslave"}
+
+
+class InvalidOption(BerthError):
+    pass
+
+
+def parse_size(text: str, what: str = "size") -> int:
+    m = _SIZE.fullmatch(text.strip())
+    if not m:
+        raise InvalidOption(f"invalid {what} {text!r}: expected a number with an optional unit (b, k, m, g)")
+    return int(float(m.group(1)) * _UNITS[m.group(2).lower()])
+
+
+def parse_env(items: list[str], host_env: dict) -> list[str]:
+    out = []
+    for item in items:
+        if not item:
+            raise InvalidOption("invalid environment variable: empty")
+        key, eq, _ = item.partition("=")
+        if not key:
+            raise InvalidOption(f"invalid environment variable {item!r}")
+        if eq:
+            out.append(item)
+        elif key in host_env:  # `-e VAR` passes the host's value, as docker does
+            out.append(f"{key}={host_env[key]}")
+    return out
+
+
+def read_env_file(path: str) -> list[str]:
+    try:
+        with open(path) as f:
+            lines = f.read().splitlines()
+    except OSError as e:
+        raise InvalidOption(f"cannot read env file {path}: {e.strerror}") from None
+    return [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+
+
+def merge_env(base: list[str], extra: list[str]) -> list[str]:
+    env: dict[str, str] = {}
+    for item in base + extra:
+        key, _, value = item.partition("=")
+        env[key] = value
+    return [f"{k}={v}" for k, v in env.items()]
+
+
+@dataclass
+class MountSpec:
+    type: str                 # bind | volume | tmpfs
+    target: str
+    source: str = ""          # host path (bind) or volume name ("" = anonymous volume)
+    readonly: bool = False
+    propagation: str = ""
+    options: list[str] = field(default_factory=list)   # tmpfs options
+    create_host_path: bool = False
+
+
+def _target(path: str, spec: str) -> str:
+    if not path.startswith("/"):
+        raise InvalidOption(f"invalid mount {spec!r}: container path must be absolute")
+    if path == "/":
+        raise InvalidOption(f"invalid mount {spec!r}: cannot mount over /")
+    return path
+
+
+def parse_volume(spec: str) -> MountSpec:
+    """-v [SOURCE:]TARGET[:OPTIONS] — SOURCE is a host path (absolute) or a volume name."""
+    parts = spec.split(":")
+    if len(parts) == 1:
+        return MountSpec("volume", _target(parts[0], spec))
+    if len(parts) > 3:
+        raise InvalidOption(f"invalid volume specification {spec!r}")
+    source, target = parts[0], parts[1]
+    opts = parts[2].split(",") if len(parts) == 3 and parts[2] else []
+    m = MountSpec("bind" if source.startswith("/") else "volume", _target(target, spec), source)
+    if m.type == "volume" and not NAME.fullmatch(source):
+        raise InvalidOption(f"invalid volume name {source!r}: use [a-zA-Z0-9][a-zA-Z0-9_.-]*, or an absolute host path")
+    for o in opts:
+        if o in ("ro", "readonly"):
+            m.readonly = True
+        elif o == "rw":
+            m.readonly = False
+        elif o in _PROPAGATION:
+            m.propagation = o
+        elif o in ("z", "Z", "nocopy", "copy"):
+            pass  # SELinux relabel / copy-up flags: nothing to do on this host
+        else:
+            raise InvalidOption(f"invalid volume option {o!r} in {spec!r}")
+    return m
+
+
+def parse_mount(spec: str) -> MountSpec:
+    """--mount type=bind|volume|tmpfs,source=...,target=...,readonly,bind-propagation=...,tmpfs-size=..."""
+    fields: dict[str, str] = {}
+    for part in spec.split(","):
+        key, eq, value = part.partition("=")
+        key = key.strip().lower()
+        if not eq and key in ("readonly", "ro"):
+            value = "true"
+        fields[key] = value
+    kind = fields.pop("type", "volume")
+    if kind not in ("bind", "volume", "tmpfs"):
+        raise InvalidOption(f"invalid mount type {kind!r}: use bind, volume or tmpfs")
+    target = fields.pop("target", "") or fields.pop("destination", "") or fields.pop("dst", "")
+    if not target:
+        raise InvalidOption(f"invalid mount {spec!r}: target is required")
+    m = MountSpec(kind, _target(target, spec), fields.pop("source", "") or fields.pop("src", ""))
+    if m.type == "bind" and not m.source.startswith("/"):
+        raise InvalidOption(f"invalid mount {spec!r}: bind source must be an absolute host path")
+    ro = fields.pop("readonly", fields.pop("ro", "false"))
+    m.readonly = ro in ("", "1", "true")
+    if "bind-propagation" in fields:
+        m.propagation = fields.pop("bind-propagation")
+        if m.propagation not in _PROPAGATION:
+            raise InvalidOption(f"invalid bind-propagation {m.propagation!r}")
+    if "tmpfs-size" in fields:
+        m.options.append(f"size={parse_size(fields.pop('tmpfs-size'))}")
+    if "tmpfs-mode" in fields:
+        m.options.append(f"mode={int(fields.pop('tmpfs-mode'), 8):o}")
+    fields.pop("volume-nocopy", None)
+    if fields:
+        raise InvalidOption(f"unknown mount option(s) {', '.join(sorted(fields))} in {spec!r}")
+    return m
+
+
+def parse_tmpfs(spec: str) -> MountSpec:
+    target, _, opts = spec.partition(":")
+    return MountSpec("tmpfs", _target(target, spec), options=[o for o in opts.split(",") if o])
+
+
+@dataclass(frozen=True)
+class RestartPolicy:
+    name: str = "no"
+    max_retries: int = 0
+
+    @classmethod
+    def parse(cls, text: str) -> "RestartPolicy":
+        name, _, count = (text or "no").partition(":")
+        if name not in ("no", "always", "on-failure", "unless-stopped"):
+            raise InvalidOption(f"invalid restart policy {text!r}: use no, always, on-failure[:N] or unless-stopped")
+        if count and name != "on-failure":
+            raise InvalidOption(f"invalid restart policy {text!r}: only on-failure takes a retry count")
+        try:
+            n = int(count) if count else 0
+        except ValueError:
+            raise InvalidOption(f"invalid restart policy {text!r}: retry count must be a number") from None
+        if n < 0:
+            raise InvalidOption(f"invalid restart policy {text!r}: negative retry count")
+        return cls(name, n)
+
+    def should_restart(self, exit_code: int, restarts: int, stopped_by_user: bool) -> bool:
+        if stopped_by_user or self.name == "no":
+            return False
+        if self.name == "on-failure":
+            return exit_code != 0 and (self.max_retries == 0 or restarts < self.max_retries)
+        return True
+
+
+SIGNALS = {"HUP": 1, "INT": 2, "QUIT": 3, "ILL": 4, "TRAP": 5, "ABRT": 6, "BUS": 7, "FPE": 8, "KILL": 9,
+           "USR1": 10, "SEGV": 11, "USR2": 12, "PIPE": 13, "ALRM": 14, "TERM": 15, "STKFLT": 16, "CHLD": 17,
+           "CONT": 18, "STOP": 19, "TSTP": 20, "TTIN": 21, "TTOU": 22, "URG": 23, "XCPU": 24, "XFSZ": 25,
+           "VTALRM": 26, "PROF": 27, "WINCH": 28, "IO": 29, "PWR": 30, "SYS": 31}
+
+
+def parse_signal(text: str) -> int:
+    t = str(text).strip().upper()
+    if t.isdigit() and 0 < int(t) < 65:
+        return int(t)
+    t = t.removeprefix("SIG")
+    if t in SIGNALS:
+        return SIGNALS[t]
+    if t.startswith("RTMIN") or t.startswith("RTMAX"):
+        base = 34 if t.startswith("RTMIN") else 64
+        off = t[5:]
+        try:
+            return base + int(off) if off else base
+        except ValueError:
+            pass
+    raise InvalidOption(f"invalid signal {text!r}")

@@ -1,0 +1,63 @@
+"""Resolve `-u name[:group]` against the container's own /etc/passwd and /etc/group, read safely."""
+from __future__ import annotations
+
+import os
+
+from berth.archive import securefs
+from berth.errors import BerthError
+
+MAX_DB = 1 << 20
+
+
+def _read_in_root(rootfs: str, path: str) -> str:
+    root_fd = os.open(rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        fd = securefs.openat2(root_fd, path, os.O_RDONLY, securefs.RESOLVE_IN_ROOT | securefs.RESOLVE_NO_MAGICLINKS)
+    except OSError:
+        return ""
+    finally:
+        os.close(root_fd)
+    with os.fdopen(fd, "rb") as f:
+        return f.read(MAX_DB).decode("utf-8", "replace")
+
+
+def _entries(text: str):
+    for line in text.splitlines():
+        parts = line.split(":")
+        if len(parts) >= 4 and not line.startswith("#"):
+            yield parts
+
+
+def resolve(rootfs: str, spec: str) -> tuple[int, int, list[int], str]:
+    """Returns (uid, gid, supplementary gids, home)."""
+    user, _, group = (spec or "0").partition(":")
+    passwd = _read_in_root(rootfs, "/etc/passwd")
+    groups = _read_in_root(rootfs, "/etc/group")
+    uid = gid = None
+    home, username = "/", None
+    for parts in _entries(passwd):
+        if parts[0] == user or (user.isdigit() and parts[2] == user):
+            uid, gid, username = int(parts[2]), int(parts[3]), parts[0]
+            home = parts[5] if len(parts) > 5 and parts[5] else "/"
+            break
+    if uid is None:
+        if not user.isdigit():
+            raise BerthError(f"unable to find user {user}: no matching entries in passwd file")
+        uid, gid = int(user), 0
+    if group:
+        gid = None
+        for parts in _entries(groups):
+            if parts[0] == group or (group.isdigit() and parts[2] == group):
+                gid = int(parts[2])
+                break
+        if gid is None:
+            if not group.isdigit():
+                raise BerthError(f"unable to find group {group}: no matching entries in group file")
+            gid = int(group)
+    extra = []
+    if username:
+        for parts in _entries(groups):
+            members = parts[3].split(",") if parts[3] else []
+            if username in members and int(parts[2]) != gid:
+                extra.append(int(parts[2]))
+    return uid, gid, extra, home

@@ -1,0 +1,71 @@
+"""docker's `inspect` and `ps` shapes for containers."""
+from __future__ import annotations
+
+import datetime as _dt
+import os
+
+
+def iso(ts: float | None) -> str:
+    if not ts:
+        return "0001-01-01T00:00:00Z"
+    return _dt.datetime.fromtimestamp(ts, _dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def inspect(service, c) -> dict:
+    cfg, st = c.config, c.state
+    bundle = service.records.dir(c.id)
+    mounts = []
+    for m in cfg["mounts"]:
+        entry = {"Type": m["type"], "Destination": m["target"], "RW": not m["readonly"],
+                 "Propagation": m.get("propagation") or ("rprivate" if m["type"] != "tmpfs" else "")}
+        if m["type"] == "volume":
+            entry.update(Name=m["source"], Source=service.volumes.path(m["source"]), Driver="local", Mode="z")
+        elif m["type"] == "bind":
+            entry.update(Source=m["source"], Mode="")
+        else:
+            entry.update(Source="", Mode="")
+        mounts.append(entry)
+    res = cfg["resources"]
+    return {
+        "Id": c.id,
+        "Created": iso(c.created),
+        "Path": cfg["args"][0],
+        "Args": cfg["args"][1:],
+        "State": {
+            "Status": st["status"], "Running": st["status"] == "running", "Paused": st["status"] == "paused",
+            "Restarting": False, "OOMKilled": bool(st["oom_killed"]), "Dead": False, "Pid": st["pid"],
+            "ExitCode": st["exit_code"], "Error": st["error"], "StartedAt": iso(st["started_at"]),
+            "FinishedAt": iso(st["finished_at"]),
+        },
+        "Image": c.image_id,
+        "ResolvConfPath": os.path.join(bundle, "resolv.conf"),
+        "HostnamePath": os.path.join(bundle, "hostname"),
+        "HostsPath": os.path.join(bundle, "hosts"),
+        "LogPath": os.path.join(bundle, "ctr.log"),
+        "Name": "/" + c.name,
+        "RestartCount": st["restart_count"],
+        "Driver": "overlay",
+        "Platform": "linux",
+        "HostConfig": {
+            "NetworkMode": cfg["network"], "RestartPolicy": {"Name": cfg["restart"]["name"],
+                                                             "MaximumRetryCount": cfg["restart"]["max_retries"]},
+            "AutoRemove": cfg["auto_remove"], "ReadonlyRootfs": cfg["read_only"], "Privileged": cfg["privileged"],
+            "Memory": res["memory"] or 0, "MemorySwap": res["memory_swap"] or 0,
+            "NanoCpus": int((res["cpus"] or 0) * 1e9), "PidsLimit": res["pids_limit"],
+            "CapAdd": None, "CapDrop": None, "Init": cfg["init"], "Runtime": cfg["runtime"],
+            "Binds": [f"{m['source']}:{m['target']}{':ro' if m['readonly'] else ''}"
+                      for m in cfg["mounts"] if m["type"] != "tmpfs" and m["source"]],
+        },
+        "GraphDriver": {"Name": "overlay", "Data": {"UpperDir": os.path.join(bundle, "upper"),
+                                                    "WorkDir": os.path.join(bundle, "work"),
+                                                    "MergedDir": os.path.join(bundle, "rootfs")}},
+        "Mounts": mounts,
+        "Config": {
+            "Hostname": cfg["hostname"], "User": cfg["user"], "Tty": cfg["tty"], "OpenStdin": cfg["stdin"],
+            "Env": cfg["env"], "Cmd": cfg["cmd"] or None, "Image": cfg["image"], "WorkingDir": cfg["workdir"],
+            "Entrypoint": [cfg["entrypoint"]] if cfg["entrypoint"] else None, "Labels": cfg["labels"],
+            "StopSignal": cfg["stop_signal"], "StopTimeout": cfg["stop_timeout"],
+            "Volumes": {m["target"]: {} for m in cfg["mounts"] if m["type"] == "volume"} or None,
+        },
+        "NetworkSettings": {"Networks": {cfg["network"]: {}}},
+    }

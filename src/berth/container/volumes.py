@@ -1,0 +1,197 @@
+"""Named and anonymous volumes (docker's `local` driver): a directory in the store, or a mount
+(tmpfs, nfs, a device) made when a container first uses it."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import threading
+import time
+
+from berth.archive import securefs
+from berth.container.options import NAME, InvalidOption
+from berth.errors import BerthError, Conflict
+from berth.runtime import spec
+from berth.store.db import transaction
+
+_VOLUME_TYPES = {"tmpfs", "none", "nfs", "nfs4", "ext4", "xfs", "btrfs", "bind"}
+
+
+class VolumeNotFound(BerthError, LookupError):
+    pass
+
+
+class VolumeService:
+    def __init__(self, store):
+        self.store = store
+        self.db = store.db
+        self.root = os.path.join(store.root, "volumes")
+        os.makedirs(self.root, mode=0o700, exist_ok=True)
+
+    def path(self, name: str) -> str:
+        return os.path.join(self.root, name, "_data")
+
+    def _row(self, name: str):
+        return self.db.execute("SELECT * FROM volumes WHERE name=?", (name,)).fetchone()
+
+    def create(self, name: str, driver: str = "local", options: dict | None = None, labels: dict | None = None,
+               anonymous: bool = False, exist_ok: bool = False) -> dict:
+        if not NAME.fullmatch(name) or len(name) > 255:
+            raise InvalidOption(f"invalid volume name {name!r}: use [a-zA-Z0-9][a-zA-Z0-9_.-]*")
+        if driver != "local":
+            raise InvalidOption(f"volume driver {driver!r} is not available: only local")
+        options = dict(options or {})
+        unknown = set(options) - {"type", "device", "o"}
+        if unknown:
+            raise InvalidOption(f"invalid volume option(s) {', '.join(sorted(unknown))}: use type, device, o")
+        if options and options.get("type") not in _VOLUME_TYPES:
+            raise InvalidOption(f"invalid volume type {options.get('type')!r}")
+        if options.get("type") not in (None, "tmpfs") and not options.get("device"):
+            raise InvalidOption("a volume of this type needs --opt device=...")
+        with self.store.write_lock(), transaction(self.db):
+            if self._row(name):
+                if exist_ok:
+                    return self.inspect(name)
+                raise Conflict(f"volume {name} already exists")
+            os.makedirs(self.path(name), mode=0o755, exist_ok=True)
+            self.db.execute("INSERT INTO volumes(name, driver, options, labels, anonymous, created) VALUES (?,?,?,?,?,?)",
+                            (name, driver, json.dumps(options), json.dumps(labels or {}), int(anonymous), time.time()))
+        return self.inspect(name)
+
+    def inspect(self, name: str) -> dict:
+        row = self._row(name)
+        if row is None:
+            raise VolumeNotFound(f"no such volume: {name}")
+        created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(row["created"]))
+        return {"CreatedAt": created, "Driver": row["driver"], "Labels": json.loads(row["labels"]),
+                "Mountpoint": self.path(name), "Name": name, "Options": json.loads(row["options"]),
+                "Scope": "local", "Anonymous": bool(row["anonymous"])}
+
+    def list(self) -> list[dict]:
+        return [self.inspect(r[0]) for r in self.db.execute("SELECT name FROM volumes ORDER BY name")]
+
+    def users(self, name: str) -> list[str]:
+        return [r[0] for r in self.db.execute("SELECT container_id FROM container_volumes WHERE volume=?", (name,))]
+
+    def remove(self, name: str, force: bool = False) -> None:
+        if self._row(name) is None:
+            if force:
+                return
+            raise VolumeNotFound(f"no such volume: {name}")
+        users = self.users(name)
+        if users:
+            raise Conflict(f"volume {name} is in use by container(s) {', '.join(u[:12] for u in users)}")
+        self._unmount(name)
+        with self.store.write_lock(), transaction(self.db):
+            self.db.execute("DELETE FROM volumes WHERE name=?", (name,))
+        shutil.rmtree(os.path.join(self.root, name), ignore_errors=True)
+
+    def remove_if_anonymous_unused(self, name: str) -> None:
+        row = self._row(name)
+        if row is not None and row["anonymous"] and not self.users(name):
+            self.remove(name)
+
+    def prune(self, all: bool = False) -> tuple[list[str], int]:
+        removed, reclaimed = [], 0
+        for vol in self.list():
+            if (vol["Anonymous"] or all) and not self.users(vol["Name"]):
+                reclaimed += _du(self.path(vol["Name"]))
+                self.remove(vol["Name"])
+                removed.append(vol["Name"])
+        return removed, reclaimed
+
+    def size(self, name: str) -> int:
+        return _du(self.path(name))
+
+    # ---- use by containers -------------------------------------------------------------
+
+    def _ensure_mounted(self, name: str) -> None:
+        options = json.loads(self._row(name)["options"])
+        target = self.path(name)
+        if not options or os.path.ismount(target):
+            return
+        from berth.runtime.rootfs import _check, _libc
+        kind = options.get("type", "none")
+        device = options.get("device", kind)
+        flags = 4096 if kind in ("none", "bind") else 0  # MS_BIND
+        data = options.get("o", "")
+        _check(_libc.mount(device.encode(), target.encode(), kind.encode() if kind != "none" else None, flags,
+                           data.encode() or None), f"mount volume {name}")
+
+    def _unmount(self, name: str) -> None:
+        from berth.runtime.rootfs import unmount
+        unmount(self.path(name))
+
+    def mounts_for(self, c, rootfs: str) -> list[spec.Mount]:
+        """OCI mounts for a container's -v/--mount/--tmpfs and image VOLUMEs; volumes are mounted (if they
+        have options) and filled from the image on first use, as docker does."""
+        out = []
+        for m in c.config["mounts"]:
+            ro = ["ro"] if m["readonly"] else ["rw"]
+            if m["type"] == "tmpfs":
+                out.append(spec.Mount(m["target"], "tmpfs", "tmpfs", ["nosuid", "nodev"] + m["options"]))
+                continue
+            propagation = [m["propagation"]] if m.get("propagation") else ["rprivate"]
+            if m["type"] == "bind":
+                out.append(spec.Mount(m["target"], m["source"], "bind", ["rbind"] + ro + propagation))
+                continue
+            if self._row(m["source"]) is None:
+                raise VolumeNotFound(f"volume {m['source']} was removed")
+            self._ensure_mounted(m["source"])
+            self._fill_from_image(m["source"], rootfs, m["target"])
+            out.append(spec.Mount(m["target"], self.path(m["source"]), "bind", ["rbind"] + ro + propagation))
+        return out
+
+    def _fill_from_image(self, name: str, rootfs: str, target: str) -> None:
+        """Copy what the image has at `target` into an empty volume (resolved inside the rootfs)."""
+        dest = self.path(name)
+        marker = os.path.join(self.root, name, ".filled")
+        if os.path.exists(marker) or os.listdir(dest):
+            return
+        root_fd = os.open(rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            try:
+                src_fd = securefs.open_dir_in_root(root_fd, target)
+            except OSError:
+                src_fd = -1
+        finally:
+            os.close(root_fd)
+        if src_fd >= 0:
+            try:
+                _copy_tree(f"/proc/self/fd/{src_fd}", dest)
+            finally:
+                os.close(src_fd)
+        open(marker, "w").close()
+
+
+def _copy_tree(src: str, dest: str) -> None:
+    """Copy through the archive module: a tar stream of `src` extracted into `dest`."""
+    from berth import archive
+    r, w = os.pipe()
+    errors = []
+
+    def produce():
+        try:
+            with os.fdopen(w, "wb") as out:
+                archive.write_tree(src, out)
+        except BaseException as e:  # reported after the consumer finishes
+            errors.append(e)
+
+    t = threading.Thread(target=produce)
+    t.start()
+    with os.fdopen(r, "rb") as stream:
+        archive.extract(stream, dest)
+    t.join()
+    if errors:
+        raise errors[0]
+
+
+def _du(path: str) -> int:
+    total = 0
+    for dirpath, _, files in os.walk(path):
+        for f in files:
+            try:
+                total += os.lstat(os.path.join(dirpath, f)).st_blocks * 512
+            except OSError:
+                pass
+    return total

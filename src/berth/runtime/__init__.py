@@ -1,0 +1,1 @@
+"""Running containers: OCI bundles, the runtime binary (runc/crun), the conmon monitor, rootfs mounts."""

@@ -1,0 +1,68 @@
+"""Attaching to a container through conmon's attach socket (SOCK_SEQPACKET).
+
+conmon sends each chunk of output with one leading byte naming the stream (2 stdout, 3 stderr);
+whatever we send becomes the container's stdin. Terminal resizes go through the `ctl` fifo.
+"""
+from __future__ import annotations
+
+import os
+import selectors
+import socket
+
+STDOUT_PIPE, STDERR_PIPE = 2, 3
+BUF = 32 * 1024
+
+
+def connect(socket_dir: str, short_id: str) -> socket.socket:
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    s.connect(os.path.join(socket_dir, short_id, "attach"))
+    return s
+
+
+def resize(bundle: str, rows: int, cols: int) -> None:
+    try:
+        fd = os.open(os.path.join(bundle, "ctl"), os.O_WRONLY | os.O_NONBLOCK)
+    except OSError:
+        return
+    try:
+        os.write(fd, f"1 {rows} {cols}\n".encode())
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def pump(sock: socket.socket, stdin_fd: int | None, stdout_fd: int, stderr_fd: int) -> None:
+    """Copy until the container's output ends. stdin EOF closes the container's stdin."""
+    sel = selectors.DefaultSelector()
+    sel.register(sock, selectors.EVENT_READ, "sock")
+    if stdin_fd is not None:
+        sel.register(stdin_fd, selectors.EVENT_READ, "stdin")
+    try:
+        while True:
+            for key, _ in sel.select():
+                if key.data == "sock":
+                    data = sock.recv(BUF + 1)
+                    if not data:
+                        return
+                    out = stderr_fd if data[0] == STDERR_PIPE else stdout_fd
+                    _write_all(out, data[1:])
+                else:
+                    chunk = os.read(stdin_fd, BUF)
+                    if not chunk:
+                        sel.unregister(stdin_fd)
+                        try:
+                            sock.shutdown(socket.SHUT_WR)
+                        except OSError:
+                            pass
+                        continue
+                    sock.sendall(chunk)
+    finally:
+        sel.close()
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        n = os.write(fd, view)
+        view = view[n:]

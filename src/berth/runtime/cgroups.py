@@ -1,0 +1,76 @@
+"""Resource usage from the container's cgroup (v1 hierarchies on this machine, v2 where unified)."""
+from __future__ import annotations
+
+import os
+import time
+
+V1 = "/sys/fs/cgroup"
+
+
+def _read_int(path: str) -> int | None:
+    try:
+        with open(path) as f:
+            value = f.read().strip()
+    except OSError:
+        return None
+    if value == "max":
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        return None
+
+
+def paths(cid: str) -> dict[str, str]:
+    rel = f"berth/{cid}"
+    if os.path.exists(os.path.join(V1, "cgroup.controllers")):
+        base = os.path.join(V1, rel)
+        return {"memory": base, "cpu": base, "pids": base, "v2": base}
+    return {"memory": os.path.join(V1, "memory", rel), "cpu": os.path.join(V1, "cpuacct", rel),
+            "cpu_quota": os.path.join(V1, "cpu", rel), "pids": os.path.join(V1, "pids", rel)}
+
+
+def limits(cid: str) -> dict:
+    p = paths(cid)
+    if "v2" in p:
+        cpu_max = open(os.path.join(p["v2"], "cpu.max")).read().split() if os.path.exists(os.path.join(p["v2"], "cpu.max")) else ["max"]
+        return {"memory": _read_int(os.path.join(p["v2"], "memory.max")),
+                "pids": _read_int(os.path.join(p["v2"], "pids.max")),
+                "cpu_quota": None if cpu_max[0] == "max" else int(cpu_max[0]),
+                "cpu_period": int(cpu_max[1]) if len(cpu_max) > 1 else None}
+    return {"memory": _read_int(os.path.join(p["memory"], "memory.limit_in_bytes")),
+            "pids": _read_int(os.path.join(p["pids"], "pids.max")),
+            "cpu_quota": _read_int(os.path.join(p["cpu_quota"], "cpu.cfs_quota_us")),
+            "cpu_period": _read_int(os.path.join(p["cpu_quota"], "cpu.cfs_period_us"))}
+
+
+def _usage(p: dict) -> tuple[int, int, int]:
+    if "v2" in p:
+        cpu = 0
+        try:
+            for line in open(os.path.join(p["v2"], "cpu.stat")):
+                if line.startswith("usage_usec"):
+                    cpu = int(line.split()[1]) * 1000
+        except OSError:
+            pass
+        return (cpu, _read_int(os.path.join(p["v2"], "memory.current")) or 0,
+                _read_int(os.path.join(p["v2"], "pids.current")) or 0)
+    return (_read_int(os.path.join(p["cpu"], "cpuacct.usage")) or 0,
+            _read_int(os.path.join(p["memory"], "memory.usage_in_bytes")) or 0,
+            _read_int(os.path.join(p["pids"], "pids.current")) or 0)
+
+
+def sample(cid: str, running: bool, interval: float = 0.2) -> dict:
+    """CPU % over a short interval (100% = one CPU), memory use and limit, pid count."""
+    if not running:
+        return {"cpu_percent": 0.0, "memory": 0, "memory_limit": 0, "pids": 0}
+    p = paths(cid)
+    cpu0, _, _ = _usage(p)
+    t0 = time.monotonic()
+    time.sleep(interval)
+    cpu1, mem, pids = _usage(p)
+    elapsed = time.monotonic() - t0
+    limit = limits(cid)["memory"]
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return {"cpu_percent": max(0.0, (cpu1 - cpu0) / (elapsed * 1e9) * 100), "memory": mem,
+            "memory_limit": limit if limit and limit < total else total, "pids": pids}

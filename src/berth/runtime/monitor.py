@@ -1,0 +1,90 @@
+"""conmon: the per-container monitor that outlives berth.
+
+conmon (Debian's, the one podman uses) runs `runtime create`, holds the container's stdio, writes
+the log (k8s-file format), records the exit code in the exit dir, marks OOM kills with an `oom`
+file, and runs an exit command (`berth container cleanup ID`) when the container stops. berth only
+talks to it through two pipes at start-up and the attach socket.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+
+from berth.errors import BerthError
+
+SYNC_FD, START_FD = 3, 4
+
+
+def conmon_path() -> str:
+    for path in (shutil.which("conmon"), "/usr/libexec/podman/conmon", "/usr/bin/conmon"):
+        if path and os.access(path, os.X_OK):
+            return path
+    raise BerthError("conmon is not installed (apt-get install conmon)")
+
+
+def start(*, runtime, cid: str, short_id: str, name: str, bundle: str, exit_dir: str, socket_dir: str,
+          terminal: bool, stdin: bool, exit_command: list[str], log_path: str) -> tuple[int, int]:
+    """Have conmon create the container; returns (container pid, conmon pid). The container is
+    created but not started: call runtime.start(cid) next."""
+    args = [conmon_path(), "--api-version", "1", "-c", cid, "-u", short_id, "-r", runtime.path, "-b", bundle,
+            "-p", os.path.join(bundle, "pidfile"), "-n", name, "--exit-dir", exit_dir, "--persist-dir", bundle,
+            "--socket-dir-path", socket_dir, "-l", f"k8s-file:{log_path}", "--log-level", "error",
+            "--conmon-pidfile", os.path.join(bundle, "conmon.pid")]
+    for a in runtime.base_args():
+        args += ["--runtime-arg", a]
+    if terminal:
+        args.append("-t")
+    if stdin:
+        args.append("-i")
+    if exit_command:
+        args += ["--exit-command", exit_command[0]]
+        for a in exit_command[1:]:
+            args += ["--exit-command-arg", a]
+    sync_r, sync_w = os.pipe()
+    start_r, start_w = os.pipe()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("_OCI_")}
+    env.update(_OCI_SYNCPIPE=str(SYNC_FD), _OCI_STARTPIPE=str(START_FD))
+
+    def child_fds():
+        os.dup2(sync_w, SYNC_FD)
+        os.dup2(start_r, START_FD)
+
+    try:
+        proc = subprocess.Popen(args, env=env, preexec_fn=child_fds, pass_fds=(SYNC_FD, START_FD),
+                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                close_fds=True)
+    finally:
+        os.close(sync_w)
+        os.close(start_r)
+    try:
+        os.write(start_w, b"0")
+        os.close(start_w)
+        start_w = -1
+        with os.fdopen(sync_r, "rb") as sync:
+            line = sync.readline()
+        sync_r = -1
+    finally:
+        if start_w >= 0:
+            os.close(start_w)
+        if sync_r >= 0:
+            os.close(sync_r)
+    err = proc.stderr.read().decode(errors="replace").strip()
+    proc.wait()
+    if not line:
+        raise BerthError(f"container monitor failed to start: {err or 'no message'}")
+    msg = json.loads(line)
+    pid = msg.get("data", -1)
+    if pid <= 0:
+        raise BerthError(f"cannot create container: {_runtime_message(msg.get('message') or err)}")
+    with open(os.path.join(bundle, "conmon.pid")) as f:
+        conmon_pid = int(f.read().strip())
+    return pid, conmon_pid
+
+
+def _runtime_message(text: str) -> str:
+    text = text.strip().splitlines()[-1] if text.strip() else "unknown error"
+    if 'msg="' in text:
+        text = text.split('msg="', 1)[1].rsplit('"', 1)[0]
+    return text.replace("\\\"", '"')

@@ -1,0 +1,103 @@
+"""The OCI runtime binary behind one small interface; runc and crun, with automatic choice.
+
+Shaped like CPython's selectors: a base class, thin subclasses, and a default picked for this
+machine. crun refuses hybrid cgroup v1 hierarchies, so it is only the default on pure cgroup v2.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+
+from berth.errors import BerthError
+
+
+class RuntimeError_(BerthError):
+    pass
+
+
+class OCIRuntime:
+    name = ""
+
+    def __init__(self, path: str, state_root: str):
+        self.path = path
+        self.state_root = state_root  # --root: where the runtime keeps its own state
+
+    def base_args(self) -> list[str]:
+        return ["--root", self.state_root]
+
+    def _run(self, *args, check=True) -> subprocess.CompletedProcess:
+        proc = subprocess.run([self.path, *self.base_args(), *args], capture_output=True, text=True)
+        if check and proc.returncode != 0:
+            message = (proc.stderr.strip().splitlines() or [f"exit {proc.returncode}"])[-1]
+            raise RuntimeError_(f"{self.name} {args[0]}: {_clean(message)}")
+        return proc
+
+    def state(self, cid: str) -> dict | None:
+        proc = self._run("state", cid, check=False)
+        if proc.returncode != 0:
+            return None
+        return json.loads(proc.stdout)
+
+    def start(self, cid: str) -> None:
+        self._run("start", cid)
+
+    def kill(self, cid: str, signal: str | int, all_processes: bool = False) -> None:
+        args = ["kill"] + (["--all"] if all_processes else []) + [cid, str(signal)]
+        proc = self._run(*args, check=False)
+        if proc.returncode != 0 and "not running" not in proc.stderr and "does not exist" not in proc.stderr:
+            raise RuntimeError_(f"{self.name} kill: {_clean(proc.stderr.strip())}")
+
+    def delete(self, cid: str, force: bool = False) -> None:
+        self._run("delete", *(["--force"] if force else []), cid, check=False)
+
+    def pause(self, cid: str) -> None:
+        self._run("pause", cid)
+
+    def resume(self, cid: str) -> None:
+        self._run("resume", cid)
+
+
+def _clean(message: str) -> str:
+    # runc logs as logfmt: keep just the msg text
+    if 'msg="' in message:
+        return message.split('msg="', 1)[1].rsplit('"', 1)[0]
+    return message
+
+
+class Runc(OCIRuntime):
+    name = "runc"
+
+
+class Crun(OCIRuntime):
+    name = "crun"
+
+
+_KINDS = {"runc": Runc, "crun": Crun}
+
+
+def cgroup_v2_only() -> bool:
+    return os.path.exists("/sys/fs/cgroup/cgroup.controllers")
+
+
+def detect(choice: str | None, state_base: str) -> OCIRuntime:
+    """`choice`: None (auto), 'runc', 'crun' or a path to a compatible binary."""
+    if choice in (None, "", "auto"):
+        order = ["crun", "runc"] if cgroup_v2_only() else ["runc"]
+        for name in order:
+            path = shutil.which(name)
+            if path:
+                return _KINDS[name](path, os.path.join(state_base, name))
+        raise BerthError("no OCI runtime found: install runc (apt-get install runc)")
+    if choice in _KINDS:
+        path = shutil.which(choice)
+        if not path:
+            raise BerthError(f"OCI runtime {choice} is not installed")
+        if choice == "crun" and not cgroup_v2_only():
+            raise BerthError("crun does not support this machine's hybrid cgroup v1 hierarchy; use --runtime runc")
+        return _KINDS[choice](path, os.path.join(state_base, choice))
+    if os.path.isabs(choice) and os.access(choice, os.X_OK):
+        name = os.path.basename(choice)
+        return _KINDS.get(name, Runc)(choice, os.path.join(state_base, name))
+    raise BerthError(f"unknown OCI runtime {choice!r}: use runc, crun or an absolute path")

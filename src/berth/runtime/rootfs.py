@@ -1,0 +1,37 @@
+"""A container's root filesystem: overlayfs of the image's shared layers plus a private upper dir."""
+from __future__ import annotations
+
+import ctypes
+import os
+
+from berth.errors import BerthError
+
+_libc = ctypes.CDLL(None, use_errno=True)
+MNT_DETACH = 2
+MAX_MOUNT_DATA = 4000  # the kernel copies at most one page of mount options
+
+
+def _check(ret: int, what: str) -> None:
+    if ret != 0:
+        err = ctypes.get_errno()
+        raise BerthError(f"{what}: {os.strerror(err)}")
+
+
+def mount_overlay(lowers: list[str], upper: str, work: str, target: str) -> None:
+    """Mount lowers (top first) with upper/work at target."""
+    if not lowers:
+        raise BerthError("an image needs at least one layer to run")
+    data = f"lowerdir={':'.join(lowers)},upperdir={upper},workdir={work}"
+    if len(data) > MAX_MOUNT_DATA:
+        raise BerthError(f"too many layers to mount ({len(lowers)}): overlay options exceed one page")
+    _check(_libc.mount(b"overlay", os.fsencode(target), b"overlay", 0, data.encode()),
+           f"mount overlay on {target}")
+
+
+def unmount(target: str) -> None:
+    if os.path.ismount(target):
+        _check(_libc.umount2(os.fsencode(target), MNT_DETACH), f"unmount {target}")
+
+
+def is_mounted(target: str) -> bool:
+    return os.path.ismount(target)

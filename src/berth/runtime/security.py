@@ -1,0 +1,87 @@
+"""Security defaults, as docker and podman apply them.
+
+Capabilities: docker's default set (moby `oci/caps/defaults.go`, same list in podman's
+containers.conf). Masked and read-only /proc and /sys paths: the lists in moby `oci/defaults.go`.
+The seccomp profile is berth's own: allow by default and refuse the syscalls that reach outside a
+container (kernel modules, keyrings, mounts, namespaces, clocks, tracing other processes, ...).
+"""
+from __future__ import annotations
+
+import os
+
+DEFAULT_CAPABILITIES = [
+    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW",
+    "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT",
+    "CAP_KILL", "CAP_AUDIT_WRITE",
+]
+
+ALL_CAPABILITIES = DEFAULT_CAPABILITIES + [
+    "CAP_DAC_READ_SEARCH", "CAP_LINUX_IMMUTABLE", "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_IPC_LOCK",
+    "CAP_IPC_OWNER", "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_PTRACE", "CAP_SYS_PACCT", "CAP_SYS_ADMIN",
+    "CAP_SYS_BOOT", "CAP_SYS_NICE", "CAP_SYS_RESOURCE", "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_LEASE",
+    "CAP_AUDIT_CONTROL", "CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM",
+    "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
+]
+
+MASKED_PATHS = [
+    "/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
+    "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware", "/sys/devices/virtual/powercap",
+]
+
+READONLY_PATHS = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
+
+
+def normalize_capability(name: str) -> str:
+    cap = name.strip().upper()
+    if cap == "ALL":
+        return cap
+    if not cap.startswith("CAP_"):
+        cap = "CAP_" + cap
+    if cap not in ALL_CAPABILITIES:
+        from berth.errors import BerthError
+        raise BerthError(f"unknown capability {name!r}")
+    return cap
+
+
+def capabilities(add: list[str] = (), drop: list[str] = (), privileged: bool = False) -> list[str]:
+    add = [normalize_capability(c) for c in add]
+    drop = [normalize_capability(c) for c in drop]
+    caps = list(ALL_CAPABILITIES) if privileged or "ALL" in add else list(DEFAULT_CAPABILITIES)
+    if "ALL" in drop:
+        caps = []
+    caps += [c for c in add if c != "ALL" and c not in caps]
+    return [c for c in caps if c not in drop]
+
+
+# Syscalls no container needs that reach the host kernel's global state.
+_DENIED = [
+    "acct", "add_key", "bpf", "clock_adjtime", "clock_settime", "create_module", "delete_module",
+    "finit_module", "get_kernel_syms", "init_module", "ioperm", "iopl", "kcmp", "kexec_file_load",
+    "kexec_load", "keyctl", "lookup_dcookie", "nfsservctl", "open_by_handle_at", "perf_event_open",
+    "query_module", "quotactl", "reboot", "request_key", "settimeofday", "stime", "swapoff", "swapon",
+    "sysfs", "_sysctl", "uselib", "userfaultfd", "ustat", "vm86", "vm86old", "name_to_handle_at",
+    "process_vm_readv", "process_vm_writev",
+]
+# Allowed only with CAP_SYS_ADMIN (as docker does): mounting and namespace changes.
+_SYS_ADMIN = ["mount", "umount", "umount2", "pivot_root", "setns", "unshare", "fsopen", "fsconfig", "fsmount",
+              "fspick", "open_tree", "move_mount", "mount_setattr"]
+_ARCHES = {"x86_64": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+           "aarch64": ["SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM"]}
+CLONE_NEWUSER = 0x10000000
+EPERM, ENOSYS = 1, 38
+
+
+def seccomp_profile(caps: list[str]) -> dict:
+    denied = list(_DENIED) + ([] if "CAP_SYS_ADMIN" in caps else _SYS_ADMIN)
+    rules = [{"names": sorted(denied), "action": "SCMP_ACT_ERRNO", "errnoRet": EPERM}]
+    if "CAP_SYS_ADMIN" not in caps:
+        # new user namespaces through clone(2); clone3 gets ENOSYS so libc falls back to clone
+        rules.append({"names": ["clone"], "action": "SCMP_ACT_ERRNO", "errnoRet": EPERM,
+                      "args": [{"index": 0, "value": CLONE_NEWUSER, "valueTwo": CLONE_NEWUSER,
+                                "op": "SCMP_CMP_MASKED_EQ"}]})
+        rules.append({"names": ["clone3"], "action": "SCMP_ACT_ERRNO", "errnoRet": ENOSYS})
+    if "CAP_SYS_PTRACE" not in caps:
+        rules.append({"names": ["ptrace"], "action": "SCMP_ACT_ERRNO", "errnoRet": EPERM})
+    return {"defaultAction": "SCMP_ACT_ALLOW",
+            "architectures": _ARCHES.get(os.uname().machine, []),
+            "syscalls": rules}

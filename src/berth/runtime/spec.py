@@ -1,0 +1,102 @@
+"""The OCI runtime spec (config.json) for a container: pure data in, a dict out."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from berth.runtime import security
+
+import resource
+
+# docker's default, capped at what this host allows (raising a hard limit needs CAP_SYS_RESOURCE in
+# the host's user namespace, and some machines set it lower).
+DEFAULT_RLIMIT_NOFILE = min(1048576, resource.getrlimit(resource.RLIMIT_NOFILE)[1])
+
+
+@dataclass
+class Mount:
+    destination: str
+    source: str
+    type: str = "bind"
+    options: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {"destination": self.destination, "type": self.type, "source": self.source, "options": self.options}
+
+
+@dataclass
+class ProcessSpec:
+    args: list[str]
+    env: list[str]
+    cwd: str = "/"
+    uid: int = 0
+    gid: int = 0
+    groups: list[int] = field(default_factory=list)
+    terminal: bool = False
+    capabilities: list[str] = field(default_factory=lambda: list(security.DEFAULT_CAPABILITIES))
+    no_new_privileges: bool = False
+
+    def to_dict(self) -> dict:
+        caps = list(self.capabilities)
+        return {
+            "terminal": self.terminal,
+            "user": {"uid": self.uid, "gid": self.gid, **({"additionalGids": self.groups} if self.groups else {})},
+            "args": self.args, "env": self.env, "cwd": self.cwd,
+            "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
+            "rlimits": [{"type": "RLIMIT_NOFILE", "hard": DEFAULT_RLIMIT_NOFILE, "soft": DEFAULT_RLIMIT_NOFILE}],
+            "noNewPrivileges": self.no_new_privileges,
+        }
+
+
+@dataclass
+class Resources:
+    memory: int | None = None          # bytes
+    memory_swap: int | None = None     # bytes, memory + swap; -1 unlimited
+    cpus: float | None = None
+    pids_limit: int | None = None
+
+    def to_dict(self) -> dict:
+        r: dict = {"devices": [{"allow": False, "access": "rwm"}]}
+        if self.memory:
+            r["memory"] = {"limit": self.memory,
+                           "swap": self.memory_swap if self.memory_swap is not None else self.memory}
+        if self.cpus:
+            period = 100000
+            r["cpu"] = {"quota": int(self.cpus * period), "period": period}
+        if self.pids_limit:
+            r["pids"] = {"limit": self.pids_limit}
+        return r
+
+
+def standard_mounts() -> list[Mount]:
+    return [
+        Mount("/proc", "proc", "proc", ["nosuid", "noexec", "nodev"]),
+        Mount("/dev", "tmpfs", "tmpfs", ["nosuid", "strictatime", "mode=755", "size=65536k"]),
+        Mount("/dev/pts", "devpts", "devpts", ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]),
+        Mount("/dev/shm", "shm", "tmpfs", ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]),
+        Mount("/dev/mqueue", "mqueue", "mqueue", ["nosuid", "noexec", "nodev"]),
+        Mount("/sys", "sysfs", "sysfs", ["nosuid", "noexec", "nodev", "ro"]),
+        Mount("/sys/fs/cgroup", "cgroup", "cgroup", ["nosuid", "noexec", "nodev", "relatime", "ro"]),
+    ]
+
+
+def build(process: ProcessSpec, *, hostname: str, mounts: list[Mount], readonly_rootfs: bool = False,
+          network: str = "none", netns_path: str | None = None, resources: Resources | None = None,
+          cgroups_path: str = "", masked: bool = True) -> dict:
+    namespaces = [{"type": t} for t in ("pid", "ipc", "uts", "mount", "cgroup")]
+    if network != "host":
+        namespaces.append({"type": "network", **({"path": netns_path} if netns_path else {})})
+    return {
+        "ociVersion": "1.0.2",
+        "process": process.to_dict(),
+        "root": {"path": "rootfs", "readonly": readonly_rootfs},
+        "hostname": hostname,
+        "mounts": [m.to_dict() for m in standard_mounts() + mounts],
+        "linux": {
+            "namespaces": namespaces,
+            "resources": (resources or Resources()).to_dict(),
+            "cgroupsPath": cgroups_path,
+            "maskedPaths": security.MASKED_PATHS if masked else [],
+            "readonlyPaths": security.READONLY_PATHS if masked else [],
+            "seccomp": security.seccomp_profile(process.capabilities),
+        },
+    }

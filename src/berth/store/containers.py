@@ -1,0 +1,118 @@
+"""Container records: an immutable config row and a mutable state row (podman's split)."""
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field
+
+from berth.errors import BerthError, Conflict
+from berth.store.db import transaction
+
+
+class ContainerNotFound(BerthError, LookupError):
+    pass
+
+
+STATE_FIELDS = ("status", "pid", "conmon_pid", "exit_code", "oom_killed", "started_at", "finished_at",
+                "restart_count", "stopped_by_user", "error")
+
+
+@dataclass
+class Container:
+    id: str
+    name: str
+    image_id: str
+    config: dict
+    created: float
+    state: dict = field(default_factory=dict)
+
+    @property
+    def status(self) -> str:
+        return self.state["status"]
+
+    @property
+    def short_id(self) -> str:
+        return self.id[:12]
+
+
+class ContainerStore:
+    def __init__(self, store):
+        self.store = store
+        self.db = store.db
+        self.root = os.path.join(store.root, "containers")
+        os.makedirs(self.root, mode=0o700, exist_ok=True)
+
+    def dir(self, cid: str) -> str:
+        return os.path.join(self.root, cid)
+
+    def lock(self, cid: str):
+        from berth.store import fsutil
+        return fsutil.flock(os.path.join(self.store.locks, f"ctr-{cid[:32]}"))
+
+    def _load(self, row) -> Container:
+        state = self.db.execute("SELECT * FROM container_state WHERE id=?", (row["id"],)).fetchone()
+        return Container(row["id"], row["name"], row["image_id"], json.loads(row["config"]), row["created"],
+                         {k: state[k] for k in STATE_FIELDS} if state else {"status": "unknown"})
+
+    def add(self, cid: str, name: str, image_id: str, config: dict, volumes: list[tuple[str, str]]) -> Container:
+        with self.store.write_lock(), transaction(self.db):
+            if self.db.execute("SELECT 1 FROM containers WHERE name=?", (name,)).fetchone():
+                raise Conflict(f'the container name "/{name}" is already in use. Remove or rename that container, '
+                               "or choose another name")
+            if self.db.execute("SELECT 1 FROM images WHERE id=?", (image_id,)).fetchone() is None:
+                raise BerthError(f"image {image_id} was removed while the container was created")
+            self.db.execute("INSERT INTO containers(id, name, image_id, config, created) VALUES (?,?,?,?,?)",
+                            (cid, name, image_id, json.dumps(config), time.time()))
+            self.db.execute("INSERT INTO container_state(id, status) VALUES (?, 'created')", (cid,))
+            for volume, destination in volumes:
+                self.db.execute("INSERT INTO container_volumes(container_id, volume, destination) VALUES (?,?,?)",
+                                (cid, volume, destination))
+        return self.get(cid)
+
+    def get(self, cid: str) -> Container:
+        row = self.db.execute("SELECT * FROM containers WHERE id=?", (cid,)).fetchone()
+        if row is None:
+            raise ContainerNotFound(f"No such container: {cid}")
+        return self._load(row)
+
+    def find(self, text: str) -> Container:
+        """By full ID, name (with or without a leading /), or unique ID prefix."""
+        name = text[1:] if text.startswith("/") else text
+        row = self.db.execute("SELECT * FROM containers WHERE id=? OR name=?", (text, name)).fetchone()
+        if row is None and text and all(c in "0123456789abcdef" for c in text):
+            rows = self.db.execute("SELECT * FROM containers WHERE id LIKE ?", (text + "%",)).fetchall()
+            if len(rows) > 1:
+                raise BerthError(f"multiple containers match ID prefix {text!r}")
+            row = rows[0] if rows else None
+        if row is None:
+            raise ContainerNotFound(f"No such container: {text}")
+        return self._load(row)
+
+    def list(self) -> list[Container]:
+        return [self._load(r) for r in self.db.execute("SELECT * FROM containers ORDER BY created DESC")]
+
+    def update_state(self, cid: str, **changes) -> None:
+        bad = set(changes) - set(STATE_FIELDS)
+        if bad:
+            raise ValueError(bad)
+        sets = ", ".join(f"{k}=?" for k in changes)
+        with transaction(self.db):
+            self.db.execute(f"UPDATE container_state SET {sets} WHERE id=?", (*changes.values(), cid))
+
+    def rename(self, cid: str, new_name: str) -> None:
+        with self.store.write_lock(), transaction(self.db):
+            if self.db.execute("SELECT 1 FROM containers WHERE name=?", (new_name,)).fetchone():
+                raise Conflict(f'the container name "/{new_name}" is already in use')
+            self.db.execute("UPDATE containers SET name=? WHERE id=?", (new_name, cid))
+
+    def volumes(self, cid: str) -> list[tuple[str, str]]:
+        return [(r[0], r[1]) for r in self.db.execute(
+            "SELECT volume, destination FROM container_volumes WHERE container_id=?", (cid,))]
+
+    def users_of_image(self, image_id: str) -> list[str]:
+        return [r[0] for r in self.db.execute("SELECT name FROM containers WHERE image_id=?", (image_id,))]
+
+    def remove(self, cid: str) -> None:
+        with self.store.write_lock(), transaction(self.db):
+            self.db.execute("DELETE FROM containers WHERE id=?", (cid,))
