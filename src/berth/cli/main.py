@@ -5,7 +5,7 @@ import sys
 
 import click
 
-from berth.cli import containers, images, system
+from berth.cli import containers, files, images, system
 
 
 class BerthGroup(click.Group):
@@ -39,6 +39,7 @@ def cli(ctx, root):
 
 images.register(cli)
 containers.register(cli)
+files.register(cli)
 system.register(cli)
 
 
