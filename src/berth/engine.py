@@ -31,6 +31,17 @@ class Engine:
         from berth.container.volumes import VolumeService
         return VolumeService(self.store)
 
+    def disk_usage(self) -> dict:
+        """`system df`: images (with sharing), containers (their upper dirs) and volumes."""
+        from berth.container.volumes import _du
+        usage = self.images.disk_usage()
+        containers = self.containers.list(all=True)
+        usage["containers"] = [{"container": c, "size": _du(self.containers.records.dir(c.id) + "/upper")}
+                               for c in containers]
+        usage["volumes"] = [{"volume": v, "size": _du(v["Mountpoint"]),
+                             "links": len(self.volumes.users(v["Name"]))} for v in self.volumes.list()]
+        return usage
+
     def close(self) -> None:
         if "store" in self.__dict__:
             self.store.close()

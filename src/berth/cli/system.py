@@ -18,13 +18,23 @@ def system():
 @click.pass_obj
 def df(engine, verbose, fmt):
     """Show disk usage, with the space images share."""
-    usage = engine.images.disk_usage()
+    usage = engine.disk_usage()
     total, reclaim = usage["total"], usage["reclaimable"]
-    pct = f" ({100 * reclaim // total if total else 0}%)"
+    ctrs, vols = usage["containers"], usage["volumes"]
+    ctr_size = sum(c["size"] for c in ctrs)
+    ctr_idle = sum(c["size"] for c in ctrs if c["container"].status not in ("running", "paused"))
+    vol_size = sum(v["size"] for v in vols)
+    vol_idle = sum(v["size"] for v in vols if not v["links"])
+
+    def pct(part, whole):
+        return f" ({100 * part // whole if whole else 0}%)"
     summary = [{"Type": "Images", "TotalCount": str(len(usage["images"])), "Active": str(usage["active"]),
-                "Size": human_size(total), "Reclaimable": human_size(reclaim) + pct},
-               {"Type": "Containers", "TotalCount": "0", "Active": "0", "Size": "0B", "Reclaimable": "0B"},
-               {"Type": "Local Volumes", "TotalCount": "0", "Active": "0", "Size": "0B", "Reclaimable": "0B"},
+                "Size": human_size(total), "Reclaimable": human_size(reclaim) + pct(reclaim, total)},
+               {"Type": "Containers", "TotalCount": str(len(ctrs)),
+                "Active": str(sum(1 for c in ctrs if c["container"].status in ("running", "paused"))),
+                "Size": human_size(ctr_size), "Reclaimable": human_size(ctr_idle) + pct(ctr_idle, ctr_size)},
+               {"Type": "Local Volumes", "TotalCount": str(len(vols)), "Active": str(sum(1 for v in vols if v["links"])),
+                "Size": human_size(vol_size), "Reclaimable": human_size(vol_idle) + pct(vol_idle, vol_size)},
                {"Type": "Build Cache", "TotalCount": "0", "Active": "0", "Size": "0B", "Reclaimable": "0B"}]
     rows = []
     for r in usage["images"]:
@@ -48,6 +58,13 @@ def df(engine, verbose, fmt):
         click.echo(f"\nLayers on disk: {usage['layers']}, {human_size(total)} "
                    f"(images add up to {human_size(usage['sum_of_image_sizes'])}; "
                    f"sharing saves {human_size(usage['sum_of_image_sizes'] - total)})")
+        click.echo("\nContainers space usage:\n")
+        table(["CONTAINER ID", "IMAGE", "SIZE", "STATUS", "NAMES"],
+              [[c["container"].short_id, c["container"].config["image"], human_size(c["size"]),
+                c["container"].status, c["container"].name] for c in ctrs])
+        click.echo("\nLocal Volumes space usage:\n")
+        table(["VOLUME NAME", "LINKS", "SIZE"], [[v["volume"]["Name"], str(v["links"]), human_size(v["size"])]
+                                                 for v in vols])
     emit(rows if verbose else summary, fmt, show)
 
 

@@ -50,6 +50,19 @@ class ImageService:
         image = self.get(text)
         events = []
         by_name = self._is_tag(text, image)
+        users = self.store.images.containers_using(image.id)
+        if users and not force:
+            what = f'repository reference "{by_name.familiar}"' if by_name else image.id.short
+            raise Conflict(f"conflict: unable to remove {what} (must force) - container {users[0][:12]} "
+                           f"is using its referenced image {image.id.short}")
+        if by_name is not None and (len(image.tags) > 1 or users):
+            self.store.images.untag(by_name)
+            return [("Untagged", by_name.familiar)]
+        if users:  # forced by ID: the names go, the image stays for its containers (as docker)
+            for tag in image.tags:
+                self.store.images.untag(tag)
+                events.append(("Untagged", tag.familiar))
+            return events
         if by_name is not None and len(image.tags) > 1 and not force:
             self.store.images.untag(by_name)
             return [("Untagged", by_name.familiar)]
@@ -76,7 +89,7 @@ class ImageService:
     def prune(self, all: bool = False) -> tuple[list[tuple[str, str]], int]:
         events, reclaimed = [], 0
         for image in self.store.images.list():
-            if image.tags and not all:
+            if (image.tags and not all) or self.store.images.containers_using(image.id):
                 continue
             for tag in image.tags:
                 self.store.images.untag(tag)

@@ -75,9 +75,12 @@ def disk_usage(store) -> dict:
     for image in images:
         shared = sum(sizes.get(c, 0) for c in set(image.chain) if len(users[c]) > 1)
         rows.append({"image": image, "size": image.size, "shared_size": shared,
-                     "unique_size": image.size - shared, "containers": 0})
+                     "unique_size": image.size - shared,
+                     "containers": len(store.images.containers_using(image.id))})
     total = sum(sizes.get(c, 0) for c in users)
-    return {"images": rows, "total": total, "active": 0, "reclaimable": total,
+    active = {c for r in rows if r["containers"] for c in r["image"].chain}
+    return {"images": rows, "total": total, "active": sum(1 for r in rows if r["containers"]),
+            "reclaimable": total - sum(sizes.get(c, 0) for c in active),
             "layers": len(users), "sum_of_image_sizes": sum(i.size for i in images)}
 
 

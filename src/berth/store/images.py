@@ -92,6 +92,9 @@ class ImageStore:
             raise InvalidReference(f"invalid reference format: {text!r}")
         raise ImageNotFound(f"No such image: {text}")
 
+    def containers_using(self, image_id: Digest) -> list[str]:
+        return [r[0] for r in self.db.execute("SELECT id FROM containers WHERE image_id=?", (str(image_id),))]
+
     def users_of_layer(self, chain_id: Digest) -> list[Digest]:
         return [Digest.parse(r[0]) for r in self.db.execute(
             "SELECT DISTINCT image_id FROM image_layers WHERE chain_id=?", (str(chain_id),))]
@@ -158,6 +161,8 @@ class ImageStore:
                     raise ImageNotFound(f"No such image: {image.id.short}")
                 if current.tags and not force:
                     raise Conflict(f"image {image.id.short} is still tagged")
+                if self.containers_using(image.id):
+                    raise Conflict(f"image {image.id.short} is used by a container")
                 self.db.execute("DELETE FROM images WHERE id=?", (str(image.id),))
                 unused = [c for c in current.chain if not self.users_of_layer(c)]
             self.store.content.delete(current.id)
