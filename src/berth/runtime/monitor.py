@@ -14,8 +14,6 @@ import subprocess
 
 from berth.errors import BerthError
 
-SYNC_FD, START_FD = 3, 4
-
 
 def conmon_path() -> str:
     for path in (shutil.which("conmon"), "/usr/libexec/podman/conmon", "/usr/bin/conmon"):
@@ -45,14 +43,11 @@ def start(*, runtime, cid: str, short_id: str, name: str, bundle: str, exit_dir:
     sync_r, sync_w = os.pipe()
     start_r, start_w = os.pipe()
     env = {k: v for k, v in os.environ.items() if not k.startswith("_OCI_")}
-    env.update(_OCI_SYNCPIPE=str(SYNC_FD), _OCI_STARTPIPE=str(START_FD))
-
-    def child_fds():
-        os.dup2(sync_w, SYNC_FD)
-        os.dup2(start_r, START_FD)
-
+    # conmon reads the fd numbers from the environment: passing them as they are (no preexec_fn)
+    # lets Python spawn with vfork, which is measurably faster.
+    env.update(_OCI_SYNCPIPE=str(sync_w), _OCI_STARTPIPE=str(start_r))
     try:
-        proc = subprocess.Popen(args, env=env, preexec_fn=child_fds, pass_fds=(SYNC_FD, START_FD),
+        proc = subprocess.Popen(args, env=env, pass_fds=(sync_w, start_r),
                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                 close_fds=True)
     finally:
