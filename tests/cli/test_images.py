@@ -191,6 +191,7 @@ def test_system_df_and_tree_show_sharing(two_images):
     (["history", "nope"], "No such image: nope"),
     (["save", "-o", "/tmp/never-written.tar", "nope"], "No such image: nope"),
     (["load", "-i", "/nonexistent.tar"], "no such file"),
+    (["save", "-o", "/nonexistent-dir/x.tar", "busybox"], "does not exist"),
     (["import", "/nonexistent.tar", "x"], "no such file"),
 ])
 def test_bad_input_one_clear_line_store_unchanged(busybox, args, message):

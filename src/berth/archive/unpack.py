@@ -1,9 +1,10 @@
 """Extract a (possibly compressed) layer tar stream into a directory, safely.
 
-Two whiteout modes:
-- "apply": whiteouts delete from the directory (flattening layers into one rootfs, `cp`, ADD);
+Three whiteout modes:
+- "apply": whiteouts delete from the directory (flattening layers into one rootfs, ADD);
 - "overlay": whiteouts become overlayfs markers (char device 0/0, opaque xattr), so the
-  directory can serve as one lowerdir of a stack.
+  directory can serve as one lowerdir of a stack;
+- "none": `.wh.` names are ordinary files (`cp`: a plain tar of user files, as docker does).
 """
 from __future__ import annotations
 
@@ -64,7 +65,7 @@ def extract(stream, root: str, whiteouts: str = "apply", tarsplit=None,
 
     `tarsplit`: a binary file to record the stream's non-payload bytes into (see tarsplit.py).
     """
-    if whiteouts not in ("apply", "overlay"):
+    if whiteouts not in ("apply", "overlay", "none"):
         raise ValueError(whiteouts)
     outer = HashingReader(stream)
     decompressed, compression = open_decompressed(outer)
@@ -88,6 +89,7 @@ class _Extractor:
         self.root_fd = root_fd
         self.reader = reader
         self.overlay = whiteouts == "overlay"
+        self.literal = whiteouts == "none"
         self.split = split
         self.xattrs = xattrs
         self.same_owner = same_owner
@@ -146,7 +148,7 @@ class _Extractor:
             self._set_root_metadata(e)
             return False
         base = parts[-1]
-        if base.startswith(WHITEOUT):
+        if base.startswith(WHITEOUT) and not self.literal:
             self._whiteout(e, parts)
             return False
         parent_fd = securefs.makedirs_in_root(self.root_fd, parts[:-1])

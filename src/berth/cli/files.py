@@ -1,5 +1,176 @@
-"""File commands: cp, diff, commit, export (filled in by the container files work)."""
+"""File commands: `cp`, `diff`, `commit`, `export` (also under `berth container`)."""
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+
+import click
+
+from berth.cli.output import human_size
+
+
+def _os_errors(f):
+    """An OSError the service did not turn into a message (a full disk, a read-only host path)."""
+    import functools
+
+    @functools.wraps(f)
+    def run(*args, **kwargs):
+        from berth.errors import BerthError
+        try:
+            return f(*args, **kwargs)
+        except (BrokenPipeError, PermissionError):
+            raise
+        except OSError as e:
+            where = f"{e.filename}: " if e.filename else ""
+            raise BerthError(f"{where}{e.strerror or e}") from None
+    return run
+
+
+def _files(engine):
+    from berth.container.files import FileService
+    return FileService(engine.containers)
+
+
+def _split(arg: str) -> tuple[str | None, str]:
+    """docker's splitCpArg: CONTAINER:PATH, unless the argument is a local absolute path or
+    starts with `.` (./file:name is a local file)."""
+    if arg.startswith("/"):
+        return None, arg
+    name, sep, path = arg.partition(":")
+    if not sep or name.startswith("."):
+        return None, arg
+    return name, path
+
+
+@click.command("cp")
+@click.option("-a", "--archive", "archive_mode", is_flag=True, help="Archive mode (copy all uid/gid information).")
+@click.option("-L", "--follow-link", is_flag=True, help="Always follow symbol link in SRC_PATH.")
+@click.option("-q", "--quiet", is_flag=True, help="Suppress progress output during copy.")
+@click.argument("src")
+@click.argument("dest")
+@click.pass_obj
+@_os_errors
+def cp_cmd(engine, archive_mode, follow_link, quiet, src, dest):
+    """Copy files/folders between a container and the local filesystem.
+
+    \b
+    berth cp [OPTIONS] CONTAINER:SRC_PATH DEST_PATH|-
+    berth cp [OPTIONS] SRC_PATH|- CONTAINER:DEST_PATH
+
+    Use '-' as the source to read a tar archive from stdin and extract it to a directory
+    destination in a container; use '-' as the destination to stream a tar archive of a
+    container source to stdout.
+
+    Paths in the container resolve inside its root filesystem. Volumes, bind mounts and tmpfs
+    mounts are not seen: cp works on the container's own filesystem underneath them.
+    """
+    from berth.errors import BerthError
+    src_ctr, src_path = _split(src)
+    dest_ctr, dest_path = _split(dest)
+    if src_ctr is not None and dest_ctr is not None:
+        raise BerthError("copying between containers is not supported")
+    if src_ctr is None and dest_ctr is None:
+        raise BerthError("must specify at least one container source")
+    files = _files(engine)
+    if src_ctr is not None:
+        if dest_path == "-" and sys.stdout.isatty():
+            raise BerthError("cowardly refusing to write a tar archive to a terminal: redirect stdout")
+        size = files.copy_out(src_ctr, src_path, dest_path, archive_mode=archive_mode, follow=follow_link,
+                              out=sys.stdout.buffer if dest_path == "-" else None)
+        if dest_path == "-":
+            sys.stdout.buffer.flush()
+        where = dest_path
+    else:
+        if src_path == "-" and sys.stdin.isatty():
+            raise BerthError("requested a tar archive from stdin, but stdin is a terminal")
+        size = files.copy_in(dest_ctr, src_path, dest_path, archive_mode=archive_mode, follow=follow_link,
+                             stream=sys.stdin.buffer if src_path == "-" else None)
+        where = f"{dest_ctr}:{dest_path}"
+    if not quiet and where != "-" and sys.stderr.isatty():
+        click.echo(f"Successfully copied {human_size(size)} to {where}", err=True)
+
+
+@click.command("diff")
+@click.argument("name")
+@click.pass_obj
+@_os_errors
+def diff_cmd(engine, name):
+    """Inspect changes to files or directories on a container's filesystem."""
+    for kind, path in _files(engine).diff(name):
+        click.echo(f"{kind} {path}")
+
+
+class _BoolValueCommand(click.Command):
+    """docker's bool flags: `-p` alone is true, a value only as `--pause=false` (never the next word)."""
+    flags = {"-p": "pause", "--pause": "pause"}
+
+    def parse_args(self, ctx, args):
+        out, positional = [], False
+        for arg in args:
+            flag, eq, value = arg.partition("=")
+            if not positional and eq and flag in self.flags:
+                try:
+                    on = click.BOOL.convert(value, None, ctx)
+                except click.BadParameter:
+                    raise click.BadParameter(f"invalid boolean value {value!r}", ctx=ctx, param_hint=flag) from None
+                arg = f"--{self.flags[flag]}" if on else f"--no-{self.flags[flag]}"
+            positional = positional or arg == "--"
+            out.append(arg)
+        return super().parse_args(ctx, out)
+
+
+@click.command("commit", cls=_BoolValueCommand)
+@click.option("-a", "--author", default="", help='Author (e.g., "John Hannibal Smith <hannibal@a-team.com>").')
+@click.option("-m", "--message", default="", help="Commit message.")
+@click.option("-c", "--change", "changes", multiple=True, help="Apply Dockerfile instruction to the created image.")
+@click.option("-p", "--pause/--no-pause", default=True,
+              help="Pause container during commit (default true; --pause=false to not).")
+@click.argument("name")
+@click.argument("repository", required=False)
+@click.pass_obj
+@_os_errors
+def commit_cmd(engine, author, message, changes, pause, name, repository):
+    """Create a new image from a container's changes."""
+    img = _files(engine).commit(name, repository, author=author, message=message, changes=list(changes),
+                                pause=pause)
+    click.echo(str(img.id))
+
+
+@click.command("export")
+@click.option("-o", "--output", help="Write to a file, instead of STDOUT.")
+@click.argument("name")
+@click.pass_obj
+@_os_errors
+def export_cmd(engine, output, name):
+    """Export a container's filesystem as a tar archive."""
+    from berth.errors import BerthError
+    files = _files(engine)
+    if output is None:
+        if sys.stdout.isatty():
+            raise BerthError("cowardly refusing to save to a terminal. Use the -o flag or redirect")
+        files.export(name, sys.stdout.buffer)
+        sys.stdout.buffer.flush()
+        return
+    directory = os.path.dirname(os.path.abspath(output))
+    if not os.path.isdir(directory):
+        raise BerthError(f"open {output}: no such file or directory")
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(output)}.")
+    try:
+        with os.fdopen(fd, "wb", buffering=1 << 20) as f:
+            files.export(name, f)
+        os.chmod(tmp, 0o644)
+        os.rename(tmp, output)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+COMMANDS = (("cp", cp_cmd), ("diff", diff_cmd), ("commit", commit_cmd), ("export", export_cmd))
 
 
 def register(cli):
-    pass
+    from berth.cli.containers import container
+    for name, cmd in COMMANDS:
+        container.add_command(cmd, name)
+        cli.add_command(cmd, name)

@@ -153,6 +153,8 @@ class ImageService:
             stream.flush()
             return
         directory = os.path.dirname(os.path.abspath(output))
+        if not os.path.isdir(directory):
+            raise BerthError(f"cannot write {output}: directory {directory} does not exist")
         fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(output)}.")
         try:
             with os.fdopen(fd, "wb", buffering=1 << 20) as f:

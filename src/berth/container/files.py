@@ -1,0 +1,784 @@
+"""A container's files: `cp`, `diff`, `commit`, `export` (docker's semantics).
+
+Container paths are resolved by the kernel inside the container's merged rootfs (openat2 with
+RESOLVE_IN_ROOT: `..` and symlinks, absolute or relative, behave as if the rootfs were `/`), and
+every later step works from the resulting fds, so a container that swaps a directory for a symlink
+mid-copy cannot redirect a read or a write to the host. Tar streams are made by archive.write_tree
+and unpacked by archive.extract, which resolves each entry inside its target directory too.
+
+A stopped container's rootfs is mounted for the operation (and unmounted after) under the
+container's lock, so it cannot be started, finalized or removed underneath.
+
+Limitation: only what is visible in the host's view of the rootfs is seen. Volumes, bind mounts,
+tmpfs mounts and the /etc/hosts, /etc/hostname, /etc/resolv.conf bind mounts live in the
+container's own mount namespace: cp reads and writes the (normally empty) directory under them.
+"""
+from __future__ import annotations
+
+import copy
+import errno
+import json
+import os
+import posixpath
+import shlex
+import stat
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from berth import archive
+from berth.archive import securefs
+from berth.archive.unpack import OVERLAY_OPAQUE_XATTR
+from berth.errors import BerthError, Conflict, StoreError
+from berth.runtime import rootfs as rootfs_mount
+from berth.store import fsutil
+
+RESOLVE = securefs.RESOLVE_IN_ROOT | securefs.RESOLVE_NO_MAGICLINKS
+MAX_SYMLINKS = 40
+# What the runtime creates in the upper dir as mount points (docker keeps these in its "-init"
+# layer, so `docker diff` and `docker commit` never show them).
+STUB_FILES = {"etc/hostname", "etc/hosts", "etc/resolv.conf"}
+STUB_DIRS = {"dev", "proc", "sys"}
+STUB_PARENTS = {"etc"}
+RUNNING = ("running", "paused")
+
+
+class CopyError(BerthError):
+    pass
+
+
+class ChangeError(BerthError):
+    pass
+
+
+# ---- paths ---------------------------------------------------------------------------------
+
+@dataclass
+class CopyPath:
+    """A path as the user wrote it: lexically cleaned (docker's filepath.Clean) plus its trailing
+    markers: `/` (must be a directory) and `/.` (the directory's contents)."""
+    text: str
+    path: str            # absolute, clean: "/" or "/a/b"
+    dir_required: bool
+    contents: bool
+
+    @property
+    def parent(self) -> str:
+        return posixpath.dirname(self.path)
+
+    @property
+    def base(self) -> str:
+        return posixpath.basename(self.path)  # "" for "/"
+
+    @classmethod
+    def container(cls, text: str) -> "CopyPath":
+        # Relative container paths are relative to the container's root; `..` cannot climb above it.
+        clean = posixpath.normpath("/" + text.lstrip("/"))
+        return cls._make(text, clean)
+
+    @classmethod
+    def host(cls, text: str) -> "CopyPath":
+        return cls._make(text, os.path.abspath(text))
+
+    @classmethod
+    def _make(cls, text, clean):
+        contents = text in (".", "") or text.endswith("/.") or clean == "/"
+        return cls(text, clean, text.endswith("/") or contents, contents)
+
+
+class _Side:
+    """Where paths resolve: inside a container's rootfs (RESOLVE_IN_ROOT) or on the host."""
+
+    def __init__(self, root_fd: int, in_root: bool, label: str):
+        self.root_fd = root_fd
+        self.in_root = in_root
+        self.label = label
+        self.prefix = securefs.fd_path(root_fd).rstrip("/") + "/" if in_root else "/"
+
+    def _open(self, path: str, flags: int, dir_fd: int | None = None) -> int:
+        rel = path.lstrip("/") or "."
+        if self.in_root:
+            return securefs.openat2(self.root_fd if dir_fd is None else dir_fd, rel, flags, RESOLVE)
+        return os.open(rel, flags | os.O_CLOEXEC, dir_fd=self.root_fd if dir_fd is None else dir_fd)
+
+    def open_dir(self, path: str) -> int:
+        return self._open(path, os.O_PATH | os.O_DIRECTORY)
+
+    def open_follow(self, path: str) -> int:
+        return self._open(path, os.O_PATH)
+
+    def real(self, fd: int) -> str:
+        """The path of fd as seen from this side's root (no symlink in it)."""
+        where = securefs.fd_path(fd)
+        if not self.in_root:
+            return where
+        if where + "/" == self.prefix:
+            return "/"
+        if not where.startswith(self.prefix):
+            raise CopyError(f"{where}: resolved outside the container's root filesystem")
+        return "/" + where[len(self.prefix):]
+
+    def describe(self, path: str) -> str:
+        return f"{path} in container {self.label}" if self.in_root else path
+
+
+def _errtext(err: OSError) -> str:
+    if err.errno == errno.ELOOP:
+        return "too many levels of symbolic links"
+    return err.strerror or str(err)
+
+
+def _open_source(side: _Side, cp: CopyPath, follow: bool) -> int:
+    """An O_PATH fd of what `cp` names; its last component is followed only with -L or a trailing
+    `/` (docker copies a symlink itself otherwise)."""
+    try:
+        if cp.base == "":
+            fd = os.dup(side.root_fd) if side.in_root else os.open("/", os.O_PATH | os.O_CLOEXEC)
+        elif follow or cp.dir_required:
+            fd = side.open_follow(cp.path)
+        else:
+            parent = side.open_dir(cp.parent)
+            try:
+                fd = os.open(cp.base, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=parent)
+            finally:
+                os.close(parent)
+    except FileNotFoundError:
+        if side.in_root:
+            raise CopyError(f"Could not find the file {cp.path} in container {side.label}") from None
+        raise CopyError(f"lstat {cp.text}: no such file or directory") from None
+    except OSError as err:
+        raise CopyError(f"{side.describe(cp.path)}: {_errtext(err)}") from None
+    if cp.dir_required and not stat.S_ISDIR(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise CopyError(f"{side.describe(cp.text)}: not a directory")
+    return fd
+
+
+@dataclass
+class _Dest:
+    kind: str      # "dir": fd is the directory; "file": fd is the parent, name an existing non-directory;
+    fd: int        # "missing": fd is the parent, name is to be created
+    name: str = ""
+
+
+def _resolve_dest(side: _Side, cp: CopyPath) -> _Dest:
+    """docker's CopyInfoDestinationPath: symlinks are followed, the last one too (a dangling one
+    names what to create); in a container, each step resolves inside the rootfs."""
+    path = cp.path
+    for _ in range(MAX_SYMLINKS):
+        parent, base = posixpath.split(path)
+        if base == "":
+            return _Dest("dir", os.dup(side.root_fd) if side.in_root else os.open("/", os.O_PATH | os.O_CLOEXEC))
+        try:
+            pfd = side.open_dir(parent)
+        except FileNotFoundError:
+            raise CopyError(f"{side.describe(parent)}: no such directory") from None
+        except OSError as err:
+            raise CopyError(f"{side.describe(parent)}: {_errtext(err)}") from None
+        st = securefs.lstat_at(pfd, base)
+        if st is not None and stat.S_ISLNK(st.st_mode):
+            target = os.readlink(base, dir_fd=pfd)
+            path = posixpath.normpath(posixpath.join(side.real(pfd), target))
+            if path.startswith("//"):
+                path = "/" + path.lstrip("/")
+            os.close(pfd)
+            continue
+        if st is not None and stat.S_ISDIR(st.st_mode):
+            try:
+                fd = os.open(base, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=pfd)
+            except OSError as err:
+                raise CopyError(f"{side.describe(path)}: {_errtext(err)}") from None
+            finally:
+                os.close(pfd)
+            return _Dest("dir", fd)
+        return _Dest("file" if st is not None else "missing", pfd, base)
+    raise CopyError(f"{side.describe(cp.text)}: too many levels of symbolic links")
+
+
+def _proc(fd: int) -> str:
+    return f"/proc/self/fd/{fd}"
+
+
+def _pipe(produce, consume):
+    """produce(out) in a thread writing a pipe, consume(stream) here reading it."""
+    r, w = os.pipe()
+    errors: list[BaseException] = []
+
+    def run():
+        try:
+            with open(w, "wb", buffering=1 << 20) as out:
+                produce(out)
+        except BrokenPipeError:
+            pass  # the consumer stopped: its error is the one to report
+        except BaseException as e:  # noqa: BLE001 - reported by the caller's thread
+            errors.append(e)
+
+    thread = threading.Thread(target=run, name="berth-cp", daemon=True)
+    thread.start()
+    failure = None
+    result = None
+    try:
+        with open(r, "rb") as stream:
+            result = consume(stream)
+    except BaseException as e:  # noqa: BLE001
+        failure = e
+    thread.join()
+    if errors:
+        raise errors[0]
+    if failure is not None:
+        raise failure
+    return result
+
+
+# ---- the service ---------------------------------------------------------------------------
+
+class FileService:
+    def __init__(self, containers):
+        self.containers = containers
+        self.store = containers.store
+
+    # -- the container's filesystem
+
+    def lowers(self, c) -> list[str]:
+        """The image's layer directories, top first (as the container is mounted)."""
+        from berth.oci.digest import Digest
+        image = self.store.images.get(Digest.parse(c.image_id))
+        if image is None:
+            raise StoreError(f"the image of container {c.name} ({c.image_id[7:19]}) is gone")
+        return [self.store.layers.diff_path(chain) for chain in reversed(image.chain)]
+
+    @contextmanager
+    def mounted(self, text: str, write: bool = False):
+        """(container, O_PATH fd of its merged rootfs): the running container's mount, or a temporary
+        one. The container's lock is held throughout: it cannot start, stop being finalized or be
+        removed meanwhile."""
+        c = self.containers.get(text)  # reconciles first: it takes the lock itself
+        records = self.containers.records
+        target = os.path.join(records.dir(c.id), "rootfs")
+        with records.lock(c.id):
+            c = records.get(c.id)
+            if write and c.config.get("read_only"):
+                raise CopyError("container rootfs is marked read-only")
+            mounted_here = False
+            if not rootfs_mount.is_mounted(target):
+                if c.status in RUNNING:
+                    raise Conflict(f"container {c.name} is {c.status} but its rootfs is not mounted")
+                bundle = records.dir(c.id)
+                rootfs_mount.mount_overlay(self.lowers(c), os.path.join(bundle, "upper"),
+                                           os.path.join(bundle, "work"), target)
+                mounted_here = True
+            try:
+                fd = os.open(target, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+                try:
+                    yield c, fd
+                finally:
+                    os.close(fd)
+            finally:
+                if mounted_here:
+                    rootfs_mount.unmount(target)
+
+    # -- cp
+
+    def copy_out(self, text: str, src: str, dest: str, *, archive_mode: bool = False, follow: bool = False,
+                 out=None) -> int:
+        """docker cp CONTAINER:SRC DEST (DEST "-": a tar stream to `out`). Returns the bytes copied."""
+        scp = CopyPath.container(src)
+        with self.mounted(text) as (c, root_fd):
+            side = _Side(root_fd, True, c.name)
+            fd = _open_source(side, scp, follow)
+            try:
+                if dest == "-":
+                    counter = _Counter(out)
+                    archive.write_tree(fd, counter, arcname="." if scp.contents else scp.base)
+                    return counter.count
+                host_fd = os.open("/", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+                try:
+                    return self._copy(fd, scp, _Side(host_fd, False, ""), CopyPath.host(dest), archive_mode)
+                finally:
+                    os.close(host_fd)
+            finally:
+                os.close(fd)
+
+    def copy_in(self, text: str, src: str, dest: str, *, archive_mode: bool = False, follow: bool = False,
+                stream=None) -> int:
+        """docker cp SRC CONTAINER:DEST (SRC "-": a tar stream read from `stream`)."""
+        dcp = CopyPath.container(dest)
+        if src == "-":
+            with self.mounted(text, write=True) as (c, root_fd):
+                side = _Side(root_fd, True, c.name)
+                d = _resolve_dest(side, dcp)
+                try:
+                    if d.kind != "dir":
+                        raise CopyError(f'destination "{c.name}:{dcp.text}" must be a directory')
+                    result = archive.extract(stream, _proc(d.fd), whiteouts="none", same_owner=archive_mode)
+                    return result.tar_size
+                finally:
+                    os.close(d.fd)
+        scp = CopyPath.host(src)
+        host_fd = os.open("/", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            fd = _open_source(_Side(host_fd, False, ""), scp, follow)
+        finally:
+            os.close(host_fd)
+        try:
+            with self.mounted(text, write=True) as (c, root_fd):
+                return self._copy(fd, scp, _Side(root_fd, True, c.name), dcp, archive_mode)
+        finally:
+            os.close(fd)
+
+    def _copy(self, src_fd: int, scp: CopyPath, side: _Side, dcp: CopyPath, archive_mode: bool) -> int:
+        """docker's PrepareArchiveCopy: where the source goes and under which name."""
+        src_is_dir = stat.S_ISDIR(os.fstat(src_fd).st_mode)
+        src_name = scp.base
+        d = _resolve_dest(side, dcp)
+        made = None
+        try:
+            if d.kind == "dir":
+                root, arcname = d.fd, (None if src_is_dir and scp.contents else src_name)
+                if arcname:
+                    _no_type_clash(side, d.fd, arcname, src_is_dir, dcp)
+            elif d.kind == "file":
+                if src_is_dir:
+                    raise CopyError(f"cannot copy a directory to a file: {side.describe(dcp.text)}")
+                if dcp.dir_required:
+                    raise CopyError(f"{side.describe(dcp.text)}: not a directory")
+                root, arcname = d.fd, d.name
+            elif src_is_dir:  # a new directory named like the destination, with the source's contents
+                try:
+                    os.mkdir(d.name, 0o700, dir_fd=d.fd)
+                    made = os.open(d.name, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=d.fd)
+                except OSError as err:
+                    raise CopyError(f"{side.describe(dcp.path)}: {_errtext(err)}") from None
+                root, arcname = made, "."
+            else:
+                if dcp.dir_required:
+                    raise CopyError(f"{side.describe(dcp.text)}: no such directory")
+                root, arcname = d.fd, d.name
+            result = _pipe(lambda out: archive.write_tree(src_fd, out, arcname=arcname),
+                           lambda stream: archive.extract(stream, _proc(root), whiteouts="none",
+                                                          same_owner=archive_mode))
+            return result.size
+        finally:
+            os.close(d.fd)
+            if made is not None:
+                os.close(made)
+
+    # -- diff
+
+    def diff(self, text: str) -> list[tuple[str, str]]:
+        """docker diff: ("A"|"C"|"D", "/path") for the upper dir against the image's layers."""
+        c = self.containers.get(text)
+        upper = os.path.join(self.containers.records.dir(c.id), "upper")
+        lowers = _Lowers(self.lowers(c))
+        changes: list[tuple[str, str]] = []
+        changed_dirs: set[str] = set()
+        fd = os.open(upper, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            self._diff_dir(fd, "", lowers, changes, changed_dirs)
+        finally:
+            os.close(fd)
+        changes.sort(key=lambda ch: ch[1].split("/"))
+        return changes
+
+    def _diff_dir(self, dir_fd, rel_dir, lowers, changes, changed_dirs):
+        for name in sorted(os.listdir(dir_fd), key=os.fsencode):
+            try:
+                st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+            except FileNotFoundError:
+                continue
+            rel = f"{rel_dir}/{name}"
+            if _is_stub(rel[1:], st, lowers):
+                continue
+            sub = None
+            if stat.S_ISDIR(st.st_mode):
+                try:
+                    sub = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
+                except OSError:
+                    continue  # replaced while we looked
+            try:
+                kind = None
+                if stat.S_ISCHR(st.st_mode) and st.st_rdev == 0:
+                    kind = "D"
+                elif sub is not None and _getxattr(sub, OVERLAY_OPAQUE_XATTR) == b"y":
+                    kind = "D"  # docker reports an opaque directory as deleted (its children as added)
+                else:
+                    low = lowers.lookup(rel[1:])
+                    if low is None:
+                        kind = "A"
+                    elif not (sub is not None and stat.S_ISDIR(low.st_mode)
+                              and _same_dir(st, low, sub, rel[1:], lowers)):
+                        kind = "C"
+                if sub is not None and kind is not None:
+                    changed_dirs.add(rel)
+                if kind in ("A", "D"):
+                    parent = posixpath.dirname(rel)
+                    if parent != "/" and parent not in changed_dirs:
+                        changes.append(("C", parent))
+                        changed_dirs.add(parent)
+                if kind:
+                    changes.append((kind, rel))
+                if sub is not None:
+                    self._diff_dir(sub, rel, lowers, changes, changed_dirs)
+            finally:
+                if sub is not None:
+                    os.close(sub)
+
+    # -- commit
+
+    def commit(self, text: str, repo: str | None = None, *, author: str = "", message: str = "",
+               changes: list[str] = (), pause: bool = True):
+        """docker commit: the upper dir as a new layer on the container's image, with the container's
+        configuration and `changes` (Dockerfile instructions) applied."""
+        from berth.image.config import rfc3339
+        from berth.oci.digest import Digest
+        from berth.oci.image import ImageConfig
+        from berth.oci.reference import Reference
+        c = self.containers.get(text)
+        refs = [Reference.parse(repo)] if repo else []
+        store = self.store
+        image = store.images.get(Digest.parse(c.image_id))
+        if image is None:
+            raise StoreError(f"the image of container {c.name} ({c.image_id[7:19]}) is gone")
+        base = ImageConfig.parse(store.content.read(image.id)).doc
+        container_cfg = container_config(base.get("config") or {}, c.config)
+        run_config = apply_changes(container_cfg, changes)  # before anything is written: errors stop here
+        lowers = _Lowers(self.lowers(c))
+        upper = os.path.join(self.containers.records.dir(c.id), "upper")
+        with fsutil.Staging(store.tmp, "commit-") as staging:
+            tar = os.path.join(staging.path, "layer.tar")
+            paused = False
+            if pause and c.status == "running":
+                self.containers.pause(c.id)
+                paused = True
+            try:
+                with open(tar, "wb", buffering=1 << 20) as f:
+                    archive.write_tree(upper, f, overlay_upper=True, skip=_commit_skip(upper, lowers))
+            finally:
+                if paused:
+                    self.containers.unpause(c.id)
+            empty = os.path.getsize(tar) == 1024  # no entry: docker adds no layer, only history
+            layers = store.images.layers(image)
+            if not empty:
+                layers = layers + [store.layers.add(lambda: open(tar, "rb"), image.chain[-1] if image.chain else None)]
+        now = rfc3339()
+        doc = copy.deepcopy(base)
+        doc["created"] = now
+        doc["config"] = run_config
+        doc["container"] = c.id
+        for key, value in (("author", author), ("comment", message)):
+            if value:
+                doc[key] = value
+            else:
+                doc.pop(key, None)
+        doc["rootfs"] = {"type": "layers", "diff_ids": [str(layer.diff_id) for layer in layers]}
+        entry = {"created": now, "created_by": " ".join(container_cfg.get("Cmd") or [])}  # docker: the container's
+        if author:
+            entry["author"] = author
+        if message:
+            entry["comment"] = message
+        if empty:
+            entry["empty_layer"] = True
+        doc["history"] = list(base.get("history") or []) + [entry]
+        return store.images.add(json.dumps(doc, separators=(",", ":")).encode(), layers, refs)
+
+    # -- export
+
+    def export(self, text: str, out) -> None:
+        """docker export: the container's merged filesystem as one tar."""
+        with self.mounted(text) as (_, root_fd):
+            archive.write_tree(root_fd, out)
+
+
+class _Counter:
+    def __init__(self, out):
+        self.out = out
+        self.count = 0
+
+    def write(self, data):
+        self.count += len(data)
+        return self.out.write(data)
+
+
+def _no_type_clash(side, dir_fd, name, src_is_dir, dcp):
+    """docker's NoOverwriteDirNonDir for the top entry: never replace a directory by a file or back."""
+    st = securefs.lstat_at(dir_fd, name)
+    if st is None or stat.S_ISDIR(st.st_mode) == src_is_dir:
+        return
+    where = side.describe(posixpath.join(side.real(dir_fd), name))
+    if src_is_dir:
+        raise CopyError(f"cannot overwrite non-directory {where} with directory")
+    raise CopyError(f"cannot overwrite directory {where} with non-directory")
+
+
+def _getxattr(fd, key):
+    try:
+        return os.getxattr(fd, key)
+    except OSError:
+        return None
+
+
+# ---- the image's layers as one read-only view ---------------------------------------------
+
+class _Lowers:
+    """Looks a path up in the stack of layer directories the way overlayfs merges them: the top
+    layer first; whiteouts and non-directories hide what is below; opaque directories hide what
+    lower layers have under them. Layer directories are immutable, so plain paths are fine, and no
+    symlink is ever followed (each component is checked before descending)."""
+
+    def __init__(self, dirs: list[str]):
+        self.dirs = dirs
+
+    def lookup(self, rel: str) -> os.stat_result | None:
+        parts = [p for p in rel.split("/") if p]
+        for layer in self.dirs:
+            cur = layer
+            opaque = False
+            for i, part in enumerate(parts):
+                cur = os.path.join(cur, part)
+                try:
+                    st = os.lstat(cur)
+                except (FileNotFoundError, NotADirectoryError):
+                    break
+                if stat.S_ISCHR(st.st_mode) and st.st_rdev == 0:
+                    return None  # deleted by this layer
+                if i == len(parts) - 1:
+                    return st
+                if not stat.S_ISDIR(st.st_mode):
+                    return None  # a file or symlink here hides everything below
+                if _xattr_path(cur, OVERLAY_OPAQUE_XATTR) == b"y":
+                    opaque = True
+            else:
+                return None
+            if opaque:
+                return None  # an opaque directory on the way hides the lower layers
+        return None
+
+
+def _xattr_path(path, key):
+    try:
+        return os.getxattr(path, key, follow_symlinks=False)
+    except OSError:
+        return None
+
+
+def _is_stub(rel: str, st: os.stat_result, lowers: _Lowers) -> bool:
+    """A mount point the runtime created (not a change the container made)."""
+    rel = rel.strip("/")
+    if rel in STUB_FILES:
+        return stat.S_ISREG(st.st_mode) and st.st_size == 0
+    if rel in STUB_DIRS:
+        return stat.S_ISDIR(st.st_mode) and lowers.lookup(rel) is None
+    return False
+
+
+def _same_time(a: int, b: int) -> bool:
+    """docker's sameFsTime: equal, or equal seconds where one side has no nanoseconds."""
+    return a == b or (a // 10**9 == b // 10**9 and (a % 10**9 == 0 or b % 10**9 == 0))
+
+
+def _same_dir(st, low, sub_fd, rel, lowers) -> bool:
+    """docker: a directory in both with the same size, mode and mtime is no change by itself."""
+    if st.st_mode != low.st_mode:
+        return False
+    if st.st_size == low.st_size and _same_time(st.st_mtime_ns, low.st_mtime_ns):
+        return True
+    return _only_stubs(st, low, sub_fd, rel, lowers)
+
+
+def _only_stubs(st, low, sub_fd, rel, lowers) -> bool:
+    """A directory copied up only because the runtime made mount points in it is no change."""
+    if rel not in STUB_PARENTS or (st.st_mode, st.st_uid, st.st_gid) != (low.st_mode, low.st_uid, low.st_gid):
+        return False
+    if _getxattr(sub_fd, OVERLAY_OPAQUE_XATTR) == b"y":
+        return False
+    names = os.listdir(sub_fd)
+    return bool(names) and all(_is_stub(f"{rel}/{n}", os.stat(n, dir_fd=sub_fd, follow_symlinks=False), lowers)
+                               for n in names)
+
+
+def _commit_skip(upper: str, lowers: _Lowers):
+    """write_tree's skip for commit: mount point stubs, and directories holding nothing else."""
+    def skip(name: str, st: os.stat_result) -> bool:
+        if _is_stub(name, st, lowers):
+            return True
+        if name in STUB_PARENTS and stat.S_ISDIR(st.st_mode):
+            low = lowers.lookup(name)
+            if low is None or not stat.S_ISDIR(low.st_mode):
+                return False
+            try:
+                fd = os.open(os.path.join(upper, name), os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            except OSError:
+                return False
+            try:
+                return _only_stubs(st, low, fd, name, lowers)
+            finally:
+                os.close(fd)
+        return False
+    return skip
+
+
+# ---- commit: the container's configuration and Dockerfile-style changes --------------------
+
+def container_config(image_config: dict, record: dict) -> dict:
+    """The image config's `config` with what the container runs with (docker's container.Config)."""
+    cfg = copy.deepcopy(image_config)
+    if record.get("entrypoint") is not None:
+        entrypoint = [record["entrypoint"]] if record["entrypoint"] else None
+        cmd = list(record.get("cmd") or []) or None  # --entrypoint clears the image's CMD
+    else:
+        entrypoint = image_config.get("Entrypoint") or None
+        cmd = list(record.get("cmd") or []) or image_config.get("Cmd") or None
+    for key, value in (("Entrypoint", entrypoint), ("Cmd", cmd)):
+        if value:
+            cfg[key] = list(value)
+        else:
+            cfg.pop(key, None)
+    cfg["Env"] = list(record.get("env") or image_config.get("Env") or [])
+    workdir = record.get("workdir") or ""
+    if workdir and not (workdir == "/" and not image_config.get("WorkingDir")):
+        cfg["WorkingDir"] = workdir
+    user = record.get("user") or ""
+    if user:
+        cfg["User"] = user
+    else:
+        cfg.pop("User", None)
+    labels = record.get("labels") or {}
+    if labels:
+        cfg["Labels"] = dict(labels)
+    stop_signal = record.get("stop_signal")
+    if stop_signal and (stop_signal != "SIGTERM" or image_config.get("StopSignal")):
+        cfg["StopSignal"] = stop_signal
+    return cfg
+
+
+_CHANGE_COMMANDS = {"CMD", "ENTRYPOINT", "ENV", "EXPOSE", "LABEL", "ONBUILD", "STOPSIGNAL", "USER",
+                    "VOLUME", "WORKDIR"}
+_OTHER_INSTRUCTIONS = {"ADD", "ARG", "COPY", "FROM", "HEALTHCHECK", "MAINTAINER", "RUN", "SHELL"}
+
+
+def apply_changes(config: dict, changes) -> dict:
+    """docker commit --change: Dockerfile instructions applied to an image's `config`."""
+    cfg = copy.deepcopy(config)
+    cmd_set = False
+    for change in changes:
+        for line in change.splitlines():
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            word, _, rest = line.partition(" ")
+            instruction, rest = word.upper(), rest.strip()
+            if instruction not in _CHANGE_COMMANDS:
+                if instruction in _OTHER_INSTRUCTIONS:
+                    raise ChangeError(f"{instruction} is not a valid change command")
+                raise ChangeError(f"dockerfile parse error: unknown instruction: {word}")
+            if instruction in ("CMD", "ENTRYPOINT"):
+                value = _exec_or_shell(rest)
+                if instruction == "CMD":
+                    cfg["Cmd"], cmd_set = value, True
+                else:
+                    cfg["Entrypoint"] = value
+                    if not cmd_set:  # as in a Dockerfile: ENTRYPOINT resets an inherited CMD
+                        cfg.pop("Cmd", None)
+            elif instruction == "ENV":
+                env = list(cfg.get("Env") or [])
+                for key, value in _name_values(instruction, rest):
+                    env = [e for e in env if e.partition("=")[0] != key] + [f"{key}={value}"]
+                cfg["Env"] = env
+            elif instruction == "LABEL":
+                labels = dict(cfg.get("Labels") or {})
+                labels.update(_name_values(instruction, rest))
+                cfg["Labels"] = labels
+            elif instruction == "EXPOSE":
+                ports = dict(cfg.get("ExposedPorts") or {})
+                for spec in _words(instruction, rest):
+                    ports.update({p: {} for p in _ports(spec)})
+                cfg["ExposedPorts"] = ports
+            elif instruction == "VOLUME":
+                volumes = dict(cfg.get("Volumes") or {})
+                for v in _json_list(rest) or _words(instruction, rest):
+                    if not v:
+                        raise ChangeError("VOLUME specified can not be an empty string")
+                    volumes[v] = {}
+                cfg["Volumes"] = volumes
+            elif instruction == "WORKDIR":
+                if not rest:
+                    raise ChangeError("WORKDIR requires exactly one argument")
+                cfg["WorkingDir"] = posixpath.normpath(posixpath.join(cfg.get("WorkingDir") or "/", rest))
+            elif instruction == "USER":
+                if not rest:
+                    raise ChangeError("USER requires exactly one argument")
+                cfg["User"] = rest
+            elif instruction == "STOPSIGNAL":
+                from berth.container.options import parse_signal
+                try:
+                    parse_signal(rest)
+                except BerthError as e:
+                    raise ChangeError(f"STOPSIGNAL: {e}") from None
+                cfg["StopSignal"] = rest
+            elif instruction == "ONBUILD":
+                if not rest:
+                    raise ChangeError("ONBUILD requires at least one argument")
+                cfg["OnBuild"] = list(cfg.get("OnBuild") or []) + [rest]
+    return cfg
+
+
+def _json_list(text: str) -> list[str] | None:
+    if not text.startswith("["):
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return value
+    return None
+
+
+def _exec_or_shell(text: str) -> list[str]:
+    """JSON (exec) form, or shell form run by /bin/sh -c."""
+    value = _json_list(text)
+    if value is not None:
+        return value
+    return ["/bin/sh", "-c", text]
+
+
+def _words(instruction: str, text: str) -> list[str]:
+    try:
+        return shlex.split(text)
+    except ValueError as e:
+        raise ChangeError(f"{instruction}: {e}") from None
+
+
+def _name_values(instruction: str, text: str) -> list[tuple[str, str]]:
+    """ENV/LABEL: `k=v k2="v 2"`, or the legacy `key value with spaces`."""
+    words = _words(instruction, text)
+    if not words:
+        raise ChangeError(f"{instruction} requires at least one argument")
+    if "=" not in words[0]:
+        key, _, value = text.partition(" ")
+        value = value.strip()
+        if not value and instruction == "ENV":
+            raise ChangeError(f"{instruction} names can not be blank")
+        return [(key, _words(instruction, value)[0] if value.startswith(("'", '"')) else value)]
+    out = []
+    for w in words:
+        key, eq, value = w.partition("=")
+        if not eq or not key:
+            raise ChangeError(f"{instruction}: syntax error - can't find = in {w!r}. Must be of the form: name=value")
+        out.append((key, value))
+    return out
+
+
+def _ports(spec: str) -> list[str]:
+    port, _, proto = spec.partition("/")
+    proto = (proto or "tcp").lower()
+    if proto not in ("tcp", "udp", "sctp"):
+        raise ChangeError(f"EXPOSE: invalid protocol {proto!r}")
+    low, dash, high = port.partition("-")
+    try:
+        first, last = int(low), int(high) if dash else int(low)
+    except ValueError:
+        raise ChangeError(f"EXPOSE: invalid port {spec!r}") from None
+    if not (0 < first <= last <= 65535):
+        raise ChangeError(f"EXPOSE: invalid port {spec!r}")
+    return [f"{p}/{proto}" for p in range(first, last + 1)]
