@@ -36,15 +36,15 @@ def _create_options(f):
                      help="Connect a container to a network (none or host for now)."),
         click.option("-m", "--memory", help="Memory limit (e.g. 64m)."),
         click.option("--memory-swap", help="Swap limit equal to memory plus swap: -1 for unlimited."),
-        click.option("--cpus", type=float, help="Number of CPUs."),
-        click.option("--pids-limit", type=int, help="Tune container pids limit."),
+        click.option("--cpus", help="Number of CPUs."),
+        click.option("--pids-limit", help="Tune container pids limit (-1 for unlimited)."),
         click.option("--cap-add", multiple=True, help="Add Linux capabilities."),
         click.option("--cap-drop", multiple=True, help="Drop Linux capabilities."),
         click.option("--privileged", is_flag=True, help="Give extended privileges to this container."),
         click.option("--security-opt", multiple=True, help="Security options (no-new-privileges)."),
         click.option("--restart", default="no", help="Restart policy: no, always, on-failure[:N], unless-stopped."),
         click.option("--stop-signal", help="Signal to stop the container."),
-        click.option("--stop-timeout", type=int, help="Timeout (in seconds) to stop a container."),
+        click.option("--stop-timeout", help="Timeout (in seconds) to stop a container."),
         click.option("--init", is_flag=True, help="Run an init inside the container that forwards signals and reaps processes."),
         click.option("--rm", "auto_remove", is_flag=True, help="Automatically remove the container when it exits."),
         click.option("-l", "--label", "labels", multiple=True, help="Set meta data on a container."),
@@ -86,20 +86,27 @@ def create_cmd(engine, image, command, **o):
 @click.pass_obj
 def run_cmd(engine, image, command, detach, **o):
     """Create and run a new container from an image."""
+    from berth.runtime.monitor import CreateFailed
     c = _create(engine, image, command, o)
-    if detach:
-        try:
-            engine.containers.start(c.id)
-        except BaseException:
-            engine.containers.remove(c.id, force=True, volumes=True)  # no half-made container is left
-            raise
-        click.echo(c.id)
-        return
-    sys.exit(_run_attached(engine, c, o["interactive"], o["tty"], remove=o["auto_remove"]))
+    try:
+        if detach:
+            try:
+                engine.containers.start(c.id)
+            except BaseException:
+                engine.containers.remove(c.id, force=True, volumes=True)  # no half-made container is left
+                raise
+            click.echo(c.id)
+            return
+        code = _run_attached(engine, c, o["interactive"], o["tty"], remove=o["auto_remove"])
+    except CreateFailed as e:  # the command cannot be run: docker's 126/127
+        click.echo(f"Error: {e}", err=True)
+        sys.exit(e.exit_code)
+    sys.exit(code)
 
 
-def _run_attached(engine, c, interactive: bool, tty: bool, remove: bool) -> int:
-    """Start attached, copy I/O until the container's output ends, and return its exit code."""
+def _run_attached(engine, c, interactive: bool, tty: bool, remove: bool, remove_on_failure: bool = True) -> int:
+    """Start attached, copy I/O until the container's output ends, and return its exit code. While
+    attached, this client (not the monitor's cleanup) removes a --rm container."""
     from berth.store import fsutil
     svc = engine.containers
     bundle = svc.records.dir(c.id)
@@ -107,7 +114,8 @@ def _run_attached(engine, c, interactive: bool, tty: bool, remove: bool) -> int:
         try:
             c, sock = svc.start(c.id, attach=True)
         except BaseException:
-            svc.remove(c.id, force=True, volumes=True)
+            if remove_on_failure:
+                svc.remove(c.id, force=True, volumes=True)
             raise
         code = _pump(svc, c, sock, interactive, tty)
         if remove:
@@ -156,8 +164,9 @@ def start_cmd(engine, attach, interactive, names):
     """Start one or more stopped containers."""
     if attach or interactive:
         c = engine.containers.get(names[0])
-        c, sock = engine.containers.start(c.id, attach=True)
-        sys.exit(_pump(engine.containers, c, sock, interactive, c.config["tty"]))
+        auto_remove = bool(c.config.get("auto_remove"))
+        sys.exit(_run_attached(engine, c, interactive, c.config["tty"], remove=auto_remove,
+                               remove_on_failure=auto_remove))
     _each(names, lambda n: engine.containers.start(n), echo_name=True)
 
 
@@ -228,7 +237,15 @@ def unpause_cmd(engine, names):
 @click.pass_obj
 def rm_cmd(engine, force, volumes, names):
     """Remove one or more containers."""
-    _each(names, lambda n: engine.containers.remove(n, force=force, volumes=volumes), echo_name=True)
+    from berth.store.containers import ContainerNotFound
+
+    def remove(n):
+        try:
+            engine.containers.remove(n, force=force, volumes=volumes)
+        except ContainerNotFound:
+            if not force:  # as docker (23+): a forced removal of what is already gone is no error
+                raise
+    _each(names, remove, echo_name=True)
 
 
 def status_text(c, now: float) -> str:
@@ -238,6 +255,8 @@ def status_text(c, now: float) -> str:
         return "Up " + human_duration(now - (st["started_at"] or now))
     if st["status"] == "paused":
         return "Up " + human_duration(now - (st["started_at"] or now)) + " (Paused)"
+    if st["status"] == "restarting":
+        return f"Restarting ({st['exit_code']}) " + human_duration(now - (st["finished_at"] or now)) + " ago"
     if st["status"] == "exited":
         return f"Exited ({st['exit_code']}) " + human_duration(now - (st["finished_at"] or now)) + " ago"
     return st["status"].capitalize()

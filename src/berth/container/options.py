@@ -23,6 +23,31 @@ def parse_size(text: str, what: str = "size") -> int:
     return int(float(m.group(1)) * _UNITS[m.group(2).lower()])
 
 
+def parse_int(text, what: str) -> int:
+    try:
+        return int(str(text).strip())
+    except ValueError:
+        raise InvalidOption(f"invalid {what} {text!r}: expected a whole number") from None
+
+
+def parse_cpus(text) -> float:
+    try:
+        value = float(str(text).strip())
+    except ValueError:
+        raise InvalidOption(f"invalid cpus {text!r}: expected a number such as 1.5") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise InvalidOption(f"invalid cpus {text!r}: expected a number such as 1.5")
+    return value
+
+
+def parse_pids_limit(text) -> int | None:
+    """docker's --pids-limit: a positive count; 0 or -1 mean unlimited."""
+    value = parse_int(text, "pids-limit")
+    if value < -1:
+        raise InvalidOption(f"invalid pids-limit {text!r}: use a positive number, or -1 for unlimited")
+    return value if value > 0 else None
+
+
 def parse_env(items: list[str], host_env: dict) -> list[str]:
     out = []
     for item in items:

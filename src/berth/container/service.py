@@ -67,8 +67,22 @@ class ContainerService:
     def _exit_file(self, cid: str) -> str:
         return os.path.join(self.exit_dir, cid)
 
+    def _restarter_lock(self, cid: str, blocking: bool = False):
+        """Held by the `cleanup` process that is about to restart a container (status restarting)."""
+        return fsutil.flock(os.path.join(self.records.dir(cid), "restarter"), blocking=blocking)
+
     def reconcile(self, c: Container) -> Container:
         """Bring a container's recorded state up to date with what conmon left on disk."""
+        if c.status == "restarting":
+            try:
+                with self._restarter_lock(c.id) as free:
+                    if free:  # the process that was to restart it died: it stays exited
+                        with self.records.lock(c.id):
+                            if self.records.get(c.id).status == "restarting":
+                                self.records.update_state(c.id, status="exited")
+            except FileNotFoundError:  # removed meanwhile
+                pass
+            return self.records.get(c.id)
         if c.status not in ("running", "paused"):
             return c
         if os.path.exists(self._exit_file(c.id)) or not _alive(c.state["conmon_pid"]):
@@ -90,30 +104,77 @@ class ContainerService:
             code = int(text) if text.lstrip("-").isdigit() else -1
             finished = os.stat(exit_file).st_mtime
             os.unlink(exit_file)
-        oom = os.path.exists(os.path.join(bundle, "oom"))
+        # conmon marks OOM kills with an `oom` file; the cgroup's own counter (read before `delete`
+        # removes the cgroup) covers an event conmon missed or has not written yet
+        from berth.runtime.cgroups import oom_killed
+        oom = os.path.exists(os.path.join(bundle, "oom")) or oom_killed(c.id)
         self.runtime(c.config.get("runtime")).delete(c.id, force=True)
         rootfs.unmount(os.path.join(bundle, "rootfs"))
         self.records.update_state(c.id, status="exited", pid=0, conmon_pid=0, exit_code=code,
                                   oom_killed=int(oom), finished_at=finished)
 
     def cleanup(self, text: str) -> None:
-        """Run by conmon when a container exits: finalize, then auto-remove or restart per policy."""
+        """Run by conmon when a container exits: finalize, then auto-remove or restart per policy.
+
+        A restart waits docker's back-off (100 ms doubling per restart, reset after a 10 s run) in
+        state `restarting`; `stop` and `rm` during that wait cancel it. This process holds the
+        restarter lock meanwhile, so a restarter killed mid-wait leaves an exited container."""
         try:
             c = self.records.find(text)
+            # under the lock: whoever started this run holds it until the run is recorded as running,
+            # and a short-lived command can exit (and conmon run this) before that
+            with self.records.lock(c.id):
+                c = self.records.get(c.id)
+                if c.status in ("running", "paused") and (os.path.exists(self._exit_file(c.id))
+                                                          or not _alive(c.state["conmon_pid"])):
+                    self._finalize(c)
+                    c = self.records.get(c.id)
         except LookupError:
             return
-        c = self.reconcile(c)
         if c.status != "exited":
             return
         if c.config.get("auto_remove"):
-            with fsutil.flock(os.path.join(self.records.dir(c.id), "attached"), blocking=False) as free:
-                if free:  # no foreground client: it would remove the container itself
-                    self.remove(c.id, force=True, volumes=True)
+            try:
+                with fsutil.flock(os.path.join(self.records.dir(c.id), "attached"), blocking=False) as free:
+                    if free:  # no foreground client: it would remove the container itself
+                        self.remove(c.id, force=True, volumes=True)
+            except (FileNotFoundError, LookupError):  # removed meanwhile
+                pass
             return
         policy = opts.RestartPolicy(**c.config.get("restart", {}))
-        if policy.should_restart(c.state["exit_code"], c.state["restart_count"], bool(c.state["stopped_by_user"])):
-            self.records.update_state(c.id, restart_count=c.state["restart_count"] + 1)
-            self.start(c.id, restarting=True)
+        if policy.name == "no":
+            return
+        try:
+            # blocking: the cleanup of the previous run may still be letting go of it
+            with self._restarter_lock(c.id, blocking=True):
+                self._restart_per_policy(c.id, policy)
+        except FileNotFoundError:  # removed meanwhile
+            return
+
+    def _restart_per_policy(self, cid: str, policy: opts.RestartPolicy) -> None:
+        with self.records.lock(cid):
+            try:
+                c = self.records.get(cid)
+            except LookupError:
+                return
+            if c.status != "exited" or not policy.should_restart(
+                    c.state["exit_code"], c.state["restart_count"], bool(c.state["stopped_by_user"])):
+                return
+            self.records.update_state(cid, status="restarting", restart_count=c.state["restart_count"] + 1)
+        time.sleep(_restart_delay(c.state))
+        with self.records.lock(cid):
+            try:
+                c = self.records.get(cid)
+            except LookupError:
+                return
+            if c.status != "restarting":  # stopped, removed or started meanwhile
+                return
+            try:
+                self._start_locked(c)
+            except BaseException as e:
+                rootfs.unmount(os.path.join(self.records.dir(cid), "rootfs"))
+                self.records.update_state(cid, status="exited", error=str(e))
+                raise
 
     # ---- create ------------------------------------------------------------------------
 
@@ -122,8 +183,8 @@ class ContainerService:
                workdir: str | None = None, user: str | None = None, hostname: str | None = None,
                tty: bool = False, stdin: bool = False, volumes: list[str] = (), mounts: list[str] = (),
                tmpfs: list[str] = (), read_only: bool = False, network: str = "none",
-               memory: str | None = None, memory_swap: str | None = None, cpus: float | None = None,
-               pids_limit: int | None = None, cap_add: list[str] = (), cap_drop: list[str] = (),
+               memory: str | None = None, memory_swap: str | None = None, cpus: float | str | None = None,
+               pids_limit: int | str | None = None, cap_add: list[str] = (), cap_drop: list[str] = (),
                privileged: bool = False, security_opt: list[str] = (), restart: str = "no",
                stop_signal: str | None = None, stop_timeout: int | None = None, init: bool = False,
                auto_remove: bool = False, labels: dict | None = None, runtime: str | None = None) -> Container:
@@ -139,6 +200,8 @@ class ContainerService:
             args = list(ic.get("Entrypoint") or []) + list(command or ic.get("Cmd") or [])
         if not args:
             raise BerthError("no command specified: the image has no CMD or ENTRYPOINT and none was given")
+        if workdir and not workdir.startswith("/"):
+            raise opts.InvalidOption(f"the working directory {workdir!r} is invalid: it needs to be an absolute path")
         if network not in ("none", "host"):
             raise opts.InvalidOption(f"network {network!r} is not available yet: use none or host")
         policy = opts.RestartPolicy.parse(restart)
@@ -162,10 +225,11 @@ class ContainerService:
         resources = {"memory": opts.parse_size(memory, "memory") if memory else None,
                      "memory_swap": (-1 if memory_swap == "-1" else opts.parse_size(memory_swap, "memory-swap"))
                      if memory_swap else None,
-                     "cpus": float(cpus) if cpus else None, "pids_limit": int(pids_limit) if pids_limit else None}
+                     "cpus": opts.parse_cpus(cpus) if cpus not in (None, "") else None,
+                     "pids_limit": opts.parse_pids_limit(pids_limit) if pids_limit not in (None, "") else None}
         if resources["memory"] is not None and resources["memory"] < 6 << 20:
             raise opts.InvalidOption("minimum memory limit allowed is 6MB")
-        if resources["cpus"] is not None and not 0 < resources["cpus"] <= (os.cpu_count() or 1):
+        if resources["cpus"] is not None and not 0.01 <= resources["cpus"] <= (os.cpu_count() or 1):
             raise opts.InvalidOption(f"range of CPUs is from 0.01 to {os.cpu_count()}.00, as there are only "
                                      f"{os.cpu_count()} CPUs available")
         caps = capabilities(cap_add, cap_drop, privileged)
@@ -175,6 +239,8 @@ class ContainerService:
                 no_new_privs = True
             elif so not in ("no-new-privileges:false", "no-new-privileges=false"):
                 raise opts.InvalidOption(f"unsupported --security-opt {so!r}")
+        if stop_timeout is not None:
+            stop_timeout = opts.parse_int(stop_timeout, "stop-timeout")
         stop_sig = stop_signal or config.config.get("StopSignal") or "SIGTERM"
         opts.parse_signal(stop_sig)
         rt = self.runtime(runtime)
@@ -182,7 +248,7 @@ class ContainerService:
             raise BerthError(f"--init needs {INIT_BINARY} (apt-get install catatonit)")
 
         cid = secrets.token_hex(32)
-        name = name or self._free_name()
+        chosen = name
         volume_rows = []
         for m in mount_specs:
             if m.type == "volume":
@@ -207,7 +273,12 @@ class ContainerService:
         for sub in ("", "upper", "work", "rootfs"):
             os.makedirs(os.path.join(bundle, sub), mode=0o700 if not sub else 0o755, exist_ok=True)
         try:
-            return self.records.add(cid, name, str(img.id), record, volume_rows)
+            for attempt in range(20):
+                try:
+                    return self.records.add(cid, chosen or self._free_name(), str(img.id), record, volume_rows)
+                except Conflict:
+                    if chosen is not None or attempt == 19:
+                        raise  # a generated name can be taken by a concurrent create: draw again
         except BaseException:
             shutil.rmtree(bundle, ignore_errors=True)
             for vol, _ in volume_rows:
@@ -223,7 +294,7 @@ class ContainerService:
 
     # ---- start / stop ------------------------------------------------------------------
 
-    def start(self, text: str, restarting: bool = False, attach: bool = False):
+    def start(self, text: str, attach: bool = False):
         """Start a container. With attach, returns (container, connected attach socket): the socket
         is connected before the process starts, so no output is missed."""
         c = self.records.find(text)
@@ -232,6 +303,9 @@ class ContainerService:
             if c.status in ("running", "paused"):
                 if os.path.exists(self._exit_file(c.id)) or not _alive(c.state["conmon_pid"]):
                     self._finalize(c)
+                elif attach:  # already running: attach to it
+                    from berth.runtime.attach import connect
+                    return c, connect(self.socket_dir, c.id[:12])
                 else:
                     return c
             try:
@@ -262,6 +336,8 @@ class ContainerService:
         from berth.container.users import resolve
         uid, gid, groups, home = resolve(target, cfg["user"])
         env = list(cfg["env"])
+        if not any(e.startswith("HOSTNAME=") for e in env):
+            env.insert(1 if env and env[0].startswith("PATH=") else 0, f"HOSTNAME={cfg['hostname']}")
         if not any(e.startswith("HOME=") for e in env):
             env.append(f"HOME={home}")
         if cfg["tty"] and not any(e.startswith("TERM=") for e in env):
@@ -324,15 +400,23 @@ class ContainerService:
 
     def stop(self, text: str, timeout: int | None = None, signal: str | None = None) -> Container:
         c = self.get(text)
+        # marked under the lock, whatever the state: a restart policy's `cleanup` decides under the same
+        # lock, so a container that is exiting, or waiting to restart, stays stopped
+        with self.records.lock(c.id):
+            c = self.records.get(c.id)
+            if c.status == "restarting":
+                self.records.update_state(c.id, status="exited", stopped_by_user=1)
+            elif c.status != "created":
+                self.records.update_state(c.id, stopped_by_user=1)
+        c = self.get(c.id)
         if c.status not in ("running", "paused"):
             return c
         timeout = c.config.get("stop_timeout", DEFAULT_STOP_TIMEOUT) if timeout is None else timeout
         rt = self.runtime(c.config.get("runtime"))
-        self.records.update_state(c.id, stopped_by_user=1)
         if c.status == "paused":
             rt.resume(c.id)
         rt.kill(c.id, opts.parse_signal(signal or c.config.get("stop_signal") or "SIGTERM"))
-        if not self._wait_exit(c, timeout):
+        if not self._wait_exit(c, timeout if timeout >= 0 else float("inf")):
             rt.kill(c.id, signals.SIGKILL, all_processes=True)
             self._wait_exit(c, 10)
         return self.reconcile(self.records.get(c.id))
@@ -353,9 +437,16 @@ class ContainerService:
         if c.status not in ("running", "paused"):
             raise Conflict(f"cannot kill container {c.name}: container is not running")
         sig = opts.parse_signal(signal)
-        if sig == signals.SIGKILL:
+        rt = self.runtime(c.config.get("runtime"))
+        # as docker: SIGKILL or the stop signal means "stopped by the user" (no restart), and a
+        # paused container is resumed so that it can act on the signal
+        final = sig in (signals.SIGKILL, opts.parse_signal(c.config.get("stop_signal") or "SIGTERM"))
+        if final:
             self.records.update_state(c.id, stopped_by_user=1)
-        self.runtime(c.config.get("runtime")).kill(c.id, sig)
+        rt.kill(c.id, sig)
+        if final and c.status == "paused":
+            rt.resume(c.id)
+            self.records.update_state(c.id, status="running")
         return c
 
     def restart(self, text: str, timeout: int | None = None) -> Container:
@@ -378,33 +469,52 @@ class ContainerService:
 
     def wait(self, text: str) -> int:
         c = self.get(text)
+        code = c.state["exit_code"]
         while c.status in ("running", "paused"):
-            time.sleep(0.05)
-            c = self.reconcile(self.records.get(c.id))
+            time.sleep(0.02)
+            code = _read_exit(self._exit_file(c.id), code)
+            try:
+                c = self.reconcile(self.records.get(c.id))
+            except LookupError:  # auto-removed once it exited: the exit file told the code
+                return code
         return c.state["exit_code"]
 
     def remove(self, text: str, force: bool = False, volumes: bool = False) -> Container:
         c = self.get(text)
-        if c.status in ("running", "paused"):
-            if not force:
-                raise Conflict(f"cannot remove container {c.name}: container is running: stop the container "
-                               "before removing or force remove")
-            rt = self.runtime(c.config.get("runtime"))
-            self.records.update_state(c.id, stopped_by_user=1)
-            rt.kill(c.id, signals.SIGKILL, all_processes=True)
-            self._wait_exit(c, 10)
-            c = self.reconcile(self.records.get(c.id))
-        with self.records.lock(c.id):
-            bundle = self.records.dir(c.id)
-            self.runtime(c.config.get("runtime")).delete(c.id, force=True)
-            rootfs.unmount(os.path.join(bundle, "rootfs"))
-            vols = self.records.volumes(c.id)
-            self.records.remove(c.id)
-            shutil.rmtree(bundle, ignore_errors=True)
-            for vol, _ in vols:
-                if volumes:
-                    self.volumes.remove_if_anonymous_unused(vol)
-        return c
+        if c.status in ("running", "paused") and not force:
+            raise Conflict(f"cannot remove container {c.name}: container is running: stop the container "
+                           "before removing or force remove")
+        rt = self.runtime(c.config.get("runtime"))
+        for _ in range(5):
+            if c.status in ("running", "paused"):
+                self.records.update_state(c.id, stopped_by_user=1)
+                rt.kill(c.id, signals.SIGKILL, all_processes=True)
+                self._wait_exit(c, 10)
+            with self.records.lock(c.id):
+                c = self.records.get(c.id)
+                if c.status in ("running", "paused"):
+                    if os.path.exists(self._exit_file(c.id)) or not _alive(c.state["conmon_pid"]):
+                        self._finalize(c)
+                    elif not force:
+                        raise Conflict(f"cannot remove container {c.name}: container is running")
+                    else:
+                        continue  # (re)started meanwhile: kill it again, outside the lock
+                bundle = self.records.dir(c.id)
+                rt.delete(c.id, force=True)
+                rootfs.unmount(os.path.join(bundle, "rootfs"))
+                vols = self.records.volumes(c.id)
+                self.records.remove(c.id)  # a waiting restarter finds it gone
+                shutil.rmtree(bundle, ignore_errors=True)
+                for leftover in (self._exit_file(c.id), os.path.join(self.socket_dir, c.id[:12])):
+                    try:
+                        os.unlink(leftover)
+                    except FileNotFoundError:
+                        pass
+                for vol, _ in vols:
+                    if volumes:
+                        self.volumes.remove_if_anonymous_unused(vol)
+            return c
+        raise BerthError(f"cannot remove container {c.name}: it keeps being restarted")
 
     def rename(self, text: str, new_name: str) -> None:
         if not opts.NAME.fullmatch(new_name):
@@ -420,8 +530,13 @@ class ContainerService:
         """Yields (stream, timestamp text, bytes) from the container log, optionally following."""
         from berth.runtime.logs import read_log
         c = self.get(text)
-        yield from read_log(self.log_path(c), follow=follow, tail=tail,
-                            running=lambda: self.reconcile(self.records.get(c.id)).status in ("running", "paused"))
+
+        def running() -> bool:
+            try:
+                return self.reconcile(self.records.get(c.id)).status in ("running", "paused")
+            except LookupError:  # removed (--rm) after it exited
+                return False
+        yield from read_log(self.log_path(c), follow=follow, tail=tail, running=running)
 
     def exec(self, text: str, command: list[str], *, tty: bool = False, interactive: bool = False,
              user: str | None = None, workdir: str | None = None, env: list[str] = (), detach: bool = False,
@@ -444,11 +559,20 @@ class ContainerService:
             uid, gid, _, _ = resolve(os.path.join(self.records.dir(c.id), "rootfs"), user)
             args += ["--user", f"{uid}:{gid}"]
         args += [c.id, *command]
+        # the runtime's own errors go to a log as well, so that "cannot run this" is told apart from the
+        # command's own exit status 255 and reported as docker does (126/127)
+        log = os.path.join(self.records.dir(c.id), f"exec-{secrets.token_hex(6)}.log")
+        args[1:1] = ["--log", log, "--log-format", "json"]
         stdin = None if interactive or tty else subprocess.DEVNULL
         try:
-            return subprocess.call(args, stdin=stdin)
+            code = subprocess.call(args, stdin=stdin)
         except FileNotFoundError:
             raise BerthError(f"runtime {rt.path} not found") from None
+        finally:
+            messages = _runtime_errors(log)
+        if code == 255 and messages:
+            return monitor.exec_exit_code(messages[-1]) or 126
+        return code
 
     def top(self, text: str) -> tuple[list[str], list[list[str]]]:
         c = self.get(text)
@@ -475,6 +599,42 @@ class ContainerService:
         from berth.container.views import inspect
         c = self.get(text)
         return inspect(self, c)
+
+
+def _restart_delay(state: dict) -> float:
+    """docker's restart back-off: 100 ms, doubled for each restart, at most a minute; a container
+    that ran for 10 s or more starts over at 100 ms."""
+    ran = (state["finished_at"] or 0) - (state["started_at"] or 0)
+    if ran >= 10:
+        return 0.1
+    return min(60.0, 0.1 * 2 ** min(state["restart_count"], 10))
+
+
+def _runtime_errors(path: str) -> list[str]:
+    """The error messages of a runtime's json log (then removed)."""
+    out = []
+    try:
+        with open(path) as f:
+            for line in f:
+                try:
+                    entry = json.loads(line)
+                except ValueError:
+                    continue
+                if entry.get("level") in ("error", "fatal"):
+                    out.append(str(entry.get("msg", "")))
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+    return out
+
+
+def _read_exit(path: str, default: int) -> int:
+    try:
+        with open(path) as f:
+            text = f.read().strip()
+    except FileNotFoundError:
+        return default
+    return int(text) if text.lstrip("-").isdigit() else default
 
 
 def _alive(pid: int) -> bool:

@@ -33,7 +33,8 @@ def inspect(service, c) -> dict:
         "Args": cfg["args"][1:],
         "State": {
             "Status": st["status"], "Running": st["status"] == "running", "Paused": st["status"] == "paused",
-            "Restarting": False, "OOMKilled": bool(st["oom_killed"]), "Dead": False, "Pid": st["pid"],
+            "Restarting": st["status"] == "restarting", "OOMKilled": bool(st["oom_killed"]), "Dead": False,
+            "Pid": st["pid"],
             "ExitCode": st["exit_code"], "Error": st["error"], "StartedAt": iso(st["started_at"]),
             "FinishedAt": iso(st["finished_at"]),
         },

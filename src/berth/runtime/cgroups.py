@@ -74,3 +74,19 @@ def sample(cid: str, running: bool, interval: float = 0.2) -> dict:
     total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     return {"cpu_percent": max(0.0, (cpu1 - cpu0) / (elapsed * 1e9) * 100), "memory": mem,
             "memory_limit": limit if limit and limit < total else total, "pids": pids}
+
+
+def oom_killed(cid: str) -> bool:
+    """Whether the kernel OOM-killed a process of this container: the memory cgroup's oom_kill
+    counter (v1 memory.oom_control, v2 memory.events). Read it before the runtime deletes the cgroup."""
+    p = paths(cid)
+    path = os.path.join(p["v2"], "memory.events") if "v2" in p else os.path.join(p["memory"], "memory.oom_control")
+    try:
+        with open(path) as f:
+            for line in f:
+                key, _, value = line.partition(" ")
+                if key == "oom_kill":
+                    return int(value) > 0
+    except (OSError, ValueError):
+        pass
+    return False

@@ -15,6 +15,27 @@ import subprocess
 from berth.errors import BerthError
 
 
+class CreateFailed(BerthError):
+    """The runtime could not create the container. exit_code follows docker: 127 when the command
+    is not found, 126 when it cannot be run, 1 otherwise."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.exit_code = exec_exit_code(message) or 1
+
+
+def exec_exit_code(message: str) -> int | None:
+    """126/127 for a runtime's "cannot run the process" message, as docker and podman return."""
+    m = message.lower()
+    if "exec:" not in m and "exec failed" not in m:
+        return None
+    if "no such file or directory" in m or "executable file not found" in m or "not found in $path" in m:
+        return 127
+    if "permission denied" in m or "exec format error" in m or "is a directory" in m:
+        return 126
+    return None
+
+
 def conmon_path() -> str:
     for path in (shutil.which("conmon"), "/usr/libexec/podman/conmon", "/usr/bin/conmon"):
         if path and os.access(path, os.X_OK):
@@ -47,7 +68,9 @@ def start(*, runtime, cid: str, short_id: str, name: str, bundle: str, exit_dir:
     # lets Python spawn with vfork, which is measurably faster.
     env.update(_OCI_SYNCPIPE=str(sync_w), _OCI_STARTPIPE=str(start_r))
     try:
-        proc = subprocess.Popen(args, env=env, pass_fds=(sync_w, start_r),
+        # cwd: conmon also drops an `oom` marker in its working directory (cgroup v1), which must not
+        # be wherever the user ran berth
+        proc = subprocess.Popen(args, env=env, pass_fds=(sync_w, start_r), cwd=bundle,
                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                 close_fds=True)
     finally:
@@ -72,7 +95,7 @@ def start(*, runtime, cid: str, short_id: str, name: str, bundle: str, exit_dir:
     msg = json.loads(line)
     pid = msg.get("data", -1)
     if pid <= 0:
-        raise BerthError(f"cannot create container: {_runtime_message(msg.get('message') or err)}")
+        raise CreateFailed(f"cannot create container: {_runtime_message(msg.get('message') or err)}")
     with open(os.path.join(bundle, "conmon.pid")) as f:
         conmon_pid = int(f.read().strip())
     return pid, conmon_pid

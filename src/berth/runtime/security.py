@@ -43,10 +43,31 @@ def normalize_capability(name: str) -> str:
     return cap
 
 
+_CAP_NUMBERS = {name: i for i, name in enumerate([
+    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL", "CAP_SETGID",
+    "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST",
+    "CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_IPC_LOCK", "CAP_IPC_OWNER", "CAP_SYS_MODULE", "CAP_SYS_RAWIO",
+    "CAP_SYS_CHROOT", "CAP_SYS_PTRACE", "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE",
+    "CAP_SYS_RESOURCE", "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE", "CAP_AUDIT_WRITE",
+    "CAP_AUDIT_CONTROL", "CAP_SETFCAP", "CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM",
+    "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE"])}
+
+
+def available_capabilities() -> list[str]:
+    """ALL, as this host can grant it: the capabilities in berth's own bounding set (a container
+    cannot get more, and a runtime asked for more refuses to start it)."""
+    try:
+        with open("/proc/self/status") as f:
+            bounding = next(int(line.split()[1], 16) for line in f if line.startswith("CapBnd:"))
+    except (OSError, StopIteration, ValueError):
+        return list(ALL_CAPABILITIES)
+    return [c for c in ALL_CAPABILITIES if bounding >> _CAP_NUMBERS[c] & 1]
+
+
 def capabilities(add: list[str] = (), drop: list[str] = (), privileged: bool = False) -> list[str]:
     add = [normalize_capability(c) for c in add]
     drop = [normalize_capability(c) for c in drop]
-    caps = list(ALL_CAPABILITIES) if privileged or "ALL" in add else list(DEFAULT_CAPABILITIES)
+    caps = available_capabilities() if privileged or "ALL" in add else list(DEFAULT_CAPABILITIES)
     if "ALL" in drop:
         caps = []
     caps += [c for c in add if c != "ALL" and c not in caps]
