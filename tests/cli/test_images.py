@@ -66,7 +66,7 @@ def test_inspect_missing_reports_each(busybox):
     p = busybox.run("inspect", "busybox", "nope", check=False)
     assert p.returncode == 1
     assert json.loads(p.stdout)[0]["RepoTags"] == ["busybox:latest"]
-    assert p.stderr.decode().strip() == "Error: No such image: nope"
+    assert p.stderr.decode().strip() == "Error: No such object: nope"
 
 
 def test_history(two_images):

@@ -120,6 +120,14 @@ def _run_attached(engine, c, interactive: bool, tty: bool, remove: bool, remove_
         code = _pump(svc, c, sock, interactive, tty)
         if remove:
             svc.remove(c.id, force=True, volumes=True)
+    if not remove and c.config["restart"]["name"] != "no":
+        # the monitor's exit hook left this to the attached client: apply the restart policy in
+        # the background, as the engine does after `docker run` returns
+        import subprocess
+        subprocess.Popen([sys.executable, "-m", "berth.runtime.exit_hook", "--root", svc.store.root,
+                          "container", "cleanup", c.id],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                         start_new_session=True)
     return code
 
 
@@ -184,6 +192,21 @@ def _each(names, action, echo_name=False):
             failed = True
     if failed:
         sys.exit(1)
+
+
+@click.command("attach")
+@click.option("--no-stdin", is_flag=True, help="Do not attach STDIN.")
+@click.argument("name")
+@click.pass_obj
+def attach_cmd(engine, no_stdin, name):
+    """Attach local standard input, output, and error streams to a running container."""
+    from berth.errors import Conflict
+    from berth.runtime.attach import connect
+    c = engine.containers.get(name)
+    if c.status != "running":
+        raise Conflict("You cannot attach to a stopped container, start it first")
+    sock = connect(engine.containers.socket_dir, c.id[:12])
+    sys.exit(_pump(engine.containers, c, sock, c.config["stdin"] and not no_stdin, c.config["tty"]))
 
 
 @click.command("stop")
@@ -511,7 +534,8 @@ def register(cli):
     for cmd, name in ((create_cmd, "create"), (run_cmd, "run"), (start_cmd, "start"), (stop_cmd, "stop"),
                       (kill_cmd, "kill"), (restart_cmd, "restart"), (rm_cmd, "rm"), (ps_cmd, "ls"),
                       (logs_cmd, "logs"), (exec_cmd, "exec"), (wait_cmd, "wait"), (top_cmd, "top"),
-                      (stats_cmd, "stats"), (rename_cmd, "rename"), (pause_cmd, "pause"), (unpause_cmd, "unpause")):
+                      (stats_cmd, "stats"), (rename_cmd, "rename"), (pause_cmd, "pause"), (unpause_cmd, "unpause"),
+                      (attach_cmd, "attach")):
         container.add_command(cmd, name)
         cli.add_command(cmd, "ps" if name == "ls" else name)
     cli.add_command(container)

@@ -81,27 +81,27 @@ def inspect_cmd(engine, names, fmt):
     """Show low-level information on images as JSON."""
     from berth.errors import ImageNotFound, InvalidReference
     from berth.store.containers import ContainerNotFound
+    ctx = click.get_current_context()
+    generic = ctx.parent is not None and ctx.parent.info_name != "image"
     found, missing = [], []
     for name in names:
-        try:
-            found.append(engine.images.inspect(name))
-            continue
-        except (ImageNotFound, InvalidReference):
-            pass
-        if click.get_current_context().info_name == "inspect" and click.get_current_context().parent.info_name != "image":
+        if generic:  # `berth inspect`: containers first, then images (as docker)
             try:
                 found.append(engine.containers.inspect(name))
                 continue
             except ContainerNotFound:
                 pass
-        missing.append(name)
+        try:
+            found.append(engine.images.inspect(name))
+        except (ImageNotFound, InvalidReference):
+            missing.append(name)
     if fmt and fmt != "json":
         for doc in found:
             click.echo(render(fmt, doc))
     else:
         click.echo(json.dumps(found, indent=4))
     for name in missing:
-        click.echo(f"Error: No such image: {name}", err=True)
+        click.echo(f"Error: No such {'object' if generic else 'image'}: {name}", err=True)
     if missing:
         sys.exit(1)
 

@@ -355,7 +355,8 @@ class ContainerService:
                          network=cfg["network"], resources=spec.Resources(**cfg["resources"]),
                          cgroups_path=f"/berth/{c.id}", masked=not cfg["privileged"])
         fsutil.atomic_write(os.path.join(bundle, "config.json"), json.dumps(doc, indent=1).encode())
-        exit_command = [sys.executable, "-m", "berth", "--root", self.store.root, "container", "cleanup", c.id]
+        exit_command = [sys.executable, "-m", "berth.runtime.exit_hook", "--root", self.store.root,
+                        "container", "cleanup", c.id]
         log_path = os.path.join(bundle, "ctr.log")
         pid, conmon_pid = monitor.start(runtime=rt, cid=c.id, short_id=c.id[:12], name=c.name, bundle=bundle,
                                         exit_dir=self.exit_dir, socket_dir=self.socket_dir, terminal=cfg["tty"],

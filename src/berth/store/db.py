@@ -44,7 +44,7 @@ CREATE TABLE IF NOT EXISTS containers (
 );
 CREATE TABLE IF NOT EXISTS container_state (
     id            TEXT PRIMARY KEY REFERENCES containers(id) ON DELETE CASCADE,
-    status        TEXT NOT NULL,    -- created | running | paused | exited | removing
+    status        TEXT NOT NULL,    -- created | running | paused | restarting | exited
     pid           INTEGER NOT NULL DEFAULT 0,
     conmon_pid    INTEGER NOT NULL DEFAULT 0,
     exit_code     INTEGER NOT NULL DEFAULT 0,
