@@ -1,9 +1,7 @@
 """File commands: `cp`, `diff`, `commit`, `export` (also under `berth container`)."""
 from __future__ import annotations
 
-import os
 import sys
-import tempfile
 
 import click
 
@@ -152,18 +150,9 @@ def export_cmd(engine, output, name):
         files.export(name, sys.stdout.buffer)
         sys.stdout.buffer.flush()
         return
-    directory = os.path.dirname(os.path.abspath(output))
-    if not os.path.isdir(directory):
-        raise BerthError(f"open {output}: no such file or directory")
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(output)}.")
-    try:
-        with os.fdopen(fd, "wb", buffering=1 << 20) as f:
-            files.export(name, f)
-        os.chmod(tmp, 0o644)
-        os.rename(tmp, output)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    from berth.store.fsutil import replace_atomically
+    with replace_atomically(output) as f:
+        files.export(name, f)
 
 
 COMMANDS = (("cp", cp_cmd), ("diff", diff_cmd), ("commit", commit_cmd), ("export", export_cmd))

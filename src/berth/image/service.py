@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 
 from berth.archive.hashing import HashingWriter
 from berth.errors import BerthError, Conflict, ImageNotFound, InvalidReference, StoreError
@@ -152,18 +151,8 @@ class ImageService:
             writer(stream, images, self._write_layer)
             stream.flush()
             return
-        directory = os.path.dirname(os.path.abspath(output))
-        if not os.path.isdir(directory):
-            raise BerthError(f"cannot write {output}: directory {directory} does not exist")
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(output)}.")
-        try:
-            with os.fdopen(fd, "wb", buffering=1 << 20) as f:
-                writer(f, images, self._write_layer)
-            os.chmod(tmp, 0o644)
-            os.rename(tmp, output)
-        except BaseException:
-            os.unlink(tmp)
-            raise
+        with fsutil.replace_atomically(output) as f:
+            writer(f, images, self._write_layer)
 
     def _write_layer(self, layer, out) -> None:
         checked = HashingWriter(out)

@@ -50,6 +50,25 @@ def atomic_write(path: str, data: bytes, mode: int = 0o600) -> None:
 
 
 @contextmanager
+def replace_atomically(path: str, mode: int = 0o644):
+    """Yield a file that becomes `path` only if the block succeeds (a temp file beside it, renamed):
+    a failed save or export never leaves a truncated file where the user asked for one."""
+    from berth.errors import BerthError
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise BerthError(f"cannot write {path}: directory {directory} does not exist")
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.")
+    try:
+        with os.fdopen(fd, "wb", buffering=1 << 20) as f:
+            yield f
+        os.chmod(tmp, mode)
+        os.rename(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+@contextmanager
 def flock(path: str, shared: bool = False, blocking: bool = True):
     """Hold an flock on `path` (created if missing). Non-blocking mode yields False when busy."""
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
