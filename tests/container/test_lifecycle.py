@@ -87,6 +87,9 @@ def test_exec_exit_code_user_workdir_env_stdin(busybox):
     assert busybox.out("exec", "e", "id") == "uid=0(root) gid=0(root)\n"
     assert busybox.out("exec", "-u", "nobody", "e", "id") == "uid=65534(nobody) gid=65534(nogroup)\n"
     assert busybox.out("exec", "-u", "1000:1000", "e", "id") == "uid=1000 gid=1000\n"
+    # supplementary groups come from the container's own /etc/group, as for the main process
+    busybox.run("exec", "e", "sh", "-c", "echo 'staff:x:50:nobody' >> /etc/group")
+    assert busybox.out("exec", "-u", "nobody", "e", "id", "-G") == "65534 50\n"
     assert busybox.out("exec", "-w", "/tmp", "e", "pwd") == "/tmp\n"
     assert busybox.out("exec", "-e", "FOO=bar", "e", "sh", "-c", "echo $FOO $FROM_RUN") == "bar 1\n"
     assert busybox.out("exec", "e", "sh", "-c", "echo $$").strip() != "1"  # a new process, not PID 1

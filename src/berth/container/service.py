@@ -557,8 +557,10 @@ class ContainerService:
             args += ["--env", e]
         if user:
             from berth.container.users import resolve
-            uid, gid, _, _ = resolve(os.path.join(self.records.dir(c.id), "rootfs"), user)
+            uid, gid, groups, _ = resolve(os.path.join(self.records.dir(c.id), "rootfs"), user)
             args += ["--user", f"{uid}:{gid}"]
+            for g in groups:
+                args += ["--additional-gids", str(g)]
         args += [c.id, *command]
         # the runtime's own errors go to a log as well, so that "cannot run this" is told apart from the
         # command's own exit status 255 and reported as docker does (126/127)
