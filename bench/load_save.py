@@ -34,6 +34,8 @@ import tarfile
 import time
 from pathlib import Path
 
+from _common import write_section  # bench/ is on sys.path when run as a script
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 CACHE = Path(os.environ.get("BERTH_BENCH_CACHE", "/var/tmp/berth-bench"))
@@ -299,18 +301,6 @@ def report(data: dict, repeat: int) -> str:
     return "\n".join(lines)
 
 
-def write_section(section: str) -> None:
-    text = BENCHMARKS.read_text() if BENCHMARKS.exists() else "# Benchmarks\n"
-    lines = text.splitlines()
-    if SECTION in lines:
-        start = lines.index(SECTION)
-        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-        new = lines[:start] + section.rstrip("\n").splitlines() + [""] + lines[end:]
-    else:
-        new = lines + ([""] if lines and lines[-1] else []) + section.rstrip("\n").splitlines()
-    BENCHMARKS.write_text("\n".join(new).rstrip("\n") + "\n")
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--repeat", type=int, default=3)
@@ -335,7 +325,7 @@ def main() -> int:
         print()
         print(section)
         if not args.no_write:
-            write_section(section)
+            write_section(SECTION, section)
             print(f"(written to {BENCHMARKS})")
     if args.profile or args.profile_only:
         profile(args.top)

@@ -48,3 +48,15 @@ class HashingWriter(io.RawIOBase):
 
     def digest(self) -> Digest:
         return Digest.from_hasher(self._hash)
+
+
+class CountingWriter:
+    """Counts the bytes written through it (to check a member's declared size)."""
+
+    def __init__(self, out):
+        self.out = out
+        self.count = 0
+
+    def write(self, b):
+        self.count += len(b)
+        return self.out.write(b)

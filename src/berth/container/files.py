@@ -27,6 +27,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from berth import archive
+from berth.archive.hashing import CountingWriter
 from berth.archive import securefs
 from berth.archive.unpack import OVERLAY_OPAQUE_XATTR
 from berth.errors import BerthError, Conflict, StoreError
@@ -288,7 +289,7 @@ class FileService:
             fd = _open_source(side, scp, follow)
             try:
                 if dest == "-":
-                    counter = _Counter(out)
+                    counter = CountingWriter(out)
                     archive.write_tree(fd, counter, arcname="." if scp.contents else scp.base)
                     return counter.count
                 host_fd = os.open("/", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
@@ -487,16 +488,6 @@ class FileService:
         """docker export: the container's merged filesystem as one tar."""
         with self.mounted(text) as (_, root_fd):
             archive.write_tree(root_fd, out)
-
-
-class _Counter:
-    def __init__(self, out):
-        self.out = out
-        self.count = 0
-
-    def write(self, data):
-        self.count += len(data)
-        return self.out.write(data)
 
 
 def _no_type_clash(side, dir_fd, name, src_is_dir, dcp):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import os
 
+from berth.archive.hashing import CountingWriter
 from berth.archive import tarformat
 from berth.archive.compression import CHUNK
 from berth.archive.unpack import clean_name
@@ -107,7 +108,7 @@ class ArchiveWriter:
         self._parents(name)
         self.out.write(tarformat.build_header(tarformat.Entry(name, tarformat.REG, size=size, mode=0o644,
                                                               mtime=self.mtime)))
-        counter = _CountingWriter(self.out)
+        counter = CountingWriter(self.out)
         write_content(counter)
         if counter.count != size:
             raise ArchiveError(f"{name}: wrote {counter.count} bytes, expected {size}")
@@ -115,13 +116,3 @@ class ArchiveWriter:
 
     def close(self) -> None:
         self.out.write(tarformat.END_OF_ARCHIVE)
-
-
-class _CountingWriter:
-    def __init__(self, out):
-        self.out = out
-        self.count = 0
-
-    def write(self, b):
-        self.count += len(b)
-        return self.out.write(b)
