@@ -471,13 +471,16 @@ class ContainerService:
     def wait(self, text: str) -> int:
         c = self.get(text)
         code = c.state["exit_code"]
+        delay = 0.002  # conmon writes the exit file moments after the output ends: look soon, then back off
         while c.status in ("running", "paused"):
-            time.sleep(0.02)
             code = _read_exit(self._exit_file(c.id), code)
             try:
                 c = self.reconcile(self.records.get(c.id))
             except LookupError:  # auto-removed once it exited: the exit file told the code
                 return code
+            if c.status in ("running", "paused"):
+                time.sleep(delay)
+                delay = min(delay * 2, 0.05)
         return c.state["exit_code"]
 
     def remove(self, text: str, force: bool = False, volumes: bool = False) -> Container:
