@@ -34,7 +34,7 @@ import tarfile
 import time
 from pathlib import Path
 
-from _common import write_section  # bench/ is on sys.path when run as a script
+from _common import BENCHMARKS, write_section  # bench/ is on sys.path when run as a script
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -44,7 +44,6 @@ DOCKERFILE = HERE / "Dockerfile.load-save"
 BASE_REF = "localhost/berth-bench/debian:bookworm"
 IMAGE = "localhost/berth-bench/load-save:latest"
 ARCHIVE = CACHE / "load-save.docker-archive.tar"
-BENCHMARKS = REPO / "BENCHMARKS.md"
 SECTION = "## load / save (3-layer ~500 MB image)"
 SETTLE_SECONDS = 40
 

@@ -46,7 +46,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import write_section  # bench/ is on sys.path when run as a script
+from _common import BENCHMARKS, write_section  # bench/ is on sys.path when run as a script
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -60,7 +60,6 @@ RUNC_BUNDLE = CACHE / "runc-bundle"
 RUNC_STATE = CACHE / "r" / "runc"
 TAR = Path("/var/tmp/berth-peers/busybox.tar")
 IMAGE = "localhost/berth-bench/busybox:latest"
-BENCHMARKS = REPO / "BENCHMARKS.md"
 SECTION = "## container start (run --rm /bin/true)"
 GOAL_RATIO = 0.6
 GOAL_RSS_KB = 2048

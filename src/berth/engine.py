@@ -26,19 +26,18 @@ class Engine:
         from berth.container.service import ContainerService
         return ContainerService(self.store, self.images)
 
-    @cached_property
+    @property
     def volumes(self):
-        from berth.container.volumes import VolumeService
-        return VolumeService(self.store)
+        return self.containers.volumes
 
     def disk_usage(self) -> dict:
         """`system df`: images (with sharing), containers (their upper dirs) and volumes."""
-        from berth.container.volumes import _du
+        from berth.store.fsutil import disk_usage
         usage = self.images.disk_usage()
         containers = self.containers.list(all=True)
-        usage["containers"] = [{"container": c, "size": _du(self.containers.records.dir(c.id) + "/upper")}
+        usage["containers"] = [{"container": c, "size": disk_usage(self.containers.records.dir(c.id) + "/upper")}
                                for c in containers]
-        usage["volumes"] = [{"volume": v, "size": _du(v["Mountpoint"]),
+        usage["volumes"] = [{"volume": v, "size": disk_usage(v["Mountpoint"]),
                              "links": len(self.volumes.users(v["Name"]))} for v in self.volumes.list()]
         return usage
 

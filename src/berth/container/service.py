@@ -14,6 +14,7 @@ import signal as signals
 import subprocess
 import sys
 import time
+from functools import cached_property
 
 from berth.container import options as opts
 from berth.container.names import random_name
@@ -36,6 +37,7 @@ class ContainerService:
         self.records = ContainerStore(store)
         self.exit_dir = self._dir("exits")
         self.socket_dir = self._dir("s")
+        self._runtimes: dict = {}
 
     def _dir(self, name: str) -> str:
         path = os.path.join(self.store.root, name)
@@ -43,9 +45,11 @@ class ContainerService:
         return path
 
     def runtime(self, name: str | None = None):
-        return detect_runtime(name, os.path.join(self.store.root, "runtime"))
+        if name not in self._runtimes:
+            self._runtimes[name] = detect_runtime(name, os.path.join(self.store.root, "runtime"))
+        return self._runtimes[name]
 
-    @property
+    @cached_property
     def volumes(self):
         from berth.container.volumes import VolumeService
         return VolumeService(self.store)

@@ -12,6 +12,7 @@ from berth.archive import securefs
 from berth.container.options import NAME, InvalidOption
 from berth.errors import BerthError, Conflict
 from berth.runtime import spec
+from berth.store import fsutil
 from berth.store.db import transaction
 
 _VOLUME_TYPES = {"tmpfs", "none", "nfs", "nfs4", "ext4", "xfs", "btrfs", "bind"}
@@ -95,13 +96,13 @@ class VolumeService:
         removed, reclaimed = [], 0
         for vol in self.list():
             if (vol["Anonymous"] or all) and not self.users(vol["Name"]):
-                reclaimed += _du(self.path(vol["Name"]))
+                reclaimed += fsutil.disk_usage(self.path(vol["Name"]))
                 self.remove(vol["Name"])
                 removed.append(vol["Name"])
         return removed, reclaimed
 
     def size(self, name: str) -> int:
-        return _du(self.path(name))
+        return fsutil.disk_usage(self.path(name))
 
     # ---- use by containers -------------------------------------------------------------
 
@@ -110,13 +111,10 @@ class VolumeService:
         target = self.path(name)
         if not options or os.path.ismount(target):
             return
-        from berth.runtime.rootfs import _check, _libc
+        from berth.runtime.rootfs import mount
         kind = options.get("type", "none")
-        device = options.get("device", kind)
         flags = 4096 if kind in ("none", "bind") else 0  # MS_BIND
-        data = options.get("o", "")
-        _check(_libc.mount(device.encode(), target.encode(), kind.encode() if kind != "none" else None, flags,
-                           data.encode() or None), f"mount volume {name}")
+        mount(options.get("device", kind), target, None if kind == "none" else kind, flags, options.get("o", ""))
 
     def _unmount(self, name: str) -> None:
         from berth.runtime.rootfs import unmount
@@ -184,14 +182,3 @@ def _copy_tree(src: str, dest: str) -> None:
     t.join()
     if errors:
         raise errors[0]
-
-
-def _du(path: str) -> int:
-    total = 0
-    for dirpath, _, files in os.walk(path):
-        for f in files:
-            try:
-                total += os.lstat(os.path.join(dirpath, f)).st_blocks * 512
-            except OSError:
-                pass
-    return total

@@ -13,6 +13,7 @@ import shutil
 import subprocess
 
 from berth.errors import BerthError
+from berth.runtime.oci import runtime_message
 
 
 class CreateFailed(BerthError):
@@ -95,14 +96,7 @@ def start(*, runtime, cid: str, short_id: str, name: str, bundle: str, exit_dir:
     msg = json.loads(line)
     pid = msg.get("data", -1)
     if pid <= 0:
-        raise CreateFailed(f"cannot create container: {_runtime_message(msg.get('message') or err)}")
+        raise CreateFailed(f"cannot create container: {runtime_message(msg.get('message') or err)}")
     with open(os.path.join(bundle, "conmon.pid")) as f:
         conmon_pid = int(f.read().strip())
     return pid, conmon_pid
-
-
-def _runtime_message(text: str) -> str:
-    text = text.strip().splitlines()[-1] if text.strip() else "unknown error"
-    if 'msg="' in text:
-        text = text.split('msg="', 1)[1].rsplit('"', 1)[0]
-    return text.replace("\\\"", '"')

@@ -31,7 +31,7 @@ class OCIRuntime:
         proc = subprocess.run([self.path, *self.base_args(), *args], capture_output=True, text=True)
         if check and proc.returncode != 0:
             message = (proc.stderr.strip().splitlines() or [f"exit {proc.returncode}"])[-1]
-            raise RuntimeError_(f"{self.name} {args[0]}: {_clean(message)}")
+            raise RuntimeError_(f"{self.name} {args[0]}: {runtime_message(message)}")
         return proc
 
     def state(self, cid: str) -> dict | None:
@@ -47,7 +47,7 @@ class OCIRuntime:
         args = ["kill"] + (["--all"] if all_processes else []) + [cid, str(signal)]
         proc = self._run(*args, check=False)
         if proc.returncode != 0 and "not running" not in proc.stderr and "does not exist" not in proc.stderr:
-            raise RuntimeError_(f"{self.name} kill: {_clean(proc.stderr.strip())}")
+            raise RuntimeError_(f"{self.name} kill: {runtime_message(proc.stderr.strip())}")
 
     def has_state(self, cid: str) -> bool:
         """Whether the runtime still knows the container (runc and crun keep a directory per ID)."""
@@ -64,11 +64,12 @@ class OCIRuntime:
         self._run("resume", cid)
 
 
-def _clean(message: str) -> str:
-    # runc logs as logfmt: keep just the msg text
-    if 'msg="' in message:
-        return message.split('msg="', 1)[1].rsplit('"', 1)[0]
-    return message
+def runtime_message(text: str) -> str:
+    """The last line of a runtime's error output; runc logs as logfmt, so keep just the msg text."""
+    text = text.strip().splitlines()[-1] if text.strip() else "unknown error"
+    if 'msg="' in text:
+        text = text.split('msg="', 1)[1].rsplit('"', 1)[0]
+    return text.replace('\\"', '"')
 
 
 class Runc(OCIRuntime):

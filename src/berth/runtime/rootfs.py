@@ -17,6 +17,11 @@ def _check(ret: int, what: str) -> None:
         raise BerthError(f"{what}: {os.strerror(err)}")
 
 
+def mount(source: str, target: str, fstype: str | None, flags: int = 0, data: str = "") -> None:
+    _check(_libc.mount(source.encode(), os.fsencode(target), fstype.encode() if fstype else None, flags,
+                       data.encode() or None), f"mount {fstype or source} on {target}")
+
+
 def mount_overlay(lowers: list[str], upper: str, work: str, target: str) -> None:
     """Mount lowers (top first) with upper/work at target."""
     if not lowers:
@@ -24,8 +29,7 @@ def mount_overlay(lowers: list[str], upper: str, work: str, target: str) -> None
     data = f"lowerdir={':'.join(lowers)},upperdir={upper},workdir={work}"
     if len(data) > MAX_MOUNT_DATA:
         raise BerthError(f"too many layers to mount ({len(lowers)}): overlay options exceed one page")
-    _check(_libc.mount(b"overlay", os.fsencode(target), b"overlay", 0, data.encode()),
-           f"mount overlay on {target}")
+    mount("overlay", target, "overlay", 0, data)
 
 
 def unmount(target: str) -> None:

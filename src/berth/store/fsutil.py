@@ -29,6 +29,18 @@ def syncfs(path: str) -> None:
         os.close(fd)
 
 
+def disk_usage(path: str) -> int:
+    """Bytes allocated to the files under `path` (what `du` counts), without following symlinks."""
+    total = 0
+    for dirpath, _, files in os.walk(path):
+        for f in files:
+            try:
+                total += os.lstat(os.path.join(dirpath, f)).st_blocks * 512
+            except OSError:
+                pass
+    return total
+
+
 def atomic_write(path: str, data: bytes, mode: int = 0o600) -> None:
     """temp file in the same directory + fsync + rename + fsync(dir)."""
     directory = os.path.dirname(path)
