@@ -143,7 +143,7 @@ def background(roots=(str(STORES), str(PODMAN_ROOT), str(PODMAN_RUN))) -> list[i
         joined = "\0".join(argv)
         if not any(r in joined for r in roots):
             continue
-        if os.path.basename(argv[0]) == "conmon" or "cleanup" in argv:
+        if os.path.basename(argv[0]) == "conmon" or "cleanup" in argv or "berth-exit" in argv:
             found.append(int(pid))
     return found
 
@@ -402,11 +402,11 @@ def _sub(a, k):
 wrap(subprocess, "run", _sub)
 wrap(time, "sleep", lambda a, k: f"sleep {a[0]:g} s")
 t_imp = time.perf_counter()
-from berth.cli.main import cli
+from berth.cli.main import run as cli_run
 import berth.container.service, berth.runtime.monitor, berth.runtime.rootfs, berth.runtime.attach
 from berth.cli import containers as clicontainers
 t_imp_end = time.perf_counter()
-ev.append(("imports (berth.cli.main, click, ...)", t_imp - T0, t_imp_end - T0, 0))
+ev.append(("imports (berth.cli.main, ...)", t_imp - T0, t_imp_end - T0, 0))
 S = berth.container.service.ContainerService
 for m in ("create", "start", "wait", "remove", "reconcile", "_finalize", "_start_locked", "_etc_mounts", "_free_name"):
     wrap(S, m, "ContainerService." + m)
@@ -427,7 +427,7 @@ if os.environ.get("BERTH_PROBE_CPROFILE"):
     prof = cProfile.Profile(); prof.enable()
 code = 0
 try:
-    cli.main(args=sys.argv[1:], prog_name="berth")
+    code = cli_run(sys.argv[1:])
 except SystemExit as e:
     code = e.code or 0
 finally:
@@ -622,7 +622,7 @@ def report(args, engines, sbs, scaling, rss, prof) -> str:
              "with `runc spec` + terminal off + args /bin/true (own netns, read-only rootfs directory, no overlay). "
              "berth runs with its bytecode cached (PYTHONPYCACHEPREFIX=" + str(CACHE / "pycache") + ", as an installed "
              "package would); the `no .pyc` row is berth as this sandbox runs it (PYTHONDONTWRITEBYTECODE=1, sources without "
-             "__pycache__): every berth process, the exit command too, compiles berth's modules again (stdlib and click "
+             "__pycache__): every berth process, the exit command too, compiles berth's modules again (stdlib "
              f"from a bytecode cache, {NOPYC_PREFIX})",
              "",
              "| engine | median (ms) | p90 (ms) | berth / engine (median) | background after exit (ms) |",

@@ -6,49 +6,48 @@ import os
 import sys
 import time
 
-import click
+from berth.cli.cmdline import Group, argument, command, echo, option
 
 from berth.cli.output import emit, human_duration, human_size, render, table
 
 
-@click.group("container")
-def container():
-    """Manage containers."""
+container = Group("container", "Manage containers.",
+                  lazy={n: f"berth.cli.files:{n}_cmd" for n in ("cp", "diff", "commit", "export")})
 
 
 def _create_options(f):
     """The flags `run` and `create` share, applied in docker's order."""
     decorators = [
-        click.option("--name", help="Assign a name to the container."),
-        click.option("-e", "--env", "env", multiple=True, help="Set environment variables."),
-        click.option("--env-file", multiple=True, help="Read in a file of environment variables."),
-        click.option("-w", "--workdir", help="Working directory inside the container."),
-        click.option("-u", "--user", help="Username or UID (format: <name|uid>[:<group|gid>])."),
-        click.option("--entrypoint", help="Overwrite the default ENTRYPOINT of the image."),
-        click.option("-v", "--volume", "volumes", multiple=True, help="Bind mount a volume."),
-        click.option("--mount", "mounts", multiple=True, help="Attach a filesystem mount to the container."),
-        click.option("--tmpfs", multiple=True, help="Mount a tmpfs directory."),
-        click.option("--read-only", is_flag=True, help="Mount the container's root filesystem as read only."),
-        click.option("-h", "--hostname", help="Container host name."),
-        click.option("-i", "--interactive", is_flag=True, help="Keep STDIN open even if not attached."),
-        click.option("-t", "--tty", is_flag=True, help="Allocate a pseudo-TTY."),
-        click.option("--network", "--net", "network", default="none", show_default=True,
+        option("--name", help="Assign a name to the container."),
+        option("-e", "--env", "env", multiple=True, help="Set environment variables."),
+        option("--env-file", multiple=True, help="Read in a file of environment variables."),
+        option("-w", "--workdir", help="Working directory inside the container."),
+        option("-u", "--user", help="Username or UID (format: <name|uid>[:<group|gid>])."),
+        option("--entrypoint", help="Overwrite the default ENTRYPOINT of the image."),
+        option("-v", "--volume", "volumes", multiple=True, help="Bind mount a volume."),
+        option("--mount", "mounts", multiple=True, help="Attach a filesystem mount to the container."),
+        option("--tmpfs", multiple=True, help="Mount a tmpfs directory."),
+        option("--read-only", is_flag=True, help="Mount the container's root filesystem as read only."),
+        option("-h", "--hostname", help="Container host name."),
+        option("-i", "--interactive", is_flag=True, help="Keep STDIN open even if not attached."),
+        option("-t", "--tty", is_flag=True, help="Allocate a pseudo-TTY."),
+        option("--network", "--net", "network", default="none",
                      help="Connect a container to a network (none or host for now)."),
-        click.option("-m", "--memory", help="Memory limit (e.g. 64m)."),
-        click.option("--memory-swap", help="Swap limit equal to memory plus swap: -1 for unlimited."),
-        click.option("--cpus", help="Number of CPUs."),
-        click.option("--pids-limit", help="Tune container pids limit (-1 for unlimited)."),
-        click.option("--cap-add", multiple=True, help="Add Linux capabilities."),
-        click.option("--cap-drop", multiple=True, help="Drop Linux capabilities."),
-        click.option("--privileged", is_flag=True, help="Give extended privileges to this container."),
-        click.option("--security-opt", multiple=True, help="Security options (no-new-privileges)."),
-        click.option("--restart", default="no", help="Restart policy: no, always, on-failure[:N], unless-stopped."),
-        click.option("--stop-signal", help="Signal to stop the container."),
-        click.option("--stop-timeout", help="Timeout (in seconds) to stop a container."),
-        click.option("--init", is_flag=True, help="Run an init inside the container that forwards signals and reaps processes."),
-        click.option("--rm", "auto_remove", is_flag=True, help="Automatically remove the container when it exits."),
-        click.option("-l", "--label", "labels", multiple=True, help="Set meta data on a container."),
-        click.option("--runtime", help="OCI runtime: runc, crun or a path (default: detected)."),
+        option("-m", "--memory", help="Memory limit (e.g. 64m)."),
+        option("--memory-swap", help="Swap limit equal to memory plus swap: -1 for unlimited."),
+        option("--cpus", help="Number of CPUs."),
+        option("--pids-limit", help="Tune container pids limit (-1 for unlimited)."),
+        option("--cap-add", multiple=True, help="Add Linux capabilities."),
+        option("--cap-drop", multiple=True, help="Drop Linux capabilities."),
+        option("--privileged", is_flag=True, help="Give extended privileges to this container."),
+        option("--security-opt", multiple=True, help="Security options (no-new-privileges)."),
+        option("--restart", default="no", help="Restart policy: no, always, on-failure[:N], unless-stopped."),
+        option("--stop-signal", help="Signal to stop the container."),
+        option("--stop-timeout", help="Timeout (in seconds) to stop a container."),
+        option("--init", is_flag=True, help="Run an init inside the container that forwards signals and reaps processes."),
+        option("--rm", "auto_remove", is_flag=True, help="Automatically remove the container when it exits."),
+        option("-l", "--label", "labels", multiple=True, help="Set meta data on a container."),
+        option("--runtime", help="OCI runtime: runc, crun or a path (default: detected)."),
     ]
     for d in reversed(decorators):
         f = d(f)
@@ -68,22 +67,20 @@ def _create(engine, image, command, o):
         runtime=o["runtime"])
 
 
-@click.command("create", context_settings={"allow_interspersed_args": False})
+@command("create", interspersed=False)
 @_create_options
-@click.argument("image")
-@click.argument("command", nargs=-1)
-@click.pass_obj
+@argument("image")
+@argument("command", nargs=-1)
 def create_cmd(engine, image, command, **o):
     """Create a new container."""
-    click.echo(_create(engine, image, command, o).id)
+    echo(_create(engine, image, command, o).id)
 
 
-@click.command("run", context_settings={"allow_interspersed_args": False})
+@command("run", interspersed=False)
 @_create_options
-@click.option("-d", "--detach", is_flag=True, help="Run container in background and print container ID.")
-@click.argument("image")
-@click.argument("command", nargs=-1)
-@click.pass_obj
+@option("-d", "--detach", is_flag=True, help="Run container in background and print container ID.")
+@argument("image")
+@argument("command", nargs=-1)
 def run_cmd(engine, image, command, detach, **o):
     """Create and run a new container from an image."""
     from berth.runtime.monitor import CreateFailed
@@ -95,11 +92,11 @@ def run_cmd(engine, image, command, detach, **o):
             except BaseException:
                 engine.containers.remove(c.id, force=True, volumes=True)  # no half-made container is left
                 raise
-            click.echo(c.id)
+            echo(c.id)
             return
         code = _run_attached(engine, c, o["interactive"], o["tty"], remove=o["auto_remove"])
     except CreateFailed as e:  # the command cannot be run: docker's 126/127
-        click.echo(f"Error: {e}", err=True)
+        echo(f"Error: {e}", err=True)
         sys.exit(e.exit_code)
     sys.exit(code)
 
@@ -124,8 +121,7 @@ def _run_attached(engine, c, interactive: bool, tty: bool, remove: bool, remove_
         # the monitor's exit hook left this to the attached client: apply the restart policy in
         # the background, as the engine does after `docker run` returns
         import subprocess
-        subprocess.Popen([sys.executable, "-m", "berth.runtime.exit_hook", "--root", svc.store.root,
-                          "container", "cleanup", c.id],
+        subprocess.Popen([sys.executable, "-m", "berth", "--root", svc.store.root, "container", "cleanup", c.id],
                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                          start_new_session=True)
     return code
@@ -163,11 +159,10 @@ def _pump(svc, c, sock, interactive: bool, tty: bool) -> int:
     return svc.wait(c.id)
 
 
-@click.command("start")
-@click.option("-a", "--attach", is_flag=True, help="Attach STDOUT/STDERR and forward signals.")
-@click.option("-i", "--interactive", is_flag=True, help="Attach container's STDIN.")
-@click.argument("names", nargs=-1, required=True)
-@click.pass_obj
+@command("start")
+@option("-a", "--attach", is_flag=True, help="Attach STDOUT/STDERR and forward signals.")
+@option("-i", "--interactive", is_flag=True, help="Attach container's STDIN.")
+@argument("names", nargs=-1, required=True)
 def start_cmd(engine, attach, interactive, names):
     """Start one or more stopped containers."""
     if attach or interactive:
@@ -186,18 +181,17 @@ def _each(names, action, echo_name=False):
         try:
             action(n)
             if echo_name:
-                click.echo(n)
+                echo(n)
         except BerthError as e:
-            click.echo(f"Error: {e}", err=True)
+            echo(f"Error: {e}", err=True)
             failed = True
     if failed:
         sys.exit(1)
 
 
-@click.command("attach")
-@click.option("--no-stdin", is_flag=True, help="Do not attach STDIN.")
-@click.argument("name")
-@click.pass_obj
+@command("attach")
+@option("--no-stdin", is_flag=True, help="Do not attach STDIN.")
+@argument("name")
 def attach_cmd(engine, no_stdin, name):
     """Attach local standard input, output, and error streams to a running container."""
     from berth.errors import Conflict
@@ -209,55 +203,49 @@ def attach_cmd(engine, no_stdin, name):
     sys.exit(_pump(engine.containers, c, sock, c.config["stdin"] and not no_stdin, c.config["tty"]))
 
 
-@click.command("stop")
-@click.option("-t", "--time", "timeout", type=int, help="Seconds to wait before killing the container.")
-@click.option("-s", "--signal", help="Signal to send to the container.")
-@click.argument("names", nargs=-1, required=True)
-@click.pass_obj
+@command("stop")
+@option("-t", "--time", "timeout", type=int, help="Seconds to wait before killing the container.")
+@option("-s", "--signal", help="Signal to send to the container.")
+@argument("names", nargs=-1, required=True)
 def stop_cmd(engine, timeout, signal, names):
     """Stop one or more running containers."""
     _each(names, lambda n: engine.containers.stop(n, timeout, signal), echo_name=True)
 
 
-@click.command("kill")
-@click.option("-s", "--signal", default="KILL", show_default=True, help="Signal to send to the container.")
-@click.argument("names", nargs=-1, required=True)
-@click.pass_obj
+@command("kill")
+@option("-s", "--signal", default="KILL", help="Signal to send to the container.")
+@argument("names", nargs=-1, required=True)
 def kill_cmd(engine, signal, names):
     """Kill one or more running containers."""
     _each(names, lambda n: engine.containers.kill(n, signal), echo_name=True)
 
 
-@click.command("restart")
-@click.option("-t", "--time", "timeout", type=int, help="Seconds to wait before killing the container.")
-@click.argument("names", nargs=-1, required=True)
-@click.pass_obj
+@command("restart")
+@option("-t", "--time", "timeout", type=int, help="Seconds to wait before killing the container.")
+@argument("names", nargs=-1, required=True)
 def restart_cmd(engine, timeout, names):
     """Restart one or more containers."""
     _each(names, lambda n: engine.containers.restart(n, timeout), echo_name=True)
 
 
-@click.command("pause")
-@click.argument("names", nargs=-1, required=True)
-@click.pass_obj
+@command("pause")
+@argument("names", nargs=-1, required=True)
 def pause_cmd(engine, names):
     """Pause all processes within one or more containers."""
     _each(names, engine.containers.pause, echo_name=True)
 
 
-@click.command("unpause")
-@click.argument("names", nargs=-1, required=True)
-@click.pass_obj
+@command("unpause")
+@argument("names", nargs=-1, required=True)
 def unpause_cmd(engine, names):
     """Unpause all processes within one or more containers."""
     _each(names, engine.containers.unpause, echo_name=True)
 
 
-@click.command("rm")
-@click.option("-f", "--force", is_flag=True, help="Force the removal of a running container.")
-@click.option("-v", "--volumes", is_flag=True, help="Remove anonymous volumes associated with the container.")
-@click.argument("names", nargs=-1, required=True)
-@click.pass_obj
+@command("rm")
+@option("-f", "--force", is_flag=True, help="Force the removal of a running container.")
+@option("-v", "--volumes", is_flag=True, help="Remove anonymous volumes associated with the container.")
+@argument("names", nargs=-1, required=True)
 def rm_cmd(engine, force, volumes, names):
     """Remove one or more containers."""
     from berth.store.containers import ContainerNotFound
@@ -285,12 +273,11 @@ def status_text(c, now: float) -> str:
     return st["status"].capitalize()
 
 
-@click.command("ps")
-@click.option("-a", "--all", "show_all", is_flag=True, help="Show all containers (default shows just running).")
-@click.option("-q", "--quiet", is_flag=True, help="Only display container IDs.")
-@click.option("--no-trunc", is_flag=True, help="Don't truncate output.")
-@click.option("--format", "fmt", help="json, or a template.")
-@click.pass_obj
+@command("ps")
+@option("-a", "--all", "show_all", is_flag=True, help="Show all containers (default shows just running).")
+@option("-q", "--quiet", is_flag=True, help="Only display container IDs.")
+@option("--no-trunc", is_flag=True, help="Don't truncate output.")
+@option("--format", "fmt", help="json, or a template.")
 def ps_cmd(engine, show_all, quiet, no_trunc, fmt):
     """List containers."""
     now = time.time()
@@ -306,19 +293,18 @@ def ps_cmd(engine, show_all, quiet, no_trunc, fmt):
                      "Labels": ",".join(f"{k}={v}" for k, v in c.config["labels"].items())})
     if quiet:
         for r in rows:
-            click.echo(r["ID"])
+            echo(r["ID"])
         return
     emit(rows, fmt, lambda: table(["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"],
                                   [[r["ID"], r["Image"], r["Command"], r["RunningFor"], r["Status"], r["Ports"],
                                     r["Names"]] for r in rows]))
 
 
-@click.command("logs")
-@click.option("-f", "--follow", is_flag=True, help="Follow log output.")
-@click.option("-n", "--tail", default="all", help="Number of lines to show from the end of the logs.")
-@click.option("-t", "--timestamps", is_flag=True, help="Show timestamps.")
-@click.argument("name")
-@click.pass_obj
+@command("logs")
+@option("-f", "--follow", is_flag=True, help="Follow log output.")
+@option("-n", "--tail", default="all", help="Number of lines to show from the end of the logs.")
+@option("-t", "--timestamps", is_flag=True, help="Show timestamps.")
+@argument("name")
 def logs_cmd(engine, follow, tail, timestamps, name):
     """Fetch the logs of a container."""
     from berth.errors import BerthError
@@ -336,44 +322,40 @@ def logs_cmd(engine, follow, tail, timestamps, name):
             target.flush()
 
 
-@click.command("exec", context_settings={"allow_interspersed_args": False})
-@click.option("-d", "--detach", is_flag=True, help="Detached mode: run command in the background.")
-@click.option("-i", "--interactive", is_flag=True, help="Keep STDIN open even if not attached.")
-@click.option("-t", "--tty", is_flag=True, help="Allocate a pseudo-TTY.")
-@click.option("-u", "--user", help="Username or UID (format: <name|uid>[:<group|gid>]).")
-@click.option("-w", "--workdir", help="Working directory inside the container.")
-@click.option("-e", "--env", multiple=True, help="Set environment variables.")
-@click.argument("name")
-@click.argument("command", nargs=-1, required=True)
-@click.pass_obj
+@command("exec", interspersed=False)
+@option("-d", "--detach", is_flag=True, help="Detached mode: run command in the background.")
+@option("-i", "--interactive", is_flag=True, help="Keep STDIN open even if not attached.")
+@option("-t", "--tty", is_flag=True, help="Allocate a pseudo-TTY.")
+@option("-u", "--user", help="Username or UID (format: <name|uid>[:<group|gid>]).")
+@option("-w", "--workdir", help="Working directory inside the container.")
+@option("-e", "--env", multiple=True, help="Set environment variables.")
+@argument("name")
+@argument("command", nargs=-1, required=True)
 def exec_cmd(engine, detach, interactive, tty, user, workdir, env, name, command):
     """Execute a command in a running container."""
     sys.exit(engine.containers.exec(name, list(command), tty=tty, interactive=interactive, user=user,
                                     workdir=workdir, env=env, detach=detach))
 
 
-@click.command("wait")
-@click.argument("names", nargs=-1, required=True)
-@click.pass_obj
+@command("wait")
+@argument("names", nargs=-1, required=True)
 def wait_cmd(engine, names):
     """Block until one or more containers stop, then print their exit codes."""
-    _each(names, lambda n: click.echo(engine.containers.wait(n)))
+    _each(names, lambda n: echo(engine.containers.wait(n)))
 
 
-@click.command("top")
-@click.argument("name")
-@click.pass_obj
+@command("top")
+@argument("name")
 def top_cmd(engine, name):
     """Display the running processes of a container."""
     headers, rows = engine.containers.top(name)
     table(headers, rows)
 
 
-@click.command("stats")
-@click.option("--no-stream", is_flag=True, help="Disable streaming stats and only pull the first result.")
-@click.option("--format", "fmt", help="json, or a template.")
-@click.argument("names", nargs=-1)
-@click.pass_obj
+@command("stats")
+@option("--no-stream", is_flag=True, help="Disable streaming stats and only pull the first result.")
+@option("--format", "fmt", help="json, or a template.")
+@argument("names", nargs=-1)
 def stats_cmd(engine, no_stream, fmt, names):
     """Display a live stream of container(s) resource usage statistics."""
     targets = list(names) or [c.id for c in engine.containers.list()]
@@ -404,19 +386,17 @@ def _mib(n: int) -> str:
     return f"{n}B"
 
 
-@click.command("rename")
-@click.argument("name")
-@click.argument("new_name")
-@click.pass_obj
+@command("rename")
+@argument("name")
+@argument("new_name")
 def rename_cmd(engine, name, new_name):
     """Rename a container."""
     engine.containers.rename(name, new_name)
 
 
 @container.command("inspect")
-@click.option("-f", "--format", "fmt", help="A template such as '{{.State.Status}}', or json.")
-@click.argument("names", nargs=-1, required=True)
-@click.pass_obj
+@option("-f", "--format", "fmt", help="A template such as '{{.State.Status}}', or json.")
+@argument("names", nargs=-1, required=True)
 def container_inspect_cmd(engine, fmt, names):
     """Display detailed information on one or more containers."""
     from berth.errors import BerthError
@@ -425,7 +405,7 @@ def container_inspect_cmd(engine, fmt, names):
         try:
             docs.append(engine.containers.inspect(n))
         except BerthError as e:
-            click.echo(f"Error: {e}", err=True)
+            echo(f"Error: {e}", err=True)
             failed = True
     _print_inspect(docs, fmt)
     if failed:
@@ -435,22 +415,20 @@ def container_inspect_cmd(engine, fmt, names):
 def _print_inspect(docs, fmt):
     if fmt and fmt != "json":
         for d in docs:
-            click.echo(render(fmt, d))
+            echo(render(fmt, d))
     else:
-        click.echo(json.dumps(docs, indent=4))
+        echo(json.dumps(docs, indent=4))
 
 
 @container.command("cleanup", hidden=True)
-@click.argument("name")
-@click.pass_obj
+@argument("name")
 def cleanup_cmd(engine, name):
     """Called by the container monitor when a container exits."""
     engine.containers.cleanup(name)
 
 
 @container.command("prune")
-@click.option("-f", "--force", is_flag=True, help="Do not prompt for confirmation.")
-@click.pass_obj
+@option("-f", "--force", is_flag=True, help="Do not prompt for confirmation.")
 def container_prune_cmd(engine, force):
     """Remove all stopped containers."""
     removed = []
@@ -459,50 +437,45 @@ def container_prune_cmd(engine, force):
             engine.containers.remove(c.id)
             removed.append(c.id)
     if removed:
-        click.echo("Deleted Containers:\n" + "\n".join(removed) + "\n")
-    click.echo("Total reclaimed space: 0B")
+        echo("Deleted Containers:\n" + "\n".join(removed) + "\n")
+    echo("Total reclaimed space: 0B")
 
 
 # ---- volumes ------------------------------------------------------------------------------
 
-@click.group("volume")
-def volume():
-    """Manage volumes."""
+volume = Group("volume", "Manage volumes.")
 
 
 @volume.command("create")
-@click.option("-d", "--driver", default="local", show_default=True)
-@click.option("-o", "--opt", "opts", multiple=True, help="Driver options: type=tmpfs|none|nfs, device=..., o=...")
-@click.option("--label", "labels", multiple=True)
-@click.argument("name", required=False)
-@click.pass_obj
+@option("-d", "--driver", default="local")
+@option("-o", "--opt", "opts", multiple=True, help="Driver options: type=tmpfs|none|nfs, device=..., o=...")
+@option("--label", "labels", multiple=True)
+@argument("name", required=False)
 def volume_create(engine, driver, opts, labels, name):
     """Create a volume."""
-    import secrets
+    import os
     options = dict(o.partition("=")[::2] for o in opts)
-    v = engine.volumes.create(name or secrets.token_hex(32), driver, options,
+    v = engine.volumes.create(name or os.urandom(32).hex(), driver, options,
                               dict(lbl.partition("=")[::2] for lbl in labels))
-    click.echo(v["Name"])
+    echo(v["Name"])
 
 
 @volume.command("ls")
-@click.option("-q", "--quiet", is_flag=True)
-@click.option("--format", "fmt")
-@click.pass_obj
+@option("-q", "--quiet", is_flag=True)
+@option("--format", "fmt")
 def volume_ls(engine, quiet, fmt):
     """List volumes."""
     vols = engine.volumes.list()
     if quiet:
         for v in vols:
-            click.echo(v["Name"])
+            echo(v["Name"])
         return
     emit(vols, fmt, lambda: table(["DRIVER", "VOLUME NAME"], [[v["Driver"], v["Name"]] for v in vols]))
 
 
 @volume.command("inspect")
-@click.option("-f", "--format", "fmt")
-@click.argument("names", nargs=-1, required=True)
-@click.pass_obj
+@option("-f", "--format", "fmt")
+@argument("names", nargs=-1, required=True)
 def volume_inspect(engine, fmt, names):
     """Display detailed information on one or more volumes."""
     docs = [engine.volumes.inspect(n) for n in names]
@@ -510,33 +483,25 @@ def volume_inspect(engine, fmt, names):
 
 
 @volume.command("rm")
-@click.option("-f", "--force", is_flag=True)
-@click.argument("names", nargs=-1, required=True)
-@click.pass_obj
+@option("-f", "--force", is_flag=True)
+@argument("names", nargs=-1, required=True)
 def volume_rm(engine, force, names):
     """Remove one or more volumes."""
     _each(names, lambda n: engine.volumes.remove(n, force=force), echo_name=True)
 
 
 @volume.command("prune")
-@click.option("-a", "--all", "prune_all", is_flag=True, help="Remove all unused volumes, not just anonymous ones.")
-@click.option("-f", "--force", is_flag=True)
-@click.pass_obj
+@option("-a", "--all", "prune_all", is_flag=True, help="Remove all unused volumes, not just anonymous ones.")
+@option("-f", "--force", is_flag=True)
 def volume_prune(engine, prune_all, force):
     """Remove unused local volumes."""
     removed, reclaimed = engine.volumes.prune(all=prune_all)
     if removed:
-        click.echo("Deleted Volumes:\n" + "\n".join(removed) + "\n")
-    click.echo(f"Total reclaimed space: {human_size(reclaimed)}")
+        echo("Deleted Volumes:\n" + "\n".join(removed) + "\n")
+    echo(f"Total reclaimed space: {human_size(reclaimed)}")
 
 
-def register(cli):
-    for cmd, name in ((create_cmd, "create"), (run_cmd, "run"), (start_cmd, "start"), (stop_cmd, "stop"),
-                      (kill_cmd, "kill"), (restart_cmd, "restart"), (rm_cmd, "rm"), (ps_cmd, "ls"),
-                      (logs_cmd, "logs"), (exec_cmd, "exec"), (wait_cmd, "wait"), (top_cmd, "top"),
-                      (stats_cmd, "stats"), (rename_cmd, "rename"), (pause_cmd, "pause"), (unpause_cmd, "unpause"),
-                      (attach_cmd, "attach")):
-        container.add_command(cmd, name)
-        cli.add_command(cmd, "ps" if name == "ls" else name)
-    cli.add_command(container)
-    cli.add_command(volume)
+for _cmd in (create_cmd, run_cmd, start_cmd, stop_cmd, kill_cmd, restart_cmd, rm_cmd, logs_cmd, exec_cmd, wait_cmd,
+             top_cmd, stats_cmd, rename_cmd, pause_cmd, unpause_cmd, attach_cmd):
+    container.add_command(_cmd)
+container.add_command(ps_cmd, "ls")

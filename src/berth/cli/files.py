@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sys
 
-import click
+from berth.cli.cmdline import argument, command, echo, option
 
 from berth.cli.output import human_size
 
@@ -41,13 +41,12 @@ def _split(arg: str) -> tuple[str | None, str]:
     return name, path
 
 
-@click.command("cp")
-@click.option("-a", "--archive", "archive_mode", is_flag=True, help="Archive mode (copy all uid/gid information).")
-@click.option("-L", "--follow-link", is_flag=True, help="Always follow symbol link in SRC_PATH.")
-@click.option("-q", "--quiet", is_flag=True, help="Suppress progress output during copy.")
-@click.argument("src")
-@click.argument("dest")
-@click.pass_obj
+@command("cp")
+@option("-a", "--archive", "archive_mode", is_flag=True, help="Archive mode (copy all uid/gid information).")
+@option("-L", "--follow-link", is_flag=True, help="Always follow symbol link in SRC_PATH.")
+@option("-q", "--quiet", is_flag=True, help="Suppress progress output during copy.")
+@argument("src")
+@argument("dest")
 @_os_errors
 def cp_cmd(engine, archive_mode, follow_link, quiet, src, dest):
     """Copy files/folders between a container and the local filesystem.
@@ -86,59 +85,36 @@ def cp_cmd(engine, archive_mode, follow_link, quiet, src, dest):
                              stream=sys.stdin.buffer if src_path == "-" else None)
         where = f"{dest_ctr}:{dest_path}"
     if not quiet and where != "-" and sys.stderr.isatty():
-        click.echo(f"Successfully copied {human_size(size)} to {where}", err=True)
+        echo(f"Successfully copied {human_size(size)} to {where}", err=True)
 
 
-@click.command("diff")
-@click.argument("name")
-@click.pass_obj
+@command("diff")
+@argument("name")
 @_os_errors
 def diff_cmd(engine, name):
     """Inspect changes to files or directories on a container's filesystem."""
     for kind, path in _files(engine).diff(name):
-        click.echo(f"{kind} {path}")
+        echo(f"{kind} {path}")
 
 
-class _BoolValueCommand(click.Command):
-    """docker's bool flags: `-p` alone is true, a value only as `--pause=false` (never the next word)."""
-    flags = {"-p": "pause", "--pause": "pause"}
-
-    def parse_args(self, ctx, args):
-        out, positional = [], False
-        for arg in args:
-            flag, eq, value = arg.partition("=")
-            if not positional and eq and flag in self.flags:
-                try:
-                    on = click.BOOL.convert(value, None, ctx)
-                except click.BadParameter:
-                    raise click.BadParameter(f"invalid boolean value {value!r}", ctx=ctx, param_hint=flag) from None
-                arg = f"--{self.flags[flag]}" if on else f"--no-{self.flags[flag]}"
-            positional = positional or arg == "--"
-            out.append(arg)
-        return super().parse_args(ctx, out)
-
-
-@click.command("commit", cls=_BoolValueCommand)
-@click.option("-a", "--author", default="", help='Author (e.g., "John Hannibal Smith <hannibal@a-team.com>").')
-@click.option("-m", "--message", default="", help="Commit message.")
-@click.option("-c", "--change", "changes", multiple=True, help="Apply Dockerfile instruction to the created image.")
-@click.option("-p", "--pause/--no-pause", default=True,
-              help="Pause container during commit (default true; --pause=false to not).")
-@click.argument("name")
-@click.argument("repository", required=False)
-@click.pass_obj
+@command("commit")
+@option("-a", "--author", default="", help='Author (e.g., "John Hannibal Smith <hannibal@a-team.com>").')
+@option("-m", "--message", default="", help="Commit message.")
+@option("-c", "--change", "changes", multiple=True, help="Apply Dockerfile instruction to the created image.")
+@option("-p", "--pause", is_flag=True, default=True, help="Pause container during commit (--pause=false to not).")
+@argument("name")
+@argument("repository", required=False)
 @_os_errors
 def commit_cmd(engine, author, message, changes, pause, name, repository):
     """Create a new image from a container's changes."""
     img = _files(engine).commit(name, repository, author=author, message=message, changes=list(changes),
                                 pause=pause)
-    click.echo(str(img.id))
+    echo(str(img.id))
 
 
-@click.command("export")
-@click.option("-o", "--output", help="Write to a file, instead of STDOUT.")
-@click.argument("name")
-@click.pass_obj
+@command("export")
+@option("-o", "--output", help="Write to a file, instead of STDOUT.")
+@argument("name")
 @_os_errors
 def export_cmd(engine, output, name):
     """Export a container's filesystem as a tar archive."""
@@ -154,12 +130,3 @@ def export_cmd(engine, output, name):
     with replace_atomically(output) as f:
         files.export(name, f)
 
-
-COMMANDS = (("cp", cp_cmd), ("diff", diff_cmd), ("commit", commit_cmd), ("export", export_cmd))
-
-
-def register(cli):
-    from berth.cli.containers import container
-    for name, cmd in COMMANDS:
-        container.add_command(cmd, name)
-        cli.add_command(cmd, name)

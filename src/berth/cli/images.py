@@ -4,15 +4,13 @@ from __future__ import annotations
 import json
 import sys
 
-import click
+from berth.cli.cmdline import Group, argument, command, confirm, echo, option
 
 from berth.cli.output import ago, emit, human_size, render, table
 from berth.image.config import parse_time
 
 
-@click.group("image")
-def image():
-    """Manage images."""
+image = Group("image", "Manage images.")
 
 
 def _image_rows(engine, show_all, repo_filter):
@@ -47,21 +45,20 @@ def _matches(tag, pattern: str) -> bool:
     return want.name == tag.name and (want.tag is None or want.tag == tag.tag)
 
 
-@click.command("images")
-@click.argument("repository", required=False)
-@click.option("-a", "--all", "show_all", is_flag=True, help="Show all images.")
-@click.option("-q", "--quiet", is_flag=True, help="Only show image IDs.")
-@click.option("--no-trunc", is_flag=True, help="Don't truncate output.")
-@click.option("--digests", is_flag=True, help="Show digests.")
-@click.option("--format", "fmt", help="json, or a template such as '{{.Repository}}:{{.Tag}}'.")
-@click.pass_obj
+@command("images")
+@argument("repository", required=False)
+@option("-a", "--all", "show_all", is_flag=True, help="Show all images.")
+@option("-q", "--quiet", is_flag=True, help="Only show image IDs.")
+@option("--no-trunc", is_flag=True, help="Don't truncate output.")
+@option("--digests", is_flag=True, help="Show digests.")
+@option("--format", "fmt", help="json, or a template such as '{{.Repository}}:{{.Tag}}'.")
 def images_cmd(engine, repository, show_all, quiet, no_trunc, digests, fmt):
     """List images."""
     rows = _image_rows(engine, show_all, repository)
     short = (lambda i: i) if no_trunc else (lambda i: i.split(":", 1)[1][:12])
     if quiet:
         for ident in dict.fromkeys(short(r["ID"]) for r in rows):
-            click.echo(ident)
+            echo(ident)
         return
     for r in rows:
         r["ID"] = short(r["ID"])
@@ -73,16 +70,25 @@ def images_cmd(engine, repository, show_all, quiet, no_trunc, digests, fmt):
     emit(rows, fmt, show)
 
 
-@click.command("inspect")
-@click.argument("names", nargs=-1, required=True)
-@click.option("-f", "--format", "fmt", help="A template such as '{{.Id}}', or json.")
-@click.pass_obj
+@command("inspect")
+@argument("names", nargs=-1, required=True)
+@option("-f", "--format", "fmt", help="A template such as '{{.Id}}', or json.")
 def inspect_cmd(engine, names, fmt):
+    """Show low-level information on containers or images as JSON."""
+    _inspect(engine, names, fmt, generic=True)
+
+
+@command("inspect")
+@argument("names", nargs=-1, required=True)
+@option("-f", "--format", "fmt", help="A template such as '{{.Id}}', or json.")
+def image_inspect_cmd(engine, names, fmt):
     """Show low-level information on images as JSON."""
+    _inspect(engine, names, fmt, generic=False)
+
+
+def _inspect(engine, names, fmt, generic: bool):
     from berth.errors import ImageNotFound, InvalidReference
     from berth.store.containers import ContainerNotFound
-    ctx = click.get_current_context()
-    generic = ctx.parent is not None and ctx.parent.info_name != "image"
     found, missing = [], []
     for name in names:
         if generic:  # `berth inspect`: containers first, then images (as docker)
@@ -97,22 +103,21 @@ def inspect_cmd(engine, names, fmt):
             missing.append(name)
     if fmt and fmt != "json":
         for doc in found:
-            click.echo(render(fmt, doc))
+            echo(render(fmt, doc))
     else:
-        click.echo(json.dumps(found, indent=4))
+        echo(json.dumps(found, indent=4))
     for name in missing:
-        click.echo(f"Error: No such {'object' if generic else 'image'}: {name}", err=True)
+        echo(f"Error: No such {'object' if generic else 'image'}: {name}", err=True)
     if missing:
         sys.exit(1)
 
 
-@click.command("history")
-@click.argument("name")
-@click.option("-H", "--human", default=True, type=bool, help="Print sizes and dates in human readable format.")
-@click.option("-q", "--quiet", is_flag=True, help="Only show image IDs.")
-@click.option("--no-trunc", is_flag=True, help="Don't truncate output.")
-@click.option("--format", "fmt", help="json, or a template.")
-@click.pass_obj
+@command("history")
+@argument("name")
+@option("-H", "--human", is_flag=True, default=True, help="Print sizes and dates in human readable format.")
+@option("-q", "--quiet", is_flag=True, help="Only show image IDs.")
+@option("--no-trunc", is_flag=True, help="Don't truncate output.")
+@option("--format", "fmt", help="json, or a template.")
 def history_cmd(engine, name, human, quiet, no_trunc, fmt):
     """Show the history of an image."""
     rows = engine.images.history(name)
@@ -126,25 +131,23 @@ def history_cmd(engine, name, human, quiet, no_trunc, fmt):
                     "CreatedBy": created_by, "Size": human_size(r["size"]) if human else str(r["size"]),
                     "Comment": r["comment"]})
     if quiet:
-        click.echo("\n".join(o["ID"] for o in out))
+        echo("\n".join(o["ID"] for o in out))
         return
     emit(out, fmt, lambda: table(["IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"],
                                  [[o["ID"], o["CreatedSince"], o["CreatedBy"], o["Size"], o["Comment"]] for o in out]))
 
 
-@click.command("tag")
-@click.argument("source")
-@click.argument("target")
-@click.pass_obj
+@command("tag")
+@argument("source")
+@argument("target")
 def tag_cmd(engine, source, target):
     """Create a tag TARGET that refers to SOURCE."""
     engine.images.tag(source, target)
 
 
-@click.command("rmi")
-@click.argument("names", nargs=-1, required=True)
-@click.option("-f", "--force", is_flag=True, help="Force removal of the image.")
-@click.pass_obj
+@command("rmi")
+@argument("names", nargs=-1, required=True)
+@option("-f", "--force", is_flag=True, help="Force removal of the image.")
 def rmi_cmd(engine, names, force):
     """Remove one or more images."""
     from berth.errors import BerthError
@@ -152,39 +155,37 @@ def rmi_cmd(engine, names, force):
     for name in names:
         try:
             for kind, what in engine.images.remove(name, force=force):
-                click.echo(f"{kind}: {what}")
+                echo(f"{kind}: {what}")
         except BerthError as e:
-            click.echo(f"Error: {e}", err=True)
+            echo(f"Error: {e}", err=True)
             failed = True
     if failed:
         sys.exit(1)
 
 
-@click.command("prune")
-@click.option("-a", "--all", "prune_all", is_flag=True, help="Remove all unused images, not just dangling ones.")
-@click.option("-f", "--force", is_flag=True, help="Do not prompt for confirmation.")
-@click.pass_obj
+@command("prune")
+@option("-a", "--all", "prune_all", is_flag=True, help="Remove all unused images, not just dangling ones.")
+@option("-f", "--force", is_flag=True, help="Do not prompt for confirmation.")
 def prune_cmd(engine, prune_all, force):
     """Remove unused images."""
     if not force and sys.stdin.isatty():
         what = "all images without at least one container associated to them" if prune_all else "all dangling images"
-        if not click.confirm(f"WARNING! This will remove {what}.\nAre you sure you want to continue?", default=False):
+        if not confirm(f"WARNING! This will remove {what}.\nAre you sure you want to continue?", default=False):
             return
     events, reclaimed = engine.images.prune(all=prune_all)
     if events:
-        click.echo("Deleted Images:")
+        echo("Deleted Images:")
         for kind, what in events:
-            click.echo(f"{kind}: {what}")
-        click.echo()
-    click.echo(f"Total reclaimed space: {human_size(reclaimed)}")
+            echo(f"{kind}: {what}")
+        echo()
+    echo(f"Total reclaimed space: {human_size(reclaimed)}")
 
 
-@click.command("save")
-@click.argument("names", nargs=-1, required=True)
-@click.option("-o", "--output", help="Write to a file (or directory for oci-dir), instead of STDOUT.")
-@click.option("--format", "fmt", default="docker-archive", show_default=True,
-              type=click.Choice(["docker-archive", "oci-archive", "oci-dir"]))
-@click.pass_obj
+@command("save")
+@argument("names", nargs=-1, required=True)
+@option("-o", "--output", help="Write to a file (or directory for oci-dir), instead of STDOUT.")
+@option("--format", "fmt", default="docker-archive",
+              choices=["docker-archive", "oci-archive", "oci-dir"])
 def save_cmd(engine, names, output, fmt):
     """Save one or more images to a tar archive (streamed to STDOUT by default)."""
     from berth.errors import BerthError
@@ -193,10 +194,9 @@ def save_cmd(engine, names, output, fmt):
     engine.images.save(list(names), output, fmt, stream=None if output else sys.stdout.buffer)
 
 
-@click.command("load")
-@click.option("-i", "--input", "path", help="Read from a tar archive file or OCI layout directory, instead of STDIN.")
-@click.option("-q", "--quiet", is_flag=True, help="Suppress the load output.")
-@click.pass_obj
+@command("load")
+@option("-i", "--input", "path", help="Read from a tar archive file or OCI layout directory, instead of STDIN.")
+@option("-q", "--quiet", is_flag=True, help="Suppress the load output.")
 def load_cmd(engine, path, quiet):
     """Load images from a docker-archive, oci-archive or OCI layout."""
     from berth.errors import BerthError
@@ -208,27 +208,25 @@ def load_cmd(engine, path, quiet):
     for img, tags in loaded:
         if tags:
             for t in tags:
-                click.echo(f"Loaded image: {t.familiar}")
+                echo(f"Loaded image: {t.familiar}")
         else:
-            click.echo(f"Loaded image ID: {img.id}")
+            echo(f"Loaded image ID: {img.id}")
 
 
-@click.command("import")
-@click.argument("source")
-@click.argument("reference", required=False)
-@click.option("-m", "--message", default="", help="Set commit message for imported image.")
-@click.pass_obj
+@command("import")
+@argument("source")
+@argument("reference", required=False)
+@option("-m", "--message", default="", help="Set commit message for imported image.")
 def import_cmd(engine, source, reference, message):
     """Import a root filesystem tarball (or '-' for STDIN) as a one-layer image."""
     img = engine.images.import_(source, reference, message=message,
                                 stream=sys.stdin.buffer if source == "-" else None)
-    click.echo(str(img.id))
+    echo(str(img.id))
 
 
 @image.command("tree")
-@click.argument("name")
-@click.option("--format", "fmt", help="json")
-@click.pass_obj
+@argument("name")
+@option("--format", "fmt", help="json")
 def tree_cmd(engine, name, fmt):
     """Show each layer of an image, its size, and which other images share it."""
     t = engine.images.tree(name)
@@ -238,43 +236,34 @@ def tree_cmd(engine, name, fmt):
            "Layers": [{"Index": r["index"], "DiffID": r["diff_id"], "ChainID": r["chain_id"], "Size": r["size"],
                        "CreatedBy": r["created_by"], "SharedWith": r["shared_with"]} for r in t["layers"]]}
     if fmt == "json":
-        click.echo(json.dumps(doc, indent=2))
+        echo(json.dumps(doc, indent=2))
         return
-    click.echo(f"{doc['Image']}  {img.id.short}  {human_size(t['size'])} "
+    echo(f"{doc['Image']}  {img.id.short}  {human_size(t['size'])} "
                f"({human_size(t['unique_size'])} unique, {human_size(t['shared_size'])} shared)")
     n = len(t["layers"])
     for i, r in enumerate(t["layers"]):
         branch = "└─" if i == n - 1 else "├─"
         cont = "   " if i == n - 1 else "│  "
         share = ("shared with " + ", ".join(r["shared_with"])) if r["shared_with"] else "unique"
-        click.echo(f"{branch} layer {r['index']}  {r['diff_id'][7:19]}  {human_size(r['size']):>8}  {share}")
+        echo(f"{branch} layer {r['index']}  {r['diff_id'][7:19]}  {human_size(r['size']):>8}  {share}")
         if r["created_by"]:
             step = r["created_by"] if len(r["created_by"]) <= 70 else r["created_by"][:69] + "…"
-            click.echo(f"{cont}    {step}")
+            echo(f"{cont}    {step}")
 
 
 @image.command("bootstrap")
-@click.argument("kind", type=click.Choice(["busybox", "debian"]))
-@click.argument("reference", required=False)
-@click.option("--suite", default="bookworm", show_default=True, help="Debian suite (debian only).")
-@click.option("--mirror", help="Debian mirror URL (debian only).")
-@click.pass_obj
+@argument("kind", choices=["busybox", "debian"])
+@argument("reference", required=False)
+@option("--suite", default="bookworm", help="Debian suite (debian only).")
+@option("--mirror", help="Debian mirror URL (debian only).")
 def bootstrap_cmd(engine, kind, reference, suite, mirror):
     """Make a base image offline: busybox from busybox-static, debian with debootstrap."""
     img = engine.images.bootstrap(kind, reference, suite=suite, mirror=mirror)
-    click.echo(f"{img.tags[0].familiar} {img.id}")
+    echo(f"{img.tags[0].familiar} {img.id}")
 
 
-def register(cli):
-    image.add_command(images_cmd, "ls")
-    image.add_command(inspect_cmd, "inspect")
-    image.add_command(history_cmd, "history")
-    image.add_command(tag_cmd, "tag")
-    image.add_command(rmi_cmd, "rm")
-    image.add_command(prune_cmd, "prune")
-    image.add_command(save_cmd, "save")
-    image.add_command(load_cmd, "load")
-    image.add_command(import_cmd, "import")
-    cli.add_command(image)
-    for cmd in (images_cmd, inspect_cmd, history_cmd, tag_cmd, rmi_cmd, save_cmd, load_cmd, import_cmd):
-        cli.add_command(cmd)
+for _cmd in (history_cmd, tag_cmd, prune_cmd, save_cmd, load_cmd, import_cmd):
+    image.add_command(_cmd)
+image.add_command(images_cmd, "ls")
+image.add_command(image_inspect_cmd, "inspect")
+image.add_command(rmi_cmd, "rm")

@@ -1,53 +1,90 @@
-"""`berth` entry point: global options, error reporting, and the command tree."""
+"""`berth` entry point: global options, error reporting, and the command tree.
+
+Command modules are imported only for the command being run (see cmdline.Group.lazy)."""
 from __future__ import annotations
 
 import os
 import sys
 
-import click
-
-from berth.cli import containers, files, images, system
-
-
-class BerthGroup(click.Group):
-    def invoke(self, ctx):
-        from berth.errors import BerthError
-        try:
-            return super().invoke(ctx)
-        except BerthError as e:
-            click.echo(f"Error: {e}", err=True)
-            sys.exit(1)
-        except BrokenPipeError:
-            sys.exit(1)
-        except KeyboardInterrupt:
-            sys.exit(130)
-        except PermissionError as e:
-            click.echo(f"Error: permission denied: {e.filename or e}", err=True)
-            sys.exit(1)
+from berth.cli.cmdline import USAGE_EXIT, Group, HelpRequested, UsageError, echo
+from berth.engine import DEFAULT_ROOT, Engine
 
 
-@click.group(cls=BerthGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--root", envvar="BERTH_ROOT", default="/var/lib/berth", show_default=True,
-              help="Store directory (env BERTH_ROOT).")
-@click.version_option(package_name="berth", prog_name="berth")
-@click.pass_context
-def cli(ctx, root):
-    """berth: containers, images and registries."""
-    from berth.engine import Engine
-    ctx.obj = Engine(root)
-    ctx.call_on_close(ctx.obj.close)
+_C, _I, _F, _S = "berth.cli.containers", "berth.cli.images", "berth.cli.files", "berth.cli.system"
+COMMANDS = {
+    **{name: f"{_C}:{name}_cmd" for name in (
+        "create", "run", "start", "stop", "kill", "restart", "rm", "ps", "logs", "exec", "wait", "top", "stats",
+        "rename", "pause", "unpause", "attach")},
+    "container": f"{_C}:container", "volume": f"{_C}:volume",
+    **{name: f"{_I}:{name}_cmd" for name in ("images", "inspect", "history", "tag", "rmi", "save", "load")},
+    "import": f"{_I}:import_cmd", "image": f"{_I}:image",
+    **{name: f"{_F}:{name}_cmd" for name in ("cp", "diff", "commit", "export")},
+    "system": f"{_S}:system",
+    "registry": "berth.cli.registry:registry",
+}
+
+cli = Group("berth", "berth: containers, images and registries.", lazy=COMMANDS)
+
+_GLOBAL_HELP = f"""
+Global options:
+  --root string   Store directory (env BERTH_ROOT) (default "{DEFAULT_ROOT}")
+  -v, --version   Print version information and quit
+  -h, --help      Print usage
+"""
 
 
-images.register(cli)
-containers.register(cli)
-files.register(cli)
-system.register(cli)
+def _version() -> str:
+    from importlib.metadata import version
+    return version("berth")
+
+
+def run(argv: list[str]) -> int:
+    """Run one command line; returns the exit code."""
+    from berth.errors import BerthError
+    root = os.environ.get("BERTH_ROOT") or DEFAULT_ROOT
+    args = list(argv)
+    try:
+        while args and args[0].startswith("-"):
+            flag, eq, value = args.pop(0).partition("=")
+            if flag in ("-h", "--help"):
+                raise HelpRequested(cli)
+            if flag in ("-v", "--version"):
+                echo(f"berth version {_version()}")
+                return 0
+            if flag != "--root":
+                raise UsageError(f"unknown flag: {flag}")
+            if not eq:
+                if not args:
+                    raise UsageError("flag needs an argument: --root")
+                value = args.pop(0)
+            root = value
+        cmd, rest = cli.resolve(args)
+        with Engine(root) as engine:
+            result = cmd.invoke(engine, rest)
+        return result if isinstance(result, int) else 0
+    except HelpRequested as e:
+        echo(e.target.usage() + (_GLOBAL_HELP if e.target is cli else ""))
+        return 0
+    except UsageError as e:
+        hint = f" (see '{e.command.path} --help')" if e.command else " (see 'berth --help')"
+        echo(f"Error: {e}{hint}", err=True)
+        return USAGE_EXIT
+    except BerthError as e:
+        echo(f"Error: {e}", err=True)
+        return 1
+    except BrokenPipeError:
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except PermissionError as e:
+        echo(f"Error: permission denied: {e.filename or e}", err=True)
+        return 1
 
 
 def main():
     code = 0
     try:
-        cli(prog_name="berth")
+        code = run(sys.argv[1:])
     except SystemExit as e:
         code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
         if not isinstance(e.code, (int, type(None))):

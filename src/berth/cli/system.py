@@ -1,21 +1,18 @@
 """`berth system ...`"""
 from __future__ import annotations
 
-import click
+from berth.cli.cmdline import Group, echo, option
 
 from berth.cli.output import ago, emit, human_size, table
 from berth.image.config import parse_time
 
 
-@click.group()
-def system():
-    """Manage berth as a whole."""
+system = Group("system", "Manage berth as a whole.")
 
 
 @system.command("df")
-@click.option("-v", "--verbose", is_flag=True, help="Show per-image detail.")
-@click.option("--format", "fmt", help="json, or a template.")
-@click.pass_obj
+@option("-v", "--verbose", is_flag=True, help="Show per-image detail.")
+@option("--format", "fmt", help="json, or a template.")
 def df(engine, verbose, fmt):
     """Show disk usage, with the space images share."""
     usage = engine.disk_usage()
@@ -51,22 +48,19 @@ def df(engine, verbose, fmt):
             table(["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"],
                   [[s["Type"], s["TotalCount"], s["Active"], s["Size"], s["Reclaimable"]] for s in summary])
             return
-        click.echo("Images space usage:\n")
+        echo("Images space usage:\n")
         table(["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE", "SHARED SIZE", "UNIQUE SIZE", "CONTAINERS"],
               [[r["Repository"], r["Tag"], r["ID"], r["CreatedSince"], r["Size"], r["SharedSize"],
                 r["UniqueSize"], r["Containers"]] for r in rows])
-        click.echo(f"\nLayers on disk: {usage['layers']}, {human_size(total)} "
+        echo(f"\nLayers on disk: {usage['layers']}, {human_size(total)} "
                    f"(images add up to {human_size(usage['sum_of_image_sizes'])}; "
                    f"sharing saves {human_size(usage['sum_of_image_sizes'] - total)})")
-        click.echo("\nContainers space usage:\n")
+        echo("\nContainers space usage:\n")
         table(["CONTAINER ID", "IMAGE", "SIZE", "STATUS", "NAMES"],
               [[c["container"].short_id, c["container"].config["image"], human_size(c["size"]),
                 c["container"].status, c["container"].name] for c in ctrs])
-        click.echo("\nLocal Volumes space usage:\n")
+        echo("\nLocal Volumes space usage:\n")
         table(["VOLUME NAME", "LINKS", "SIZE"], [[v["volume"]["Name"], str(v["links"]), human_size(v["size"])]
                                                  for v in vols])
     emit(rows if verbose else summary, fmt, show)
 
-
-def register(cli):
-    cli.add_command(system)

@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 
 from berth.errors import BerthError
+from berth.record import Record
 
 _SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([bkmgt]?)b?", re.I)
 _UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
@@ -80,14 +80,13 @@ def merge_env(base: list[str], extra: list[str]) -> list[str]:
     return [f"{k}={v}" for k, v in env.items()]
 
 
-@dataclass
-class MountSpec:
+class MountSpec(Record):
     type: str                 # bind | volume | tmpfs
     target: str
     source: str = ""          # host path (bind) or volume name ("" = anonymous volume)
     readonly: bool = False
     propagation: str = ""
-    options: list[str] = field(default_factory=list)   # tmpfs options
+    options: list[str] = []   # tmpfs options
     create_host_path: bool = False
 
 
@@ -164,8 +163,7 @@ def parse_tmpfs(spec: str) -> MountSpec:
     return MountSpec("tmpfs", _target(target, spec), options=[o for o in opts.split(",") if o])
 
 
-@dataclass(frozen=True)
-class RestartPolicy:
+class RestartPolicy(Record):
     name: str = "no"
     max_retries: int = 0
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import shutil
 import signal as signals
 import subprocess
@@ -251,13 +250,13 @@ class ContainerService:
         if init and not os.path.exists(INIT_BINARY):
             raise BerthError(f"--init needs {INIT_BINARY} (apt-get install catatonit)")
 
-        cid = secrets.token_hex(32)
+        cid = os.urandom(32).hex()
         chosen = name
         volume_rows = []
         for m in mount_specs:
             if m.type == "volume":
                 if not m.source:
-                    m.source = secrets.token_hex(32)
+                    m.source = os.urandom(32).hex()
                     self.volumes.create(m.source, anonymous=True, exist_ok=True)
                 else:
                     self.volumes.create(m.source, exist_ok=True)
@@ -294,7 +293,7 @@ class ContainerService:
             candidate = random_name()
             if not self.store.db.execute("SELECT 1 FROM containers WHERE name=?", (candidate,)).fetchone():
                 return candidate
-        return f"{random_name()}_{secrets.token_hex(3)}"
+        return f"{random_name()}_{os.urandom(3).hex()}"
 
     # ---- start / stop ------------------------------------------------------------------
 
@@ -359,8 +358,7 @@ class ContainerService:
                          network=cfg["network"], resources=spec.Resources(**cfg["resources"]),
                          cgroups_path=f"/berth/{c.id}", masked=not cfg["privileged"])
         fsutil.atomic_write(os.path.join(bundle, "config.json"), json.dumps(doc, indent=1).encode())
-        exit_command = [sys.executable, "-m", "berth.runtime.exit_hook", "--root", self.store.root,
-                        "container", "cleanup", c.id]
+        exit_command = _exit_command(self.store.root, c.id, os.path.join(bundle, "attached"))
         log_path = os.path.join(bundle, "ctr.log")
         pid, conmon_pid = monitor.start(runtime=rt, cid=c.id, short_id=c.id[:12], name=c.name, bundle=bundle,
                                         exit_dir=self.exit_dir, socket_dir=self.socket_dir, terminal=cfg["tty"],
@@ -571,7 +569,7 @@ class ContainerService:
         args += [c.id, *command]
         # the runtime's own errors go to a log as well, so that "cannot run this" is told apart from the
         # command's own exit status 255 and reported as docker does (126/127)
-        log = os.path.join(self.records.dir(c.id), f"exec-{secrets.token_hex(6)}.log")
+        log = os.path.join(self.records.dir(c.id), f"exec-{os.urandom(6).hex()}.log")
         args[1:1] = ["--log", log, "--log-format", "json"]
         stdin = None if interactive or tty else subprocess.DEVNULL
         try:
@@ -655,3 +653,14 @@ def _alive(pid: int) -> bool:
             return f.read().rsplit(")", 1)[1].split()[0] != "Z"
     except (FileNotFoundError, IndexError):
         return False
+
+
+# conmon runs this when the container exits. While a foreground `berth run` holds the `attached`
+# lock, that client records the exit and removes a --rm container itself: the shell and flock(1)
+# see that in about a millisecond, where starting Python would cost tens of milliseconds of CPU
+# in the middle of the client's own cleanup. Otherwise it runs `berth container cleanup ID`.
+_EXIT_SCRIPT = 'flock -n -E 75 "$1" true; [ $? -eq 75 ] && exit 0; exec "$2" -m berth --root "$3" container cleanup "$4"'
+
+
+def _exit_command(root: str, cid: str, attached_lock: str) -> list[str]:
+    return ["/bin/sh", "-c", _EXIT_SCRIPT, "berth-exit", attached_lock, sys.executable, root, cid]

@@ -1,20 +1,19 @@
 """OCI content descriptors."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 
 from berth.errors import InvalidDigest, InvalidImage
 from berth.oci.digest import Digest
 from berth.oci.platform import Platform
+from berth.record import Record
 
 
-@dataclass(frozen=True)
-class Descriptor:
+class Descriptor(Record, compare=("media_type", "digest", "size")):
     media_type: str
     digest: Digest
     size: int
-    annotations: dict = field(default_factory=dict, compare=False)
-    platform: Platform | None = field(default=None, compare=False)
+    annotations: dict = {}
+    platform: Platform | None = None
 
     @classmethod
     def from_dict(cls, d: dict) -> "Descriptor":

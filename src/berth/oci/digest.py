@@ -1,19 +1,17 @@
 """Content digests: `algorithm:hex`, validated strictly (OCI image-spec descriptor rules)."""
 from __future__ import annotations
 
-import hashlib
 import re
-from dataclasses import dataclass
 
 from berth.errors import InvalidDigest
+from berth.record import Record
 
 # Registered algorithms and the exact length of their lowercase hex encoding.
 _HEX_LENGTH = {"sha256": 64, "sha512": 128}
 _HEX = re.compile(r"[a-f0-9]+")
 
 
-@dataclass(frozen=True, order=True)
-class Digest:
+class Digest(Record, order=True):
     algorithm: str
     hex: str
 
@@ -33,6 +31,7 @@ class Digest:
 
     @classmethod
     def of_bytes(cls, data: bytes, algorithm: str = "sha256") -> "Digest":
+        import hashlib  # lazily: OpenSSL's start-up is felt by every CLI call that only parses digests
         return cls(algorithm, hashlib.new(algorithm, data).hexdigest())
 
     @classmethod
@@ -40,6 +39,7 @@ class Digest:
         return cls(hasher.name, hasher.hexdigest())
 
     def hasher(self):
+        import hashlib
         return hashlib.new(self.algorithm)
 
     @property

@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 
 from berth.errors import InvalidDigest, InvalidImage
 from berth.oci import mediatype
 from berth.oci.descriptor import Descriptor
 from berth.oci.digest import Digest
 from berth.oci.platform import Platform
+from berth.record import Record
 
 MAX_MANIFEST_SIZE = 4 << 20
 MAX_CONFIG_SIZE = 8 << 20
@@ -31,12 +31,11 @@ def canonical_json(doc) -> bytes:
     return json.dumps(doc, separators=(",", ":"), sort_keys=True, ensure_ascii=False).encode()
 
 
-@dataclass(frozen=True)
-class Manifest:
+class Manifest(Record):
     media_type: str
     config: Descriptor
     layers: tuple[Descriptor, ...]
-    annotations: dict = field(default_factory=dict)
+    annotations: dict = {}
 
     @classmethod
     def parse(cls, data: bytes, media_type: str | None = None) -> "Manifest":
@@ -62,11 +61,10 @@ class Manifest:
         return d
 
 
-@dataclass(frozen=True)
-class Index:
+class Index(Record):
     media_type: str
     manifests: tuple[Descriptor, ...]
-    annotations: dict = field(default_factory=dict)
+    annotations: dict = {}
 
     @classmethod
     def parse(cls, data: bytes, media_type: str | None = None) -> "Index":
@@ -87,8 +85,7 @@ class Index:
         return (exact or candidates or [None])[0]
 
 
-@dataclass
-class ImageConfig:
+class ImageConfig(Record):
     """An image config blob (OCI and docker share the fields berth reads)."""
     doc: dict
 

@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 
 from berth.errors import InvalidImage
+from berth.record import Record
 
 # uname -m -> (GOARCH, variant), the names images use.
 _MACHINE_ARCH = {
@@ -16,8 +16,7 @@ _MACHINE_ARCH = {
 }
 
 
-@dataclass(frozen=True)
-class Platform:
+class Platform(Record):
     os: str
     architecture: str
     variant: str = ""

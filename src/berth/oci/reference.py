@@ -5,10 +5,10 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from berth.errors import InvalidDigest, InvalidReference
 from berth.oci.digest import Digest
+from berth.record import Record
 
 DEFAULT_REGISTRY = "docker.io"
 DEFAULT_TAG = "latest"
@@ -23,8 +23,7 @@ _ID = re.compile(r"[a-f0-9]{64}")
 _MAX_NAME = 255
 
 
-@dataclass(frozen=True)
-class Reference:
+class Reference(Record):
     registry: str
     repository: str
     tag: str | None = None

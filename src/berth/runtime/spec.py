@@ -1,38 +1,35 @@
 """The OCI runtime spec (config.json) for a container: pure data in, a dict out."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
-from berth.runtime import security
-
 import resource
+
+from berth.record import Record
+from berth.runtime import security
 
 # docker's default, capped at what this host allows (raising a hard limit needs CAP_SYS_RESOURCE in
 # the host's user namespace, and some machines set it lower).
 DEFAULT_RLIMIT_NOFILE = min(1048576, resource.getrlimit(resource.RLIMIT_NOFILE)[1])
 
 
-@dataclass
-class Mount:
+class Mount(Record):
     destination: str
     source: str
     type: str = "bind"
-    options: list[str] = field(default_factory=list)
+    options: list[str] = []
 
     def to_dict(self) -> dict:
         return {"destination": self.destination, "type": self.type, "source": self.source, "options": self.options}
 
 
-@dataclass
-class ProcessSpec:
+class ProcessSpec(Record):
     args: list[str]
     env: list[str]
     cwd: str = "/"
     uid: int = 0
     gid: int = 0
-    groups: list[int] = field(default_factory=list)
+    groups: list[int] = []
     terminal: bool = False
-    capabilities: list[str] = field(default_factory=lambda: list(security.DEFAULT_CAPABILITIES))
+    capabilities: list[str] = security.DEFAULT_CAPABILITIES
     no_new_privileges: bool = False
 
     def to_dict(self) -> dict:
@@ -47,8 +44,7 @@ class ProcessSpec:
         }
 
 
-@dataclass
-class Resources:
+class Resources(Record):
     memory: int | None = None          # bytes
     memory_swap: int | None = None     # bytes, memory + swap; -1 unlimited
     cpus: float | None = None

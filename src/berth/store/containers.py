@@ -4,9 +4,9 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import dataclass, field
 
 from berth.errors import BerthError, Conflict
+from berth.record import Record
 from berth.store.db import transaction
 
 
@@ -18,14 +18,13 @@ STATE_FIELDS = ("status", "pid", "conmon_pid", "exit_code", "oom_killed", "start
                 "restart_count", "stopped_by_user", "error")
 
 
-@dataclass
-class Container:
+class Container(Record):
     id: str
     name: str
     image_id: str
     config: dict
     created: float
-    state: dict = field(default_factory=dict)
+    state: dict = {}
 
     @property
     def status(self) -> str:

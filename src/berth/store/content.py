@@ -4,7 +4,6 @@ from __future__ import annotations
 import os
 
 from berth.archive.compression import CHUNK
-from berth.archive.hashing import HashingWriter
 from berth.errors import DigestMismatch
 from berth.oci.digest import Digest
 from berth.store import fsutil
@@ -46,6 +45,7 @@ class ContentStore:
         with fsutil.Staging(self.tmp, "blob-") as staging:
             tmp = os.path.join(staging.path, "data")
             with open(tmp, "wb") as raw:
+                from berth.archive.hashing import HashingWriter
                 w = HashingWriter(raw, algorithm)
                 while True:
                     chunk = stream.read(CHUNK)

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass, field
 
 from berth.errors import Conflict, ImageNotFound, InvalidReference, StoreError
 from berth.oci import mediatype
@@ -11,22 +10,22 @@ from berth.oci.descriptor import Descriptor
 from berth.oci.digest import Digest
 from berth.oci.image import ImageConfig, Manifest, canonical_json
 from berth.oci.reference import Reference
+from berth.record import Record
 from berth.store.db import transaction
 from berth.store.layers import Layer
 
 _ID_PREFIX = re.compile(r"(?:sha256:)?([a-f0-9]{1,64})")
 
 
-@dataclass
-class Image:
+class Image(Record):
     id: Digest
     manifest: Digest
     created: str
     size: int
     added: float
-    chain: list[Digest] = field(default_factory=list)
-    tags: list[Reference] = field(default_factory=list)
-    repo_digests: list[str] = field(default_factory=list)
+    chain: list[Digest] = []
+    tags: list[Reference] = []
+    repo_digests: list[str] = []
 
 
 class ImageStore:

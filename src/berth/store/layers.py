@@ -4,20 +4,19 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from dataclasses import dataclass
-from typing import Callable
+from collections.abc import Callable
 
 from berth import archive
 from berth.archive.compression import CHUNK
-from berth.errors import DigestMismatch, StoreError
+from berth.errors import DigestMismatch
 from berth.oci.digest import Digest, chain_ids
+from berth.record import Record
 from berth.store import fsutil
 
 TARSPLIT = "tar-split.z"
 
 
-@dataclass(frozen=True)
-class Layer:
+class Layer(Record):
     chain_id: Digest
     diff_id: Digest
     parent: Digest | None
@@ -179,8 +178,7 @@ class LayerStore:
                     shutil.rmtree(os.path.join(self.root, name), ignore_errors=True)
 
 
-@dataclass
-class _Staged:
+class _Staged(Record):
     staging: fsutil.Staging
     result: "archive.ExtractResult"
     blob: Digest | None
