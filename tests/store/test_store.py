@@ -1,5 +1,4 @@
 """The store on disk: shared layers, exact rebuilds, atomic commits, recovery and concurrency."""
-import hashlib
 import io
 import os
 import signal

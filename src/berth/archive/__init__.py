@@ -6,6 +6,8 @@ created, changed or chmod'ed.
 """
 import importlib
 
+CHUNK = 1 << 20  # bytes per read, write and hash step when streaming layers and blobs
+
 _EXPORTS = {
     "ExtractResult": "unpack", "extract": "unpack", "write_tree": "create", "reconstruct": "tarsplit",
     "detect_compression": "compression", "open_decompressed": "compression", "open_compressor": "compression",

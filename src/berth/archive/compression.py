@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import io
 
+from berth.archive import CHUNK
 from berth.errors import ArchiveError
 
-CHUNK = 1 << 20
 
 _MAGIC = [
     (b"\x1f\x8b", "gzip"),

@@ -14,7 +14,7 @@ import stat
 from typing import Callable
 
 from berth.archive import tarformat
-from berth.archive.compression import CHUNK
+from berth.archive import CHUNK
 from berth.archive.unpack import OPAQUE, OVERLAY_OPAQUE_XATTR, WHITEOUT
 from berth.errors import ArchiveError
 

@@ -15,7 +15,7 @@ import struct
 import zlib
 
 from berth.archive import securefs
-from berth.archive.compression import CHUNK
+from berth.archive import CHUNK
 from berth.errors import ArchiveError
 
 

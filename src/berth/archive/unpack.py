@@ -14,7 +14,8 @@ import stat
 from dataclasses import dataclass, field
 
 from berth.archive import securefs, tarformat
-from berth.archive.compression import CHUNK, open_decompressed
+from berth.archive import CHUNK
+from berth.archive.compression import open_decompressed
 from berth.archive.hashing import HashingReader
 from berth.archive.tarsplit import TarSplitWriter
 from berth.errors import ArchiveError, UnsafeArchive

@@ -26,7 +26,7 @@ class UsageError(Exception):
 def echo(text: str = "", err: bool = False) -> None:
     stream = sys.stderr if err else sys.stdout
     stream.write(f"{text}\n")
-    stream.flush() if err else None
+    stream.flush()  # a long-running command's lines must not wait in a pipe's buffer
 
 
 def confirm(prompt: str, default: bool = False) -> bool:
@@ -218,8 +218,10 @@ class Command:
 
 
 class HelpRequested(Exception):
+    """`--help`: main() prints target.usage()."""
+
     def __init__(self, target):
-        super().__init__(target.usage())
+        super().__init__(target.path)
         self.target = target
 
 

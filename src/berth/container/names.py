@@ -1,5 +1,5 @@
 """Random container names in docker's adjective_noun style."""
-import random
+import os
 
 _ADJECTIVES = ("brave calm eager fancy gentle happy jolly keen lucid merry nimble proud quirky "
                "serene sharp swift tender upbeat vivid witty zealous bold clever cosmic daring").split()
@@ -8,4 +8,6 @@ _NOUNS = ("ada babbage curie darwin euler fermi gauss hopper hypatia joule keple
 
 
 def random_name() -> str:
-    return f"{random.choice(_ADJECTIVES)}_{random.choice(_NOUNS)}"
+    # os.urandom rather than the random module, whose import costs more than a name is worth
+    a, n = os.urandom(2)
+    return f"{_ADJECTIVES[a % len(_ADJECTIVES)]}_{_NOUNS[n % len(_NOUNS)]}"

@@ -10,7 +10,6 @@ import json
 import os
 import shutil
 import signal as signals
-import subprocess
 import sys
 import time
 from functools import cached_property
@@ -111,8 +110,9 @@ class ContainerService:
         # removes the cgroup) covers an event conmon missed or has not written yet
         from berth.runtime.cgroups import oom_killed
         oom = os.path.exists(os.path.join(bundle, "oom")) or oom_killed(c.id)
-        self.runtime(c.config.get("runtime")).delete(c.id, force=True)
-        rootfs.unmount(os.path.join(bundle, "rootfs"))
+        deleted = self.runtime(c.config.get("runtime")).delete_async(c.id, force=True)
+        rootfs.unmount(os.path.join(bundle, "rootfs"))  # independent of the runtime's state: overlap them
+        deleted()
         self.records.update_state(c.id, status="exited", pid=0, conmon_pid=0, exit_code=code,
                                   oom_killed=int(oom), finished_at=finished)
 
@@ -571,6 +571,7 @@ class ContainerService:
         # command's own exit status 255 and reported as docker does (126/127)
         log = os.path.join(self.records.dir(c.id), f"exec-{os.urandom(6).hex()}.log")
         args[1:1] = ["--log", log, "--log-format", "json"]
+        import subprocess  # the terminal and stdin pass straight through
         stdin = None if interactive or tty else subprocess.DEVNULL
         try:
             code = subprocess.call(args, stdin=stdin)
@@ -587,11 +588,10 @@ class ContainerService:
         if c.status != "running":
             raise Conflict(f"container {c.name} is not running")
         rt = self.runtime(c.config.get("runtime"))
-        out = subprocess.run([rt.path, *rt.base_args(), "ps", "--format", "json", c.id],
-                             capture_output=True, text=True)
-        pids = json.loads(out.stdout or "[]") or []
+        pids = rt.pids(c.id)
         if not pids:
             return ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"], []
+        import subprocess
         ps = subprocess.run(["ps", "-o", "uid,pid,ppid,c,stime,tty,time,args", "-p", ",".join(map(str, pids))],
                             capture_output=True, text=True)
         lines = ps.stdout.splitlines()

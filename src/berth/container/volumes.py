@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import threading
 import time
 
 from berth.archive import securefs
@@ -175,6 +174,7 @@ def _copy_tree(src: str, dest: str) -> None:
         except BaseException as e:  # reported after the consumer finishes
             errors.append(e)
 
+    import threading  # only when a volume is filled from the image
     t = threading.Thread(target=produce)
     t.start()
     with os.fdopen(r, "rb") as stream:

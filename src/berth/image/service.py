@@ -4,10 +4,7 @@ from __future__ import annotations
 import os
 import sys
 
-from berth.archive.hashing import HashingWriter
-from berth.errors import BerthError, Conflict, ImageNotFound, InvalidReference, StoreError
-from berth.image import views
-from berth.image.config import new_config
+from berth.errors import BerthError, Conflict, InvalidReference, StoreError
 from berth.oci.reference import Reference
 from berth.store import fsutil
 
@@ -27,15 +24,19 @@ class ImageService:
         return self.store.images.resolve(text)
 
     def inspect(self, text: str) -> dict:
+        from berth.image import views
         return views.inspect(self.store, self.get(text))
 
     def history(self, text: str) -> list[dict]:
+        from berth.image import views
         return views.history(self.store, self.get(text))
 
     def disk_usage(self) -> dict:
+        from berth.image import views
         return views.disk_usage(self.store)
 
     def tree(self, text: str) -> dict:
+        from berth.image import views
         return views.tree(self.store, self.get(text))
 
     # ---- names and removal -------------------------------------------------------------
@@ -112,6 +113,7 @@ class ImageService:
             elif not os.path.isfile(source):
                 raise BerthError(f"open {source}: no such file")
             layer = self.store.layers.add(lambda: open(source, "rb"), None)
+        from berth.image.config import new_config
         config = new_config([layer.diff_id], env=[], created_by="", comment=comment)
         return self.store.images.add(config, [layer], refs)
 
@@ -155,6 +157,7 @@ class ImageService:
             writer(f, images, self._write_layer)
 
     def _write_layer(self, layer, out) -> None:
+        from berth.archive.hashing import HashingWriter
         checked = HashingWriter(out)
         self.store.layers.write_tar(layer, checked)
         if checked.digest() != layer.diff_id:

@@ -1,7 +1,6 @@
 """Reading conmon's k8s-file logs: `<RFC3339Nano> <stdout|stderr> <P|F> <text>` per line."""
 from __future__ import annotations
 
-import os
 import time
 from collections import deque
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 
-from berth.archive.compression import CHUNK
+from berth.archive import CHUNK
 from berth.errors import DigestMismatch
 from berth.oci.digest import Digest
 from berth.store import fsutil

@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 
 from berth import archive
-from berth.archive.compression import CHUNK
+from berth.archive import CHUNK
 from berth.errors import DigestMismatch
 from berth.oci.digest import Digest, chain_ids
 from berth.record import Record

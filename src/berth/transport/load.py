@@ -4,7 +4,8 @@ from __future__ import annotations
 import os
 import shutil
 
-from berth.archive.compression import CHUNK, detect_compression, open_decompressed
+from berth.archive import CHUNK
+from berth.archive.compression import detect_compression, open_decompressed
 from berth.errors import InvalidImage
 from berth.oci.image import ImageConfig
 from berth.store import fsutil

@@ -1,10 +1,9 @@
 """OCI image layout (spec image-layout.md), as a directory or as a tar archive (oci-archive)."""
 from __future__ import annotations
 
-import json
 import os
 
-from berth.archive.compression import CHUNK
+from berth.archive import CHUNK
 from berth.errors import InvalidImage, InvalidReference
 from berth.oci import mediatype
 from berth.oci.descriptor import Descriptor

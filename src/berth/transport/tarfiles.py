@@ -10,7 +10,7 @@ import os
 
 from berth.archive.hashing import CountingWriter
 from berth.archive import tarformat
-from berth.archive.compression import CHUNK
+from berth.archive import CHUNK
 from berth.archive.unpack import clean_name
 from berth.errors import ArchiveError, InvalidImage
 
