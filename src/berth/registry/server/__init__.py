@@ -1,0 +1,7 @@
+"""An OCI distribution spec v1.1 registry server on aiohttp.
+
+Layout: `names` validates what comes from URLs, `errors` maps failures to the spec's error bodies,
+`storage` defines the storage interface and `filesystem` its default backend, `auth` decides who may
+do what, the handler modules (`blobs`, `uploads`, `manifests`, `listing`, `referrers`) serve one area
+each, and `app` routes requests to them and runs the server.
+"""

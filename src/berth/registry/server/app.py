@@ -1,0 +1,126 @@
+"""The aiohttp application: routing, authentication, read-only mode, error bodies, and `serve`.
+
+Routing matches the raw request path, before any percent-decoding or dot-segment folding, so
+`%2F` or `..` reach the name check as typed and are refused there.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import signal
+
+from aiohttp import web
+
+from berth.registry.server import blobs, listing, manifests, names, referrers, uploads
+from berth.registry.server.context import Registry
+from berth.registry.server.errors import RegistryError, error_body
+
+API_VERSION = ("Docker-Distribution-API-Version", "registry/2.0")
+_READS = frozenset({"GET", "HEAD"})
+_ACTIONS = {"GET": ("pull",), "HEAD": ("pull",), "POST": ("pull", "push"), "PATCH": ("pull", "push"),
+            "PUT": ("pull", "push"), "DELETE": ("delete",)}
+
+_NAME = r"/v2/(?P<name>.+)"
+# (path pattern, {method: handler}); tried in order, uploads before blobs
+ROUTES = [
+    (re.compile(_NAME + r"/blobs/uploads/?"), {"POST": uploads.start}),
+    (re.compile(_NAME + r"/blobs/uploads/(?P<upload>[^/]+)"),
+     {"GET": uploads.status, "PATCH": uploads.patch, "PUT": uploads.put, "DELETE": uploads.cancel}),
+    (re.compile(_NAME + r"/blobs/(?P<reference>[^/]+)"),
+     {"GET": blobs.get, "HEAD": blobs.get, "DELETE": blobs.delete}),
+    (re.compile(_NAME + r"/manifests/(?P<reference>[^/]+)"),
+     {"GET": manifests.get, "HEAD": manifests.get, "PUT": manifests.put, "DELETE": manifests.delete}),
+    (re.compile(_NAME + r"/tags/list"), {"GET": listing.tags}),
+    (re.compile(_NAME + r"/referrers/(?P<reference>[^/]+)"), {"GET": referrers.get}),
+]
+
+log = logging.getLogger("berth.registry")
+
+
+async def _base(reg: Registry, request):
+    return web.json_response({})
+
+
+def _route(method: str, path: str):
+    """(handler, repository or None, other path parameters)."""
+    if path in ("/v2", "/v2/"):
+        return _base, None, {}
+    if path == "/v2/_catalog":
+        return listing.catalog, None, {}
+    for pattern, handlers in ROUTES:
+        match = pattern.fullmatch(path)
+        if match:
+            handler = handlers.get(method)
+            if handler is None:
+                raise RegistryError("UNSUPPORTED", f"{method} is not supported on {path}")
+            params = match.groupdict()
+            name = params.pop("name")
+            if "upload" in params:
+                params["upload_id"] = params.pop("upload")
+            return handler, name, params
+    raise web.HTTPNotFound(text="404 page not found\n")
+
+
+async def dispatch(request: web.Request):
+    reg: Registry = request.app["registry"]
+    path = request.raw_path.split("?", 1)[0]
+    handler, name, params = _route(request.method, path)
+    user = await reg.authenticator.authenticate(request)
+    if name is not None:
+        name = names.repository(name)
+    reg.authorizer.authorize(user, name, _ACTIONS.get(request.method, ("pull",)) if handler is not _base else ())
+    if reg.settings.read_only and request.method not in _READS:
+        raise RegistryError("UNSUPPORTED", "this registry is read-only (started with --read-only)")
+    request["user"] = user
+    if name is None:
+        return await handler(reg, request)
+    return await handler(reg, request, name, **params)
+
+
+@web.middleware
+async def errors_middleware(request, handler):
+    try:
+        return await handler(request)
+    except RegistryError as e:
+        return web.Response(status=e.status, body=e.body(), content_type="application/json", headers=e.headers)
+    except web.HTTPException:
+        raise
+    except (ConnectionResetError, asyncio.CancelledError):
+        raise
+    except Exception:
+        log.exception("%s %s failed", request.method, request.path)
+        return web.Response(status=500, body=error_body("UNKNOWN", "internal server error"),
+                            content_type="application/json")
+
+
+async def _add_api_version(request, response):
+    response.headers[API_VERSION[0]] = API_VERSION[1]
+
+
+def make_app(registry: Registry) -> web.Application:
+    app = web.Application(middlewares=[errors_middleware])
+    app["registry"] = registry
+    app.on_response_prepare.append(_add_api_version)
+    app.router.add_route("*", "/{tail:.*}", dispatch)
+    return app
+
+
+async def run(registry: Registry, host: str, port: int, ssl_context=None, on_ready=None) -> None:
+    """Serve until SIGTERM or SIGINT; `on_ready(url)` once the socket listens."""
+    runner = web.AppRunner(make_app(registry), access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, host or None, port, ssl_context=ssl_context, shutdown_timeout=5.0)
+    await site.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        bound_host, bound_port = runner.addresses[0][:2]
+        shown = f"[{bound_host}]" if ":" in bound_host else bound_host
+        if on_ready:
+            on_ready(f"{'https' if ssl_context else 'http'}://{shown}:{bound_port}")
+        await stop.wait()
+    finally:
+        await runner.cleanup()

@@ -1,0 +1,92 @@
+"""Blob GET/HEAD (with single byte ranges) and DELETE."""
+from __future__ import annotations
+
+import re
+
+from aiohttp import web
+
+from berth.registry.server import names
+from berth.archive import CHUNK
+from berth.registry.server.context import Registry, empty
+from berth.registry.server.errors import RegistryError
+
+_RANGE = re.compile(r"bytes=(\d*)-(\d*)")
+
+
+def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """(first, last) inclusive for a satisfiable single range; None to send the whole blob (no
+    header, or one RFC 9110 lets a server ignore: malformed or several ranges). Raises 416."""
+    if not header:
+        return None
+    match = _RANGE.fullmatch(header.strip())
+    if not match or (not match[1] and not match[2]):
+        return None
+    if not match[1]:  # suffix: the last N bytes
+        count = int(match[2])
+        if count == 0 or size == 0:
+            raise _unsatisfiable(size)
+        return max(size - count, 0), size - 1
+    first = int(match[1])
+    last = int(match[2]) if match[2] else None
+    if last is not None and last < first:
+        return None
+    if first >= size:
+        raise _unsatisfiable(size)
+    last = size - 1 if last is None else last
+    return first, min(last, size - 1)
+
+
+def _unsatisfiable(size: int) -> web.HTTPException:
+    # the spec defines no error code for this: a plain 416 as RFC 9110 describes it
+    return web.HTTPRequestRangeNotSatisfiable(headers={"Content-Range": f"bytes */{size}"})
+
+
+async def _linked_size(reg: Registry, name: str, digest) -> int:
+    if not await reg.io(reg.storage.has_blob, name, digest):
+        raise RegistryError("BLOB_UNKNOWN", f"blob {digest} unknown to repository {name}",
+                            detail={"digest": str(digest)})
+    return await reg.io(reg.storage.stat_blob, digest)
+
+
+def _read_at(f, offset: int, count: int) -> bytes:
+    f.seek(offset)
+    return f.read(count)
+
+
+async def get(reg: Registry, request, name: str, reference: str):
+    digest = names.digest(reference)
+    size = await _linked_size(reg, name, digest)
+    span = parse_range(request.headers.get("Range"), size)
+    first, last = span if span else (0, size - 1)
+    headers = {"Content-Type": "application/octet-stream", "Docker-Content-Digest": str(digest),
+               "ETag": f'"{digest}"', "Accept-Ranges": "bytes", "Cache-Control": "max-age=31536000"}
+    if span:
+        headers["Content-Range"] = f"bytes {first}-{last}/{size}"
+    response = web.StreamResponse(status=206 if span else 200, headers=headers)
+    response.content_length = last - first + 1 if size else 0
+    await response.prepare(request)
+    if request.method == "HEAD" or not size:
+        await response.write_eof()
+        return response
+    f = await reg.io(reg.storage.open_blob, digest)
+    try:
+        offset = first
+        while offset <= last:
+            data = await reg.io(_read_at, f, offset, min(CHUNK, last + 1 - offset))
+            if not data:  # the blob shrank under us: cannot happen with write-once blobs
+                raise ConnectionError(f"blob {digest} ended early")
+            await response.write(data)
+            offset += len(data)
+    finally:
+        f.close()
+    await response.write_eof()
+    return response
+
+
+async def delete(reg: Registry, request, name: str, reference: str):
+    digest = names.digest(reference)
+    # only the repository's link goes; the shared content stays for other repositories
+    if not await reg.io(reg.storage.unlink_blob, name, digest):
+        raise RegistryError("BLOB_UNKNOWN", f"blob {digest} unknown to repository {name}",
+                            detail={"digest": str(digest)})
+    return empty(202)

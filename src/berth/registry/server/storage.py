@@ -1,0 +1,122 @@
+"""The storage interface the registry's handlers use, independent of where bytes live.
+
+Blobs are content-addressed and stored once for the whole registry; a repository holds links to
+the blobs and manifests it has, and its tags. Uploads live apart until committed. The filesystem
+backend (`filesystem.FilesystemStorage`) is the default; an object-store backend would implement
+the same methods. Every method is blocking: the server calls them from worker threads.
+"""
+from __future__ import annotations
+
+from berth.oci.digest import Digest
+from berth.record import Record
+
+
+class ManifestInfo(Record):
+    digest: Digest
+    media_type: str
+    size: int
+
+
+class UploadWriter:
+    """An open upload: bytes are appended at `size`; `truncate` undoes a failed request's tail."""
+    size: int
+
+    def write(self, chunk: bytes) -> None:
+        raise NotImplementedError
+
+    def truncate(self, size: int) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class Storage:
+    # -- blobs, shared by every repository
+    def stat_blob(self, digest: Digest) -> int | None:
+        """The blob's size, or None when the registry does not have it."""
+        raise NotImplementedError
+
+    def open_blob(self, digest: Digest):
+        """A seekable binary file object; the caller closes it."""
+        raise NotImplementedError
+
+    def read_blob(self, digest: Digest) -> bytes:
+        """A small blob (a manifest) in full."""
+        raise NotImplementedError
+
+    # -- uploads
+    def create_upload(self, repository: str) -> str:
+        raise NotImplementedError
+
+    def upload_size(self, repository: str, upload_id: str) -> int | None:
+        """Bytes received so far, or None when there is no such upload for this repository."""
+        raise NotImplementedError
+
+    def open_upload(self, repository: str, upload_id: str) -> UploadWriter:
+        raise NotImplementedError
+
+    def read_upload(self, repository: str, upload_id: str, chunk_size: int):
+        """Iterate the upload's bytes (to rebuild a hash after a restart)."""
+        raise NotImplementedError
+
+    def commit_upload(self, repository: str, upload_id: str, digest: Digest) -> None:
+        """Make the upload the blob `digest` (the caller verified it) and link it to the repository."""
+        raise NotImplementedError
+
+    def delete_upload(self, repository: str, upload_id: str) -> bool:
+        raise NotImplementedError
+
+    def purge_uploads(self, older_than: float) -> int:
+        """Remove uploads (and other leftovers of interrupted writes) not touched for `older_than` seconds."""
+        raise NotImplementedError
+
+    # -- repository links
+    def has_blob(self, repository: str, digest: Digest) -> bool:
+        raise NotImplementedError
+
+    def link_blob(self, repository: str, digest: Digest) -> None:
+        raise NotImplementedError
+
+    def unlink_blob(self, repository: str, digest: Digest) -> bool:
+        raise NotImplementedError
+
+    # -- manifests and tags
+    def put_manifest(self, repository: str, digest: Digest, media_type: str, data: bytes,
+                     subject: Digest | None = None, referrer: dict | None = None) -> None:
+        """Store the manifest bytes and link them; with a subject, record `referrer` (a descriptor)."""
+        raise NotImplementedError
+
+    def manifest_info(self, repository: str, digest: Digest) -> ManifestInfo | None:
+        raise NotImplementedError
+
+    def delete_manifest(self, repository: str, digest: Digest) -> bool:
+        """Unlink a manifest, the tags that point at it and its referrer entry."""
+        raise NotImplementedError
+
+    def set_tag(self, repository: str, tag: str, digest: Digest) -> None:
+        raise NotImplementedError
+
+    def resolve_tag(self, repository: str, tag: str) -> Digest | None:
+        raise NotImplementedError
+
+    def delete_tag(self, repository: str, tag: str) -> bool:
+        raise NotImplementedError
+
+    def tags(self, repository: str) -> list[str] | None:
+        """Sorted tags, or None when the repository does not exist."""
+        raise NotImplementedError
+
+    def repositories(self) -> list[str]:
+        """Sorted names of every repository that holds something."""
+        raise NotImplementedError
+
+    def referrers(self, repository: str, subject: Digest) -> list[dict]:
+        """Descriptors of the repository's manifests whose subject is `subject`."""
+        raise NotImplementedError
