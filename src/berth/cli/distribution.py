@@ -1,0 +1,68 @@
+"""`berth pull`, `login`, `logout`: images to and from registries."""
+from __future__ import annotations
+
+import sys
+
+from berth.cli.cmdline import argument, command, echo, option
+
+_TLS_HELP = "Require HTTPS and verify certificates (--tls-verify=false allows plain HTTP and any certificate)."
+
+
+@command("pull")
+@option("--platform", help="Platform for multi-platform images, os/arch[/variant] (default: this machine's).")
+@option("-q", "--quiet", is_flag=True, help="Suppress verbose output.")
+@option("--tls-verify", is_flag=True, default=True, help=_TLS_HELP)
+@argument("name")
+def pull_cmd(engine, platform, quiet, tls_verify, name):
+    """Download an image from a registry."""
+    from berth.oci.reference import Reference
+    ref = Reference.parse(name)
+    if not quiet:
+        echo(f"Pulling {ref.familiar} from {ref.registry}")
+    image = engine.images.pull(name, platform=platform, tls_verify=tls_verify)
+    if quiet:
+        echo(str(ref))
+        return
+    digest = next((d.rpartition("@")[2] for d in image.repo_digests if d.startswith(ref.name + "@")), "")
+    echo(f"Digest: {digest}")
+    echo(f"Image: {image.id}")
+    echo(str(ref))
+
+
+@command("login")
+@option("-u", "--username", help="Username.")
+@option("-p", "--password", help="Password (prefer --password-stdin).")
+@option("--password-stdin", is_flag=True, help="Take the password from stdin.")
+@option("--tls-verify", is_flag=True, default=True, help=_TLS_HELP)
+@argument("registry", required=False)
+def login_cmd(engine, username, password, password_stdin, tls_verify, registry):
+    """Log in to a registry (docker.io when none is given)."""
+    from berth.errors import BerthError
+    if password_stdin:
+        if password:
+            raise BerthError("--password and --password-stdin are mutually exclusive")
+        password = sys.stdin.read().rstrip("\r\n")
+    if not username:
+        if not sys.stdin.isatty() or password_stdin:
+            raise BerthError("give the user name with -u/--username")
+        username = input("Username: ").strip()
+    if password is None:
+        if not sys.stdin.isatty():
+            raise BerthError("give the password with --password-stdin")
+        import getpass
+        password = getpass.getpass("Password: ")
+    if not username or not password:
+        raise BerthError("user name and password must not be empty")
+    engine.images.login(registry or "docker.io", username, password, tls_verify=tls_verify)
+    echo("Login Succeeded")
+
+
+@command("logout")
+@argument("registry", required=False)
+def logout_cmd(engine, registry):
+    """Forget the credentials berth stored for a registry."""
+    from berth.errors import BerthError
+    name = registry or "docker.io"
+    if not engine.images.logout(name):
+        raise BerthError(f"not logged in to {name}")
+    echo(f"Removed login credentials for {name}")

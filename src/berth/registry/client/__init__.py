@@ -1,0 +1,1 @@
+"""Client side of the distribution API: pull, push, login against any registry."""

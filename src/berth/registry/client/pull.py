@@ -1,0 +1,101 @@
+"""Pull an image into the store: manifest negotiation, platform choice, layers streamed in parallel.
+
+Every byte is checked: the manifest against the digest asked for (or, for a tag, the digest the
+registry states), the config against the manifest, and each layer on its way through the
+archive module into the store (blob digest and diff_id). Layers already in the store are not
+downloaded. Nothing is tagged unless the whole image arrived.
+"""
+from __future__ import annotations
+
+from berth.errors import InvalidImage
+from berth.oci import mediatype
+from berth.oci.digest import Digest
+from berth.oci.image import MAX_CONFIG_SIZE, MAX_MANIFEST_SIZE, ImageConfig, Index, Manifest
+from berth.oci.platform import Platform
+from berth.oci.reference import Reference
+from berth.registry.client.session import RegistryClientError, Session
+
+ACCEPT = ", ".join([mediatype.OCI_INDEX, mediatype.DOCKER_MANIFEST_LIST, mediatype.OCI_MANIFEST,
+                    mediatype.DOCKER_MANIFEST])
+
+
+def scope(ref: Reference, actions: str = "pull") -> str:
+    return f"repository:{ref.repository}:{actions}"
+
+
+def fetch_manifest(session: Session, ref: Reference, reference: str) -> tuple[bytes, str, Digest]:
+    """(bytes, media type, digest) of a manifest or index, verified when asked for by digest."""
+    try:
+        data, response = session.get_bytes(f"/v2/{ref.repository}/manifests/{reference}", scope=scope(ref),
+                                           headers={"Accept": ACCEPT}, limit=MAX_MANIFEST_SIZE)
+    except RegistryClientError as e:
+        if e.status == 404 or e.code in ("MANIFEST_UNKNOWN", "NAME_UNKNOWN"):
+            what = "manifest" if reference.startswith("sha") else f"tag {reference!r}"
+            raise RegistryClientError(f"{ref.familiar_name}: {what} not found in {ref.registry} "
+                                      f"({e.code or e.status})", e.status, e.code) from None
+        raise
+    media_type = (response.getheader("Content-Type") or "").split(";")[0].strip()
+    if media_type in (mediatype.DOCKER_SCHEMA1, mediatype.DOCKER_SCHEMA1_SIGNED):
+        raise InvalidImage(f"{ref.familiar}: Docker schema1 manifests are not supported (deprecated since 2017); "
+                           "re-push the image with a current client")
+    wanted = Digest.parse(reference) if reference.startswith(("sha256:", "sha512:")) else None
+    algorithm = wanted.algorithm if wanted else "sha256"
+    digest = Digest.of_bytes(data, algorithm)
+    if wanted is not None and digest != wanted:
+        raise InvalidImage(f"{ref.familiar}: the registry sent a manifest with digest {digest}, not {wanted}")
+    stated = response.getheader("Docker-Content-Digest")
+    if wanted is None and stated and stated.startswith("sha256:") and stated != str(digest):
+        raise InvalidImage(f"{ref.familiar}: manifest digest {digest} differs from the registry's {stated}")
+    return data, media_type, digest
+
+
+def resolve(session: Session, ref: Reference, platform: Platform) -> tuple[Digest, Manifest, Digest]:
+    """(digest of what `ref` names, the image manifest for `platform`, that manifest's digest)."""
+    data, media_type, top = fetch_manifest(session, ref, str(ref.digest) if ref.digest else ref.tag)
+    kind = media_type if media_type in mediatype.INDEXES | mediatype.MANIFESTS else _media_type_of(data)
+    digest = top
+    if kind in mediatype.INDEXES:
+        index = Index.parse(data, kind)
+        chosen = index.select(platform)
+        if chosen is None:
+            have = sorted({str(m.platform) for m in index.manifests if m.platform})
+            raise InvalidImage(f"{ref.familiar}: no image for platform {platform} "
+                               f"(the index has: {', '.join(have) or 'none'}); choose one with --platform")
+        data, media_type, digest = fetch_manifest(session, ref, str(chosen.digest))
+        kind = media_type if media_type in mediatype.MANIFESTS else _media_type_of(data)
+    return top, Manifest.parse(data, kind), digest
+
+
+def _media_type_of(data: bytes) -> str:
+    import json
+    try:
+        doc = json.loads(data)
+    except ValueError:
+        raise InvalidImage("the registry sent a manifest that is not JSON") from None
+    if not isinstance(doc, dict):
+        raise InvalidImage("the registry sent a manifest that is not a JSON object")
+    if doc.get("schemaVersion") == 1:
+        raise InvalidImage("Docker schema1 manifests are not supported (deprecated since 2017)")
+    if doc.get("mediaType"):
+        return doc["mediaType"]
+    return mediatype.OCI_INDEX if "manifests" in doc else mediatype.OCI_MANIFEST
+
+
+def pull(store, session: Session, ref: Reference, platform: Platform):
+    """Pull `ref` into `store`; returns the Image (tagged `ref` when ref has a tag)."""
+    top, manifest, _ = resolve(session, ref, platform)
+    blobs = f"/v2/{ref.repository}/blobs"
+    config_bytes, _ = session.get_bytes(f"{blobs}/{manifest.config.digest}", scope=scope(ref), limit=MAX_CONFIG_SIZE)
+    if Digest.of_bytes(config_bytes, manifest.config.digest.algorithm) != manifest.config.digest:
+        raise InvalidImage(f"{ref.familiar}: the image config does not match its digest {manifest.config.digest}")
+    config = ImageConfig.parse(config_bytes)
+    diff_ids = config.diff_ids
+    layers = [d for d in manifest.layers if mediatype.is_layer(d.media_type)]
+    if len(layers) != len(diff_ids):
+        raise InvalidImage(f"{ref.familiar}: the manifest lists {len(layers)} layers, the config {len(diff_ids)}")
+
+    def opener(descriptor):
+        return lambda: session.open_blob(f"{blobs}/{descriptor.digest}", scope=scope(ref), size=descriptor.size)
+    stack = store.layers.add_stack([(opener(d), diff_id, d.digest) for d, diff_id in zip(layers, diff_ids)])
+    tags = [ref] if ref.tag and not ref.digest else []
+    return store.images.add(config_bytes, stack, tags, repo_digests=[f"{ref.name}@{top}"])

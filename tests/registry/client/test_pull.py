@@ -1,0 +1,249 @@
+"""`berth pull`, `login`, `logout` against real registries: berth's own and Debian's docker-registry."""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import http.server
+import json
+import os
+import shutil
+import socket
+import subprocess
+import threading
+import urllib.request
+
+import pytest
+
+from helpers import image_config, layer_tar, snapshot
+from registry_helpers import OCI_INDEX, OCI_MANIFEST, Client, blob_path, image_manifest
+
+PEER_REGISTRY = "127.0.0.1:5001"  # Debian's docker-registry, from ../shared/peers/setup
+
+
+def sha256(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def push_files_image(client: Client, repo: str, tag: str, layers: list[dict], arch: str = "amd64",
+                     cmd=("sh",)) -> tuple[str, list[bytes]]:
+    """Push an image whose gzip layers hold `layers` (file dicts); returns (manifest digest, layer tars)."""
+    tars = [layer_tar(files) for files in layers]
+    config = json.loads(image_config([sha256(t) for t in tars], cmd=cmd))
+    config["architecture"] = arch
+    config_bytes = json.dumps(config).encode()
+    blobs = [gzip.compress(t, mtime=0) for t in tars]
+    manifest = image_manifest(client.push_blob(repo, config_bytes), len(config_bytes),
+                              [(client.push_blob(repo, b), len(b)) for b in blobs])
+    resp = client.push_manifest(repo, tag, manifest)
+    assert resp.status == 201, resp
+    return resp.headers["Docker-Content-Digest"], tars
+
+
+def push_store_image(berth, image: str, client: Client, repo: str, tag: str, tmp_path) -> str:
+    """Push an image from a berth store through the registry API (from `berth save`, gzip layers)."""
+    import tarfile
+    archive = tmp_path / "save.tar"
+    berth.run("save", "-o", archive, image)
+    with tarfile.open(archive) as tf:
+        entry = json.load(tf.extractfile("manifest.json"))[0]
+        config = tf.extractfile(entry["Config"]).read()
+        layers = [gzip.compress(tf.extractfile(name).read(), mtime=0) for name in entry["Layers"]]
+    manifest = image_manifest(client.push_blob(repo, config), len(config),
+                              [(client.push_blob(repo, b), len(b)) for b in layers])
+    resp = client.push_manifest(repo, tag, manifest)
+    assert resp.status == 201, resp
+    return resp.headers["Docker-Content-Digest"]
+
+
+def test_pull_runs_and_records_the_digest(busybox, registry, tmp_path):
+    client = registry.client()
+    digest = push_store_image(busybox, "busybox", client, "tools/busybox", "1", tmp_path)
+    remote = f"127.0.0.1:{registry.port}/tools/busybox:1"
+    out = busybox.out("pull", remote)
+    assert f"Digest: {digest}" in out and out.strip().endswith(remote)
+    assert busybox.out("run", "--rm", remote, "echo", "pulled") == "pulled\n"
+    local, pulled = busybox.json("image", "inspect", "busybox")[0], busybox.json("image", "inspect", remote)[0]
+    assert pulled["Id"] == local["Id"]  # same config: same image, layers shared with the local one
+    assert f"127.0.0.1:{registry.port}/tools/busybox@{digest}" in pulled["RepoDigests"]
+
+
+def test_pull_by_digest_and_layers_already_present(berth, registry):
+    client = registry.client()
+    digest, tars = push_files_image(client, "app/files", "v1", [{"etc/": None, "etc/one": b"1\n"},
+                                                               {"etc/two": b"2\n"}])
+    base = f"127.0.0.1:{registry.port}/app/files"
+    berth.run("pull", f"{base}@{digest}")
+    assert berth.out("images", "-q") .strip()
+    # a second image sharing the first layer: only the new layer is unpacked, the shared one is reused
+    push_files_image(client, "app/files", "v2", [{"etc/": None, "etc/one": b"1\n"}, {"etc/three": b"3\n"}])
+    berth.run("pull", f"{base}:v2")
+    tree = berth.out("image", "tree", f"{base}:v2")
+    assert "shared with" in tree
+
+
+def test_platform_selection_from_an_index(berth, registry):
+    client = registry.client()
+    children = []
+    for arch in ("amd64", "arm64"):
+        digest, _ = push_files_image(client, "multi/app", f"only-{arch}", [{f"arch-{arch}": arch.encode()}], arch=arch)
+        size = len(client.get(f"/v2/multi/app/manifests/{digest}", headers={"Accept": OCI_MANIFEST}).body)
+        children.append({"mediaType": OCI_MANIFEST, "digest": digest, "size": size,
+                         "platform": {"os": "linux", "architecture": arch}})
+    index = json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": children}).encode()
+    assert client.push_manifest("multi/app", "latest", index, OCI_INDEX).status == 201
+    ref = f"127.0.0.1:{registry.port}/multi/app:latest"
+    berth.run("pull", "--platform", "linux/arm64", ref)
+    assert berth.json("image", "inspect", ref)[0]["Architecture"] == "arm64"
+    err = berth.run("pull", "--platform", "linux/s390x", ref, check=False)
+    assert err.returncode == 1 and b"no image for platform linux/s390x" in err.stderr
+    assert b"linux/amd64" in err.stderr and b"linux/arm64" in err.stderr
+
+
+@pytest.mark.parametrize("tamper, message", [
+    (lambda blob: blob[:4] + b"\xff" + blob[5:], b"layer blob digest mismatch"),   # gzip mtime: still valid gzip
+    (lambda blob: gzip.compress(layer_tar({"file": b"tampered, and longer\n"}), mtime=0), b"blob size mismatch"),
+])
+def test_wrong_blob_is_refused_and_nothing_is_stored(berth, start_registry, tamper, message):
+    server = start_registry()
+    client = server.client()
+    digest, _ = push_files_image(client, "bad/blob", "1", [{"file": b"the real content\n"}])
+    manifest = json.loads(client.get(f"/v2/bad/blob/manifests/{digest}", headers={"Accept": OCI_MANIFEST}).body)
+    path = blob_path(server.storage, manifest["layers"][0]["digest"])
+    with open(path, "rb") as f:
+        blob = f.read()
+    with open(path, "wb") as f:  # the registry now serves other bytes under the layer's digest
+        f.write(tamper(blob))
+    berth.run("images")  # create the store
+    before = snapshot(berth.root)
+    err = berth.run("pull", f"127.0.0.1:{server.port}/bad/blob:1", check=False)
+    assert err.returncode == 1 and message in err.stderr, err.stderr
+    assert len(err.stderr.decode().strip().splitlines()) == 1
+    assert snapshot(berth.root) == before
+
+
+@pytest.mark.parametrize("ref, message", [
+    ("{r}/no/such:1", b"not found"),
+    ("{r}/app/files:nope", b"tag 'nope' not found"),
+    ("127.0.0.1:1/x:1", b"cannot reach registry 127.0.0.1:1"),
+    ("{r}/UPPER:1", b"must be lowercase"),
+])
+def test_bad_pulls_are_one_clear_line(berth, registry, ref, message):
+    push_files_image(registry.client(), "app/files", "v1", [{"f": b"x"}])
+    berth.run("images")
+    before = snapshot(berth.root)
+    err = berth.run("pull", ref.format(r=f"127.0.0.1:{registry.port}"), check=False)
+    assert err.returncode != 0 and message in err.stderr, err.stderr
+    assert len(err.stderr.decode().strip().splitlines()) == 1
+    assert snapshot(berth.root) == before
+
+
+def test_login_logout_with_htpasswd(berth, start_registry, tmp_path):
+    import bcrypt
+    htpasswd = tmp_path / "htpasswd"
+    htpasswd.write_text("alice:" + bcrypt.hashpw(b"s3cret", bcrypt.gensalt(4)).decode() + "\n")
+    server = start_registry("--htpasswd", htpasswd)
+    push_files_image(server.client(auth=("alice", "s3cret")), "private/app", "1", [{"f": b"private\n"}])
+    host = f"127.0.0.1:{server.port}"
+    ref = f"{host}/private/app:1"
+    err = berth.run("pull", ref, check=False)
+    assert err.returncode == 1 and b"authentication required" in err.stderr
+    err = berth.run("login", "-u", "alice", "--password-stdin", host, input=b"wrong\n", check=False)
+    assert err.returncode == 1 and b"invalid username or password" in err.stderr
+    assert not os.path.exists(os.path.join(berth.root, "auth.json"))
+    assert berth.out("login", "-u", "alice", "--password-stdin", host, input=b"s3cret\n") == "Login Succeeded\n"
+    assert os.stat(os.path.join(berth.root, "auth.json")).st_mode & 0o777 == 0o600
+    berth.run("pull", ref)
+    berth.run("logout", host)
+    berth.run("rmi", ref)
+    assert berth.run("pull", ref, check=False).returncode == 1
+    assert berth.run("logout", host, check=False).returncode == 1
+
+
+class _DroppingHandler(http.server.BaseHTTPRequestHandler):
+    """Serves one image; the first GET of the layer is cut off halfway, Range requests are honoured."""
+    blobs: dict = {}
+    manifest: bytes = b""
+    layer = ""
+    cut = [True]
+    ranges: list = []
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        path = self.path
+        if path == "/v2/":
+            return self._send(200, b"{}")
+        if path.startswith("/v2/r/manifests/"):
+            return self._send(200, self.manifest, {"Content-Type": OCI_MANIFEST})
+        digest = path.rsplit("/", 1)[-1]
+        data = self.blobs.get(digest)
+        if data is None:
+            return self._send(404, b'{"errors":[{"code":"BLOB_UNKNOWN","message":"blob unknown"}]}')
+        start = 0
+        if self.headers.get("Range"):
+            self.ranges.append(self.headers["Range"])
+            start = int(self.headers["Range"].split("=")[1].split("-")[0])
+        if digest == self.layer and self.cut[0]:
+            self.cut[0] = False
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data[:len(data) // 2])
+            self.wfile.flush()
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        if start:
+            self.send_response(206)
+            self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
+            self.send_header("Content-Length", str(len(data) - start))
+            self.end_headers()
+            self.wfile.write(data[start:])
+            return
+        self._send(200, data)
+
+    def _send(self, status, body, headers=None):
+        self.send_response(status)
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+def test_a_dropped_download_resumes_with_range(berth):
+    tar = layer_tar({"big": os.urandom(3 << 20)})
+    blob = gzip.compress(tar, mtime=0)
+    config = image_config([sha256(tar)])
+    handler = _DroppingHandler
+    handler.blobs = {sha256(blob): blob, sha256(config): config}
+    handler.layer = sha256(blob)
+    handler.manifest = image_manifest(sha256(config), len(config), [(sha256(blob), len(blob))])
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        berth.run("pull", f"127.0.0.1:{server.server_address[1]}/r:1")
+    finally:
+        server.shutdown()
+    assert handler.ranges == [f"bytes={len(blob) // 2}-"]
+    assert berth.json("image", "inspect", f"127.0.0.1:{server.server_address[1]}/r:1")[0]["RootFS"]["Layers"] == \
+        [sha256(tar)]
+
+
+def _peer_registry_up() -> bool:
+    try:
+        urllib.request.urlopen(f"http://{PEER_REGISTRY}/v2/", timeout=2).read()
+        return True
+    except OSError:
+        return False
+
+
+@pytest.mark.peers
+@pytest.mark.skipif(not shutil.which("skopeo") or not _peer_registry_up(), reason="needs skopeo and the peer registry")
+def test_pull_from_docker_registry_an_image_skopeo_pushed(busybox, tmp_path):
+    busybox.run("save", "-o", tmp_path / "bb.tar", "busybox")
+    repo = f"{PEER_REGISTRY}/berth-test/busybox:{os.getpid()}"
+    subprocess.run(["skopeo", "copy", "--dest-tls-verify=false", f"docker-archive:{tmp_path / 'bb.tar'}",
+                    f"docker://{repo}"], check=True, capture_output=True)
+    busybox.run("pull", repo)
+    assert busybox.out("run", "--rm", repo, "echo", "from-peer") == "from-peer\n"
