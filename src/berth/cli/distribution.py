@@ -1,4 +1,4 @@
-"""`berth pull`, `login`, `logout`: images to and from registries."""
+"""`berth pull`, `push`, `login`, `logout`: images to and from registries."""
 from __future__ import annotations
 
 import sys
@@ -27,6 +27,25 @@ def pull_cmd(engine, platform, quiet, tls_verify, name):
     echo(f"Digest: {digest}")
     echo(f"Image: {image.id}")
     echo(str(ref))
+
+
+@command("push")
+@option("-q", "--quiet", is_flag=True, help="Suppress verbose output.")
+@option("--tls-verify", is_flag=True, default=True, help=_TLS_HELP)
+@argument("name")
+@argument("destination", required=False)
+def push_cmd(engine, quiet, tls_verify, name, destination):
+    """Upload an image to a registry (to DESTINATION, or to the registry its name names)."""
+    from berth.oci.reference import Reference
+    ref = Reference.parse(destination or name)
+
+    def report(layer, what):
+        if not quiet:
+            echo(f"{layer.diff_id.hex[:12]}: {what}")
+    if not quiet:
+        echo(f"Pushing {ref.familiar} to {ref.registry}")
+    digest = engine.images.push(name, destination, tls_verify=tls_verify, report=report)
+    echo(f"{ref.tag}: digest: {digest}" if not quiet else str(digest))
 
 
 @command("login")

@@ -20,7 +20,7 @@ COMMANDS = {
     "import": f"{_I}:import_cmd", "image": f"{_I}:image",
     **{name: f"{_F}:{name}_cmd" for name in ("cp", "diff", "commit", "export")},
     "system": f"{_S}:system",
-    **{name: f"berth.cli.distribution:{name}_cmd" for name in ("pull", "login", "logout")},
+    **{name: f"berth.cli.distribution:{name}_cmd" for name in ("pull", "push", "login", "logout")},
     "registry": "berth.cli.registry:registry",
 }
 

@@ -6,6 +6,8 @@ import re
 
 from berth.cli.cmdline import Group, echo, option
 from berth.errors import BerthError
+from berth.registry.server import config as serve_config
+from berth.registry.server.config import NOT_GIVEN
 
 registry = Group("registry", "Run a private image registry.")
 
@@ -30,24 +32,81 @@ def _ready(url: str) -> None:
     echo(f"listening on {url}")  # whoever started us waits for this line
 
 
+def _check_auth_flags(auth, htpasswd, token_policy):
+    """The auth mode to use, after refusing flag combinations that cannot work."""
+    auth = auth or ("basic" if htpasswd else None)
+    if auth == "basic" and not htpasswd:
+        raise BerthError("--auth basic needs --htpasswd FILE")
+    if auth == "token" and not token_policy:
+        raise BerthError("--auth token needs --token-policy FILE (JSON: user -> repository pattern -> actions)")
+    if token_policy and auth != "token":
+        raise BerthError("--token-policy is only used with --auth token")
+    return auth
+
+
+def _token_auth(storage_dir, htpasswd, policy_path, issuer, ttl) -> dict:
+    from berth.registry.server.auth import HtpasswdAuthenticator
+    from berth.registry.server.policy import Policy
+    from berth.registry.server.token import TokenAuthenticator, TokenAuthorizer, TokenService, load_secret
+    if ttl <= 0:
+        raise BerthError("--token-ttl must be positive")
+    service = TokenService(load_secret(storage_dir), Policy.load(policy_path),
+                           HtpasswdAuthenticator(htpasswd) if htpasswd else None, issuer=issuer, ttl=ttl)
+    return {"authenticator": TokenAuthenticator(service), "authorizer": TokenAuthorizer(service),
+            "token_service": service}
+
+
+# Each setting's flag defaults to NOT_GIVEN so that --config can tell a flag left off from one set to its
+# default; the defaults live in registry/server/config.py.
 @registry.command("serve")
-@option("--addr", default="127.0.0.1:5000", help="Address to listen on (HOST:PORT; port 0 picks a free one).")
-@option("--storage", help="Directory for the registry's data (default: <root>/registry).")
-@option("--htpasswd", help="Require HTTP Basic auth against this htpasswd file (bcrypt entries).")
-@option("--tls-cert", help="TLS certificate (PEM); needs --tls-key.")
-@option("--tls-key", help="TLS private key (PEM).")
-@option("--read-only", is_flag=True, help="Refuse pushes and deletes.")
-@option("--max-upload-size", help="Largest blob accepted (bytes, or with k/m/g).")
-@option("--purge-uploads-after", default="168h",
-        help="At start-up, remove unfinished uploads idle for this long (s/m/h/d).")
-def serve_cmd(engine, addr, storage, htpasswd, tls_cert, tls_key, read_only, max_upload_size, purge_uploads_after):
-    """Serve images over the OCI distribution API (docker, podman, skopeo can push and pull)."""
+@option("--config", metavar="FILE",
+        help="JSON object of settings named as the flags (addr, read_only, ...); flags given override it.")
+@option("--addr", default=NOT_GIVEN,
+        help='Address to listen on (HOST:PORT; port 0 picks a free one; default "127.0.0.1:5000").')
+@option("--storage", default=NOT_GIVEN, help="Directory for the registry's data (default: <root>/registry).")
+@option("--htpasswd", default=NOT_GIVEN, help="Require HTTP Basic auth against this htpasswd file (bcrypt entries); with "
+        "--auth token, the users the token service knows.")
+@option("--auth", default=NOT_GIVEN, choices=("basic", "token"),
+        help="basic: HTTP Basic against --htpasswd (the default when it is given). token: docker's bearer-token "
+             "flow with a built-in token service at /token and per-repository permissions from --token-policy.")
+@option("--token-policy", default=NOT_GIVEN, metavar="FILE",
+        help='JSON permissions for --auth token: {"USER": {"REPO-GLOB": ["pull", "push", "delete" or "*"]}}; '
+             'user "anonymous" is a client without credentials, "*" any logged-in user.')
+@option("--token-issuer", default=NOT_GIVEN,
+        help='The tokens\' issuer (iss claim; default "berth-token-service").')
+@option("--token-ttl", default=NOT_GIVEN, help='How long a token stays valid (s/m/h/d; default "5m").')
+@option("--tls-cert", default=NOT_GIVEN, help="TLS certificate (PEM); needs --tls-key.")
+@option("--tls-key", default=NOT_GIVEN, help="TLS private key (PEM).")
+@option("--read-only", is_flag=True, default=NOT_GIVEN, help="Refuse pushes and deletes.")
+@option("--max-upload-size", default=NOT_GIVEN, help="Largest blob accepted (bytes, or with k/m/g).")
+@option("--purge-uploads-after", default=NOT_GIVEN,
+        help='At start-up, remove unfinished uploads idle for this long (s/m/h/d; default "168h").')
+@option("--no-ui", is_flag=True, default=NOT_GIVEN, help="Do not serve the web UI at /.")
+@option("--no-metrics", is_flag=True, default=NOT_GIVEN, help="Do not serve Prometheus metrics at /metrics.")
+def serve_cmd(engine, config, addr, storage, htpasswd, auth, token_policy, token_issuer, token_ttl, tls_cert, tls_key,
+              read_only, max_upload_size, purge_uploads_after, no_ui, no_metrics):
+    """Serve images over the OCI distribution API (docker, podman, skopeo can push and pull), with a
+    web UI at / and Prometheus metrics at /metrics."""
+    settings = serve_config.merge(dict(
+        addr=addr, storage=storage, htpasswd=htpasswd, auth=auth, token_policy=token_policy,
+        token_issuer=token_issuer, token_ttl=token_ttl, tls_cert=tls_cert, tls_key=tls_key, read_only=read_only,
+        max_upload_size=max_upload_size, purge_uploads_after=purge_uploads_after,
+        ui=NOT_GIVEN if no_ui is NOT_GIVEN else not no_ui,
+        metrics=NOT_GIVEN if no_metrics is NOT_GIVEN else not no_metrics), config)
+    addr, storage, htpasswd, auth = settings["addr"], settings["storage"], settings["htpasswd"], settings["auth"]
+    token_policy, token_issuer = settings["token_policy"], settings["token_issuer"]
+    token_ttl = str(settings["token_ttl"])
+    tls_cert, tls_key, read_only = settings["tls_cert"], settings["tls_key"], settings["read_only"]
+    max_upload_size = str(settings["max_upload_size"]) if settings["max_upload_size"] is not None else None
+    purge_uploads_after = str(settings["purge_uploads_after"])
     host, port = parse_addr(addr)
     from berth.container.options import parse_size
     limit = parse_size(max_upload_size, "--max-upload-size") if max_upload_size else None
     purge_after = parse_duration(purge_uploads_after)
     if bool(tls_cert) != bool(tls_key):
         raise BerthError("--tls-cert and --tls-key go together")
+    auth = _check_auth_flags(auth, htpasswd, token_policy)
+    token_lifetime = parse_duration(token_ttl)
 
     import asyncio  # lazily: aiohttp and friends cost every other berth command start-up time
 
@@ -69,10 +128,33 @@ def serve_cmd(engine, addr, storage, htpasswd, tls_cert, tls_key, read_only, max
     if purged:
         echo(f"removed {purged} stale upload(s)", err=True)
     kw = {}
-    if htpasswd:
+    if auth == "basic":
         kw = {"authenticator": HtpasswdAuthenticator(htpasswd), "authorizer": AuthenticatedOnly()}
-    reg = Registry(store, Settings(read_only=read_only, max_upload_size=limit), **kw)
+    elif auth == "token":
+        kw = _token_auth(store.root, htpasswd, token_policy, token_issuer, token_lifetime)
+    reg = Registry(store, Settings(read_only=read_only, max_upload_size=limit, ui=settings["ui"],
+                                   metrics=settings["metrics"]), **kw)
     try:
         asyncio.run(run(reg, host, port, ssl_context, on_ready=_ready))
     except OSError as e:
         raise BerthError(f"cannot listen on {addr}: {e.strerror or e}") from None
+
+
+@registry.command("gc")
+@option("--storage", help="Directory of the registry's data (default: <root>/registry).")
+@option("--dry-run", is_flag=True, help="Only print what would be deleted.")
+@option("--delete-untagged", is_flag=True,
+        help="Also remove manifests no tag reaches (keeping a tagged index's children and the referrers, "
+             "such as signatures, of kept manifests), and then their blobs.")
+@option("--grace", default="1h", help="Never delete a blob or untagged manifest written more recently (s/m/h/d).")
+def gc_cmd(engine, storage, dry_run, delete_untagged, grace):
+    """Delete blobs no manifest references. Safe while `berth registry serve` runs on the same storage."""
+    grace_seconds = parse_duration(grace)
+    root = storage or os.path.join(engine.root, "registry")
+    if not os.path.isdir(os.path.join(root, "blobs")):
+        raise BerthError(f"no registry storage at {root}")
+    from berth.registry.server.filesystem import FilesystemStorage
+    from berth.registry.server.gc import collect
+    result = collect(FilesystemStorage(root), grace=grace_seconds, delete_untagged=delete_untagged,
+                     dry_run=dry_run, report=echo)
+    echo(result.summary(dry_run))

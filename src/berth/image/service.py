@@ -147,6 +147,15 @@ class ImageService:
         chosen = Platform.parse(platform) if platform else Platform.host()
         return pull(self.store, self.session(ref.registry, tls_verify), ref, chosen)
 
+    def push(self, text: str, destination: str | None = None, tls_verify: bool = True, report=None):
+        """Push a local image to `destination` (default: its own name); returns the manifest digest."""
+        from berth.registry.client.push import push
+        image = self.get(text)
+        ref = Reference.parse(destination or text)
+        if ref.digest is not None:
+            raise InvalidReference(f"cannot push to a digest reference: {ref.familiar}")
+        return push(self.store, self.session(ref.registry, tls_verify), image, ref, report)
+
     def login(self, registry: str, user: str, password: str, tls_verify: bool = True) -> None:
         """Check the credentials against the registry, then remember them."""
         from berth.registry.client import credentials as creds

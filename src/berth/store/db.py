@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS layers (
@@ -68,6 +68,14 @@ CREATE TABLE IF NOT EXISTS container_volumes (
     volume       TEXT NOT NULL REFERENCES volumes(name),
     destination  TEXT NOT NULL,
     PRIMARY KEY (container_id, destination)
+);
+CREATE TABLE IF NOT EXISTS blob_sources (  -- compressed blobs of a layer seen in registries (pull, push)
+    diff_id    TEXT NOT NULL,
+    digest     TEXT NOT NULL,         -- the blob digest registries know the layer by
+    media_type TEXT NOT NULL,
+    size       INTEGER NOT NULL,
+    repository TEXT NOT NULL,         -- registry/repository that has it: a source for cross-repo mounts
+    PRIMARY KEY (diff_id, digest, repository)
 );
 CREATE TABLE IF NOT EXISTS repo_digests (
     name      TEXT PRIMARY KEY,     -- docker.io/library/busybox@sha256:...

@@ -142,6 +142,17 @@ class LayerStore:
                  result.tar_size, str(staged.blob) if staged.blob else None, time.time()))
         return self.get(chain_id)
 
+    def add_blob_source(self, diff_id: Digest, digest: Digest, media_type: str, size: int, repository: str) -> None:
+        """Remember that `repository` (registry/name) holds `diff_id` as the blob `digest`."""
+        self.db.execute("INSERT OR REPLACE INTO blob_sources(diff_id, digest, media_type, size, repository) "
+                        "VALUES (?,?,?,?,?)", (str(diff_id), str(digest), media_type, size, repository))
+
+    def blob_sources(self, diff_id: Digest) -> list[tuple[Digest, str, int, str]]:
+        """[(blob digest, media type, size, repository)] known for a layer, most recent first."""
+        rows = self.db.execute("SELECT digest, media_type, size, repository FROM blob_sources WHERE diff_id=? "
+                               "ORDER BY rowid DESC", (str(diff_id),))
+        return [(Digest.parse(r[0]), r[1], r[2], r[3]) for r in rows]
+
     def write_tar(self, layer: Layer, out) -> None:
         """Write the layer's uncompressed tar, identical to what was unpacked."""
         if layer.blob is not None:

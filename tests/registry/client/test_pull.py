@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import gzip
-import hashlib
 import http.server
 import json
 import os
@@ -10,50 +9,12 @@ import shutil
 import socket
 import subprocess
 import threading
-import urllib.request
 
 import pytest
 
 from helpers import image_config, layer_tar, snapshot
-from registry_helpers import OCI_INDEX, OCI_MANIFEST, Client, blob_path, image_manifest
-
-PEER_REGISTRY = "127.0.0.1:5001"  # Debian's docker-registry, from ../shared/peers/setup
-
-
-def sha256(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
-
-
-def push_files_image(client: Client, repo: str, tag: str, layers: list[dict], arch: str = "amd64",
-                     cmd=("sh",)) -> tuple[str, list[bytes]]:
-    """Push an image whose gzip layers hold `layers` (file dicts); returns (manifest digest, layer tars)."""
-    tars = [layer_tar(files) for files in layers]
-    config = json.loads(image_config([sha256(t) for t in tars], cmd=cmd))
-    config["architecture"] = arch
-    config_bytes = json.dumps(config).encode()
-    blobs = [gzip.compress(t, mtime=0) for t in tars]
-    manifest = image_manifest(client.push_blob(repo, config_bytes), len(config_bytes),
-                              [(client.push_blob(repo, b), len(b)) for b in blobs])
-    resp = client.push_manifest(repo, tag, manifest)
-    assert resp.status == 201, resp
-    return resp.headers["Docker-Content-Digest"], tars
-
-
-def push_store_image(berth, image: str, client: Client, repo: str, tag: str, tmp_path) -> str:
-    """Push an image from a berth store through the registry API (from `berth save`, gzip layers)."""
-    import tarfile
-    archive = tmp_path / "save.tar"
-    berth.run("save", "-o", archive, image)
-    with tarfile.open(archive) as tf:
-        entry = json.load(tf.extractfile("manifest.json"))[0]
-        config = tf.extractfile(entry["Config"]).read()
-        layers = [gzip.compress(tf.extractfile(name).read(), mtime=0) for name in entry["Layers"]]
-    manifest = image_manifest(client.push_blob(repo, config), len(config),
-                              [(client.push_blob(repo, b), len(b)) for b in layers])
-    resp = client.push_manifest(repo, tag, manifest)
-    assert resp.status == 201, resp
-    return resp.headers["Docker-Content-Digest"]
-
+from client_helpers import PEER_REGISTRY, peer_registry_up, push_files_image, push_store_image, sha256
+from registry_helpers import OCI_INDEX, OCI_MANIFEST, blob_path, image_manifest
 
 def test_pull_runs_and_records_the_digest(busybox, registry, tmp_path):
     client = registry.client()
@@ -230,16 +191,8 @@ def test_a_dropped_download_resumes_with_range(berth):
         [sha256(tar)]
 
 
-def _peer_registry_up() -> bool:
-    try:
-        urllib.request.urlopen(f"http://{PEER_REGISTRY}/v2/", timeout=2).read()
-        return True
-    except OSError:
-        return False
-
-
 @pytest.mark.peers
-@pytest.mark.skipif(not shutil.which("skopeo") or not _peer_registry_up(), reason="needs skopeo and the peer registry")
+@pytest.mark.skipif(not shutil.which("skopeo") or not peer_registry_up(), reason="needs skopeo and the peer registry")
 def test_pull_from_docker_registry_an_image_skopeo_pushed(busybox, tmp_path):
     busybox.run("save", "-o", tmp_path / "bb.tar", "busybox")
     repo = f"{PEER_REGISTRY}/berth-test/busybox:{os.getpid()}"

@@ -97,5 +97,7 @@ def pull(store, session: Session, ref: Reference, platform: Platform):
     def opener(descriptor):
         return lambda: session.open_blob(f"{blobs}/{descriptor.digest}", scope=scope(ref), size=descriptor.size)
     stack = store.layers.add_stack([(opener(d), diff_id, d.digest) for d, diff_id in zip(layers, diff_ids)])
+    for d, diff_id in zip(layers, diff_ids):  # a later push to this registry can skip or mount them
+        store.layers.add_blob_source(diff_id, d.digest, d.media_type, d.size, ref.name)
     tags = [ref] if ref.tag and not ref.digest else []
     return store.images.add(config_bytes, stack, tags, repo_digests=[f"{ref.name}@{top}"])
