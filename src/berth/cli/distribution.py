@@ -48,6 +48,20 @@ def push_cmd(engine, quiet, tls_verify, name, destination):
     echo(f"{ref.tag}: digest: {digest}" if not quiet else str(digest))
 
 
+@command("copy")
+@option("-q", "--quiet", is_flag=True, help="Suppress verbose output.")
+@option("--tls-verify", is_flag=True, default=True, help=_TLS_HELP)
+@argument("source")
+@argument("destination")
+def copy_cmd(engine, quiet, tls_verify, source, destination):
+    """Copy an image or a multi-platform index from one registry to another, without unpacking it."""
+    def report(digest, how):
+        if not quiet:
+            echo(f"{digest.split(':', 1)[1][:12]}: {how}")
+    digest = engine.images.copy(source, destination, tls_verify=tls_verify, report=report)
+    echo(f"{destination}: digest: {digest}" if not quiet else str(digest))
+
+
 @command("login")
 @option("-u", "--username", help="Username.")
 @option("-p", "--password", help="Password (prefer --password-stdin).")

@@ -10,7 +10,8 @@ from berth.cli.output import ago, emit, human_size, render, table
 from berth.image.config import parse_time
 
 
-image = Group("image", "Manage images.")
+image = Group("image", "Manage images.",
+              lazy={n: f"berth.cli.distribution:{n}_cmd" for n in ("pull", "push", "copy")})
 
 
 def _image_rows(engine, show_all, repo_filter):

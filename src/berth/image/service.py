@@ -156,6 +156,14 @@ class ImageService:
             raise InvalidReference(f"cannot push to a digest reference: {ref.familiar}")
         return push(self.store, self.session(ref.registry, tls_verify), image, ref, report)
 
+    def copy(self, source: str, destination: str, tls_verify: bool = True, report=None):
+        """Copy an image (or index) between registries without unpacking; returns its digest."""
+        from berth.registry.client.copy import copy
+        src, dst = Reference.parse(source), Reference.parse(destination)
+        if dst.digest is not None:
+            raise InvalidReference(f"cannot copy to a digest reference: {dst.familiar}")
+        return copy(self.session(src.registry, tls_verify), src, self.session(dst.registry, tls_verify), dst, report)
+
     def login(self, registry: str, user: str, password: str, tls_verify: bool = True) -> None:
         """Check the credentials against the registry, then remember them."""
         from berth.registry.client import credentials as creds

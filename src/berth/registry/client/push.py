@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import urllib.parse
 
-from berth.archive import CHUNK
 from berth.oci import mediatype
 from berth.oci.descriptor import Descriptor
 from berth.oci.digest import Digest
@@ -24,20 +23,7 @@ from berth.store import fsutil
 PARALLEL_UPLOADS = 3
 
 
-class _FileBody:
-    """A file sent as a request body in CHUNK-sized pieces (http.client reads 8 KiB otherwise)."""
-
-    def __init__(self, path: str):
-        self._file = open(path, "rb")
-
-    def read(self, n: int = -1) -> bytes:
-        return self._file.read(CHUNK)
-
-    def close(self) -> None:
-        self._file.close()
-
-
-def _has_blob(session: Session, ref: Reference, digest: Digest) -> bool:
+def has_blob(session: Session, ref: Reference, digest: Digest) -> bool:
     try:
         close(session.request("HEAD", f"/v2/{ref.repository}/blobs/{digest}", scope=scope(ref, "pull,push")))
         return True
@@ -47,7 +33,7 @@ def _has_blob(session: Session, ref: Reference, digest: Digest) -> bool:
         raise
 
 
-def _start_upload(session: Session, ref: Reference, mount: tuple[Digest, str] | None = None) -> str | None:
+def start_upload(session: Session, ref: Reference, mount: tuple[Digest, str] | None = None) -> str | None:
     """An upload URL, or None when the registry mounted `mount` = (digest, source repository)."""
     path = f"/v2/{ref.repository}/blobs/uploads/"
     sc = scope(ref, "pull,push")
@@ -67,12 +53,12 @@ def _start_upload(session: Session, ref: Reference, mount: tuple[Digest, str] | 
 
 def _upload_file(session: Session, ref: Reference, path: str, digest: Digest, size: int,
                  location: str | None = None) -> None:
-    location = location or _start_upload(session, ref)
+    location = location or start_upload(session, ref)
     url = location + ("&" if "?" in location else "?") + urllib.parse.urlencode({"digest": str(digest)})
     bodies = []
 
     def body():
-        bodies.append(_FileBody(path))
+        bodies.append(open(path, "rb"))
         return bodies[-1]
     try:
         close(session.request("PUT", url, scope=scope(ref, "pull,push"), body=body, ok=(201, 204),
@@ -83,9 +69,9 @@ def _upload_file(session: Session, ref: Reference, path: str, digest: Digest, si
 
 
 def _upload_bytes(session: Session, ref: Reference, data: bytes, digest: Digest) -> None:
-    if _has_blob(session, ref, digest):
+    if has_blob(session, ref, digest):
         return
-    location = _start_upload(session, ref)
+    location = start_upload(session, ref)
     url = location + ("&" if "?" in location else "?") + urllib.parse.urlencode({"digest": str(digest)})
     close(session.request("PUT", url, scope=scope(ref, "pull,push"), body=data, ok=(201, 204),
                           headers={"Content-Type": "application/octet-stream", "Content-Length": str(len(data))}))
@@ -97,12 +83,12 @@ def push_layer(store, session: Session, ref: Reference, layer, known: list, repo
     say = report or (lambda *a: None)
     registry_prefix = ref.registry + "/"
     for digest, media_type, size, repository in known:
-        if _has_blob(session, ref, digest):
+        if has_blob(session, ref, digest):
             say(layer, "exists")
             return Descriptor(media_type, digest, size)
     for digest, media_type, size, repository in known:
         source = repository[len(registry_prefix):]
-        if source != ref.repository and _start_upload(session, ref, (digest, source)) is None:
+        if source != ref.repository and start_upload(session, ref, (digest, source)) is None:
             say(layer, f"mounted from {source}")
             return Descriptor(media_type, digest, size)
     from berth.archive.compression import open_compressor
@@ -115,7 +101,7 @@ def push_layer(store, session: Session, ref: Reference, layer, known: list, repo
             with open_compressor(counted, "gzip") as gz:
                 store.layers.write_tar(layer, gz)
         digest, size = hashed.digest(), counted.count
-        if _has_blob(session, ref, digest):
+        if has_blob(session, ref, digest):
             say(layer, "exists")
         else:
             say(layer, "pushing")

@@ -14,6 +14,7 @@ import threading
 import time
 import urllib.parse
 
+from berth.archive import CHUNK
 from berth.errors import BerthError, DigestMismatch
 
 USER_AGENT = "berth/0.1"
@@ -95,8 +96,8 @@ class Session:
             if not self.tls_verify:
                 context.check_hostname = False
                 context.verify_mode = ssl.CERT_NONE
-            return http.client.HTTPSConnection(netloc, timeout=TIMEOUT, context=context)
-        return http.client.HTTPConnection(netloc, timeout=TIMEOUT)
+            return http.client.HTTPSConnection(netloc, timeout=TIMEOUT, context=context, blocksize=CHUNK)
+        return http.client.HTTPConnection(netloc, timeout=TIMEOUT, blocksize=CHUNK)  # bodies go in 1 MiB writes
 
     def _scheme(self) -> str:
         if self.scheme is None:
