@@ -19,7 +19,11 @@ def pull_cmd(engine, platform, quiet, tls_verify, name):
     ref = Reference.parse(name)
     if not quiet:
         echo(f"Pulling {ref.familiar} from {ref.registry}")
-    image = engine.images.pull(name, platform=platform, tls_verify=tls_verify)
+    progress = None
+    if not quiet:
+        from berth.cli.progress import Progress
+        progress = Progress()
+    image = engine.images.pull(name, platform=platform, tls_verify=tls_verify, progress=progress)
     if quiet:
         echo(str(ref))
         return
@@ -39,9 +43,12 @@ def push_cmd(engine, quiet, tls_verify, name, destination):
     from berth.oci.reference import Reference
     ref = Reference.parse(destination or name)
 
+    from berth.cli.progress import Progress
+    progress = Progress()
+
     def report(layer, what):
         if not quiet:
-            echo(f"{layer.diff_id.hex[:12]}: {what}")
+            progress.done(layer.diff_id.hex, what)
     if not quiet:
         echo(f"Pushing {ref.familiar} to {ref.registry}")
     digest = engine.images.push(name, destination, tls_verify=tls_verify, report=report)
@@ -55,9 +62,12 @@ def push_cmd(engine, quiet, tls_verify, name, destination):
 @argument("destination")
 def copy_cmd(engine, quiet, tls_verify, source, destination):
     """Copy an image or a multi-platform index from one registry to another, without unpacking it."""
+    from berth.cli.progress import Progress
+    progress = Progress()
+
     def report(digest, how):
         if not quiet:
-            echo(f"{digest.split(':', 1)[1][:12]}: {how}")
+            progress.done(digest.split(":", 1)[1], how)
     digest = engine.images.copy(source, destination, tls_verify=tls_verify, report=report)
     echo(f"{destination}: digest: {digest}" if not quiet else str(digest))
 

@@ -139,13 +139,13 @@ class ImageService:
             credentials = creds.lookup(self.auth_file, registry)
         return Session(creds.api_host(registry), credentials, insecure=not tls_verify, tls_verify=tls_verify)
 
-    def pull(self, text: str, platform: str | None = None, tls_verify: bool = True):
+    def pull(self, text: str, platform: str | None = None, tls_verify: bool = True, progress=None):
         """Pull an image (docker.io by default) for this machine's platform or `platform`."""
         from berth.oci.platform import Platform
         from berth.registry.client.pull import pull
         ref = Reference.parse(text)
         chosen = Platform.parse(platform) if platform else Platform.host()
-        return pull(self.store, self.session(ref.registry, tls_verify), ref, chosen)
+        return pull(self.store, self.session(ref.registry, tls_verify), ref, chosen, progress)
 
     def push(self, text: str, destination: str | None = None, tls_verify: bool = True, report=None):
         """Push a local image to `destination` (default: its own name); returns the manifest digest."""

@@ -142,6 +142,14 @@ class LayerStore:
                  result.tar_size, str(staged.blob) if staged.blob else None, time.time()))
         return self.get(chain_id)
 
+    def present(self, diff_ids: list[Digest], parent: Digest | None = None) -> list[bool]:
+        """For a stack of layers (base first), which are in the store already (as add_stack sees it)."""
+        out, chain = [], parent
+        for diff_id in diff_ids:
+            chain = _chain(chain, diff_id)
+            out.append((not out or out[-1]) and self.get(chain) is not None)
+        return out
+
     def add_blob_source(self, diff_id: Digest, digest: Digest, media_type: str, size: int, repository: str) -> None:
         """Remember that `repository` (registry/name) holds `diff_id` as the blob `digest`."""
         self.db.execute("INSERT OR REPLACE INTO blob_sources(diff_id, digest, media_type, size, repository) "

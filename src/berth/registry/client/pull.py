@@ -81,8 +81,9 @@ def _media_type_of(data: bytes) -> str:
     return mediatype.OCI_INDEX if "manifests" in doc else mediatype.OCI_MANIFEST
 
 
-def pull(store, session: Session, ref: Reference, platform: Platform):
-    """Pull `ref` into `store`; returns the Image (tagged `ref` when ref has a tag)."""
+def pull(store, session: Session, ref: Reference, platform: Platform, progress=None):
+    """Pull `ref` into `store`; returns the Image (tagged `ref` when ref has a tag). `progress`
+    (optional) gets start(key, size) / advance(key, n) / done(key, status) per layer."""
     top, manifest, _ = resolve(session, ref, platform)
     blobs = f"/v2/{ref.repository}/blobs"
     config_bytes, _ = session.get_bytes(f"{blobs}/{manifest.config.digest}", scope=scope(ref), limit=MAX_CONFIG_SIZE)
@@ -94,9 +95,26 @@ def pull(store, session: Session, ref: Reference, platform: Platform):
     if len(layers) != len(diff_ids):
         raise InvalidImage(f"{ref.familiar}: the manifest lists {len(layers)} layers, the config {len(diff_ids)}")
 
+    present = store.layers.present(diff_ids)
+
     def opener(descriptor):
-        return lambda: session.open_blob(f"{blobs}/{descriptor.digest}", scope=scope(ref), size=descriptor.size)
+        key = descriptor.digest.hex
+
+        def open_stream():
+            if progress:
+                progress.start(key, descriptor.size)
+            return session.open_blob(f"{blobs}/{descriptor.digest}", scope=scope(ref), size=descriptor.size,
+                                     on_read=(lambda n: progress.advance(key, n)) if progress else None)
+        return open_stream
+    if progress:
+        for d, here in zip(layers, present):
+            if here:
+                progress.done(d.digest.hex, "Already exists")
     stack = store.layers.add_stack([(opener(d), diff_id, d.digest) for d, diff_id in zip(layers, diff_ids)])
+    if progress:
+        for d, here in zip(layers, present):
+            if not here:
+                progress.done(d.digest.hex, "Pull complete")
     for d, diff_id in zip(layers, diff_ids):  # a later push to this registry can skip or mount them
         store.layers.add_blob_source(diff_id, d.digest, d.media_type, d.size, ref.name)
     tags = [ref] if ref.tag and not ref.digest else []

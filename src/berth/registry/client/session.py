@@ -237,15 +237,16 @@ class Session:
             raise RegistryClientError(f"{self.host}{path}: response exceeds the {limit} byte limit")
         return data, response
 
-    def open_blob(self, path: str, *, scope: str, size: int | None = None) -> "BlobReader":
-        return BlobReader(self, path, scope, size)
+    def open_blob(self, path: str, *, scope: str, size: int | None = None, on_read=None) -> "BlobReader":
+        return BlobReader(self, path, scope, size, on_read)
 
 
 class BlobReader:
     """A blob's bytes as a file; a dropped connection resumes with a Range request where it stopped."""
 
-    def __init__(self, session: Session, path: str, scope: str, size: int | None):
+    def __init__(self, session: Session, path: str, scope: str, size: int | None, on_read=None):
         self.session, self.path, self.scope, self.size = session, path, scope, size
+        self.on_read = on_read  # called with the byte count of every read (progress display)
         self.offset = 0
         self._response = session.request("GET", path, scope=scope)
         length = self._response.getheader("Content-Length")
@@ -262,6 +263,8 @@ class BlobReader:
                 error = e
             else:
                 self.offset += len(data)
+                if data and self.on_read:
+                    self.on_read(len(data))
                 if data or n == 0 or self.size is None or self.offset >= self.size:
                     return data
                 # http.client returns b"" both at the end and when the peer hung up early: the
