@@ -4,13 +4,14 @@ compress and upload the rest in parallel, then put the manifest.
 A layer's compressed blob is remembered (store.layers.blob_sources) once pulled or pushed, so a
 repeated push, or a push of layers that came from the same registry, costs a HEAD or a mount
 instead of compressing again. New blobs are gzip-compressed (isal, level 1, mtime 0: the same
-bytes every time) into a staging file while being hashed, then sent in one PUT.
+bytes every time) and hashed while they stream into the upload: no compressed copy touches disk.
 """
 from __future__ import annotations
 
 import os
 import urllib.parse
 
+from berth.archive import CHUNK
 from berth.oci import mediatype
 from berth.oci.descriptor import Descriptor
 from berth.oci.digest import Digest
@@ -18,7 +19,6 @@ from berth.oci.image import Manifest, canonical_json
 from berth.oci.reference import Reference
 from berth.registry.client.pull import scope
 from berth.registry.client.session import RegistryClientError, Session, close
-from berth.store import fsutil
 
 PARALLEL_UPLOADS = 3
 
@@ -51,23 +51,6 @@ def start_upload(session: Session, ref: Reference, mount: tuple[Digest, str] | N
     return location
 
 
-def _upload_file(session: Session, ref: Reference, path: str, digest: Digest, size: int,
-                 location: str | None = None) -> None:
-    location = location or start_upload(session, ref)
-    url = location + ("&" if "?" in location else "?") + urllib.parse.urlencode({"digest": str(digest)})
-    bodies = []
-
-    def body():
-        bodies.append(open(path, "rb"))
-        return bodies[-1]
-    try:
-        close(session.request("PUT", url, scope=scope(ref, "pull,push"), body=body, ok=(201, 204),
-                              headers={"Content-Type": "application/octet-stream", "Content-Length": str(size)}))
-    finally:
-        for b in bodies:
-            b.close()
-
-
 def _upload_bytes(session: Session, ref: Reference, data: bytes, digest: Digest) -> None:
     if has_blob(session, ref, digest):
         return
@@ -91,23 +74,59 @@ def push_layer(store, session: Session, ref: Reference, layer, known: list, repo
         if source != ref.repository and start_upload(session, ref, (digest, source)) is None:
             say(layer, f"mounted from {source}")
             return Descriptor(media_type, digest, size)
+    say(layer, "pushing")
+    digest, size = _stream_layer(store, session, ref, layer)
+    say(layer, "pushed")
+    return Descriptor(mediatype.OCI_LAYER_GZIP, digest, size)
+
+
+def _stream_layer(store, session: Session, ref: Reference, layer) -> tuple[Digest, int]:
+    """Compress the layer straight into an upload (one streamed PATCH), then commit it by digest.
+
+    The blob's digest is known only once it is compressed, so nothing can be checked first; in
+    exchange no compressed copy is written to disk. A retried request compresses again."""
+    import threading
+
     from berth.archive.compression import open_compressor
     from berth.archive.hashing import CountingWriter, HashingWriter
-    with fsutil.Staging(store.tmp, "push-") as staging:
-        path = os.path.join(staging.path, "blob")
-        with open(path, "wb") as raw:
-            hashed = HashingWriter(raw)
-            counted = CountingWriter(hashed)
-            with open_compressor(counted, "gzip") as gz:
-                store.layers.write_tar(layer, gz)
-        digest, size = hashed.digest(), counted.count
-        if has_blob(session, ref, digest):
-            say(layer, "exists")
-        else:
-            say(layer, "pushing")
-            _upload_file(session, ref, path, digest, size)
-            say(layer, "pushed")
-    return Descriptor(mediatype.OCI_LAYER_GZIP, digest, size)
+    attempts: list = []  # (producer thread, its outcome, the stream it feeds) per sent request
+
+    def body():
+        read_fd, write_fd = os.pipe()
+        outcome: dict = {}
+
+        def produce():
+            try:
+                with open(write_fd, "wb", buffering=CHUNK) as pipe:
+                    hashed = HashingWriter(pipe)
+                    counted = CountingWriter(hashed)
+                    with open_compressor(counted, "gzip") as gz:
+                        store.layers.write_tar(layer, gz)
+                outcome["blob"] = (hashed.digest(), counted.count)
+            except BaseException as e:  # reported after the request: the upload must not be committed
+                outcome["error"] = e
+        producer = threading.Thread(target=produce, daemon=True)
+        producer.start()
+        attempts.append((producer, outcome, open(read_fd, "rb", buffering=CHUNK)))
+        return attempts[-1][2]
+    location = start_upload(session, ref)
+    try:
+        response = session.request("PATCH", location, scope=scope(ref, "pull,push"), body=body, ok=(202, 204),
+                                   headers={"Content-Type": "application/octet-stream"})
+    finally:
+        for producer, _, stream in attempts:
+            stream.close()  # a producer still writing (a failed attempt) stops with a broken pipe
+            producer.join()
+    location = response.getheader("Location") or location
+    close(response)
+    outcome = attempts[-1][1]
+    if "error" in outcome or "blob" not in outcome:
+        raise outcome.get("error") or RegistryClientError(f"layer {layer.diff_id}: compression did not finish")
+    digest, size = outcome["blob"]
+    url = location + ("&" if "?" in location else "?") + urllib.parse.urlencode({"digest": str(digest)})
+    close(session.request("PUT", url, scope=scope(ref, "pull,push"), body=b"", ok=(201, 204),
+                          headers={"Content-Length": "0"}))
+    return digest, size
 
 
 def push(store, session: Session, image, ref: Reference, report=None) -> Digest:
