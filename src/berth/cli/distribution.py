@@ -11,11 +11,16 @@ _TLS_HELP = "Require HTTPS and verify certificates (--tls-verify=false allows pl
 @command("pull")
 @option("--platform", help="Platform for multi-platform images, os/arch[/variant] (default: this machine's).")
 @option("-q", "--quiet", is_flag=True, help="Suppress verbose output.")
+@option("-a", "--all-tags", is_flag=True, help="Download every tagged image of the repository.")
 @option("--tls-verify", is_flag=True, default=True, help=_TLS_HELP)
 @argument("name")
-def pull_cmd(engine, platform, quiet, tls_verify, name):
+def pull_cmd(engine, platform, quiet, all_tags, tls_verify, name):
     """Download an image from a registry."""
     from berth.oci.reference import Reference
+    if all_tags:
+        for tag, image in engine.images.pull_all_tags(name, platform=platform, tls_verify=tls_verify):
+            echo(f"{tag}: {image.id}")
+        return
     ref = Reference.parse(name)
     if not quiet:
         echo(f"Pulling {ref.familiar} from {ref.registry}")

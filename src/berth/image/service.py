@@ -147,6 +147,15 @@ class ImageService:
         chosen = Platform.parse(platform) if platform else Platform.host()
         return pull(self.store, self.session(ref.registry, tls_verify), ref, chosen, progress)
 
+    def pull_all_tags(self, text: str, platform: str | None = None, tls_verify: bool = True, progress=None):
+        """Pull every tag of a repository; returns [(reference, Image)]."""
+        from berth.registry.client.pull import list_tags
+        ref = Reference.parse(text, default_tag=False)
+        if ref.tag or ref.digest:
+            raise InvalidReference(f"--all-tags takes a repository without a tag or digest: {text}")
+        tags = list_tags(self.session(ref.registry, tls_verify), ref)
+        return [(t, self.pull(str(ref.with_tag(t)), platform, tls_verify, progress)) for t in tags]
+
     def push(self, text: str, destination: str | None = None, tls_verify: bool = True, report=None):
         """Push a local image to `destination` (default: its own name); returns the manifest digest."""
         from berth.registry.client.push import push

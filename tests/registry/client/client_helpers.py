@@ -1,17 +1,13 @@
-"""Helpers for client tests: images pushed through the registry API, the peer registry."""
+"""Helpers for client tests: images pushed through the registry API."""
 from __future__ import annotations
 
 import gzip
 import hashlib
 import json
 import tarfile
-import urllib.request
 
 from helpers import image_config, layer_tar
 from registry_helpers import Client, image_manifest
-
-PEER_REGISTRY = "127.0.0.1:5001"  # Debian's docker-registry, from ../shared/peers/setup
-
 
 def sha256(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
@@ -45,11 +41,3 @@ def push_store_image(berth, image: str, client: Client, repo: str, tag: str, tmp
     resp = client.push_manifest(repo, tag, manifest)
     assert resp.status == 201, resp
     return resp.headers["Docker-Content-Digest"]
-
-
-def peer_registry_up() -> bool:
-    try:
-        urllib.request.urlopen(f"http://{PEER_REGISTRY}/v2/", timeout=2).read()
-        return True
-    except OSError:
-        return False

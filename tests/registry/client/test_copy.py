@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from client_helpers import PEER_REGISTRY, peer_registry_up, push_files_image
+from client_helpers import push_files_image
 from registry_helpers import OCI_INDEX, OCI_MANIFEST
 
 
@@ -45,10 +45,9 @@ def test_copy_to_a_digest_or_from_nowhere_fails_cleanly(berth, registry):
 
 
 @pytest.mark.peers
-@pytest.mark.skipif(not peer_registry_up(), reason="needs the peer registry (../shared/peers/setup)")
-def test_copy_through_docker_registry_and_back(berth, registry):
+def test_copy_through_docker_registry_and_back(berth, registry, distribution):
     digest, _ = push_files_image(registry.client(), "peer/src", "1", [{"hello": b"world\n"}])
-    peer_ref = f"{PEER_REGISTRY}/berth-copy/app:1"
+    peer_ref = f"{distribution}/berth-copy/app:1"
     berth.run("image", "copy", f"127.0.0.1:{registry.port}/peer/src:1", peer_ref)
     out = berth.out("image", "copy", peer_ref, f"127.0.0.1:{registry.port}/peer/back:1")
     assert out.strip().endswith(digest)

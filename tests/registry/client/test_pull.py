@@ -1,6 +1,7 @@
 """`berth pull`, `login`, `logout` against real registries: berth's own and Debian's docker-registry."""
 from __future__ import annotations
 
+import base64
 import gzip
 import http.server
 import json
@@ -13,7 +14,7 @@ import threading
 import pytest
 
 from helpers import image_config, layer_tar, snapshot
-from client_helpers import PEER_REGISTRY, peer_registry_up, push_files_image, push_store_image, sha256
+from client_helpers import push_files_image, push_store_image, sha256
 from registry_helpers import OCI_INDEX, OCI_MANIFEST, blob_path, image_manifest
 
 def test_pull_runs_and_records_the_digest(busybox, registry, tmp_path):
@@ -192,11 +193,112 @@ def test_a_dropped_download_resumes_with_range(berth):
 
 
 @pytest.mark.peers
-@pytest.mark.skipif(not shutil.which("skopeo") or not peer_registry_up(), reason="needs skopeo and the peer registry")
-def test_pull_from_docker_registry_an_image_skopeo_pushed(busybox, tmp_path):
+@pytest.mark.skipif(not shutil.which("skopeo"), reason="needs skopeo")
+def test_pull_from_docker_registry_an_image_skopeo_pushed(busybox, distribution, tmp_path):
     busybox.run("save", "-o", tmp_path / "bb.tar", "busybox")
-    repo = f"{PEER_REGISTRY}/berth-test/busybox:{os.getpid()}"
+    repo = f"{distribution}/berth-test/busybox:1"
     subprocess.run(["skopeo", "copy", "--dest-tls-verify=false", f"docker-archive:{tmp_path / 'bb.tar'}",
                     f"docker://{repo}"], check=True, capture_output=True)
     busybox.run("pull", repo)
     assert busybox.out("run", "--rm", repo, "echo", "from-peer") == "from-peer\n"
+
+
+def test_all_tags(berth, registry):
+    client = registry.client()
+    for tag in ("a", "b", "c"):
+        push_files_image(client, "every/tag", tag, [{f"file-{tag}": tag.encode()}])
+    out = berth.out("pull", "--all-tags", f"127.0.0.1:{registry.port}/every/tag")
+    assert [line.split(":")[0] for line in out.splitlines()] == ["a", "b", "c"]
+    names = berth.out("images", "--format", "{{.Tag}}").split()
+    assert sorted(names) == ["a", "b", "c"]
+    err = berth.run("pull", "--all-tags", f"127.0.0.1:{registry.port}/every/tag:a", check=False)
+    assert err.returncode == 1 and b"without a tag" in err.stderr
+
+
+class _FlakyRegistry(http.server.BaseHTTPRequestHandler):
+    """Answers 503 to the first requests of every path, then serves; asks for Basic auth; sends blob
+    GETs to another host (`redirect_to`) and records which requests there carried credentials."""
+    content: dict = {}
+    failures: dict = {}
+    fail_first = 2
+    redirect_to = None
+    seen_auth: list = []
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        if self.server.server_address[1] != self.server.registry_port:  # the blob host
+            self.seen_auth.append(self.headers.get("Authorization"))
+            return self._send(200, self.content[self.path.rsplit("/", 1)[-1]])
+        if self.headers.get("Authorization") != "Basic " + base64.b64encode(b"u:p").decode():
+            return self._send(401, b"{}", {"WWW-Authenticate": 'Basic realm="test"'})
+        count = self.failures.get(self.path, 0)
+        if count < self.fail_first:
+            self.failures[self.path] = count + 1
+            return self._send(503, b'{"errors":[{"code":"UNAVAILABLE","message":"try later"}]}')
+        if self.path == "/v2/":
+            return self._send(200, b"{}")
+        if "/manifests/" in self.path:
+            return self._send(200, self.content["manifest"], {"Content-Type": OCI_MANIFEST})
+        digest = self.path.rsplit("/", 1)[-1]
+        if self.redirect_to and digest in self.content and "/blobs/" in self.path:
+            return self._send(307, b"", {"Location": f"http://{self.redirect_to}/store/{digest}"})
+        return self._send(200, self.content[digest])
+
+    def _send(self, status, body, headers=None):
+        self.send_response(status)
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+def test_retries_5xx_and_redirects_drop_credentials(berth):
+    tar = layer_tar({"f": b"flaky\n"})
+    blob = gzip.compress(tar, mtime=0)
+    config = image_config([sha256(tar)])
+    handler = _FlakyRegistry
+    handler.content = {sha256(blob): blob, sha256(config): config,
+                       "manifest": image_manifest(sha256(config), len(config), [(sha256(blob), len(blob))])}
+    blob_host = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    registry = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    for server in (blob_host, registry):
+        server.registry_port = registry.server_address[1]
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    handler.redirect_to = f"127.0.0.1:{blob_host.server_address[1]}"
+    host = f"127.0.0.1:{registry.server_address[1]}"
+    auth = tmp_auth = os.path.join(berth.root, "auth.json")
+    os.makedirs(berth.root, exist_ok=True)
+    with open(tmp_auth, "w") as f:
+        json.dump({"auths": {host: {"auth": base64.b64encode(b"u:p").decode()}}}, f)
+    try:
+        berth.run("pull", f"{host}/flaky:1")
+    finally:
+        registry.shutdown()
+        blob_host.shutdown()
+    assert all(n == handler.fail_first for n in handler.failures.values()) and len(handler.failures) >= 3
+    assert handler.seen_auth and all(a is None for a in handler.seen_auth), handler.seen_auth
+    assert os.path.exists(auth)
+
+
+def test_credentials_from_a_docker_credential_helper(berth, start_registry, tmp_path):
+    import bcrypt
+    htpasswd = tmp_path / "htpasswd"
+    htpasswd.write_text("carol:" + bcrypt.hashpw(b"helper-pw", bcrypt.gensalt(4)).decode() + "\n")
+    server = start_registry("--htpasswd", htpasswd)
+    host = f"127.0.0.1:{server.port}"
+    push_files_image(server.client(auth=("carol", "helper-pw")), "helped/app", "1", [{"f": b"x"}])
+    bin_dir, docker_dir = tmp_path / "bin", tmp_path / "docker"
+    bin_dir.mkdir()
+    docker_dir.mkdir()
+    helper = bin_dir / "docker-credential-berthtest"
+    helper.write_text('#!/bin/sh\nread host\n[ "$1" = get ] && [ "$host" = "%s" ] && '
+                      'echo \'{"ServerURL":"%s","Username":"carol","Secret":"helper-pw"}\' && exit 0\n'
+                      'echo "credentials not found in native keychain"; exit 1\n' % (host, host))
+    helper.chmod(0o755)
+    (docker_dir / "config.json").write_text(json.dumps({"credHelpers": {host: "berthtest"}}))
+    env = {"PATH": f"{bin_dir}:{os.environ['PATH']}", "DOCKER_CONFIG": str(docker_dir)}
+    berth.run("pull", f"{host}/helped/app:1", env=env)
+    assert berth.out("images", "--format", "{{.Repository}}") == f"{host}/helped/app\n"

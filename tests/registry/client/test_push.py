@@ -7,7 +7,6 @@ import subprocess
 
 import pytest
 
-from client_helpers import PEER_REGISTRY, peer_registry_up
 from helpers import Berth
 from registry_helpers import OCI_MANIFEST
 
@@ -65,9 +64,9 @@ def test_bad_pushes_are_one_clear_line(busybox, registry, args, message):
 
 
 @pytest.mark.peers
-@pytest.mark.skipif(not shutil.which("podman") or not peer_registry_up(), reason="needs podman and the peer registry")
-def test_podman_and_skopeo_take_what_berth_pushed_to_docker_registry(busybox):
-    remote = f"{PEER_REGISTRY}/berth-push/busybox:t1"
+@pytest.mark.skipif(not shutil.which("podman") or not shutil.which("skopeo"), reason="needs podman and skopeo")
+def test_podman_and_skopeo_take_what_berth_pushed_to_docker_registry(busybox, distribution):
+    remote = f"{distribution}/berth-push/busybox:t1"
     busybox.run("push", "busybox", remote)
     inspect = subprocess.run(["skopeo", "inspect", "--tls-verify=false", f"docker://{remote}"],
                              capture_output=True, text=True, check=True)

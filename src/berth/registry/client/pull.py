@@ -7,6 +7,8 @@ downloaded. Nothing is tagged unless the whole image arrived.
 """
 from __future__ import annotations
 
+import json
+
 from berth.errors import InvalidImage
 from berth.oci import mediatype
 from berth.oci.digest import Digest
@@ -66,8 +68,21 @@ def resolve(session: Session, ref: Reference, platform: Platform) -> tuple[Diges
     return top, Manifest.parse(data, kind), digest
 
 
+def list_tags(session: Session, ref: Reference) -> list[str]:
+    """Every tag of the repository, following the registry's `Link` pagination."""
+    tags, path = [], f"/v2/{ref.repository}/tags/list?n=1000"
+    while path:
+        data, response = session.get_bytes(path, scope=scope(ref), limit=MAX_MANIFEST_SIZE)
+        try:
+            tags += json.loads(data).get("tags") or []
+        except (ValueError, AttributeError):
+            raise InvalidImage(f"{ref.familiar_name}: the registry sent a malformed tag list") from None
+        link = response.getheader("Link") or ""
+        path = link.split(";")[0].strip().strip("<>") if 'rel="next"' in link else ""
+    return tags
+
+
 def _media_type_of(data: bytes) -> str:
-    import json
     try:
         doc = json.loads(data)
     except ValueError:
