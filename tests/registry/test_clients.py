@@ -127,3 +127,59 @@ def test_ctr_pull(registry, image_archive):
         assert ref in _run("ctr", "--address", socket_path, "images", "ls", "-q").stdout
     finally:
         _run("ctr", "--address", socket_path, "images", "rm", ref, check=False)
+
+
+@pytest.fixture
+def token_registry(start_registry, tmp_path):
+    """A registry with --auth token: alice may do anything under team/, anonymous may pull public/."""
+    import bcrypt
+    htpasswd = tmp_path / "htpasswd"
+    htpasswd.write_text(f"alice:{bcrypt.hashpw(b'wonderland', bcrypt.gensalt(4)).decode()}\n")
+    policy = tmp_path / "policy.json"
+    policy.write_text(json.dumps({"alice": {"team/*": ["*"], "public/*": ["*"]}, "anonymous": {"public/*": ["pull"]}}))
+    return start_registry("--auth", "token", "--token-policy", policy, "--htpasswd", htpasswd)
+
+
+def test_skopeo_with_token_auth(token_registry, image_archive, tmp_path):
+    _need("skopeo")
+    host = f"127.0.0.1:{token_registry.port}"
+    _run("skopeo", "copy", "--dest-creds", "alice:wonderland", "--dest-tls-verify=false",
+         f"docker-archive:{image_archive}", f"docker://{host}/team/skopeo:1")
+    out = tmp_path / "oci"
+    _run("skopeo", "copy", "--src-creds", "alice:wonderland", "--src-tls-verify=false",
+         f"docker://{host}/team/skopeo:1", f"oci:{out}:copy")
+    assert json.loads((out / "index.json").read_text())["manifests"]
+    # between repositories: skopeo mounts (the token grants pull on the source) or re-uploads
+    _run("skopeo", "copy", "--src-creds", "alice:wonderland", "--dest-creds", "alice:wonderland",
+         "--src-tls-verify=false", "--dest-tls-verify=false",
+         f"docker://{host}/team/skopeo:1", f"docker://{host}/public/skopeo:1")
+    # anonymous: pulling public/ works, pushing is refused, pulling team/ is refused
+    _run("skopeo", "inspect", "--tls-verify=false", f"docker://{host}/public/skopeo:1")
+    denied = _run("skopeo", "copy", "--dest-tls-verify=false", f"docker-archive:{image_archive}",
+                  f"docker://{host}/public/anonymous:1", check=False)
+    assert denied.returncode != 0 and ("denied" in denied.stderr or "unauthorized" in denied.stderr), denied.stderr
+    assert _run("skopeo", "inspect", "--tls-verify=false", f"docker://{host}/team/skopeo:1",
+                check=False).returncode != 0
+    wrong = _run("skopeo", "inspect", "--creds", "alice:wrong", "--tls-verify=false",
+                 f"docker://{host}/team/skopeo:1", check=False)
+    assert wrong.returncode != 0
+
+
+def test_podman_login_push_pull_with_token_auth(token_registry, image_archive, tmp_path):
+    _need("podman")
+    host = f"127.0.0.1:{token_registry.port}"
+    authfile = tmp_path / "auth.json"
+    name = f"{host}/team/podman:{uuid.uuid4().hex[:8]}"
+    assert _run("podman", "login", "--authfile", authfile, "--tls-verify=false", "-u", "alice", "-p", "wrong", host,
+                check=False).returncode != 0
+    _run("podman", "login", "--authfile", authfile, "--tls-verify=false", "-u", "alice", "-p", "wonderland", host)
+    loaded = _run("podman", "load", "-i", image_archive).stdout
+    source = loaded.strip().splitlines()[-1].split(":", 1)[1].strip()
+    try:
+        _run("podman", "tag", source, name)
+        _run("podman", "push", "--authfile", authfile, "--tls-verify=false", name)
+        _run("podman", "rmi", name)
+        _run("podman", "pull", "--authfile", authfile, "--tls-verify=false", name)
+        assert _run("podman", "image", "exists", name, check=False).returncode == 0
+    finally:
+        _run("podman", "rmi", "-f", name, source, check=False)

@@ -204,7 +204,7 @@ class Command:
                 if not o.is_flag:
                     head += f" {o.metavar}"
                 text = o.help
-                if o.default not in (None, False, ()) and not o.is_flag:
+                if o.default not in (None, False, ()) and not o.is_flag and str(o.default):
                     text += f' (default "{o.default}")'
                 elif o.default is True:
                     text += " (default true)"

@@ -7,7 +7,7 @@ import re
 from berth.cli.cmdline import Group, echo, option
 from berth.errors import BerthError
 from berth.registry.server import config as serve_config
-from berth.registry.server.config import NOT_GIVEN
+from berth.registry.server.config import NotGiven
 
 registry = Group("registry", "Run a private image registry.")
 
@@ -56,33 +56,32 @@ def _token_auth(storage_dir, htpasswd, policy_path, issuer, ttl) -> dict:
             "token_service": service}
 
 
-# Each setting's flag defaults to NOT_GIVEN so that --config can tell a flag left off from one set to its
-# default; the defaults live in registry/server/config.py.
+# Each setting's flag defaults to a NotGiven so that --config can tell a flag left off from one set to
+# its default; the defaults live in registry/server/config.py.
 @registry.command("serve")
 @option("--config", metavar="FILE",
         help="JSON object of settings named as the flags (addr, read_only, ...); flags given override it.")
-@option("--addr", default=NOT_GIVEN,
-        help='Address to listen on (HOST:PORT; port 0 picks a free one; default "127.0.0.1:5000").')
-@option("--storage", default=NOT_GIVEN, help="Directory for the registry's data (default: <root>/registry).")
-@option("--htpasswd", default=NOT_GIVEN, help="Require HTTP Basic auth against this htpasswd file (bcrypt entries); with "
+@option("--addr", default=NotGiven("addr"), help="Address to listen on (HOST:PORT; port 0 picks a free one).")
+@option("--storage", default=NotGiven("storage"), help="Directory for the registry's data (default: <root>/registry).")
+@option("--htpasswd", default=NotGiven("htpasswd"),
+        help="Require HTTP Basic auth against this htpasswd file (bcrypt entries); with "
         "--auth token, the users the token service knows.")
-@option("--auth", default=NOT_GIVEN, choices=("basic", "token"),
+@option("--auth", default=NotGiven("auth"), choices=("basic", "token"),
         help="basic: HTTP Basic against --htpasswd (the default when it is given). token: docker's bearer-token "
              "flow with a built-in token service at /token and per-repository permissions from --token-policy.")
-@option("--token-policy", default=NOT_GIVEN, metavar="FILE",
+@option("--token-policy", default=NotGiven("token_policy"), metavar="FILE",
         help='JSON permissions for --auth token: {"USER": {"REPO-GLOB": ["pull", "push", "delete" or "*"]}}; '
              'user "anonymous" is a client without credentials, "*" any logged-in user.')
-@option("--token-issuer", default=NOT_GIVEN,
-        help='The tokens\' issuer (iss claim; default "berth-token-service").')
-@option("--token-ttl", default=NOT_GIVEN, help='How long a token stays valid (s/m/h/d; default "5m").')
-@option("--tls-cert", default=NOT_GIVEN, help="TLS certificate (PEM); needs --tls-key.")
-@option("--tls-key", default=NOT_GIVEN, help="TLS private key (PEM).")
-@option("--read-only", is_flag=True, default=NOT_GIVEN, help="Refuse pushes and deletes.")
-@option("--max-upload-size", default=NOT_GIVEN, help="Largest blob accepted (bytes, or with k/m/g).")
-@option("--purge-uploads-after", default=NOT_GIVEN,
-        help='At start-up, remove unfinished uploads idle for this long (s/m/h/d; default "168h").')
-@option("--no-ui", is_flag=True, default=NOT_GIVEN, help="Do not serve the web UI at /.")
-@option("--no-metrics", is_flag=True, default=NOT_GIVEN, help="Do not serve Prometheus metrics at /metrics.")
+@option("--token-issuer", default=NotGiven("token_issuer"), help="The tokens' issuer (iss claim).")
+@option("--token-ttl", default=NotGiven("token_ttl"), help="How long a token stays valid (s/m/h/d).")
+@option("--tls-cert", default=NotGiven("tls_cert"), help="TLS certificate (PEM); needs --tls-key.")
+@option("--tls-key", default=NotGiven("tls_key"), help="TLS private key (PEM).")
+@option("--read-only", is_flag=True, default=NotGiven("read_only"), help="Refuse pushes and deletes.")
+@option("--max-upload-size", default=NotGiven("max_upload_size"), help="Largest blob accepted (bytes, or with k/m/g).")
+@option("--purge-uploads-after", default=NotGiven("purge_uploads_after"),
+        help="At start-up, remove unfinished uploads idle for this long (s/m/h/d).")
+@option("--no-ui", is_flag=True, default=NotGiven("ui"), help="Do not serve the web UI at /.")
+@option("--no-metrics", is_flag=True, default=NotGiven("metrics"), help="Do not serve Prometheus metrics at /metrics.")
 def serve_cmd(engine, config, addr, storage, htpasswd, auth, token_policy, token_issuer, token_ttl, tls_cert, tls_key,
               read_only, max_upload_size, purge_uploads_after, no_ui, no_metrics):
     """Serve images over the OCI distribution API (docker, podman, skopeo can push and pull), with a
@@ -91,8 +90,8 @@ def serve_cmd(engine, config, addr, storage, htpasswd, auth, token_policy, token
         addr=addr, storage=storage, htpasswd=htpasswd, auth=auth, token_policy=token_policy,
         token_issuer=token_issuer, token_ttl=token_ttl, tls_cert=tls_cert, tls_key=tls_key, read_only=read_only,
         max_upload_size=max_upload_size, purge_uploads_after=purge_uploads_after,
-        ui=NOT_GIVEN if no_ui is NOT_GIVEN else not no_ui,
-        metrics=NOT_GIVEN if no_metrics is NOT_GIVEN else not no_metrics), config)
+        ui=no_ui if isinstance(no_ui, NotGiven) else not no_ui,
+        metrics=no_metrics if isinstance(no_metrics, NotGiven) else not no_metrics), config)
     addr, storage, htpasswd, auth = settings["addr"], settings["storage"], settings["htpasswd"], settings["auth"]
     token_policy, token_issuer = settings["token_policy"], settings["token_issuer"]
     token_ttl = str(settings["token_ttl"])

@@ -65,6 +65,8 @@ def _route(method: str, path: str):
 async def dispatch(request: web.Request):
     reg: Registry = request.app["registry"]
     path = request.raw_path.split("?", 1)[0]
+    if path == "/token" and reg.token_service is not None:  # the built-in token service (--auth token)
+        return await reg.token_service.handle(request)
     handler, name, params = _route(request.method, path)
     user = await reg.authenticator.authenticate(request)
     if name is not None:
@@ -98,11 +100,39 @@ async def _add_api_version(request, response):
     response.headers[API_VERSION[0]] = API_VERSION[1]
 
 
+# "/v2/(?P<name>.+)/blobs/uploads/?" -> "/v2/{name}/blobs/uploads/": a route's name in metrics
+_API_ROUTE_NAMES = [(pattern, re.sub(r"\(\?P<(\w+)>[^)]*\)", r"{\1}", pattern.pattern).replace("/?", "/"))
+                    for pattern, _ in ROUTES]
+
+
+def route_label(request) -> str:
+    """The route pattern a request matched (bounded, unlike raw paths), for metrics."""
+    if request.match_info.handler is not dispatch:  # the UI's and /metrics' own aiohttp routes
+        return request.match_info.route.resource.canonical
+    path = request.raw_path.split("?", 1)[0]
+    if path in ("/v2", "/v2/", "/v2/_catalog", "/token"):
+        return path if path != "/v2" else "/v2/"
+    for pattern, label in _API_ROUTE_NAMES:
+        if pattern.fullmatch(path):
+            return label
+    return "unmatched"
+
+
 def make_app(registry: Registry) -> web.Application:
-    app = web.Application(middlewares=[errors_middleware])
+    middlewares = [errors_middleware]
+    if registry.settings.metrics:
+        from berth.registry.server.metrics import Metrics
+        metrics = Metrics()
+        middlewares.insert(0, metrics.middleware(route_label))  # outermost: sees every status
+    app = web.Application(middlewares=middlewares)
     app["registry"] = registry
     app.on_response_prepare.append(_add_api_version)
-    app.router.add_route("*", "/{tail:.*}", dispatch)
+    if registry.settings.metrics:
+        app.router.add_get("/metrics", metrics.handler)
+    if registry.settings.ui:
+        from berth.registry.server import ui
+        ui.add_routes(app)
+    app.router.add_route("*", "/{tail:.*}", dispatch)  # last: the routes above take precedence
     return app
 
 

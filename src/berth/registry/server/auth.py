@@ -2,7 +2,9 @@
 
 The app asks an `Authenticator` for the user behind a request, then an `Authorizer` whether that
 user may perform `actions` ("pull", "push", "delete") on a repository (None for registry-wide
-requests such as the catalog). A token service or per-repository ACLs plug in here.
+requests such as the catalog). HTTP Basic against htpasswd lives here; the bearer-token flow with
+per-repository permissions (`--auth token`) plugs in through `token.TokenAuthenticator` and
+`token.TokenAuthorizer`.
 """
 from __future__ import annotations
 
@@ -35,6 +37,10 @@ class Authorizer:
 
     def authorize(self, user: str | None, repository: str | None, actions: tuple[str, ...]) -> None:
         return None
+
+    def sees_every_repository(self, user: str | None) -> bool:
+        """Whether `user` may pull from every repository (so a blob mount needs no `from`)."""
+        return True
 
 
 class AuthenticatedOnly(Authorizer):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 from aiohttp import web
 
@@ -10,20 +11,48 @@ from berth.registry.server.storage import Storage
 
 
 class Settings:
-    def __init__(self, read_only: bool = False, max_upload_size: int | None = None):
+    def __init__(self, read_only: bool = False, max_upload_size: int | None = None, ui: bool = True,
+                 metrics: bool = True):
         self.read_only = read_only
         self.max_upload_size = max_upload_size
+        self.ui = ui  # the web UI at /
+        self.metrics = metrics  # /metrics
 
 
 class Registry:
     def __init__(self, storage: Storage, settings: Settings | None = None,
-                 authenticator: Authenticator | None = None, authorizer: Authorizer | None = None):
+                 authenticator: Authenticator | None = None, authorizer: Authorizer | None = None,
+                 token_service=None):
         from berth.registry.server.uploads import UploadSessions
         self.storage = storage
+        self.token_service = token_service  # a token.TokenService serving /token, or None
         self.settings = settings or Settings()
         self.authenticator = authenticator or Authenticator()
         self.authorizer = authorizer or Authorizer()
         self.uploads = UploadSessions()
+
+    async def viewer(self, request) -> str | None:
+        """The user behind a request for a registry-wide read (web UI, /metrics): the same check as
+        the API's base endpoint, so these pages are exactly as open as the API."""
+        user = await self.authenticator.authenticate(request)
+        self.authorizer.authorize(user, None, ())
+        return user
+
+    @contextlib.asynccontextmanager
+    async def holding_off_gc(self):
+        """Hold the storage's gc lock shared around a write that makes blobs referenced (commit,
+        mount, manifest put), so `berth registry gc` never sweeps between its check and its link.
+        Polled rather than blocking: a waiting write must not tie up a worker thread."""
+        while True:
+            lock = self.storage.gc_lock(blocking=False)
+            if lock.__enter__():
+                break
+            lock.__exit__(None, None, None)
+            await asyncio.sleep(0.05)
+        try:
+            yield
+        finally:
+            lock.__exit__(None, None, None)
 
     @staticmethod
     async def io(fn, *args):

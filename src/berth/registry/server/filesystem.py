@@ -6,6 +6,8 @@
     repositories/<name>/_manifests/tags/<tag>             the digest a tag points at
     repositories/<name>/_referrers/<alg>/<hex>/<alg>-<hex>  descriptor of a manifest whose subject is <alg>:<hex>
     uploads/<id>/data, uploads/<id>/info                  uploads in progress
+    gc.lock                                               writes that link blobs share it, gc's sweep excludes them
+    token-secret                                          the token service's signing key (--auth token), 0600
 
 A blob appears only by renaming a complete, fsync'd file to its final name, so a killed server
 leaves nothing partial where readers look; two uploads of the same content race harmlessly (the
@@ -22,8 +24,8 @@ import time
 import uuid
 
 from berth.oci.digest import Digest
-from berth.registry.server.storage import ManifestInfo, Storage, UploadWriter
-from berth.store.fsutil import atomic_write, fsync_dir
+from berth.registry.server.storage import ManifestInfo, Revision, Storage, StoredBlob, TagInfo, UploadWriter
+from berth.store.fsutil import atomic_write, flock, fsync_dir
 
 _TMP_PREFIX = ".tmp-"
 
@@ -147,7 +149,7 @@ class FilesystemStorage(Storage):
             os.makedirs(os.path.dirname(target), exist_ok=True)
             os.rename(data, target)
             fsync_dir(os.path.dirname(target))
-        self.link_blob(repository, digest)
+        self.link_blob(repository, digest)  # also marks the blob fresh for gc's grace period
         shutil.rmtree(self._upload(upload_id), ignore_errors=True)
 
     def delete_upload(self, repository: str, upload_id: str) -> bool:
@@ -192,6 +194,14 @@ class FilesystemStorage(Storage):
         path = self._layer_link(repository, digest)
         if not os.path.exists(path):
             self._write(path, str(digest).encode())
+        self._touch_blob(digest)
+
+    def _touch_blob(self, digest: Digest) -> None:
+        """Restart gc's grace period: the blob is about to be referenced (a manifest will follow)."""
+        try:
+            os.utime(self._blob_path(digest))
+        except FileNotFoundError:
+            pass
 
     def unlink_blob(self, repository: str, digest: Digest) -> bool:
         return self._remove(self._layer_link(repository, digest))
@@ -201,6 +211,8 @@ class FilesystemStorage(Storage):
         path = self._blob_path(digest)
         if not os.path.exists(path):
             self._write(path, data)
+        else:
+            self._touch_blob(digest)
 
     def put_manifest(self, repository: str, digest: Digest, media_type: str, data: bytes,
                      subject: Digest | None = None, referrer: dict | None = None) -> None:
@@ -285,3 +297,102 @@ class FilesystemStorage(Storage):
             except (FileNotFoundError, ValueError):
                 continue
         return out
+
+    # -- read-only listings
+    def tag_infos(self, repository: str) -> list[TagInfo]:
+        out = []
+        for tag in self.tags(repository) or []:
+            path = self._tag(repository, tag)
+            try:
+                with open(path, "rb") as f:
+                    digest = Digest.parse(f.read().decode())
+                    updated = os.fstat(f.fileno()).st_mtime  # tags are rewritten, never edited: mtime is when set
+            except (FileNotFoundError, ValueError):
+                continue
+            out.append(TagInfo(tag, digest, updated))
+        return out
+
+    def _digests_under(self, directory: str) -> list[Digest]:
+        out = []
+        try:
+            algorithms = sorted(os.listdir(directory))
+        except FileNotFoundError:
+            return out
+        for algorithm in algorithms:
+            try:
+                hexes = sorted(os.listdir(os.path.join(directory, algorithm)))
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            for hexpart in hexes:
+                if hexpart.startswith(_TMP_PREFIX):
+                    continue
+                try:
+                    out.append(Digest.parse(f"{algorithm}:{hexpart}"))
+                except ValueError:
+                    continue
+        return out
+
+    def manifest_infos(self, repository: str) -> list[ManifestInfo]:
+        found = (self.manifest_info(repository, digest)
+                 for digest in self._digests_under(self._repo(repository, "_manifests", "revisions")))
+        return [info for info in found if info is not None]
+
+    def linked_blobs(self, repository: str) -> list[Digest]:
+        return self._digests_under(self._repo(repository, "_layers"))
+
+    def stored_blobs(self):
+        top = os.path.join(self.root, "blobs")
+        for algorithm in sorted(os.listdir(top)):
+            for dirpath, _, files in os.walk(os.path.join(top, algorithm)):
+                for name in files:
+                    if name.startswith(_TMP_PREFIX):
+                        continue
+                    try:
+                        digest = Digest.parse(f"{algorithm}:{name}")
+                        size = os.stat(os.path.join(dirpath, name)).st_size
+                    except (ValueError, FileNotFoundError):
+                        continue
+                    yield digest, size
+
+    # -- garbage collection
+    def gc_lock(self, exclusive: bool = False, blocking: bool = True):
+        return flock(os.path.join(self.root, "gc.lock"), shared=not exclusive, blocking=blocking)
+
+    def _blob_stat(self, digest: Digest, path: str) -> StoredBlob | None:
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
+            return None
+        return StoredBlob(digest, st.st_size, st.st_mtime)
+
+    def blob_stats(self):
+        top = os.path.join(self.root, "blobs")
+        for algorithm in sorted(os.listdir(top)):
+            for dirpath, _, files in os.walk(os.path.join(top, algorithm)):
+                for name in sorted(files):
+                    if name.startswith(_TMP_PREFIX):
+                        continue
+                    try:
+                        digest = Digest.parse(f"{algorithm}:{name}")
+                    except ValueError:
+                        continue
+                    found = self._blob_stat(digest, os.path.join(dirpath, name))
+                    if found is not None:
+                        yield found
+
+    def blob_stat(self, digest: Digest) -> StoredBlob | None:
+        return self._blob_stat(digest, self._blob_path(digest))
+
+    def revisions(self, repository: str) -> list[Revision]:
+        out = []
+        top = self._repo(repository, "_manifests", "revisions")
+        for digest in self._digests_under(top):
+            try:
+                written = os.stat(os.path.join(top, digest.algorithm, digest.hex)).st_mtime
+            except FileNotFoundError:
+                continue
+            out.append(Revision(digest, written))
+        return out
+
+    def delete_blob(self, digest: Digest) -> bool:
+        return self._remove(self._blob_path(digest))

@@ -148,18 +148,19 @@ async def put(reg: Registry, request, name: str, reference: str):
         raise RegistryError("DIGEST_INVALID", f"manifest has digest {digest}, not {wanted}",
                             detail={"expected": str(wanted), "actual": str(digest)})
     subject = _subject(doc)
-    config_type = await _check_references(reg, name, media_type, data, doc)
-    referrer = None
-    if subject is not None:
-        referrer = {"mediaType": media_type, "digest": str(digest), "size": len(data)}
-        artifact_type = doc.get("artifactType") or config_type
-        if artifact_type:
-            referrer["artifactType"] = artifact_type
-        if isinstance(doc.get("annotations"), dict) and doc["annotations"]:
-            referrer["annotations"] = doc["annotations"]
-    await reg.io(reg.storage.put_manifest, name, digest, media_type, data, subject, referrer)
-    if tag is not None:
-        await reg.io(reg.storage.set_tag, name, tag, digest)
+    async with reg.holding_off_gc():  # gc must not sweep a blob between this check and the link
+        config_type = await _check_references(reg, name, media_type, data, doc)
+        referrer = None
+        if subject is not None:
+            referrer = {"mediaType": media_type, "digest": str(digest), "size": len(data)}
+            artifact_type = doc.get("artifactType") or config_type
+            if artifact_type:
+                referrer["artifactType"] = artifact_type
+            if isinstance(doc.get("annotations"), dict) and doc["annotations"]:
+                referrer["annotations"] = doc["annotations"]
+        await reg.io(reg.storage.put_manifest, name, digest, media_type, data, subject, referrer)
+        if tag is not None:
+            await reg.io(reg.storage.set_tag, name, tag, digest)
     headers = {"Location": f"/v2/{name}/manifests/{digest}", "Docker-Content-Digest": str(digest)}
     if subject is not None:
         headers["OCI-Subject"] = str(subject)

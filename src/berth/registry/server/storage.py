@@ -17,6 +17,23 @@ class ManifestInfo(Record):
     size: int
 
 
+class TagInfo(Record):
+    tag: str
+    digest: Digest
+    updated: float  # when the tag was last set (seconds since the epoch)
+
+
+class StoredBlob(Record):
+    digest: Digest
+    size: int
+    modified: float  # last stored or re-linked (seconds since the epoch): gc's grace period counts from here
+
+
+class Revision(Record):
+    digest: Digest
+    written: float  # when the repository's link to the manifest was last written
+
+
 class UploadWriter:
     """An open upload: bytes are appended at `size`; `truncate` undoes a failed request's tail."""
     size: int
@@ -119,4 +136,43 @@ class Storage:
 
     def referrers(self, repository: str, subject: Digest) -> list[dict]:
         """Descriptors of the repository's manifests whose subject is `subject`."""
+        raise NotImplementedError
+
+    # -- read-only listings for the web UI and storage statistics
+    def tag_infos(self, repository: str) -> list[TagInfo]:
+        """Every tag of the repository with its digest and when it was set, sorted by tag."""
+        raise NotImplementedError
+
+    def manifest_infos(self, repository: str) -> list[ManifestInfo]:
+        """Every manifest the repository links (tagged or not)."""
+        raise NotImplementedError
+
+    def linked_blobs(self, repository: str) -> list[Digest]:
+        """Every blob (config or layer) the repository links."""
+        raise NotImplementedError
+
+    def stored_blobs(self):
+        """Iterate (digest, size) over every blob stored, linked or not."""
+        raise NotImplementedError
+
+    # -- garbage collection (gc.py); see its docstring for how these keep a running server safe
+    def gc_lock(self, exclusive: bool = False, blocking: bool = True):
+        """A context manager yielding whether the lock is held. Server writes that make a blob
+        referenced (commit, mount, manifest put) hold it shared; gc's sweep holds it exclusive."""
+        import contextlib
+        return contextlib.nullcontext(True)
+
+    def blob_stats(self):
+        """Iterate StoredBlob over every blob stored."""
+        raise NotImplementedError
+
+    def blob_stat(self, digest: Digest) -> StoredBlob | None:
+        raise NotImplementedError
+
+    def revisions(self, repository: str) -> list[Revision]:
+        """The manifests the repository links, with when each link was written."""
+        raise NotImplementedError
+
+    def delete_blob(self, digest: Digest) -> bool:
+        """Remove the blob's content (gc only, under the exclusive gc lock)."""
         raise NotImplementedError

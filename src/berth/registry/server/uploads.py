@@ -144,7 +144,8 @@ async def _finish(reg: Registry, name: str, upload_id: str, session: UploadSessi
     if actual != digest:
         raise RegistryError("DIGEST_INVALID", f"upload has digest {actual}, not {digest}",
                             detail={"expected": str(digest), "actual": str(actual)})
-    await reg.io(storage.commit_upload, name, upload_id, digest)
+    async with reg.holding_off_gc():
+        await reg.io(storage.commit_upload, name, upload_id, digest)
     reg.uploads.drop(upload_id)
     return empty(201, {"Location": f"/v2/{name}/blobs/{digest}", "Docker-Content-Digest": str(digest)})
 
@@ -163,14 +164,23 @@ async def start(reg: Registry, request, name: str):
     if "mount" in query:
         digest = names.digest(query["mount"])
         source = query.get("from")
-        if source:
-            source = names.repository(source)
-            reg.authorizer.authorize(request.get("user"), source, ("pull",))
-            found = await reg.io(storage.has_blob, source, digest)
-        else:  # the spec lets a registry mount from wherever it has the blob
-            found = await reg.io(storage.stat_blob, digest) is not None
+        async with reg.holding_off_gc():
+            if source:
+                source = names.repository(source)
+                try:
+                    reg.authorizer.authorize(request.get("user"), source, ("pull",))
+                    found = await reg.io(storage.has_blob, source, digest)
+                except RegistryError:  # no pull on the source: an ordinary upload, which reveals nothing
+                    found = False
+            elif reg.authorizer.sees_every_repository(request.get("user")):
+                # the spec lets a registry mount from wherever it has the blob
+                found = await reg.io(storage.stat_blob, digest) is not None
+            else:  # the blob may sit only where this user may not pull: upload it instead
+                found = False
+            if found:
+                await reg.io(storage.link_blob, name, digest)
         if found:
-            await reg.io(storage.link_blob, name, digest)
+            request["blob_mounted"] = True  # for metrics: a 201 that moved no bytes
             return empty(201, {"Location": f"/v2/{name}/blobs/{digest}", "Docker-Content-Digest": str(digest)})
     if "digest" in query:  # the whole blob in this one request
         digest = names.digest(query["digest"])

@@ -1,0 +1,87 @@
+"""`berth registry serve --config FILE`: the serve flags as a JSON object; flags given on the
+command line win over the file, the file wins over the defaults.
+
+    {"addr": ":5000", "storage": "/srv/registry", "htpasswd": "htpasswd", "read_only": false,
+     "max_upload_size": "5g", "purge_uploads_after": "72h", "ui": true, "metrics": false}
+
+Relative paths in the file are relative to the file's directory, so it works from any cwd. Kept
+free of heavy imports: the CLI loads it while parsing.
+"""
+from __future__ import annotations
+
+import json
+import os
+
+from berth.errors import BerthError
+
+
+class NotGiven:
+    """A serve flag's default: tells a flag left off from one set to its default, and shows the real
+    default in --help."""
+
+    def __init__(self, key: str):
+        self.key = key
+
+    def __str__(self):
+        default = DEFAULTS[self.key]
+        return "" if default is None or isinstance(default, bool) else str(default)
+
+    def __repr__(self):
+        return f"NotGiven({self.key!r})"
+
+    def __bool__(self):
+        return False
+
+
+DEFAULTS = {"addr": "127.0.0.1:5000", "storage": None, "htpasswd": None, "auth": None, "token_policy": None,
+            "token_issuer": "berth-token-service", "token_ttl": "5m", "tls_cert": None, "tls_key": None,
+            "read_only": False, "max_upload_size": None, "purge_uploads_after": "168h", "ui": True,
+            "metrics": True}
+_TYPES = {"addr": (str,), "storage": (str,), "htpasswd": (str,), "auth": (str,), "token_policy": (str,),
+          "token_issuer": (str,), "token_ttl": (str, int, float), "tls_cert": (str,), "tls_key": (str,),
+          "read_only": (bool,), "max_upload_size": (str, int), "purge_uploads_after": (str, int, float),
+          "ui": (bool,), "metrics": (bool,)}
+_CHOICES = {"auth": ("basic", "token")}
+_PATHS = ("storage", "htpasswd", "token_policy", "tls_cert", "tls_key")
+_TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false"}
+
+
+def load(path: str) -> dict:
+    """The settings in the file, checked: only known keys, each of its type."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except OSError as e:
+        raise BerthError(f"cannot read config file {path}: {e.strerror}") from None
+    try:
+        doc = json.loads(text)
+    except ValueError as e:
+        raise BerthError(f"config file {path} is not valid JSON: {e}") from None
+    if not isinstance(doc, dict):
+        raise BerthError(f"config file {path} must hold a JSON object of settings")
+    base = os.path.dirname(os.path.abspath(path))
+    settings = {}
+    for key, value in doc.items():
+        if key not in _TYPES:
+            raise BerthError(f"config file {path}: unknown setting {key!r} (known: {', '.join(sorted(_TYPES))})")
+        types = _TYPES[key]
+        # bool is an int in Python: refuse true as a size
+        if value is not None and (not isinstance(value, types) or (isinstance(value, bool) and bool not in types)):
+            wanted = " or ".join(_TYPE_NAMES[t] for t in types)
+            raise BerthError(f"config file {path}: setting {key!r} must be {wanted}, not {json.dumps(value)}")
+        if key in _CHOICES and value is not None and value not in _CHOICES[key]:
+            raise BerthError(f"config file {path}: setting {key!r} must be one of {', '.join(_CHOICES[key])}")
+        if key in _PATHS and value:
+            value = os.path.join(base, os.path.expanduser(value))
+        settings[key] = value
+    return settings
+
+
+def merge(given: dict, path: str | None) -> dict:
+    """Every setting: from `given` (the command line; a NotGiven where a flag was left off), else the
+    file at `path`, else the default."""
+    from_file = load(path) if path else {}
+    out = dict(DEFAULTS)
+    out.update({k: v for k, v in from_file.items() if v is not None})
+    out.update({k: v for k, v in given.items() if not isinstance(v, NotGiven)})
+    return out

@@ -1,0 +1,269 @@
+"""The built-in token service over real HTTP: challenge, /token, bearer access, policy, forgeries."""
+import base64
+import json
+import os
+import stat
+import time
+
+import bcrypt
+import pytest
+
+from registry_helpers import digest_of
+
+POLICY = {
+    "alice": {"team/*": ["*"]},
+    "bob": {"team/*": ["pull"], "bob/*": ["pull", "push"]},
+    "carol": {"carol/*": ["pull", "push"]},
+    "admin": {"*": ["*"]},
+    "anonymous": {"public/*": ["pull"]},
+}
+PASSWORDS = {"alice": "wonderland", "bob": "builder", "carol": "singer", "admin": "root-pw"}
+SERVICE = "berth-registry"
+
+
+@pytest.fixture(scope="module")
+def token_registry(tmp_path_factory):
+    from registry_helpers import Server
+    root = tmp_path_factory.mktemp("token-root")
+    htpasswd = root / "htpasswd"
+    htpasswd.write_text("".join(f"{user}:{bcrypt.hashpw(pw.encode(), bcrypt.gensalt(4)).decode()}\n"
+                                for user, pw in PASSWORDS.items()))
+    policy = root / "policy.json"
+    policy.write_text(json.dumps(POLICY))
+    server = Server(root, "--auth", "token", "--token-policy", policy, "--htpasswd", htpasswd)
+    yield server.start()
+    server.stop()
+
+
+def get_token(server, *scopes, user=None, expect=200):
+    client = server.client((user, PASSWORDS[user]) if user else None)
+    query = "&".join([f"service={SERVICE}"] + [f"scope={s}" for s in scopes])
+    resp = client.get(f"/token?{query}")
+    assert resp.status == expect, resp
+    return resp.json() if expect == 200 else resp
+
+
+def claims_of(token: str) -> dict:
+    payload = token.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+
+
+class Bearer:
+    """A registry client sending one token."""
+
+    def __init__(self, server, token: str):
+        self.client = server.client()
+        self.headers = {"Authorization": f"Bearer {token}"}
+
+    def request(self, method, path, body=None, headers=None):
+        return self.client.request(method, path, body=body, headers={**self.headers, **(headers or {})})
+
+    def get(self, path, **kw):
+        return self.request("GET", path, **kw)
+
+    def push_blob(self, repo, data: bytes):
+        return self.request("POST", f"/v2/{repo}/blobs/uploads/?digest={digest_of(data)}", body=data)
+
+
+def challenge_of(resp) -> str:
+    assert resp.status == 401, resp
+    assert resp.error_codes == ["UNAUTHORIZED"]
+    return resp.headers["WWW-Authenticate"]
+
+
+def test_requests_without_token_are_challenged(token_registry):
+    client = token_registry.client()
+    realm = f'Bearer realm="http://127.0.0.1:{token_registry.port}/token",service="{SERVICE}"'
+    assert challenge_of(client.get("/v2/")) == realm
+    assert challenge_of(client.get("/v2/team/app/tags/list")) == realm + ',scope="repository:team/app:pull"'
+    assert challenge_of(client.request("POST", "/v2/team/app/blobs/uploads/")) == \
+        realm + ',scope="repository:team/app:pull,push"'
+    assert challenge_of(client.request("DELETE", "/v2/team/app/manifests/v1")) == \
+        realm + ',scope="repository:team/app:delete"'
+    assert challenge_of(client.get("/v2/_catalog")) == realm + ',scope="registry:catalog:*"'
+    # Basic credentials are for /token only
+    assert challenge_of(token_registry.client(("alice", "wonderland")).get("/v2/")).startswith("Bearer ")
+
+
+def test_full_flow_push_and_pull(token_registry):
+    answer = get_token(token_registry, "repository:team/app:pull,push", user="alice")
+    assert answer["token"] == answer["access_token"] and answer["expires_in"] == 300
+    assert time.time() - time.mktime(time.strptime(answer["issued_at"], "%Y-%m-%dT%H:%M:%SZ")) + time.timezone < 60
+    alice = Bearer(token_registry, answer["token"])
+    assert alice.get("/v2/").status == 200
+    digest = digest_of(b"team layer")
+    assert alice.push_blob("team/app", b"team layer").status == 201
+    assert alice.get(f"/v2/team/app/blobs/{digest}").body == b"team layer"
+    # the token is for team/app only
+    resp = alice.get(f"/v2/team/other/blobs/{digest}")
+    assert "scope=\"repository:team/other:pull\"" in challenge_of(resp)
+    assert 'error="insufficient_scope"' in resp.headers["WWW-Authenticate"]
+
+
+def test_claims_and_granted_subset(token_registry):
+    answer = get_token(token_registry, "repository:team/app:pull,push,delete", "repository:bob/x:pull,push",
+                       "repository:secret/x:pull", "registry:catalog:*", user="bob")
+    claims = claims_of(answer["token"])
+    assert claims["iss"] == "berth-token-service" and claims["sub"] == "bob" and claims["aud"] == SERVICE
+    assert claims["nbf"] == claims["iat"] and claims["exp"] == claims["iat"] + 300 and len(claims["jti"]) == 32
+    assert claims["access"] == [
+        {"type": "repository", "name": "team/app", "actions": ["pull"]},
+        {"type": "repository", "name": "bob/x", "actions": ["pull", "push"]},
+        {"type": "repository", "name": "secret/x", "actions": []},
+        {"type": "registry", "name": "catalog", "actions": []},
+    ]
+    # space-separated scopes in one parameter, "*" meaning every action, a second token is another jti
+    again = get_token(token_registry, "repository:team/a:*%20repository:team/b:pull", user="alice")
+    assert claims_of(again["token"])["access"] == [
+        {"type": "repository", "name": "team/a", "actions": ["pull", "push", "delete"]},
+        {"type": "repository", "name": "team/b", "actions": ["pull"]}]
+    assert claims_of(again["token"])["jti"] != claims["jti"]
+
+
+def test_wrong_credentials_get_no_token(token_registry):
+    client = token_registry.client(("alice", "wrong"))
+    assert client.get(f"/token?service={SERVICE}&scope=repository:team/app:pull").status == 401
+    assert token_registry.client(("mallory", "x")).get(f"/token?service={SERVICE}").status == 401
+    assert token_registry.client().get("/token?service=other&scope=x").status == 400
+    # login (docker login asks for a token with no scope, with account=)
+    resp = token_registry.client(("bob", "builder")).get(f"/token?service={SERVICE}&account=bob")
+    assert resp.status == 200 and claims_of(resp.json()["token"])["access"] == []
+
+
+def test_anonymous_pull_allowed_push_denied(token_registry):
+    admin = Bearer(token_registry, get_token(token_registry, "repository:public/tool:pull,push", user="admin")["token"])
+    digest = digest_of(b"public bytes")
+    assert admin.push_blob("public/tool", b"public bytes").status == 201
+    answer = get_token(token_registry, "repository:public/tool:pull,push", "repository:team/app:pull")
+    claims = claims_of(answer["token"])
+    assert claims["sub"] == "" and claims["access"] == [
+        {"type": "repository", "name": "public/tool", "actions": ["pull"]},
+        {"type": "repository", "name": "team/app", "actions": []}]
+    anonymous = Bearer(token_registry, answer["token"])
+    assert anonymous.get(f"/v2/public/tool/blobs/{digest}").body == b"public bytes"
+    # pushing: 401 (credentials might allow it), never 403 for an anonymous caller
+    resp = anonymous.push_blob("public/tool", b"more")
+    assert 'scope="repository:public/tool:pull,push",error="insufficient_scope"' in challenge_of(resp)
+    assert anonymous.get("/v2/team/app/tags/list").status == 401
+
+
+def test_pull_only_user_pushing_is_denied(token_registry):
+    bob = Bearer(token_registry, get_token(token_registry, "repository:team/app:pull,push", user="bob")["token"])
+    resp = bob.push_blob("team/app", b"bob's layer")
+    assert resp.status == 403 and resp.error_codes == ["DENIED"]
+    assert bob.get("/v2/team/app/tags/list").status in (200, 404)  # pull is granted
+    # a token without push where the policy allows it: 401 naming the scope, so clients ask again
+    pull_only = Bearer(token_registry, get_token(token_registry, "repository:bob/x:pull", user="bob")["token"])
+    assert 'scope="repository:bob/x:pull,push"' in challenge_of(pull_only.push_blob("bob/x", b"b"))
+    both = Bearer(token_registry, get_token(token_registry, "repository:bob/x:pull,push", user="bob")["token"])
+    assert both.push_blob("bob/x", b"b").status == 201
+
+
+def test_catalog_needs_its_scope(token_registry):
+    admin = Bearer(token_registry, get_token(token_registry, "registry:catalog:*", user="admin")["token"])
+    assert admin.get("/v2/_catalog").status == 200
+    alice = Bearer(token_registry, get_token(token_registry, "registry:catalog:*", user="alice")["token"])
+    resp = alice.get("/v2/_catalog")
+    assert resp.status == 403 and resp.error_codes == ["DENIED"]
+
+
+def test_mount_needs_pull_on_the_source(token_registry):
+    alice = Bearer(token_registry, get_token(token_registry, "repository:team/secret:pull,push", user="alice")["token"])
+    digest = digest_of(b"secret layer")
+    assert alice.push_blob("team/secret", b"secret layer").status == 201
+    carol = Bearer(token_registry, get_token(token_registry, "repository:carol/app:pull,push",
+                                             "repository:team/secret:pull", user="carol")["token"])
+    resp = carol.request("POST", f"/v2/carol/app/blobs/uploads/?mount={digest}&from=team/secret")
+    assert resp.status == 202 and "/blobs/uploads/" in resp.headers["Location"]  # an ordinary upload
+    assert carol.get(f"/v2/carol/app/blobs/{digest}").status == 404
+    # with pull on the source the blob is mounted
+    mover = Bearer(token_registry, get_token(token_registry, "repository:team/copy:pull,push",
+                                             "repository:team/secret:pull", user="alice")["token"])
+    resp = mover.request("POST", f"/v2/team/copy/blobs/uploads/?mount={digest}&from=team/secret")
+    assert resp.status == 201
+    assert mover.get(f"/v2/team/copy/blobs/{digest}").body == b"secret layer"
+
+
+def _forge(server, secret: bytes, **changes) -> str:
+    from berth.registry.server import jwt
+    now = int(time.time())
+    claims = {"iss": "berth-token-service", "sub": "alice", "aud": SERVICE, "exp": now + 300, "nbf": now,
+              "iat": now, "jti": "x", "access": [{"type": "repository", "name": "team/app", "actions": ["pull"]}]}
+    claims.update(changes)
+    return jwt.encode(claims, secret)
+
+
+def test_forged_and_stale_tokens_are_refused(token_registry):
+    path = os.path.join(token_registry.storage, "token-secret")
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    with open(path, "rb") as f:
+        secret = f.read()
+    good = _forge(token_registry, secret)
+    assert Bearer(token_registry, good).get("/v2/team/app/tags/list").status in (200, 404)
+    now = int(time.time())
+    bad = {
+        "expired": _forge(token_registry, secret, exp=now - 120, iat=now - 420, nbf=now - 420),
+        "not yet valid": _forge(token_registry, secret, nbf=now + 600),
+        "wrong audience": _forge(token_registry, secret, aud="someone-else"),
+        "wrong issuer": _forge(token_registry, secret, iss="mallory"),
+        "other secret": _forge(token_registry, b"x" * 64),
+        "tampered": good[:-4] + ("AAAA" if not good.endswith("AAAA") else "BBBB"),
+        "garbage": "not.a.jwt",
+    }
+    header, payload, _ = good.split(".")
+    none_header = base64.urlsafe_b64encode(b'{"alg":"none","typ":"JWT"}').rstrip(b"=").decode()
+    bad["alg none"] = f"{none_header}.{payload}."
+    for what, token in bad.items():
+        resp = Bearer(token_registry, token).get("/v2/team/app/tags/list")
+        assert resp.status == 401, what
+        assert 'error="invalid_token"' in resp.headers["WWW-Authenticate"], what
+
+
+def test_token_auth_needs_a_policy(start_registry, tmp_path):
+    with pytest.raises(AssertionError, match="--auth token needs --token-policy"):
+        start_registry("--auth", "token")
+    broken = tmp_path / "policy.json"
+    broken.write_text('{"alice": {"*": ["pull", "fly"]}}')
+    with pytest.raises(AssertionError, match="unknown action 'fly'"):
+        start_registry("--auth", "token", "--token-policy", broken)
+
+
+def test_mount_without_source_never_leaks(token_registry):
+    alice = Bearer(token_registry, get_token(token_registry, "repository:team/hidden:pull,push", user="alice")["token"])
+    digest = digest_of(b"hidden layer")
+    assert alice.push_blob("team/hidden", b"hidden layer").status == 201
+    carol = Bearer(token_registry, get_token(token_registry, "repository:carol/app:pull,push", user="carol")["token"])
+    resp = carol.request("POST", f"/v2/carol/app/blobs/uploads/?mount={digest}")
+    assert resp.status == 202
+    assert carol.get(f"/v2/carol/app/blobs/{digest}").status == 404
+
+
+def test_policy_rules():
+    from berth.errors import BerthError
+    from berth.registry.server.policy import Policy
+    policy = Policy.parse({"alice": {"team/*": ["push", "pull"]}, "*": {"shared/*": ["*"]},
+                           "anonymous": {"public/*": ["pull"]}})
+    assert policy.allowed("alice", "team/a/b") == {"pull", "push"}
+    assert policy.allowed("alice", "shared/x") == {"pull", "push", "delete"}  # every logged-in user
+    assert policy.allowed("alice", "public/x") == {"pull"}  # and whatever anonymous may do
+    assert policy.allowed("bob", "team/a") == frozenset()
+    assert policy.allowed(None, "shared/x") == frozenset() and policy.allowed("", "public/x") == {"pull"}
+    assert policy.allowed("alice", "Team/a") == frozenset()  # case-sensitive, as names are
+    assert not policy.may_list_catalog("alice") and policy.grants_anonymous()
+    assert Policy.parse({"root": {"*": ["pull"]}}).may_list_catalog("root")
+    for bad in ([], {"alice": ["pull"]}, {"alice": {"*": "pull"}}, {"alice": {"*": ["pull", 1]}}):
+        with pytest.raises(BerthError):
+            Policy.parse(bad)
+
+
+def test_jwt_round_trip_and_leeway():
+    from berth.registry.server import jwt
+    claims = {"iss": "i", "aud": ["a", "b"], "exp": 1000, "nbf": 900, "sub": "s"}
+    token = jwt.encode(claims, b"k" * 32)
+    assert jwt.verify(token, b"k" * 32, "i", "b", now=950) == claims
+    assert jwt.verify(token, b"k" * 32, "i", "a", now=1020)  # within the leeway
+    for now, secret, issuer, audience in ((1040, b"k" * 32, "i", "a"), (860, b"k" * 32, "i", "a"),
+                                          (950, b"j" * 32, "i", "a"), (950, b"k" * 32, "x", "a"),
+                                          (950, b"k" * 32, "i", "c")):
+        with pytest.raises(jwt.InvalidToken):
+            jwt.verify(token, secret, issuer, audience, now=now)
