@@ -46,7 +46,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import BENCHMARKS, write_section  # bench/ is on sys.path when run as a script
+from _common import BENCHMARKS, berth_cmd, write_section  # bench/ is on sys.path when run as a script
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -79,16 +79,8 @@ NOPYC_ENV = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", PYTHONPYCACHEPREFIX=st
 
 # ---- commands ----------------------------------------------------------------------------------
 
-def berth_exe() -> list[str]:
-    exe = REPO / ".venv" / "bin" / "berth"
-    if exe.exists():
-        return [str(exe)]
-    found = shutil.which("berth")
-    return [found] if found else [sys.executable, "-m", "berth"]
-
-
-BERTH = [*berth_exe(), "--root", str(STORE)]
-BERTH_MANY = [*berth_exe(), "--root", str(MANY)]
+BERTH = [*berth_cmd(), "--root", str(STORE)]
+BERTH_MANY = [*berth_cmd(), "--root", str(MANY)]
 PODMAN = ["podman", "--root", str(PODMAN_ROOT), "--runroot", str(PODMAN_RUN / "run"), "--tmpdir", str(PODMAN_RUN / "tmp")]
 DOCKER = ["docker"]
 RUNC = ["runc", "--root", str(RUNC_STATE)]
@@ -486,7 +478,7 @@ def summarize_probe(samples: list[dict]) -> list[tuple[str, int, float, str]]:
 
 def importtime_groups(args: list[str], env=None) -> tuple[float, list[tuple[str, float]], list[tuple[str, float]]]:
     py = str(REPO / ".venv" / "bin" / "python")
-    script = berth_exe()[0]
+    script = berth_cmd()[0]
     proc = subprocess.run([py, "-X", "importtime", script, *args], capture_output=True, text=True,
                           stdin=subprocess.DEVNULL, env=env)
     selfs = {}
@@ -513,12 +505,12 @@ def profile(runs: int, top: int) -> dict:
                            ("python -S -c pass (no site)", [py, "-S", "-c", "pass"], None),
                            (f"python -c '{imp}'", [py, "-c", imp], None),
                            (f"python -c '{imp}', no .pyc for berth", [py, "-c", imp], NOPYC_ENV),
-                           ("berth --help", [*berth_exe(), "--help"], None),
+                           ("berth --help", [*berth_cmd(), "--help"], None),
                            ("berth ps -a (store open, 1 query)", [*BERTH, "ps", "-a"], None)):
         base[what] = statistics.median(timed(cmd, env) for _ in range(7)) * 1e3
     # the exit command conmon runs: its fixed cost on an already-finalized container
     sh([*BERTH, "create", "--name", "bench-cleanup", IMAGE, "/bin/true"])
-    cleanup = [*berth_exe(), "--root", str(STORE), "container", "cleanup", "bench-cleanup"]
+    cleanup = [*berth_cmd(), "--root", str(STORE), "container", "cleanup", "bench-cleanup"]
     base["berth container cleanup (exit command, no-op)"] = statistics.median(timed(cleanup) for _ in range(7)) * 1e3
     exit_cmd_py = [py, "-m", "berth", "--root", str(STORE), "container", "cleanup", "bench-cleanup"]
     base["python -m berth container cleanup (as conmon runs it)"] = statistics.median(timed(exit_cmd_py) for _ in range(7)) * 1e3
@@ -599,7 +591,7 @@ def report(args, engines, sbs, scaling, rss, prof) -> str:
     rev = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--", "src"], capture_output=True,
                            text=True).stdout.splitlines()
-    versions = [version([*berth_exe(), "--version"]) + f" (commit {rev}"
+    versions = [version([*berth_cmd(), "--version"]) + f" (commit {rev}"
                 + (f" + uncommitted changes in {len(dirty)} files under src/)" if dirty else ")")]
     if "podman" in engines:
         versions.append(version(["podman", "--version"]))

@@ -121,16 +121,28 @@ def test_login_logout_with_htpasswd(berth, start_registry, tmp_path):
     assert berth.run("logout", host, check=False).returncode == 1
 
 
-class _DroppingHandler(http.server.BaseHTTPRequestHandler):
+class _Handler(http.server.BaseHTTPRequestHandler):
+    """A quiet test server that answers with whole bodies."""
+
+    def log_message(self, *args):
+        pass
+
+    def _send(self, status, body, headers=None):
+        self.send_response(status)
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+class _DroppingHandler(_Handler):
     """Serves one image; the first GET of the layer is cut off halfway, Range requests are honoured."""
     blobs: dict = {}
     manifest: bytes = b""
     layer = ""
     cut = [True]
     ranges: list = []
-
-    def log_message(self, *args):
-        pass
 
     def do_GET(self):
         path = self.path
@@ -163,14 +175,6 @@ class _DroppingHandler(http.server.BaseHTTPRequestHandler):
             self.wfile.write(data[start:])
             return
         self._send(200, data)
-
-    def _send(self, status, body, headers=None):
-        self.send_response(status)
-        for k, v in (headers or {}).items():
-            self.send_header(k, v)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
 
 
 def test_a_dropped_download_resumes_with_range(berth):
@@ -215,7 +219,7 @@ def test_all_tags(berth, registry):
     assert err.returncode == 1 and b"without a tag" in err.stderr
 
 
-class _FlakyRegistry(http.server.BaseHTTPRequestHandler):
+class _FlakyRegistry(_Handler):
     """Answers 503 to the first requests of every path, then serves; asks for Basic auth; sends blob
     GETs to another host (`redirect_to`) and records which requests there carried credentials."""
     content: dict = {}
@@ -223,9 +227,6 @@ class _FlakyRegistry(http.server.BaseHTTPRequestHandler):
     fail_first = 2
     redirect_to = None
     seen_auth: list = []
-
-    def log_message(self, *args):
-        pass
 
     def do_GET(self):
         if self.server.server_address[1] != self.server.registry_port:  # the blob host
@@ -245,14 +246,6 @@ class _FlakyRegistry(http.server.BaseHTTPRequestHandler):
         if self.redirect_to and digest in self.content and "/blobs/" in self.path:
             return self._send(307, b"", {"Location": f"http://{self.redirect_to}/store/{digest}"})
         return self._send(200, self.content[digest])
-
-    def _send(self, status, body, headers=None):
-        self.send_response(status)
-        for k, v in (headers or {}).items():
-            self.send_header(k, v)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
 
 
 def test_retries_5xx_and_redirects_drop_credentials(berth):
