@@ -5,16 +5,16 @@ whatever we send becomes the container's stdin. Terminal resizes go through the 
 """
 from __future__ import annotations
 
+import _socket  # the C module: socket.py builds enums at import, milliseconds on every `berth run`
 import os
-import selectors
-import socket
+import select
 
 STDOUT_PIPE, STDERR_PIPE = 2, 3
 BUF = 32 * 1024
 
 
-def connect(socket_dir: str, short_id: str) -> socket.socket:
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+def connect(socket_dir: str, short_id: str):
+    s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_SEQPACKET)
     s.connect(os.path.join(socket_dir, short_id, "attach"))
     return s
 
@@ -32,33 +32,31 @@ def resize(bundle: str, rows: int, cols: int) -> None:
         os.close(fd)
 
 
-def pump(sock: socket.socket, stdin_fd: int | None, stdout_fd: int, stderr_fd: int) -> None:
+def pump(sock, stdin_fd: int | None, stdout_fd: int, stderr_fd: int) -> None:
     """Copy until the container's output ends. stdin EOF closes the container's stdin."""
-    sel = selectors.DefaultSelector()
-    sel.register(sock, selectors.EVENT_READ, "sock")
+    poller = select.poll()
+    sock_fd = sock.fileno()
+    poller.register(sock_fd, select.POLLIN)
     if stdin_fd is not None:
-        sel.register(stdin_fd, selectors.EVENT_READ, "stdin")
-    try:
-        while True:
-            for key, _ in sel.select():
-                if key.data == "sock":
-                    data = sock.recv(BUF + 1)
-                    if not data:
-                        return
-                    out = stderr_fd if data[0] == STDERR_PIPE else stdout_fd
-                    _write_all(out, data[1:])
-                else:
-                    chunk = os.read(stdin_fd, BUF)
-                    if not chunk:
-                        sel.unregister(stdin_fd)
-                        try:
-                            sock.shutdown(socket.SHUT_WR)
-                        except OSError:
-                            pass
-                        continue
-                    sock.sendall(chunk)
-    finally:
-        sel.close()
+        poller.register(stdin_fd, select.POLLIN)
+    while True:
+        for fd, _ in poller.poll():
+            if fd == sock_fd:
+                data = sock.recv(BUF + 1)
+                if not data:
+                    return
+                out = stderr_fd if data[0] == STDERR_PIPE else stdout_fd
+                _write_all(out, data[1:])
+            else:
+                chunk = os.read(stdin_fd, BUF)
+                if not chunk:
+                    poller.unregister(stdin_fd)
+                    try:
+                        sock.shutdown(_socket.SHUT_WR)
+                    except OSError:
+                        pass
+                    continue
+                sock.sendall(chunk)
 
 
 def _write_all(fd: int, data: bytes) -> None:
