@@ -79,7 +79,7 @@ def _token_auth(storage_dir, htpasswd, policy_path, issuer, ttl) -> dict:
 @option("--read-only", is_flag=True, default=NotGiven("read_only"), help="Refuse pushes and deletes.")
 @option("--max-upload-size", default=NotGiven("max_upload_size"), help="Largest blob accepted (bytes, or with k/m/g).")
 @option("--purge-uploads-after", default=NotGiven("purge_uploads_after"),
-        help="At start-up, remove unfinished uploads idle for this long (s/m/h/d).")
+        help="Remove unfinished uploads idle for this long (s/m/h/d), at start-up and while serving.")
 @option("--no-ui", is_flag=True, default=NotGiven("ui"), help="Do not serve the web UI at /.")
 @option("--no-metrics", is_flag=True, default=NotGiven("metrics"), help="Do not serve Prometheus metrics at /metrics.")
 def serve_cmd(engine, config, addr, storage, htpasswd, auth, token_policy, token_issuer, token_ttl, tls_cert, tls_key,
@@ -132,7 +132,7 @@ def serve_cmd(engine, config, addr, storage, htpasswd, auth, token_policy, token
     elif auth == "token":
         kw = _token_auth(store.root, htpasswd, token_policy, token_issuer, token_lifetime)
     reg = Registry(store, Settings(read_only=read_only, max_upload_size=limit, ui=settings["ui"],
-                                   metrics=settings["metrics"]), **kw)
+                                   metrics=settings["metrics"], purge_uploads_after=purge_after), **kw)
     try:
         asyncio.run(run(reg, host, port, ssl_context, on_ready=_ready))
     except OSError as e:

@@ -71,6 +71,22 @@ def test_stale_uploads_are_purged_at_start(start_registry, tmp_path):
     assert purged.client().get(old).status == 404
 
 
+def test_idle_uploads_are_purged_while_serving(start_registry):
+    server = start_registry("--purge-uploads-after", "2s")
+    client = server.client()
+    idle = client.request("POST", "/v2/purge/idle/blobs/uploads/").headers["Location"]
+    busy = client.request("POST", "/v2/purge/busy/blobs/uploads/").headers["Location"]
+    offset = 0
+    deadline = time.time() + 5
+    while time.time() < deadline:  # the busy upload keeps growing, the idle one sits
+        resp = client.request("PATCH", busy, body=b"x", headers={"Content-Range": f"{offset}-{offset}"})
+        assert resp.status == 202, resp
+        busy, offset = resp.headers["Location"], offset + 1
+        time.sleep(0.5)
+    assert client.get(idle).status == 404
+    assert client.get(busy).status == 204
+
+
 def test_concurrent_pushes_of_the_same_image(start_registry):
     server = start_registry()
     config = b'{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}'

@@ -146,6 +146,9 @@ async def run(registry: Registry, host: str, port: int, ssl_context=None, on_rea
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    purger = None
+    if registry.settings.purge_uploads_after:
+        purger = asyncio.get_running_loop().create_task(_purge_stale_uploads(registry))
     try:
         bound_host, bound_port = runner.addresses[0][:2]
         shown = f"[{bound_host}]" if ":" in bound_host else bound_host
@@ -153,4 +156,17 @@ async def run(registry: Registry, host: str, port: int, ssl_context=None, on_rea
             on_ready(f"{'https' if ssl_context else 'http'}://{shown}:{bound_port}")
         await stop.wait()
     finally:
+        if purger:
+            purger.cancel()
         await runner.cleanup()
+
+
+async def _purge_stale_uploads(registry: Registry) -> None:
+    """Abandoned uploads (a client that died mid-push) go once idle for the configured time."""
+    idle = registry.settings.purge_uploads_after
+    while True:
+        await asyncio.sleep(max(1.0, min(idle / 4, 3600.0)))
+        try:
+            await registry.io(registry.storage.purge_uploads, idle)
+        except OSError:
+            log.exception("purging stale uploads failed")

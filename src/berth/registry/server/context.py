@@ -12,8 +12,9 @@ from berth.registry.server.storage import Storage
 
 class Settings:
     def __init__(self, read_only: bool = False, max_upload_size: int | None = None, ui: bool = True,
-                 metrics: bool = True):
+                 metrics: bool = True, purge_uploads_after: float | None = None):
         self.read_only = read_only
+        self.purge_uploads_after = purge_uploads_after  # seconds an unfinished upload may sit idle
         self.max_upload_size = max_upload_size
         self.ui = ui  # the web UI at /
         self.metrics = metrics  # /metrics
