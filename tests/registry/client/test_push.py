@@ -95,3 +95,29 @@ def test_berth_runs_what_podman_pushed(busybox, registry, tmp_path):
     other = Berth(tmp_path / "other")
     other.run("pull", remote)
     assert other.out("run", "--rm", remote, "echo", "berth-ran-it") == "berth-ran-it\n"
+
+
+def test_login_push_pull_against_token_auth(busybox, start_registry, tmp_path):
+    import bcrypt
+    htpasswd = tmp_path / "htpasswd"
+    htpasswd.write_text("dana:" + bcrypt.hashpw(b"tok", bcrypt.gensalt(4)).decode() + "\n")
+    policy = tmp_path / "policy.json"
+    policy.write_text(json.dumps({"dana": {"team/*": ["*"]}, "anonymous": {"public/*": ["pull"]}}))
+    server = start_registry("--auth", "token", "--token-policy", policy, "--htpasswd", htpasswd)
+    host = f"127.0.0.1:{server.port}"
+    err = busybox.run("push", "busybox", f"{host}/team/busybox:1", check=False)
+    assert err.returncode == 1 and b"authentication required" in err.stderr
+    err = busybox.run("login", "-u", "dana", "--password-stdin", host, input=b"nope", check=False)
+    assert err.returncode == 1 and b"invalid username or password" in err.stderr
+    busybox.run("login", "-u", "dana", "--password-stdin", host, input=b"tok")
+    busybox.run("push", "busybox", f"{host}/team/busybox:1")
+    # a second repository: the token for it covers the mount's source too
+    assert layer_lines(busybox.out("push", "busybox", f"{host}/team/copy:1")) == ["mounted from team/busybox"]
+    err = busybox.run("push", "busybox", f"{host}/elsewhere/busybox:1", check=False)
+    assert err.returncode == 1 and len(err.stderr.splitlines()) == 1, err.stderr
+    other = Berth(tmp_path / "other")
+    err = other.run("pull", f"{host}/team/busybox:1", check=False)
+    assert err.returncode == 1 and b"authentication required" in err.stderr
+    other.run("login", "-u", "dana", "--password-stdin", host, input=b"tok")
+    other.run("pull", f"{host}/team/busybox:1")
+    assert other.out("run", "--rm", f"{host}/team/busybox:1", "echo", "token-ok") == "token-ok\n"

@@ -178,7 +178,9 @@ class Session:
                 continue
             data = _drain(response, limit=64 << 10)
             code, message = error_message(status, data)
-            if status == 401:
+            if status == 401 and not self.credentials:
+                message = f"authentication required (berth login {self.host}): {message or 'unauthorized'}"
+            elif status == 401:
                 message = f"{message or 'unauthorized'} (wrong user name or password?)"
             raise RegistryClientError(f"{self.host}: {message}", status, code)
 
@@ -193,9 +195,10 @@ class Session:
             return True
         if kind != "bearer" or "realm" not in params:
             return False
-        wanted = params.get("scope") or scope
+        # what the registry asks for, plus what we need (a mount also needs pull on its source)
+        wanted = dict.fromkeys(f"{params.get('scope', '')} {scope}".split())
         query = [("service", params["service"])] if params.get("service") else []
-        query += [("scope", s) for s in wanted.split(" ") if s]
+        query += [("scope", s) for s in wanted]
         if self.credentials:
             query.append(("account", self.credentials[0]))
         realm = params["realm"]
