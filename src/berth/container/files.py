@@ -443,7 +443,7 @@ class FileService:
         base = ImageConfig.parse(store.content.read(image.id)).doc
         container_cfg = container_config(base.get("config") or {}, c.config)
         run_config = apply_changes(container_cfg, changes)  # before anything is written: errors stop here
-        lowers = _Lowers(self.lowers(c))
+        lower_dirs = self.lowers(c)
         upper = os.path.join(self.containers.records.dir(c.id), "upper")
         with fsutil.Staging(store.tmp, "commit-") as staging:
             tar = os.path.join(staging.path, "layer.tar")
@@ -453,7 +453,7 @@ class FileService:
                 paused = True
             try:
                 with open(tar, "wb", buffering=1 << 20) as f:
-                    archive.write_tree(upper, f, overlay_upper=True, skip=_commit_skip(upper, lowers))
+                    archive.write_tree(upper, f, overlay_upper=True, skip=commit_skip(upper, lower_dirs))
             finally:
                 if paused:
                     self.containers.unpause(c.id)
@@ -587,8 +587,10 @@ def _only_stubs(st, low, sub_fd, rel, lowers) -> bool:
                                for n in names)
 
 
-def _commit_skip(upper: str, lowers: _Lowers):
-    """write_tree's skip for commit: mount point stubs, and directories holding nothing else."""
+def commit_skip(upper: str, lower_dirs: list[str]):
+    """write_tree's skip for an upper dir made into a layer (commit, build steps): mount point stubs,
+    and directories holding nothing else. lower_dirs: the layer directories, top first."""
+    lowers = _Lowers(lower_dirs)
     def skip(name: str, st: os.stat_result) -> bool:
         if _is_stub(name, st, lowers):
             return True
