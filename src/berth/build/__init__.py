@@ -1,0 +1,1 @@
+"""Image builds: the Dockerfile front end (parser, model, variable expansion)."""
