@@ -26,6 +26,12 @@ class Engine:
         from berth.container.service import ContainerService
         return ContainerService(self.store, self.images)
 
+    @cached_property
+    def registries(self):
+        """Pull, push, copy, login: images to and from registries."""
+        from berth.registry.client.service import RegistryClientService
+        return RegistryClientService(self.store, self.images)
+
     @property
     def volumes(self):
         return self.containers.volumes

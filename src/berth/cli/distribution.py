@@ -18,7 +18,7 @@ def pull_cmd(engine, platform, quiet, all_tags, tls_verify, name):
     """Download an image from a registry."""
     from berth.oci.reference import Reference
     if all_tags:
-        for tag, image in engine.images.pull_all_tags(name, platform=platform, tls_verify=tls_verify):
+        for tag, image in engine.registries.pull_all_tags(name, platform=platform, tls_verify=tls_verify):
             echo(f"{tag}: {image.id}")
         return
     ref = Reference.parse(name)
@@ -28,7 +28,7 @@ def pull_cmd(engine, platform, quiet, all_tags, tls_verify, name):
     if not quiet:
         from berth.cli.progress import Progress
         progress = Progress()
-    image = engine.images.pull(name, platform=platform, tls_verify=tls_verify, progress=progress)
+    image = engine.registries.pull(name, platform=platform, tls_verify=tls_verify, progress=progress)
     if quiet:
         echo(str(ref))
         return
@@ -56,7 +56,7 @@ def push_cmd(engine, quiet, tls_verify, name, destination):
             progress.done(layer.diff_id.hex, what)
     if not quiet:
         echo(f"Pushing {ref.familiar} to {ref.registry}")
-    digest = engine.images.push(name, destination, tls_verify=tls_verify, report=report)
+    digest = engine.registries.push(name, destination, tls_verify=tls_verify, report=report)
     echo(f"{ref.tag}: digest: {digest}" if not quiet else str(digest))
 
 
@@ -73,7 +73,7 @@ def copy_cmd(engine, quiet, tls_verify, source, destination):
     def report(digest, how):
         if not quiet:
             progress.done(digest.split(":", 1)[1], how)
-    digest = engine.images.copy(source, destination, tls_verify=tls_verify, report=report)
+    digest = engine.registries.copy(source, destination, tls_verify=tls_verify, report=report)
     echo(f"{destination}: digest: {digest}" if not quiet else str(digest))
 
 
@@ -101,7 +101,7 @@ def login_cmd(engine, username, password, password_stdin, tls_verify, registry):
         password = getpass.getpass("Password: ")
     if not username or not password:
         raise BerthError("user name and password must not be empty")
-    engine.images.login(registry or "docker.io", username, password, tls_verify=tls_verify)
+    engine.registries.login(registry or "docker.io", username, password, tls_verify=tls_verify)
     echo("Login Succeeded")
 
 
@@ -111,6 +111,6 @@ def logout_cmd(engine, registry):
     """Forget the credentials berth stored for a registry."""
     from berth.errors import BerthError
     name = registry or "docker.io"
-    if not engine.images.logout(name):
+    if not engine.registries.logout(name):
         raise BerthError(f"not logged in to {name}")
     echo(f"Removed login credentials for {name}")

@@ -125,66 +125,6 @@ class ImageService:
 
     # ---- archives ----------------------------------------------------------------------
 
-    # ---- registries ----------------------------------------------------------------------
-
-    @property
-    def auth_file(self) -> str:
-        return os.path.join(self.store.root, "auth.json")
-
-    def session(self, registry: str, tls_verify: bool = True, credentials=None):
-        """An HTTP session to `registry` with the stored (or given) credentials."""
-        from berth.registry.client import credentials as creds
-        from berth.registry.client.session import Session
-        if credentials is None:
-            credentials = creds.lookup(self.auth_file, registry)
-        return Session(creds.api_host(registry), credentials, insecure=not tls_verify, tls_verify=tls_verify)
-
-    def pull(self, text: str, platform: str | None = None, tls_verify: bool = True, progress=None):
-        """Pull an image (docker.io by default) for this machine's platform or `platform`."""
-        from berth.oci.platform import Platform
-        from berth.registry.client.pull import pull
-        ref = Reference.parse(text)
-        chosen = Platform.parse(platform) if platform else Platform.host()
-        return pull(self.store, self.session(ref.registry, tls_verify), ref, chosen, progress)
-
-    def pull_all_tags(self, text: str, platform: str | None = None, tls_verify: bool = True, progress=None):
-        """Pull every tag of a repository; returns [(reference, Image)]."""
-        from berth.registry.client.pull import list_tags
-        ref = Reference.parse(text, default_tag=False)
-        if ref.tag or ref.digest:
-            raise InvalidReference(f"--all-tags takes a repository without a tag or digest: {text}")
-        tags = list_tags(self.session(ref.registry, tls_verify), ref)
-        return [(t, self.pull(str(ref.with_tag(t)), platform, tls_verify, progress)) for t in tags]
-
-    def push(self, text: str, destination: str | None = None, tls_verify: bool = True, report=None):
-        """Push a local image to `destination` (default: its own name); returns the manifest digest."""
-        from berth.registry.client.push import push
-        image = self.get(text)
-        ref = Reference.parse(destination or text)
-        if ref.digest is not None:
-            raise InvalidReference(f"cannot push to a digest reference: {ref.familiar}")
-        return push(self.store, self.session(ref.registry, tls_verify), image, ref, report)
-
-    def copy(self, source: str, destination: str, tls_verify: bool = True, report=None):
-        """Copy an image (or index) between registries without unpacking; returns its digest."""
-        from berth.registry.client.copy import copy
-        src, dst = Reference.parse(source), Reference.parse(destination)
-        if dst.digest is not None:
-            raise InvalidReference(f"cannot copy to a digest reference: {dst.familiar}")
-        return copy(self.session(src.registry, tls_verify), src, self.session(dst.registry, tls_verify), dst, report)
-
-    def login(self, registry: str, user: str, password: str, tls_verify: bool = True) -> None:
-        """Check the credentials against the registry, then remember them."""
-        from berth.registry.client import credentials as creds
-        registry = _registry_name(registry)
-        session = self.session(registry, tls_verify, credentials=(user, password))
-        session.request("GET", "/v2/", scope="", ok=(200,))
-        creds.store(self.auth_file, registry, user, password)
-
-    def logout(self, registry: str) -> bool:
-        from berth.registry.client import credentials as creds
-        return creds.remove(self.auth_file, _registry_name(registry))
-
     def load(self, path: str | None = None, stream=None):
         from berth.transport.load import load
         if path is not None and not os.path.exists(path):
@@ -223,10 +163,3 @@ class ImageService:
         if checked.digest() != layer.diff_id:
             raise StoreError(f"layer {layer.diff_id} is corrupt in the store (rebuilt as {checked.digest()})")
 
-
-def _registry_name(text: str) -> str:
-    """`https://r.example:5000/` or `r.example:5000` -> `r.example:5000`; docker's hub names -> docker.io."""
-    host = text.split("://", 1)[-1].split("/", 1)[0]
-    if not host:
-        raise InvalidReference(f"invalid registry {text!r}")
-    return "docker.io" if host in ("index.docker.io", "registry-1.docker.io") else host

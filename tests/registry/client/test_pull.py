@@ -295,3 +295,38 @@ def test_credentials_from_a_docker_credential_helper(berth, start_registry, tmp_
     env = {"PATH": f"{bin_dir}:{os.environ['PATH']}", "DOCKER_CONFIG": str(docker_dir)}
     berth.run("pull", f"{host}/helped/app:1", env=env)
     assert berth.out("images", "--format", "{{.Repository}}") == f"{host}/helped/app\n"
+
+
+class _ManifestOnly(_Handler):
+    """A registry whose only manifest is whatever the test sets."""
+    body = b""
+    content_type = OCI_MANIFEST
+
+    def do_GET(self):
+        if self.path == "/v2/":
+            return self._send(200, b"{}")
+        return self._send(200, self.body, {"Content-Type": self.content_type})
+
+
+@pytest.mark.parametrize("body, content_type, message", [
+    (b"{not json", OCI_MANIFEST, b"not valid JSON"),
+    (b'{"schemaVersion": 1, "name": "x", "tag": "1", "fsLayers": []}',
+     "application/vnd.docker.distribution.manifest.v1+prettyjws", b"schema1 manifests are not supported"),
+    (b'{"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json", "config": {}}',
+     OCI_MANIFEST, b"manifest"),
+    (b"[]", "application/json", b"not a JSON object"),
+])
+def test_malformed_manifests_are_refused(berth, body, content_type, message):
+    handler = _ManifestOnly
+    handler.body, handler.content_type = body, content_type
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    berth.run("images")
+    before = snapshot(berth.root)
+    try:
+        err = berth.run("pull", f"127.0.0.1:{server.server_address[1]}/bad:1", check=False)
+    finally:
+        server.shutdown()
+    assert err.returncode == 1 and message in err.stderr, err.stderr
+    assert len(err.stderr.decode().strip().splitlines()) == 1
+    assert snapshot(berth.root) == before

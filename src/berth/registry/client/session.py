@@ -80,10 +80,10 @@ class Session:
                  tls_verify: bool = True):
         self.host = host
         self.credentials = credentials
-        # plain HTTP only where the user allowed it (--tls-verify=false, registries config) or on
-        # loopback, where docker does the same; https is tried first and http is the fallback
+        # as docker's insecure registries (and loopback ones, which docker treats so by default):
+        # https first with any certificate, then plain http
         self.insecure = insecure or is_loopback(host)
-        self.tls_verify = tls_verify and not insecure
+        self.tls_verify = tls_verify and not self.insecure
         self.scheme: str | None = None
         self._auth: dict[str, str] = {}        # scope (or "" for Basic) -> Authorization header value
         self._lock = threading.Lock()
