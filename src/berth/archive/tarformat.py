@@ -60,6 +60,18 @@ def _number(field_bytes: bytes, what: str) -> int:
         raise ArchiveError(f"invalid tar header: bad {what} field {field_bytes!r}") from None
 
 
+def looks_like_tar_header(block: bytes) -> bool:
+    """Whether a 512-byte block is a tar header (docker's archive detection: ustar magic or a valid checksum)."""
+    if len(block) < 512 or not any(block[:512]):
+        return False
+    if block[257:262] == b"ustar":
+        return True
+    try:
+        return _checksum_ok(block[:512])
+    except ArchiveError:
+        return False
+
+
 def _checksum_ok(block: bytes) -> bool:
     stored = _number(block[148:156], "checksum")
     header = block[:148] + b" " * 8 + block[156:]
