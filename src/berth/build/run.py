@@ -56,7 +56,7 @@ class RunStep:
         """Run `args`; `output(bytes)` receives stdout and stderr as they come. Returns the exit code."""
         from berth.container.users import resolve
         if self.lowers:
-            rootfs.mount_overlay(self.lowers, self.upper, os.path.join(self.bundle, "work"), self.rootfs)
+            rootfs.mount_overlay(self.lowers, self.upper, os.path.join(self.bundle, "work"), self.rootfs, volatile=True)
         else:  # FROM scratch: the upper dir is the whole root
             rootfs.mount(self.upper, self.rootfs, None, _MS_BIND)
         uid, gid, groups, home = resolve(self.rootfs, user)

@@ -335,7 +335,8 @@ class ContainerService:
         image = self.images.store.images.get(Digest.parse(c.image_id))
         lowers = [self.images.store.layers.diff_path(chain) for chain in reversed(image.chain)]
         if not rootfs.is_mounted(target):
-            rootfs.mount_overlay(lowers, os.path.join(bundle, "upper"), os.path.join(bundle, "work"), target)
+            rootfs.mount_overlay(lowers, os.path.join(bundle, "upper"), os.path.join(bundle, "work"), target,
+                                 volatile=bool(cfg.get("auto_remove")))
         from berth.container.users import resolve
         uid, gid, groups, home = resolve(target, cfg["user"])
         env = list(cfg["env"])

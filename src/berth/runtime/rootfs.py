@@ -22,13 +22,19 @@ def mount(source: str, target: str, fstype: str | None, flags: int = 0, data: st
                        data.encode() or None), f"mount {fstype or source} on {target}")
 
 
-def mount_overlay(lowers: list[str], upper: str, work: str, target: str) -> None:
-    """Mount lowers (top first) with upper/work at target."""
+def mount_overlay(lowers: list[str], upper: str, work: str, target: str, volatile: bool = False) -> None:
+    """Mount lowers (top first) with upper/work at target. `volatile` (for a container whose upper
+    dir is thrown away with it) skips overlayfs's syncs of the upper dir, unmount included."""
     if not lowers:
         raise BerthError("an image needs at least one layer to run")
     data = f"lowerdir={':'.join(lowers)},upperdir={upper},workdir={work}"
     if len(data) > MAX_MOUNT_DATA:
         raise BerthError(f"too many layers to mount ({len(lowers)}): overlay options exceed one page")
+    if volatile:
+        try:
+            return mount("overlay", target, "overlay", 0, data + ",volatile")
+        except BerthError:  # kernels before 5.10 have no volatile mode
+            pass
     mount("overlay", target, "overlay", 0, data)
 
 
