@@ -1,0 +1,5 @@
+ARG BASE=busybox
+ARG TAG=latest
+ARG IMAGE=${BASE}:${TAG}
+FROM ${IMAGE}
+RUN echo $BASE

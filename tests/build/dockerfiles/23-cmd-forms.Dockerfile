@@ -1,0 +1,4 @@
+FROM busybox
+CMD ["echo", "exec"]
+CMD echo shell $HOME
+CMD []

@@ -1,0 +1,3 @@
+FROM busybox
+ENTRYPOINT ["/bin/echo", "hi"]
+ENTRYPOINT exec top -b

@@ -1,0 +1,3 @@
+FROM busybox
+SHELL ["/bin/sh", "-ec"]
+RUN echo with the new shell

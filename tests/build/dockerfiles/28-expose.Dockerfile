@@ -1,0 +1,3 @@
+FROM busybox
+ARG PORT=9000
+EXPOSE 80 443/tcp ${PORT}/udp

@@ -1,0 +1,4 @@
+FROM busybox
+ENV DATA=/data
+VOLUME ["/var/log", "$DATA"]
+VOLUME /a /b

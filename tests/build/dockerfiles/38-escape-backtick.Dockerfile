@@ -1,0 +1,6 @@
+# escape=`
+FROM busybox
+RUN echo C:\path\here `
+    continued
+ENV P=C:\Windows `
+    Q=`$literal

@@ -1,0 +1,5 @@
+  # indented comment
+	FROM busybox
+    RUN echo indented
+		# another
+  ENV K=v

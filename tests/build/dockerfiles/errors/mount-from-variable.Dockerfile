@@ -1,0 +1,3 @@
+FROM busybox
+ARG S=base
+RUN --mount=from=$S,target=/x true

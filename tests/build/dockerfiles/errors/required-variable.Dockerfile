@@ -1,0 +1,3 @@
+FROM busybox
+ARG NEEDED
+ENV X="${NEEDED:?must be set}"

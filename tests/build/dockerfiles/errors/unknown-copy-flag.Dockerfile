@@ -1,0 +1,2 @@
+FROM busybox
+ADD --from=busybox /bin/sh /sh

@@ -1,0 +1,3 @@
+FROM busybox
+RUN true
+COPPY a b
