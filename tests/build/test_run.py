@@ -6,7 +6,7 @@ import stat
 
 import pytest
 
-from berth.build.run import RunStep, layer_from_dir
+from berth.build.run import StepRootfs, layer_from_dir
 from berth.engine import Engine
 
 
@@ -23,7 +23,7 @@ def stage(busybox):
 def test_run_output_exit_code_and_layer(stage):
     engine, lowers, parent = stage
     out = []
-    with RunStep(engine.store, engine.containers.runtime(), lowers) as step:
+    with StepRootfs(engine.store, engine.containers.runtime(), lowers) as step:
         code = step.run(["sh", "-c", "echo hello; echo oops >&2; mkdir -p /app; echo data > /app/f; rm /bin/ls"],
                         env=["A=1"], output=out.append)
         assert code == 0
@@ -43,10 +43,10 @@ def test_run_output_exit_code_and_layer(stage):
 def test_run_status_user_env_workdir_and_no_network(stage):
     engine, lowers, _ = stage
     runtime = engine.containers.runtime()
-    with RunStep(engine.store, runtime, lowers) as step:
+    with StepRootfs(engine.store, runtime, lowers) as step:
         assert step.run(["sh", "-c", "exit 3"], env=[]) == 3
     out = []
-    with RunStep(engine.store, runtime, lowers) as step:
+    with StepRootfs(engine.store, runtime, lowers) as step:
         step.run(["sh", "-c", "id -u; echo $GREETING; pwd; cat /proc/net/dev | tail -n +3 | cut -d: -f1"],
                  env=["GREETING=hi there"], user="nobody", workdir="/tmp", network="none", output=out.append)
     lines = [line.strip() for line in b"".join(out).decode().splitlines()]
@@ -55,7 +55,7 @@ def test_run_status_user_env_workdir_and_no_network(stage):
 
 def test_an_unchanged_step_gives_an_empty_layer_and_dirs_become_layers(stage, tmp_path):
     engine, lowers, parent = stage
-    with RunStep(engine.store, engine.containers.runtime(), lowers) as step:
+    with StepRootfs(engine.store, engine.containers.runtime(), lowers) as step:
         step.run(["true"], env=[])
         layer = step.layer(parent)
     assert os.listdir(engine.store.layers.diff_path(layer.chain_id)) == []

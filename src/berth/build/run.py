@@ -1,4 +1,4 @@
-"""RUN steps: a command in a real container over a stage's layers; what it changes becomes a layer.
+"""Build steps: RUN in a real container over a stage's layers, COPY into them; the changes become a layer.
 
 Each step gets a throw-away bundle: the stage's layers as overlay lowers, an empty upper dir, and an
 OCI spec with the same security defaults as `berth run` (capabilities, masked paths, seccomp).
@@ -27,8 +27,10 @@ class StepFailed(BerthError):
         self.exit_code = exit_code
 
 
-class RunStep:
-    """One RUN in a private bundle under the store's tmp dir; a context manager that cleans up."""
+class StepRootfs:
+    """A build step's root filesystem: the stage's layers under a fresh upper dir, mounted in a
+    private bundle under the store's tmp dir (a context manager that unmounts and cleans up).
+    RUN executes a command in it; COPY and ADD write into `rootfs`; `layer()` keeps the changes."""
 
     def __init__(self, store, runtime, lowers: list[str]):
         self.store, self.runtime, self.lowers = store, runtime, lowers
@@ -41,6 +43,10 @@ class RunStep:
         self.cid = "build-" + os.urandom(16).hex()
 
     def __enter__(self):
+        if self.lowers:
+            rootfs.mount_overlay(self.lowers, self.upper, os.path.join(self.bundle, "work"), self.rootfs, volatile=True)
+        else:  # FROM scratch: the upper dir is the whole root
+            rootfs.mount(self.upper, self.rootfs, None, _MS_BIND)
         return self
 
     def __exit__(self, *exc):
@@ -55,10 +61,6 @@ class RunStep:
             hostname: str = "buildkitsandbox", output=None) -> int:
         """Run `args`; `output(bytes)` receives stdout and stderr as they come. Returns the exit code."""
         from berth.container.users import resolve
-        if self.lowers:
-            rootfs.mount_overlay(self.lowers, self.upper, os.path.join(self.bundle, "work"), self.rootfs, volatile=True)
-        else:  # FROM scratch: the upper dir is the whole root
-            rootfs.mount(self.upper, self.rootfs, None, _MS_BIND)
         uid, gid, groups, home = resolve(self.rootfs, user)
         env = list(env)
         if not any(e.startswith("PATH=") for e in env):
@@ -73,9 +75,7 @@ class RunStep:
         pid, out_r, err_r = process.spawn([self.runtime.path, *self.runtime.base_args(), "run", "--bundle",
                                            self.bundle, self.cid], cwd=self.bundle)
         _forward(out_r, err_r, output)
-        code = process.wait(pid)
-        rootfs.unmount(self.rootfs)
-        return code
+        return process.wait(pid)
 
     def _etc_mounts(self, hostname: str, network: str) -> list[spec.Mount]:
         files = {"hostname": f"{hostname}\n",
@@ -93,6 +93,7 @@ class RunStep:
     def layer(self, parent, source_date_epoch: int | None = None):
         """The step's changes as a layer on `parent` (a chain ID or None); empty when nothing changed."""
         from berth.container.files import commit_skip
+        rootfs.unmount(self.rootfs)
         return layer_from_dir(self.store, self.upper, parent, overlay_upper=True, source_date_epoch=source_date_epoch,
                               skip=commit_skip(self.upper, self.lowers))
 

@@ -11,7 +11,8 @@ from berth.image.config import parse_time
 
 
 image = Group("image", "Manage images.",
-              lazy={n: f"berth.cli.distribution:{n}_cmd" for n in ("pull", "push", "copy")})
+              lazy={**{n: f"berth.cli.distribution:{n}_cmd" for n in ("pull", "push", "copy")},
+                    "build": "berth.cli.build:build_cmd"})
 
 
 def _image_rows(engine, show_all, repo_filter):

@@ -21,6 +21,7 @@ COMMANDS = {
     **{name: f"{_F}:{name}_cmd" for name in ("cp", "diff", "commit", "export")},
     "system": f"{_S}:system",
     **{name: f"berth.cli.distribution:{name}_cmd" for name in ("pull", "push", "login", "logout")},
+    "build": "berth.cli.build:build_cmd",
     "registry": "berth.cli.registry:registry",
 }
 

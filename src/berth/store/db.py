@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS layers (
@@ -77,6 +77,16 @@ CREATE TABLE IF NOT EXISTS blob_sources (  -- compressed blobs of a layer seen i
     repository TEXT NOT NULL,         -- registry/repository that has it: a source for cross-repo mounts
     PRIMARY KEY (diff_id, digest, repository)
 );
+CREATE TABLE IF NOT EXISTS build_cache (  -- a build step's inputs -> its result
+    key        TEXT PRIMARY KEY,      -- sha256 of the parent step's key and this step's inputs
+    parent     TEXT NOT NULL,
+    keyword    TEXT NOT NULL,         -- RUN, COPY, ADD, WORKDIR
+    inputs     TEXT NOT NULL,         -- JSON: what the key covers, to explain a miss
+    chain_id   TEXT,                  -- the layer made (NULL: none)
+    config     TEXT NOT NULL,         -- the image config after the step
+    created    REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS build_cache_parent ON build_cache(parent, keyword);
 CREATE TABLE IF NOT EXISTS repo_digests (
     name      TEXT PRIMARY KEY,     -- docker.io/library/busybox@sha256:...
     image_id  TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE

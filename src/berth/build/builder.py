@@ -1,0 +1,374 @@
+"""`berth build`: run a Dockerfile's stages into images in the store.
+
+Each stage starts from its base (an image in the store, pulled when missing, `scratch`, or an
+earlier stage) and applies its instructions in order: metadata instructions change the image
+config (with an `empty_layer` history entry); RUN, COPY and ADD run in a StepRootfs over the
+stage's layers and leave one layer each; WORKDIR leaves a layer only when it creates the directory.
+Only the stages the target needs are built (dockerfile.target_stages).
+
+The cache (cache.py) maps a step's inputs to its result; a miss is explained from the nearest
+earlier build of the same step. Nothing is tagged unless the whole build succeeded.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import os
+import posixpath
+import time
+
+from berth.build import dockerfile as df
+from berth.build.cache import BuildCache
+from berth.build.run import StepFailed, StepRootfs
+from berth.errors import ImageNotFound
+from berth.oci.image import canonical_json
+from berth.oci.platform import Platform
+from berth.oci.reference import Reference
+
+DEFAULT_SHELL = ["/bin/sh", "-c"]
+
+
+class BuildOptions:
+    def __init__(self, tags=(), target: str | None = None, build_args: dict | None = None, no_cache: bool = False,
+                 pull: bool = False, network: str = "host", labels: dict | None = None,
+                 source_date_epoch: int | None = None, output=None, explain: bool = False):
+        self.tags = [Reference.parse(t) for t in tags]
+        self.target, self.build_args = target, dict(build_args or {})
+        self.no_cache, self.pull, self.network = no_cache, pull, network
+        self.labels = dict(labels or {})
+        self.source_date_epoch = source_date_epoch
+        self.output = output or (lambda text: None)   # progress lines (str)
+        self.explain = explain
+
+
+class _Stage:
+    """What a stage has built so far: its config, layers, and the cache key of its last step."""
+
+    def __init__(self, config: dict, layers: list, key: str):
+        self.config, self.layers, self.key = config, layers, key
+        self.shell = list(DEFAULT_SHELL)
+        self.cmd_set = False
+
+    @property
+    def parent(self):
+        return self.layers[-1].chain_id if self.layers else None
+
+    def lowers(self, store) -> list[str]:
+        return [store.layers.diff_path(layer.chain_id) for layer in reversed(self.layers)]
+
+
+class Builder:
+    def __init__(self, engine):
+        self.engine = engine
+        self.store = engine.store
+        self.cache = BuildCache(self.store)
+
+    def build(self, context, opts: BuildOptions):
+        """Build from a BuildContext; returns the final Image (tagged with opts.tags)."""
+        dockerfile = df.parse(context.dockerfile, context.dockerfile_name)
+        for warning in dockerfile.warnings:
+            opts.output(f"WARNING: {warning}")
+        host = Platform.host()
+        scope = df.GlobalScope(dockerfile, opts.build_args, host, host)
+        stages = df.target_stages(dockerfile, opts.target, scope)
+        unused = set(opts.build_args) - dockerfile.declared_args() - set(df.PROXY_ARGS) - set(df.PLATFORM_ARGS)
+        if unused:
+            opts.output(f"WARNING: build args not consumed: {', '.join(sorted(unused))}")
+        built: dict[int, _Stage] = {}
+        total = sum(len(rs.stage.instructions) + 1 for rs in stages)
+        step = 0
+        for rs in stages:
+            step += 1
+            opts.output(f"[{step}/{total}] FROM {rs.base}" + (f" AS {rs.stage.name}" if rs.stage.name else ""))
+            state = self._base(rs, built, opts)
+            variables = scope.stage_scope(state.config.get("config", {}).get("Env") or [])
+            triggers = self._onbuild_triggers(state, rs)
+            for i, ins in enumerate(triggers + list(rs.stage.instructions)):
+                step += 1 if i >= len(triggers) else 0
+                ins = variables.step(ins)
+                opts.output(f"[{step}/{total}] {ins.original.strip()}")
+                self._apply(ins, state, variables, context, built, dockerfile, opts)
+            built[rs.stage.index] = state
+        final = built[stages[-1].stage.index]
+        config = final.config
+        if opts.labels:
+            config.setdefault("config", {}).setdefault("Labels", {}).update(opts.labels)
+        history = config.get("history") or []
+        config["created"] = history[-1]["created"] if history else _rfc3339(self._now(opts))
+        config_bytes = canonical_json(config)
+        image = self.store.images.add(config_bytes, final.layers, opts.tags)
+        return image
+
+    # ---- stages ----------------------------------------------------------------------------
+
+    def _base(self, rs, built: dict, opts: BuildOptions) -> _Stage:
+        if rs.is_scratch:
+            host = Platform.host()
+            config = {"architecture": host.architecture, "os": host.os, "config": {},
+                      "rootfs": {"type": "layers", "diff_ids": []}, "history": []}
+            return _Stage(config, [], self.cache.key("scratch"))
+        if rs.base_stage is not None:
+            parent = built[rs.base_stage]
+            state = _Stage(copy.deepcopy(parent.config), list(parent.layers), parent.key)
+            state.shell = list(parent.shell)
+            return state
+        image = None
+        if not opts.pull:
+            try:
+                image = self.engine.images.get(rs.base)
+            except ImageNotFound:
+                image = None
+        if image is None:
+            opts.output(f"pulling {rs.base}")
+            image = self.engine.registries.pull(rs.base)
+        config = self.store.images.config(image).doc
+        config = copy.deepcopy(config)
+        return _Stage(config, self.store.images.layers(image), self.cache.key("image", str(image.id)))
+
+    def _onbuild_triggers(self, state: _Stage, rs) -> list:
+        triggers = state.config.get("config", {}).pop("OnBuild", None) or []
+        return [df.parse_trigger(t, f"ONBUILD of {rs.base}") for t in triggers]
+
+    # ---- instructions ----------------------------------------------------------------------
+
+    def _apply(self, ins, state: _Stage, variables, context, built, dockerfile, opts: BuildOptions) -> None:
+        cfg = state.config.setdefault("config", {})
+        if isinstance(ins, df.Run):
+            return self._run(ins, state, variables, opts)
+        if isinstance(ins, (df.Copy, df.Add)):
+            return self._copy(ins, state, context, built, dockerfile, opts)
+        if isinstance(ins, df.Workdir):
+            path = posixpath.normpath(posixpath.join(cfg.get("WorkingDir") or "/", ins.path))
+            cfg["WorkingDir"] = path
+            return self._workdir(ins, state, path, opts)
+        if isinstance(ins, df.Env):
+            env = dict(e.partition("=")[::2] for e in cfg.get("Env") or [])
+            env.update(dict(ins.pairs))
+            cfg["Env"] = [f"{k}={v}" for k, v in env.items()]
+        elif isinstance(ins, df.Label):
+            cfg.setdefault("Labels", {}).update(dict(ins.pairs))
+        elif isinstance(ins, df.Cmd):
+            cfg["Cmd"] = self._command(ins, state)
+            state.cmd_set = True
+        elif isinstance(ins, df.Entrypoint):
+            cfg["Entrypoint"] = self._command(ins, state)
+            if not state.cmd_set:  # an inherited CMD makes no sense for a new ENTRYPOINT (docker)
+                cfg["Cmd"] = None
+        elif isinstance(ins, df.User):
+            cfg["User"] = ins.user
+        elif isinstance(ins, df.Expose):
+            ports = cfg.setdefault("ExposedPorts", {})
+            for port in ins.ports:
+                ports[port if "/" in port else f"{port}/tcp"] = {}
+        elif isinstance(ins, df.Volume):
+            volumes = cfg.setdefault("Volumes", {})
+            for path in ins.paths:
+                volumes[path] = {}
+        elif isinstance(ins, df.Stopsignal):
+            cfg["StopSignal"] = ins.signal
+        elif isinstance(ins, df.Healthcheck):
+            check = {"Test": ins.test}
+            for field, value in (("Interval", ins.interval), ("Timeout", ins.timeout),
+                                 ("StartPeriod", ins.start_period), ("StartInterval", ins.start_interval),
+                                 ("Retries", ins.retries)):
+                if value:
+                    check[field] = value
+            cfg["Healthcheck"] = check
+        elif isinstance(ins, df.Shell):
+            state.shell = list(ins.command)
+            cfg["Shell"] = list(ins.command)
+        elif isinstance(ins, df.Maintainer):
+            state.config["author"] = ins.name
+        elif isinstance(ins, df.Onbuild):
+            cfg.setdefault("OnBuild", []).append(ins.expression)
+        elif isinstance(ins, df.Arg):
+            pass  # applied by the stage scope (RUN's environment is in its own cache key)
+        # cached like any step, so that a rebuild reuses the history entry (and its time): the same image
+        key = self.cache.key(state.key, ins.keyword, canonical_json(cfg).decode(), state.config.get("author", ""))
+        hit = None if opts.no_cache else self.cache.get(key)
+        if hit is not None:
+            state.config, state.key = hit[1], key
+            return
+        self._history(state, ins, opts, empty=True)
+        self.cache.put(key, state.key, ins.keyword, {"config": cfg}, None, state.config)
+        state.key = key
+
+    def _command(self, ins, state: _Stage) -> list[str]:
+        if ins.json_form:
+            return list(ins.command)
+        return state.shell + list(ins.command)
+
+    def _run(self, ins, state: _Stage, variables, opts: BuildOptions) -> None:
+        cfg = state.config.get("config", {})
+        script = ins.heredoc_script()
+        if script and script[0] == "file":
+            args = ["/bin/sh", "-c", f"cat > /.berth-run <<'__BERTH_EOF__'\n{script[1]}__BERTH_EOF__\n"
+                                     "chmod +x /.berth-run && exec /.berth-run"]
+        elif script:
+            args = state.shell + [script[1]]
+        else:
+            args = self._command(ins, state)
+        if not args:
+            raise ins.error("RUN needs a command")
+        env = [f"{k}={v}" for k, v in variables.run_env().items()]
+        inputs = {"args": args, "env": sorted(env), "user": cfg.get("User", ""),
+                  "workdir": cfg.get("WorkingDir") or "/", "network": ins.network or opts.network}
+        key = self.cache.key(state.key, "RUN", json.dumps(inputs, sort_keys=True))
+        if self._cached(key, state, ins, inputs, opts):
+            return
+        chunks = []
+
+        def output(data: bytes):
+            chunks.append(data)
+            for line in data.decode(errors="replace").splitlines():
+                opts.output(f"  {line}")
+        with StepRootfs(self.store, self.engine.containers.runtime(), state.lowers(self.store)) as step:
+            code = step.run(args, env=env, workdir=cfg.get("WorkingDir") or "/", user=cfg.get("User", ""),
+                            network=inputs["network"], output=output)
+            if code != 0:
+                shown = " ".join(args[2:] if args[:2] == state.shell else args)
+                raise StepFailed(f"{ins.filename}:{ins.line}: RUN {shown!r} failed with exit code {code}", code)
+            layer = step.layer(state.parent, opts.source_date_epoch)
+        self._add_layer(state, layer, ins, opts, key, inputs)
+
+    def _copy(self, ins, state: _Stage, context, built, dockerfile, opts: BuildOptions) -> None:
+        from berth.build.copying import parse_chmod, plan_copy
+        cfg = state.config.get("config", {})
+        workdir = cfg.get("WorkingDir") or "/"
+        if ins.inline:
+            raise ins.error(f"{ins.keyword} with a heredoc source is not supported yet")
+        chmod = parse_chmod(ins.chmod) if ins.chmod else None
+        unpack = isinstance(ins, df.Add)
+        from_ = getattr(ins, "from_", "")
+        with _CopySource(self, from_, built, dockerfile, context, ins) as root:
+            plan_kw = {"workdir": workdir, "excludes": ins.excludes, "parents": getattr(ins, "parents", False),
+                       "unpack": unpack, "instruction": ins.keyword}
+            if root is None:
+                if context.root is None:
+                    raise ins.error(f"{ins.keyword} needs a build context (the Dockerfile came from stdin)")
+                plan = context.plan(ins.sources, ins.dest, **plan_kw)
+            else:
+                plan = plan_copy(root, ins.sources, ins.dest, label=f"stage {from_}", **plan_kw)
+            with plan:
+                inputs = {"sources": ins.sources, "dest": ins.dest, "workdir": workdir, "chown": ins.chown,
+                          "chmod": ins.chmod, "from": from_, "checksum": plan.checksum()}
+                key = self.cache.key(state.key, ins.keyword, json.dumps(inputs, sort_keys=True))
+                if self._cached(key, state, ins, inputs, opts):
+                    return
+                with StepRootfs(self.store, self.engine.containers.runtime(), state.lowers(self.store)) as step:
+                    owner = None
+                    if ins.chown:
+                        from berth.container.users import resolve
+                        uid, gid, _, _ = resolve(step.rootfs, ins.chown)
+                        owner = (uid, gid)
+                    plan.materialize(step.rootfs, chown=owner, chmod=chmod)
+                    layer = step.layer(state.parent, opts.source_date_epoch)
+        self._add_layer(state, layer, ins, opts, key, inputs)
+
+    def _workdir(self, ins, state: _Stage, path: str, opts: BuildOptions) -> None:
+        key = self.cache.key(state.key, "WORKDIR", path)
+        inputs = {"path": path}
+        if self._cached(key, state, ins, inputs, opts):
+            return
+        with StepRootfs(self.store, self.engine.containers.runtime(), state.lowers(self.store)) as step:
+            from berth.archive import securefs
+            root_fd = os.open(step.rootfs, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            try:
+                created = securefs.lstat_at(root_fd, path.lstrip("/")) is None
+                if created:
+                    os.close(securefs.makedirs_in_root(root_fd, [p for p in path.split("/") if p]))
+            finally:
+                os.close(root_fd)
+            layer = step.layer(state.parent, opts.source_date_epoch) if created else None
+        if layer is None:
+            self._history(state, ins, opts, empty=True)
+            state.key = key
+            self.cache.put(key, state.key, ins.keyword, inputs, None, state.config)
+            return
+        self._add_layer(state, layer, ins, opts, key, inputs)
+
+    # ---- layers, history, cache ------------------------------------------------------------
+
+    def _add_layer(self, state: _Stage, layer, ins, opts, key: str, inputs: dict) -> None:
+        parent_key = state.key
+        state.layers.append(layer)
+        state.config.setdefault("rootfs", {"type": "layers", "diff_ids": []})["diff_ids"].append(str(layer.diff_id))
+        self._history(state, ins, opts, empty=False)
+        state.key = key
+        self.cache.put(key, parent_key, ins.keyword, inputs, layer.chain_id, state.config)
+
+    def _cached(self, key: str, state: _Stage, ins, inputs: dict, opts: BuildOptions) -> bool:
+        if opts.no_cache:
+            return False
+        hit = self.cache.get(key)
+        if hit is not None:
+            chain_id, config = hit
+            layer = self.store.layers.get(chain_id) if chain_id else None
+            if chain_id is None or layer is not None:
+                if layer is not None:
+                    state.layers.append(layer)
+                state.config = config
+                state.key = key
+                opts.output("  CACHED")
+                return True
+        if opts.explain:
+            opts.output(f"  cache miss: {self.cache.explain(state.key, ins.keyword, inputs)}")
+        return False
+
+    def _history(self, state: _Stage, ins, opts: BuildOptions, empty: bool) -> None:
+        entry = {"created": _rfc3339(self._now(opts)), "created_by": f"{ins.original.strip()} # buildkit",
+                 "comment": "buildkit.dockerfile.v0"}
+        if empty:
+            entry["empty_layer"] = True
+        state.config.setdefault("history", []).append(entry)
+
+    @staticmethod
+    def _now(opts: BuildOptions) -> float:
+        return opts.source_date_epoch if opts.source_date_epoch is not None else time.time()
+
+
+class _CopySource:
+    """The root COPY --from reads: an earlier stage's or an image's layers, mounted read-only."""
+
+    def __init__(self, builder: Builder, ref: str, built: dict, dockerfile, context, ins):
+        self.builder, self.ref, self.built, self.dockerfile, self.ins = builder, ref, built, dockerfile, ins
+        self.step = None
+
+    def __enter__(self) -> str | None:
+        if not self.ref:
+            return None
+        state = self._stage()
+        if state is None:
+            try:
+                image = self.builder.engine.images.get(self.ref)
+            except ImageNotFound:
+                image = self.builder.engine.registries.pull(self.ref)
+            layers = self.builder.store.images.layers(image)
+        else:
+            layers = state.layers
+        store = self.builder.store
+        self.step = StepRootfs(store, self.builder.engine.containers.runtime(),
+                               [store.layers.diff_path(layer.chain_id) for layer in reversed(layers)])
+        self.step.__enter__()
+        return self.step.rootfs
+
+    def _stage(self):
+        if self.ref.isdigit():
+            index = int(self.ref)
+            if index not in self.built:
+                raise self.ins.error(f"COPY --from={self.ref}: no such stage before this one")
+            return self.built[index]
+        for index, state in self.built.items():
+            if self.dockerfile.stages[index].name == self.ref.lower():
+                return state
+        return None
+
+    def __exit__(self, *exc):
+        if self.step is not None:
+            self.step.close()
+
+
+def _rfc3339(epoch: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch)) if float(epoch).is_integer() else \
+        time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(epoch)) + f".{int((epoch % 1) * 1e9):09d}Z"
+

@@ -1,0 +1,68 @@
+"""`berth build`: images from Dockerfiles."""
+from __future__ import annotations
+
+import sys
+
+from berth.cli.cmdline import argument, command, echo, option
+
+
+def _pairs(values, flag: str) -> dict:
+    from berth.errors import BerthError
+    out = {}
+    for value in values:
+        name, sep, v = value.partition("=")
+        if not name:
+            raise BerthError(f"invalid {flag} {value!r}: expected NAME=VALUE")
+        if not sep and flag == "--build-arg":
+            import os
+            if name not in os.environ:
+                continue  # docker: a bare --build-arg NAME takes the value from the environment, if any
+            v = os.environ[name]
+        out[name] = v
+    return out
+
+
+@command("build")
+@option("-t", "--tag", "tags", multiple=True, help="Name and optionally a tag (name:tag); repeatable.")
+@option("-f", "--file", "dockerfile", help="Name of the Dockerfile (default: CONTEXT/Dockerfile; - for stdin).")
+@option("--target", help="Build this stage (and what it needs), not the last one.")
+@option("--build-arg", "build_args", multiple=True, help="Set a build-time variable (NAME=VALUE).")
+@option("--no-cache", is_flag=True, help="Do not use the build cache.")
+@option("--pull", is_flag=True, help="Always pull base images, even when they are in the store.")
+@option("--network", default="host", help="Network for RUN: host or none (bridge is not available yet).")
+@option("--label", "labels", multiple=True, help="Set metadata on the image (NAME=VALUE).")
+@option("--source-date-epoch", type=int, help="Timestamps for a reproducible image (seconds since 1970).")
+@option("--progress", default="auto", choices=["auto", "plain", "quiet"], help="Progress output.")
+@option("-q", "--quiet", is_flag=True, help="Print only the image ID.")
+@option("--iidfile", help="Write the image ID to this file.")
+@option("--explain", is_flag=True, help="Say, for every step not taken from the cache, which input changed.")
+@argument("context")
+def build_cmd(engine, tags, dockerfile, target, build_args, no_cache, pull, network, labels, source_date_epoch,
+              progress, quiet, iidfile, explain, context):
+    """Build an image from a Dockerfile and a context (a directory, or - for a tar or Dockerfile on stdin)."""
+    from berth.build.builder import Builder, BuildOptions
+    from berth.build.context import BuildContext
+    from berth.errors import BerthError
+    if network not in ("host", "none"):
+        raise BerthError(f"network {network!r} is not available for builds yet: use host or none")
+    quiet = quiet or progress == "quiet"
+    opts = BuildOptions(tags=tags, target=target, build_args=_pairs(build_args, "--build-arg"), no_cache=no_cache,
+                        pull=pull, network=network, labels=_pairs(labels, "--label"),
+                        source_date_epoch=source_date_epoch, explain=explain,
+                        output=None if quiet else (lambda line: echo(line, err=True)))
+    if context == "-":
+        ctx = BuildContext.from_stream(sys.stdin.buffer, engine.store.tmp, dockerfile)
+    elif dockerfile == "-":
+        ctx = BuildContext.from_directory(context, dockerfile_data=sys.stdin.buffer.read())
+    else:
+        ctx = BuildContext.from_directory(context, dockerfile)
+    with ctx:
+        image = Builder(engine).build(ctx, opts)
+    if iidfile:
+        from berth.store.fsutil import replace_atomically
+        with replace_atomically(iidfile) as f:
+            f.write(str(image.id).encode())
+    if not quiet:
+        for t in opts.tags:
+            echo(f"Successfully tagged {t.familiar}", err=True)
+    echo(str(image.id))
