@@ -51,3 +51,15 @@ def test_copy_through_docker_registry_and_back(berth, registry, distribution):
     berth.run("image", "copy", f"127.0.0.1:{registry.port}/peer/src:1", peer_ref)
     out = berth.out("image", "copy", peer_ref, f"127.0.0.1:{registry.port}/peer/back:1")
     assert out.strip().endswith(digest)
+
+
+@pytest.mark.peers
+def test_multi_platform_index_through_docker_registry(berth, registry, distribution):
+    digest, _ = push_index(registry.client(), "peer/multi")
+    peer_ref = f"{distribution}/berth-copy/multi:1"
+    assert berth.out("image", "copy", f"127.0.0.1:{registry.port}/peer/multi:multi", peer_ref).strip().endswith(digest)
+    berth.run("pull", "--platform", "linux/arm64", peer_ref)
+    assert berth.json("image", "inspect", peer_ref)[0]["Architecture"] == "arm64"
+    berth.run("rmi", peer_ref)
+    berth.run("pull", "--platform", "linux/amd64", peer_ref)
+    assert berth.json("image", "inspect", peer_ref)[0]["Architecture"] == "amd64"
