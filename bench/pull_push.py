@@ -5,7 +5,8 @@ The image is the 3-layer ~520 MB bench image (bench/Dockerfile.load-save, built 
 and cached, see _common.build_image). It is put once into the local CNCF distribution registry of
 ../shared/peers/setup (127.0.0.1:5001) with `skopeo copy` (gzip layers, as any client pushes).
 
-pull: each tool pulls it into an empty store, interleaved, RUNS times, median reported:
+pull: each tool pulls it into an empty store, interleaved, RUNS times, median reported (stores are
+  kept until the end and deletions settle before timing, see settle()):
   berth:  `berth --root FRESH pull REF`;
   podman: `podman --root FRESH ... pull --tls-verify=false REF`;
   docker: `docker pull REF` after `docker rmi` + `docker image prune` (the daemon keeps nothing of it).
@@ -95,25 +96,38 @@ def seed_registry() -> None:
     sh(["skopeo", "copy", "-q", "--dest-tls-verify=false", f"docker-archive:{ARCHIVE}", f"docker://{REMOTE}"])
 
 
+def settle(seconds: float = 40) -> None:
+    """Let recent deletions age out before timing: ext4 without a journal (this machine's /var) skips
+    inodes freed in the last seconds, so creating files right after a big `rm -rf` is much slower."""
+    os.sync()
+    time.sleep(seconds)
+
+
 def measure_pull(runs: int, tools: list[str]) -> dict[str, list[float]]:
+    """Every berth and podman pull gets its own empty store, kept until all runs are done; docker's
+    daemon has one store, so its image is removed after each pull and the deletion left to settle."""
     times = {t: [] for t in tools}
-    for i in range(runs):
-        for tool in tools[i % len(tools):] + tools[:i % len(tools)]:
-            if tool == "berth":
-                store = Berth(f"pull-berth-{i}")
-                store.destroy()
-                times[tool].append(timed([*store.cmd, "pull", "-q", REMOTE]))
-                store.destroy()
-            elif tool == "podman":
-                store = Podman(f"pull-podman-{i}")
-                store.destroy()
-                times[tool].append(timed([*store.cmd, "pull", "-q", "--tls-verify=false", REMOTE]))
-                store.destroy()
-            else:
-                docker_forget()
-                times[tool].append(timed(["docker", "pull", "-q", REMOTE]))
-                docker_forget()
-            print(f"  pull round {i + 1}: {tool} {times[tool][-1]:.2f} s", flush=True)
+    stores = []
+    if "docker" in tools:
+        docker_forget()
+    settle()
+    try:
+        for i in range(runs):
+            for tool in tools[i % len(tools):] + tools[:i % len(tools)]:
+                if tool in ("berth", "podman"):
+                    store = Berth(f"pull-berth-{i}") if tool == "berth" else Podman(f"pull-podman-{i}")
+                    store.destroy()
+                    stores.append(store)
+                    extra = ["--tls-verify=false"] if tool == "podman" else []
+                    times[tool].append(timed([*store.cmd, "pull", "-q", *extra, REMOTE]))
+                else:
+                    times[tool].append(timed(["docker", "pull", "-q", REMOTE]))
+                    docker_forget()
+                    settle()
+                print(f"  pull round {i + 1}: {tool} {times[tool][-1]:.2f} s", flush=True)
+    finally:
+        for store in stores:
+            store.destroy()
     return times
 
 
