@@ -22,7 +22,7 @@ def detect_compression(head: bytes) -> str:
     return ""
 
 
-class _Prefixed(io.RawIOBase):
+class Prefixed(io.RawIOBase):
     """A stream with some already-read bytes put back in front."""
 
     def __init__(self, head: bytes, rest):
@@ -92,7 +92,7 @@ def open_decompressed(stream) -> tuple[io.BufferedReader, str]:
             break
         head += more
     kind = detect_compression(head)
-    source = io.BufferedReader(_Prefixed(head, stream), CHUNK)
+    source = io.BufferedReader(Prefixed(head, stream), CHUNK)
     if kind == "":
         return source, ""
     if kind == "gzip":

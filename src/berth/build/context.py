@@ -16,7 +16,6 @@ context root.
 """
 from __future__ import annotations
 
-import io
 import os
 import stat
 
@@ -76,10 +75,11 @@ class BuildContext:
                 raise ContextError("the Dockerfile read from stdin is larger than 16 MiB")
             return cls(None, data, "-", IgnoreMatcher())
         from berth import archive
+        from berth.archive.compression import Prefixed
         from berth.store.fsutil import Staging
         staging = Staging(tmp_dir, "context-")
         try:
-            archive.extract(_Prefixed(head, stream), staging.path, whiteouts="none",
+            archive.extract(Prefixed(head, stream), staging.path, whiteouts="none",
                             xattrs=False, same_owner=False)
             name = dockerfile or DEFAULT_DOCKERFILE
             data = _read_in_root(staging.path, name)
@@ -214,24 +214,3 @@ def _looks_like_archive(head: bytes) -> bool:
         return True
     from berth.archive.tarformat import looks_like_tar_header
     return looks_like_tar_header(head)
-
-
-class _Prefixed(io.RawIOBase):
-    """`stream` with already-read bytes put back in front."""
-
-    def __init__(self, head: bytes, rest):
-        self._head = head
-        self._rest = rest
-
-    def readable(self):
-        return True
-
-    def readinto(self, b):
-        if self._head:
-            n = min(len(b), len(self._head))
-            b[:n] = self._head[:n]
-            self._head = self._head[n:]
-            return n
-        data = self._rest.read(len(b))
-        b[:len(data)] = data
-        return len(data)
