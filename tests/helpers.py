@@ -135,3 +135,14 @@ def docker_archive(path, images: list[dict]) -> None:
         info = tarfile.TarInfo("manifest.json")
         info.size = len(data)
         tf.addfile(info, io.BytesIO(data))
+
+
+def mounts_under(path: str) -> list[str]:
+    path = os.path.realpath(str(path))
+    out = []
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            target = line.split()[4].replace("\\040", " ")
+            if target == path or target.startswith(path + "/"):
+                out.append(target)
+    return out

@@ -6,7 +6,7 @@ import signal
 import subprocess
 import time
 
-from helpers import BERTH
+from helpers import BERTH, mounts_under  # noqa: F401  (used by the container tests)
 
 # docker's default capability set (moby oci/caps/defaults.go) as the kernel shows it in CapEff:
 # CHOWN DAC_OVERRIDE FOWNER FSETID KILL SETGID SETUID SETPCAP NET_BIND_SERVICE NET_RAW SYS_CHROOT
@@ -107,17 +107,6 @@ def conmon_pids(root: str) -> list[int]:
     def match(args, root):
         return os.path.basename(args[0]) == "conmon" and any(a.startswith(root + "/") for a in args)
     return _procs(str(root), match)
-
-
-def mounts_under(path: str) -> list[str]:
-    path = os.path.realpath(str(path))
-    out = []
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            target = line.split()[4].replace("\\040", " ")
-            if target == path or target.startswith(path + "/"):
-                out.append(target)
-    return out
 
 
 def host_pid_alive(pid: int) -> bool:

@@ -11,17 +11,16 @@ from helpers import Berth, docker_archive, layer_tar
 
 
 @pytest.fixture(scope="session")
-def debian_layer(tmp_path_factory):
-    """A real debootstrap'ed Debian (bootstrap debian), as its layer tar file."""
+def debian_layer(tmp_path_factory, debian_archive):
+    """A real debootstrap'ed Debian (bootstrap debian, shared by the session), as its layer tar file."""
     d = tmp_path_factory.mktemp("debian")
     berth = Berth(d / "store")
-    berth.run("image", "bootstrap", "debian", "--suite", "bookworm")
+    berth.run("load", "-i", debian_archive)
     doc = berth.json("inspect", "debian:bookworm")[0]
     assert doc["Config"]["Cmd"] == ["bash"]
     lower = doc["GraphDriver"]["Data"]["LowerDir"]
     assert os.path.exists(os.path.join(lower, "usr/bin/apt-get")) and os.path.exists(os.path.join(lower, "etc/debian_version"))
-    berth.run("save", "-o", d / "debian.tar", "debian:bookworm")
-    with tarfile.open(d / "debian.tar") as tf:
+    with tarfile.open(debian_archive) as tf:
         manifest = json.load(tf.extractfile("manifest.json"))
         member = manifest[0]["Layers"][0]
         tf.extract(member, d, filter="data")
