@@ -26,6 +26,7 @@ from berth.oci.platform import Platform
 from berth.oci.reference import Reference
 
 DEFAULT_SHELL = ["/bin/sh", "-c"]
+DEFAULT_PATH_ENV = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
 class BuildOptions:
@@ -104,9 +105,10 @@ class Builder:
     def _base(self, rs, built: dict, opts: BuildOptions) -> _Stage:
         if rs.is_scratch:
             host = Platform.host()
-            config = {"architecture": host.architecture, "os": host.os, "config": {},
+            # docker gives a scratch stage the default PATH, so that RUN and the image's command find binaries
+            config = {"architecture": host.architecture, "os": host.os, "config": {"Env": [DEFAULT_PATH_ENV]},
                       "rootfs": {"type": "layers", "diff_ids": []}, "history": []}
-            return _Stage(config, [], self.cache.key("scratch"))
+            return _Stage(config, [], self.cache.key("scratch", DEFAULT_PATH_ENV))
         if rs.base_stage is not None:
             parent = built[rs.base_stage]
             state = _Stage(copy.deepcopy(parent.config), list(parent.layers), parent.key)
@@ -138,7 +140,9 @@ class Builder:
         if isinstance(ins, (df.Copy, df.Add)):
             return self._copy(ins, state, context, built, dockerfile, opts)
         if isinstance(ins, df.Workdir):
-            path = posixpath.normpath(posixpath.join(cfg.get("WorkingDir") or "/", ins.path))
+            # docker keeps an absolute path as written (`/a/../b`, `/a/`); a relative one is joined and cleaned
+            path = ins.path if ins.path.startswith("/") else \
+                posixpath.normpath(posixpath.join(cfg.get("WorkingDir") or "/", ins.path))
             cfg["WorkingDir"] = path
             return self._workdir(ins, state, path, opts)
         if isinstance(ins, df.Env):
@@ -158,8 +162,9 @@ class Builder:
             cfg["User"] = ins.user
         elif isinstance(ins, df.Expose):
             ports = cfg.setdefault("ExposedPorts", {})
-            for port in ins.ports:
-                ports[port if "/" in port else f"{port}/tcp"] = {}
+            for spec in ins.ports:
+                for port in _exposed_ports(spec, ins):
+                    ports[port] = {}
         elif isinstance(ins, df.Volume):
             volumes = cfg.setdefault("Volumes", {})
             for path in ins.paths:
@@ -248,7 +253,8 @@ class Builder:
                     raise ins.error(f"{ins.keyword} needs a build context (the Dockerfile came from stdin)")
                 plan = context.plan(ins.sources, ins.dest, **plan_kw)
             else:
-                plan = plan_copy(root, ins.sources, ins.dest, label=f"stage {from_}", **plan_kw)
+                # files from a stage or an image keep their owners unless --chown (both docker builders)
+                plan = plan_copy(root, ins.sources, ins.dest, label=f"stage {from_}", keep_owner=True, **plan_kw)
             with plan:
                 inputs = {"sources": ins.sources, "dest": ins.dest, "workdir": workdir, "chown": ins.chown,
                           "chmod": ins.chmod, "from": from_, "checksum": plan.checksum()}
@@ -258,18 +264,17 @@ class Builder:
                 with StepRootfs(self.store, self.engine.containers.runtime(), state.lowers(self.store)) as step:
                     owner = None
                     if ins.chown:
-                        from berth.container.users import resolve
-                        uid, gid, _, _ = resolve(step.rootfs, ins.chown)
-                        owner = (uid, gid)
+                        owner = _chown_ids(step.rootfs, ins.chown)
                     plan.materialize(step.rootfs, chown=owner, chmod=chmod)
                     layer = step.layer(state.parent, opts.source_date_epoch)
         self._add_layer(state, layer, ins, opts, key, inputs)
 
-    def _workdir(self, ins, state: _Stage, path: str, opts: BuildOptions) -> None:
-        key = self.cache.key(state.key, "WORKDIR", path)
-        inputs = {"path": path}
+    def _workdir(self, ins, state: _Stage, workdir: str, opts: BuildOptions) -> None:
+        key = self.cache.key(state.key, "WORKDIR", workdir)  # as configured: `/a/` and `/a` differ in the config
+        inputs = {"path": workdir}
         if self._cached(key, state, ins, inputs, opts):
             return
+        path = posixpath.normpath(workdir)
         with StepRootfs(self.store, self.engine.containers.runtime(), state.lowers(self.store)) as step:
             from berth.archive import securefs
             root_fd = os.open(step.rootfs, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
@@ -282,8 +287,8 @@ class Builder:
             layer = step.layer(state.parent, opts.source_date_epoch) if created else None
         if layer is None:
             self._history(state, ins, opts, empty=True)
-            state.key = key
             self.cache.put(key, state.key, ins.keyword, inputs, None, state.config)
+            state.key = key
             return
         self._add_layer(state, layer, ins, opts, key, inputs)
 
@@ -366,6 +371,37 @@ class _CopySource:
     def __exit__(self, *exc):
         if self.step is not None:
             self.step.close()
+
+
+def _chown_ids(rootfs: str, spec: str) -> tuple[int, int]:
+    """--chown's USER[:GROUP] as numeric ids, names looked up in the stage's own files. Unlike USER
+    at run time, a user without a group gets the GID equal to its UID (the Dockerfile reference)."""
+    from berth.container.users import _entries, _read_in_root
+    from berth.errors import BerthError
+
+    def lookup(name: str, path: str, what: str) -> int:
+        if name.isdigit():
+            return int(name)
+        for parts in _entries(_read_in_root(rootfs, path)):
+            if parts[0] == name and parts[2].isdigit():
+                return int(parts[2])
+        raise BerthError(f"unable to find {what} {name}: no matching entries in {path}")
+    user, _, group = spec.partition(":")
+    uid = lookup(user, "/etc/passwd", "user")
+    return uid, lookup(group, "/etc/group", "group") if group else uid
+
+
+def _exposed_ports(spec: str, ins) -> list[str]:
+    """EXPOSE's PORT[-END][/PROTO] as docker stores it: one key per port, the protocol in lower case."""
+    port, _, proto = spec.partition("/")
+    proto = (proto or "tcp").lower()
+    start, _, end = port.partition("-")
+    if not (start.isdigit() and (end.isdigit() or not end)) or proto not in ("tcp", "udp", "sctp"):
+        raise ins.error(f"invalid port to EXPOSE: {spec}")
+    first, last = int(start), int(end or start)
+    if not 0 < first <= last <= 65535:
+        raise ins.error(f"invalid port range to EXPOSE: {spec}")
+    return [f"{n}/{proto}" for n in range(first, last + 1)]
 
 
 def _rfc3339(epoch: float) -> str:

@@ -503,8 +503,13 @@ class _Target:
 
     def extract(self, root: SourceRoot, src: Source, where: str) -> None:
         """A local tar archive unpacked into directory `where`, by the archive module (which keeps
-        every entry inside that directory). Owners and modes come from the archive."""
-        dfd, _ = self.ensure_dir(where)
+        every entry inside that directory). Owners and modes come from the archive, and docker makes
+        the directories it unpacks into as 0:0 even with --chown (which is for copied files)."""
+        owner, self.owner = self.owner, (0, 0)
+        try:
+            dfd, _ = self.ensure_dir(where)
+        finally:
+            self.owner = owner
         try:
             fd = root.open(src.real)
             if fd is None:

@@ -41,19 +41,26 @@ class StepRootfs:
         for sub in ("upper", "work", "rootfs"):
             os.mkdir(os.path.join(self.bundle, sub), 0o755)
         self.cid = "build-" + os.urandom(16).hex()
+        self.mounted = False
 
     def __enter__(self):
         if self.lowers:
             rootfs.mount_overlay(self.lowers, self.upper, os.path.join(self.bundle, "work"), self.rootfs, volatile=True)
         else:  # FROM scratch: the upper dir is the whole root
             rootfs.mount(self.upper, self.rootfs, None, _MS_BIND)
+        self.mounted = True
         return self
 
     def __exit__(self, *exc):
         self.close()
 
+    def _unmount(self) -> None:
+        if self.mounted:
+            rootfs.unmount(self.rootfs, mounted=True)
+            self.mounted = False
+
     def close(self) -> None:
-        rootfs.unmount(self.rootfs)
+        self._unmount()
         self.runtime.delete(self.cid, force=True)
         self.staging.cleanup()
 
@@ -93,7 +100,7 @@ class StepRootfs:
     def layer(self, parent, source_date_epoch: int | None = None):
         """The step's changes as a layer on `parent` (a chain ID or None); empty when nothing changed."""
         from berth.container.files import commit_skip
-        rootfs.unmount(self.rootfs)
+        self._unmount()
         return layer_from_dir(self.store, self.upper, parent, overlay_upper=True, source_date_epoch=source_date_epoch,
                               skip=commit_skip(self.upper, self.lowers))
 

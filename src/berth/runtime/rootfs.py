@@ -38,8 +38,9 @@ def mount_overlay(lowers: list[str], upper: str, work: str, target: str, volatil
     mount("overlay", target, "overlay", 0, data)
 
 
-def unmount(target: str) -> None:
-    if os.path.ismount(target):
+def unmount(target: str, mounted: bool = False) -> None:
+    """mounted: the caller knows target is a mount point (ismount misses a bind mount from the same filesystem)."""
+    if mounted or os.path.ismount(target):
         _check(_libc.umount2(os.fsencode(target), MNT_DETACH), f"unmount {target}")
 
 
