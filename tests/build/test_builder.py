@@ -135,3 +135,27 @@ def test_a_failed_build_leaves_the_store_clean(busybox, tmp_path):
     assert {k for k in after if k not in before and not k.startswith("runtime")} == set()
     assert not [n for n in os.listdir(os.path.join(busybox.root, "runtime", "runc"))]
     assert [n for n in os.listdir(os.path.join(busybox.root, "tmp")) if not n.startswith(".")] == []
+
+
+def test_run_mounts_cache_tmpfs_bind_and_secret(busybox, tmp_path):
+    dockerfile = """\
+FROM busybox
+RUN --mount=type=cache,target=/cache sh -c 'echo run >> /cache/log; wc -l < /cache/log > /count'
+RUN --mount=type=tmpfs,target=/scratch sh -c 'echo tmp > /scratch/x; ls /scratch > /tmpfs-seen'
+RUN --mount=type=bind,source=data.txt,target=/mnt/data.txt cat /mnt/data.txt > /bound
+RUN --mount=type=secret,id=token cat /run/secrets/token | wc -c > /secret-len
+"""
+    ctx = write(tmp_path / "ctx", {"Dockerfile": dockerfile, "data.txt": "from the context\n"})
+    secret = tmp_path / "token"
+    secret.write_text("s3cr3t\n")
+    first = image_id(build(busybox, ctx, "--secret", f"id=token,src={secret}"))
+    second = image_id(build(busybox, ctx, "--no-cache", "--secret", f"id=token,src={secret}"))
+    out = busybox.out("run", "--rm", second, "sh", "-c", "cat /count /tmpfs-seen /bound /secret-len")
+    assert out.split("\n")[:4] == ["2", "x", "from the context", "7"]  # the cache mount kept the first build's log
+    for image in (first, second):  # nothing of the mounts is in the image, stubs included
+        listing = busybox.run("run", "--rm", image, "ls", "-d", "/scratch", "/mnt/data.txt", "/cache",
+                              "/run/secrets/token", check=False)
+        assert listing.returncode != 0 and listing.stdout == b""
+    missing = write(tmp_path / "other", {"Dockerfile": "FROM busybox\nRUN --mount=type=secret,id=nope cat /run/secrets/nope\n"})
+    proc = build(busybox, missing, check=False)
+    assert proc.returncode != 0 and b"secret 'nope' was not given" in proc.stderr

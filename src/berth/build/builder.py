@@ -32,7 +32,8 @@ DEFAULT_PATH_ENV = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin
 class BuildOptions:
     def __init__(self, tags=(), target: str | None = None, build_args: dict | None = None, no_cache: bool = False,
                  pull: bool = False, network: str = "host", labels: dict | None = None,
-                 source_date_epoch: int | None = None, output=None, explain: bool = False):
+                 source_date_epoch: int | None = None, output=None, explain: bool = False,
+                 secrets: dict | None = None):
         self.tags = [Reference.parse(t) for t in tags]
         self.target, self.build_args = target, dict(build_args or {})
         self.no_cache, self.pull, self.network = no_cache, pull, network
@@ -40,6 +41,7 @@ class BuildOptions:
         self.source_date_epoch = source_date_epoch
         self.output = output or (lambda text: None)   # progress lines (str)
         self.explain = explain
+        self.secrets = dict(secrets or {})  # RUN --mount=type=secret: id -> file on the host
 
 
 class _Stage:
@@ -76,6 +78,7 @@ class Builder:
         if unused:
             opts.output(f"WARNING: build args not consumed: {', '.join(sorted(unused))}")
         built: dict[int, _Stage] = {}
+        self._built, self._dockerfile, self._context = built, dockerfile, context  # for RUN --mount sources
         total = sum(len(rs.stage.instructions) + 1 for rs in stages)
         step = 0
         for rs in stages:
@@ -218,6 +221,8 @@ class Builder:
         env = [f"{k}={v}" for k, v in variables.run_env().items()]
         inputs = {"args": args, "env": sorted(env), "user": cfg.get("User", ""),
                   "workdir": cfg.get("WorkingDir") or "/", "network": ins.network or opts.network}
+        if ins.mounts:  # what they are, not what caches or secrets hold (BuildKit keys them the same way)
+            inputs["mounts"] = [[m.type, m.target, m.source, m.from_, m.id, m.readonly] for m in ins.mounts]
         key = self.cache.key(state.key, "RUN", json.dumps(inputs, sort_keys=True))
         if self._cached(key, state, ins, inputs, opts):
             return
@@ -227,14 +232,51 @@ class Builder:
             chunks.append(data)
             for line in data.decode(errors="replace").splitlines():
                 opts.output(f"  {line}")
-        with StepRootfs(self.store, self.engine.containers.runtime(), state.lowers(self.store)) as step:
+        from contextlib import ExitStack
+        with ExitStack() as sources, \
+                StepRootfs(self.store, self.engine.containers.runtime(), state.lowers(self.store)) as step:
+            mounts = [self._run_mount(m, ins, sources, opts) for m in ins.mounts]
             code = step.run(args, env=env, workdir=cfg.get("WorkingDir") or "/", user=cfg.get("User", ""),
-                            network=inputs["network"], output=output)
+                            network=inputs["network"], output=output, mounts=mounts)
             if code != 0:
                 shown = " ".join(args[2:] if args[:2] == state.shell else args)
                 raise StepFailed(f"{ins.filename}:{ins.line}: RUN {shown!r} failed with exit code {code}", code)
             layer = step.layer(state.parent, opts.source_date_epoch)
         self._add_layer(state, layer, ins, opts, key, inputs)
+
+    def _run_mount(self, m, ins, sources, opts: BuildOptions):
+        """A RUN --mount as an OCI mount. cache: a directory kept in the store across builds (by id,
+        default the target); tmpfs: fresh memory; bind: from the context, a stage or an image,
+        read-only unless rw; secret: a file given with --secret, never part of a layer or key."""
+        from berth.runtime import spec
+        target = m.target if m.target.startswith("/") else posixpath.join("/", m.target)
+        if m.type == "tmpfs":
+            return spec.Mount(target, "tmpfs", "tmpfs", ["nosuid", "nodev"] + ([f"size={m.size}"] if m.size else []))
+        if m.type == "cache":
+            name = self.cache.key("cache-mount", m.id or target)
+            path = os.path.join(self.store.root, "build-cache-mounts", name)
+            if not os.path.isdir(path):
+                os.makedirs(path, mode=0o755)
+                if m.uid is not None or m.gid is not None:
+                    os.chown(path, m.uid or 0, m.gid or 0)
+                if m.mode is not None:
+                    os.chmod(path, m.mode)
+            return spec.Mount(target, path, "bind", ["rbind", "rprivate"])
+        if m.type == "secret":
+            name = m.id or posixpath.basename(target)
+            source = opts.secrets.get(name)
+            if source is None:
+                raise ins.error(f"secret {name!r} was not given (--secret id={name},src=FILE)")
+            return spec.Mount(target if m.target else f"/run/secrets/{name}", source, "bind",
+                              ["rbind", "rprivate", "ro"])
+        if m.type == "bind":
+            root = sources.enter_context(_CopySource(self, m.from_, self._built, self._dockerfile, None, ins)) \
+                if m.from_ else self._context.root
+            if root is None:
+                raise ins.error("RUN --mount=type=bind needs a build context or from=")
+            path = _inside(root, m.source or "/", ins)
+            return spec.Mount(target, path, "bind", ["rbind", "rprivate"] + (["ro"] if m.readonly else []))
+        raise ins.error(f"RUN --mount=type={m.type} is not supported")
 
     def _copy(self, ins, state: _Stage, context, built, dockerfile, opts: BuildOptions) -> None:
         from berth.build.copying import parse_chmod, plan_copy
@@ -402,6 +444,24 @@ def _exposed_ports(spec: str, ins) -> list[str]:
     if not 0 < first <= last <= 65535:
         raise ins.error(f"invalid port range to EXPOSE: {spec}")
     return [f"{n}/{proto}" for n in range(first, last + 1)]
+
+
+def _inside(root: str, path: str, ins) -> str:
+    """`path` resolved inside `root` the way the kernel resolves it in a chroot; the result cannot
+    leave `root`, whatever symlinks say."""
+    from berth.archive import securefs
+    root_fd = os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        fd = securefs.openat2(root_fd, path.lstrip("/") or ".", os.O_PATH | os.O_CLOEXEC,
+                              securefs.RESOLVE_IN_ROOT | securefs.RESOLVE_NO_MAGICLINKS)
+    except FileNotFoundError:
+        raise ins.error(f"RUN --mount source {path!r} does not exist") from None
+    finally:
+        os.close(root_fd)
+    try:
+        return securefs.fd_path(fd)
+    finally:
+        os.close(fd)
 
 
 def _rfc3339(epoch: float) -> str:

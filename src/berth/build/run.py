@@ -42,6 +42,7 @@ class StepRootfs:
             os.mkdir(os.path.join(self.bundle, sub), 0o755)
         self.cid = "build-" + os.urandom(16).hex()
         self.mounted = False
+        self.mount_points: set[str] = set()  # RUN --mount targets: not part of the layer
 
     def __enter__(self):
         if self.lowers:
@@ -65,8 +66,9 @@ class StepRootfs:
         self.staging.cleanup()
 
     def run(self, args: list[str], *, env: list[str], workdir: str = "/", user: str = "", network: str = "host",
-            hostname: str = "buildkitsandbox", output=None) -> int:
-        """Run `args`; `output(bytes)` receives stdout and stderr as they come. Returns the exit code."""
+            hostname: str = "buildkitsandbox", output=None, mounts: list = ()) -> int:
+        """Run `args`; `output(bytes)` receives stdout and stderr as they come. Returns the exit code.
+        `mounts`: extra spec.Mounts (RUN --mount), on top of the step's root filesystem."""
         from berth.container.users import resolve
         uid, gid, groups, home = resolve(self.rootfs, user)
         env = list(env)
@@ -74,7 +76,8 @@ class StepRootfs:
             env.insert(0, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
         if not any(e.startswith("HOME=") for e in env):
             env.append(f"HOME={home}")
-        mounts = self._etc_mounts(hostname, network)
+        self.mount_points.update(m.destination.strip("/") for m in mounts)
+        mounts = self._etc_mounts(hostname, network) + list(mounts)
         process_spec = spec.ProcessSpec(args=args, env=env, cwd=workdir or "/", uid=uid, gid=gid, groups=groups)
         doc = spec.build(process_spec, hostname=hostname, mounts=mounts, network=network,
                          cgroups_path=f"/berth/{self.cid}")
@@ -102,7 +105,7 @@ class StepRootfs:
         from berth.container.files import commit_skip
         self._unmount()
         return layer_from_dir(self.store, self.upper, parent, overlay_upper=True, source_date_epoch=source_date_epoch,
-                              skip=commit_skip(self.upper, self.lowers))
+                              skip=commit_skip(self.upper, self.lowers, self.mount_points))
 
 
 

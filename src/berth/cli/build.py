@@ -22,6 +22,22 @@ def _pairs(values, flag: str) -> dict:
     return out
 
 
+def _secrets(values) -> dict:
+    """docker's --secret id=NAME,src=FILE (also source=, and a bare NAME for env=NAME is not supported)."""
+    from berth.errors import BerthError
+    out = {}
+    for value in values:
+        fields = dict(part.partition("=")[::2] for part in value.split(","))
+        name, src = fields.get("id"), fields.get("src") or fields.get("source")
+        if not name or not src:
+            raise BerthError(f"invalid --secret {value!r}: expected id=NAME,src=FILE")
+        import os
+        if not os.path.isfile(src):
+            raise BerthError(f"--secret {name}: {src} is not a file")
+        out[name] = os.path.abspath(src)
+    return out
+
+
 @command("build")
 @option("-t", "--tag", "tags", multiple=True, help="Name and optionally a tag (name:tag); repeatable.")
 @option("-f", "--file", "dockerfile", help="Name of the Dockerfile (default: CONTEXT/Dockerfile; - for stdin).")
@@ -36,9 +52,10 @@ def _pairs(values, flag: str) -> dict:
 @option("-q", "--quiet", is_flag=True, help="Print only the image ID.")
 @option("--iidfile", help="Write the image ID to this file.")
 @option("--explain", is_flag=True, help="Say, for every step not taken from the cache, which input changed.")
+@option("--secret", "secrets", multiple=True, help="A secret for RUN --mount=type=secret: id=NAME,src=FILE.")
 @argument("context")
 def build_cmd(engine, tags, dockerfile, target, build_args, no_cache, pull, network, labels, source_date_epoch,
-              progress, quiet, iidfile, explain, context):
+              progress, quiet, iidfile, explain, secrets, context):
     """Build an image from a Dockerfile and a context (a directory, or - for a tar or Dockerfile on stdin)."""
     from berth.build.builder import Builder, BuildOptions
     from berth.build.context import BuildContext
@@ -48,7 +65,7 @@ def build_cmd(engine, tags, dockerfile, target, build_args, no_cache, pull, netw
     quiet = quiet or progress == "quiet"
     opts = BuildOptions(tags=tags, target=target, build_args=_pairs(build_args, "--build-arg"), no_cache=no_cache,
                         pull=pull, network=network, labels=_pairs(labels, "--label"),
-                        source_date_epoch=source_date_epoch, explain=explain,
+                        source_date_epoch=source_date_epoch, explain=explain, secrets=_secrets(secrets),
                         output=None if quiet else (lambda line: echo(line, err=True)))
     if context == "-":
         ctx = BuildContext.from_stream(sys.stdin.buffer, engine.store.tmp, dockerfile)

@@ -587,12 +587,14 @@ def _only_stubs(st, low, sub_fd, rel, lowers) -> bool:
                                for n in names)
 
 
-def commit_skip(upper: str, lower_dirs: list[str]):
+def commit_skip(upper: str, lower_dirs: list[str], mount_points: set[str] = frozenset()):
     """write_tree's skip for an upper dir made into a layer (commit, build steps): mount point stubs,
-    and directories holding nothing else. lower_dirs: the layer directories, top first."""
+    and directories holding nothing else. lower_dirs: the layer directories, top first;
+    mount_points: more targets (relative) the runtime created, such as a build step's RUN --mount."""
     lowers = _Lowers(lower_dirs)
+
     def skip(name: str, st: os.stat_result) -> bool:
-        if _is_stub(name, st, lowers):
+        if _is_stub(name, st, lowers) or (name in mount_points and lowers.lookup(name) is None):
             return True
         if name in STUB_PARENTS and stat.S_ISDIR(st.st_mode):
             low = lowers.lookup(name)
