@@ -41,7 +41,9 @@ def test_oom_kill_of_a_child_is_read_from_the_cgroup_too(busybox):
     wait_for(lambda: "survived:137" in busybox.out("logs", "c"), what="the child OOM-killed, PID 1 alive")
     marker = os.path.join(busybox.root, "containers", cid, "oom")
     wait_for(lambda: os.path.exists(marker), what="conmon's oom marker")  # conmon sees it on cgroup v1
-    assert "oom_kill 1" in read(os.path.join(cgroup_dir("memory", cid), "memory.oom_control"))
+    # one or more: the kernel may pick the allocating process and also the shell running it
+    control = dict(line.split() for line in read(os.path.join(cgroup_dir("memory", cid), "memory.oom_control")).splitlines())
+    assert int(control["oom_kill"]) >= 1, control
     os.unlink(marker)
     busybox.run("stop", "c")
     st = state(busybox, "c")
