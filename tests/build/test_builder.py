@@ -159,3 +159,17 @@ RUN --mount=type=secret,id=token cat /run/secrets/token | wc -c > /secret-len
     missing = write(tmp_path / "other", {"Dockerfile": "FROM busybox\nRUN --mount=type=secret,id=nope cat /run/secrets/nope\n"})
     proc = build(busybox, missing, check=False)
     assert proc.returncode != 0 and b"secret 'nope' was not given" in proc.stderr
+
+
+
+def test_copy_heredocs(busybox, tmp_path):
+    dockerfile = ("FROM busybox\n"
+                  "ENV NAME=world\n"
+                  "COPY <<EOF /greeting.txt\nhello $NAME\nEOF\n"
+                  "COPY --chmod=755 <<\"EOF\" /usr/local/bin/hi\n#!/bin/sh\necho hi $NAME\nEOF\n"
+                  "COPY <<one <<two /conf/\nfirst\none\nsecond\ntwo\n")
+    ctx = write(tmp_path / "ctx", {"Dockerfile": dockerfile})
+    image = image_id(build(busybox, ctx))
+    out = busybox.out("run", "--rm", image, "sh", "-c",
+                      "cat /greeting.txt /conf/one /conf/two; hi; stat -c %a /usr/local/bin/hi")
+    assert out.splitlines() == ["hello world", "first", "second", "hi world", "755"]

@@ -282,15 +282,15 @@ class Builder:
         from berth.build.copying import parse_chmod, plan_copy
         cfg = state.config.get("config", {})
         workdir = cfg.get("WorkingDir") or "/"
-        if ins.inline:
-            raise ins.error(f"{ins.keyword} with a heredoc source is not supported yet")
         chmod = parse_chmod(ins.chmod) if ins.chmod else None
-        unpack = isinstance(ins, df.Add)
+        unpack = isinstance(ins, df.Add) and not ins.inline
         from_ = getattr(ins, "from_", "")
-        with _CopySource(self, from_, built, dockerfile, context, ins) as root:
+        with _CopySource(self, from_, built, dockerfile, context, ins) as root, _Heredocs(self.store, ins) as inline:
             plan_kw = {"workdir": workdir, "excludes": ins.excludes, "parents": getattr(ins, "parents", False),
                        "unpack": unpack, "instruction": ins.keyword}
-            if root is None:
+            if inline is not None:  # COPY <<EOF: the bodies are the sources (files 0644, owned 0:0)
+                plan = plan_copy(inline, [hd.name for hd in ins.inline], ins.dest, label="heredoc", **plan_kw)
+            elif root is None:
                 if context.root is None:
                     raise ins.error(f"{ins.keyword} needs a build context (the Dockerfile came from stdin)")
                 plan = context.plan(ins.sources, ins.dest, **plan_kw)
@@ -372,6 +372,33 @@ class Builder:
     @staticmethod
     def _now(opts: BuildOptions) -> float:
         return opts.source_date_epoch if opts.source_date_epoch is not None else time.time()
+
+
+class _Heredocs:
+    """COPY/ADD heredoc sources written as files into a staging directory (None without heredocs)."""
+
+    def __init__(self, store, ins):
+        self.store, self.ins, self.staging = store, ins, None
+
+    def __enter__(self) -> str | None:
+        if not self.ins.inline:
+            return None
+        if self.ins.sources:
+            raise self.ins.error(f"{self.ins.keyword}: heredoc and file sources in one instruction are not supported")
+        from berth.store.fsutil import Staging
+        self.staging = Staging(self.store.tmp, "heredoc-")
+        for hd in self.ins.inline:
+            if "/" in hd.name or hd.name in (".", ".."):
+                raise self.ins.error(f"heredoc name {hd.name!r} cannot be a file name")
+            path = os.path.join(self.staging.path, hd.name)
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(hd.text)
+            os.chmod(path, 0o644)
+        return self.staging.path
+
+    def __exit__(self, *exc):
+        if self.staging is not None:
+            self.staging.cleanup()
 
 
 class _CopySource:
