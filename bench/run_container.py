@@ -400,7 +400,7 @@ from berth.cli import containers as clicontainers
 t_imp_end = time.perf_counter()
 ev.append(("imports (berth.cli.main, ...)", t_imp - T0, t_imp_end - T0, 0))
 S = berth.container.service.ContainerService
-for m in ("create", "start", "wait", "remove", "reconcile", "_finalize", "_start_locked", "_etc_mounts", "_free_name"):
+for m in ("create", "start", "wait", "remove", "reconcile", "_finalize", "_start_locked", "_free_name"):
     wrap(S, m, "ContainerService." + m)
 wrap(berth.runtime.monitor, "start", "monitor.start (conmon + runc create)")
 wrap(berth.runtime.rootfs, "mount_overlay", "mount overlay")

@@ -15,7 +15,6 @@ from berth.errors import BerthError
 from berth.runtime import process, rootfs, spec
 from berth.store import fsutil
 
-RESOLV_CONF = "/etc/resolv.conf"
 _MS_BIND = 4096
 
 
@@ -77,28 +76,16 @@ class StepRootfs:
         if not any(e.startswith("HOME=") for e in env):
             env.append(f"HOME={home}")
         self.mount_points.update(m.destination.strip("/") for m in mounts)
-        mounts = self._etc_mounts(hostname, network) + list(mounts)
+        mounts = rootfs.etc_mounts(self.bundle, hostname, network, read_only=True) + list(mounts)
         process_spec = spec.ProcessSpec(args=args, env=env, cwd=workdir or "/", uid=uid, gid=gid, groups=groups)
         doc = spec.build(process_spec, hostname=hostname, mounts=mounts, network=network,
                          cgroups_path=f"/berth/{self.cid}")
         fsutil.atomic_write(os.path.join(self.bundle, "config.json"), json.dumps(doc).encode())
         pid, out_r, err_r = process.spawn([self.runtime.path, *self.runtime.base_args(), "run", "--bundle",
                                            self.bundle, self.cid], cwd=self.bundle)
-        _forward(out_r, err_r, output)
+        emit = output or (lambda data: None)
+        process.pump((out_r, err_r), lambda _fd, chunk: emit(chunk))
         return process.wait(pid)
-
-    def _etc_mounts(self, hostname: str, network: str) -> list[spec.Mount]:
-        files = {"hostname": f"{hostname}\n",
-                 "hosts": f"127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t{hostname}\n",
-                 "resolv.conf": _host_resolv_conf() if network == "host" else ""}
-        mounts = []
-        for name, content in files.items():
-            path = os.path.join(self.bundle, name)
-            with open(path, "w") as f:
-                f.write(content)
-            os.chmod(path, 0o644)
-            mounts.append(spec.Mount(f"/etc/{name}", path, "bind", ["rbind", "rprivate", "ro"]))
-        return mounts
 
     def layer(self, parent, source_date_epoch: int | None = None):
         """The step's changes as a layer on `parent` (a chain ID or None); empty when nothing changed."""
@@ -109,81 +96,13 @@ class StepRootfs:
 
 
 
-def _host_resolv_conf() -> str:
-    try:
-        with open(RESOLV_CONF) as f:
-            return f.read()
-    except OSError:
-        return ""
-
-
-def _forward(out_r: int, err_r: int, output) -> None:
-    import select
-    poller = select.poll()
-    open_fds = {out_r, err_r}
-    for fd in open_fds:
-        poller.register(fd, select.POLLIN)
-    while open_fds:
-        for fd, _ in poller.poll():
-            chunk = os.read(fd, 65536)
-            if chunk:
-                if output:
-                    output(chunk)
-            else:
-                poller.unregister(fd)
-                open_fds.discard(fd)
-                os.close(fd)
-
-
 def layer_from_dir(store, directory: str, parent, *, overlay_upper: bool = False,
                    source_date_epoch: int | None = None, skip=None):
     """Tar `directory` through the archive module straight into the store's layer unpacker."""
-    import threading
-
     from berth.archive import write_tree
+    from berth.archive.pipe import WriterPipe
 
     def open_stream():
-        read_fd, write_fd = os.pipe()
-        errors: list = []
-
-        def produce():
-            try:
-                with open(write_fd, "wb", buffering=1 << 20) as out:
-                    write_tree(directory, out, overlay_upper=overlay_upper, source_date_epoch=source_date_epoch,
-                               skip=skip)
-            except BaseException as e:  # surfaces as a short stream; re-raised below
-                errors.append(e)
-        thread = threading.Thread(target=produce, daemon=True)
-        thread.start()
-        return _Joined(open(read_fd, "rb", buffering=1 << 20), thread, errors)
+        return WriterPipe(lambda out: write_tree(directory, out, overlay_upper=overlay_upper,
+                                                 source_date_epoch=source_date_epoch, skip=skip))
     return store.layers.add(open_stream, parent)
-
-
-class _Joined:
-    """The reading end of a producer thread's pipe; closing it joins the thread and re-raises its error."""
-
-    def __init__(self, stream, thread, errors):
-        self.stream, self.thread, self.errors = stream, thread, errors
-
-    def read(self, n: int = -1) -> bytes:
-        return self.stream.read(n)
-
-    def readinto(self, b) -> int:
-        return self.stream.readinto(b)
-
-    def readable(self) -> bool:
-        return True
-
-    def close(self) -> None:
-        while self.stream.read(1 << 20):  # the reader may stop at the end-of-archive blocks: let the writer finish
-            pass
-        self.stream.close()
-        self.thread.join()
-        if self.errors:
-            raise self.errors[0]
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()

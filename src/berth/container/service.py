@@ -347,7 +347,7 @@ class ContainerService:
         if cfg["tty"] and not any(e.startswith("TERM=") for e in env):
             env.append("TERM=xterm")
         args = list(cfg["args"])
-        mounts = self._etc_mounts(c, bundle)
+        mounts = rootfs.etc_mounts(bundle, cfg["hostname"], cfg["network"])
         if cfg["init"]:
             mounts.append(spec.Mount(INIT_PATH, INIT_BINARY, "bind", ["bind", "ro", "nosuid", "nodev"]))
             args = [INIT_PATH, "--"] + args
@@ -379,28 +379,6 @@ class ContainerService:
                                   oom_killed=0, started_at=time.time(), finished_at=None, stopped_by_user=0,
                                   error="")
         return sock
-
-    def _etc_mounts(self, c: Container, bundle: str) -> list[spec.Mount]:
-        cfg = c.config
-        files = {"hostname": cfg["hostname"] + "\n",
-                 "hosts": f"127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
-                          f"127.0.1.1\t{cfg['hostname']}\n"}
-        if cfg["network"] == "host":
-            try:
-                with open("/etc/resolv.conf") as f:
-                    files["resolv.conf"] = f.read()
-            except OSError:
-                files["resolv.conf"] = ""
-        else:
-            files["resolv.conf"] = ""
-        mounts = []
-        for name, content in files.items():
-            path = os.path.join(bundle, name)
-            with open(path, "w") as f:
-                f.write(content)
-            os.chmod(path, 0o644)
-            mounts.append(spec.Mount(f"/etc/{name}", path, "bind", ["rbind", "rprivate"]))
-        return mounts
 
     def stop(self, text: str, timeout: int | None = None, signal: str | None = None) -> Container:
         c = self.get(text)

@@ -164,21 +164,6 @@ class VolumeService:
 def _copy_tree(src: str, dest: str) -> None:
     """Copy through the archive module: a tar stream of `src` extracted into `dest`."""
     from berth import archive
-    r, w = os.pipe()
-    errors = []
-
-    def produce():
-        try:
-            with os.fdopen(w, "wb") as out:
-                archive.write_tree(src, out)
-        except BaseException as e:  # reported after the consumer finishes
-            errors.append(e)
-
-    import threading  # only when a volume is filled from the image
-    t = threading.Thread(target=produce)
-    t.start()
-    with os.fdopen(r, "rb") as stream:
+    from berth.archive.pipe import WriterPipe
+    with WriterPipe(lambda out: archive.write_tree(src, out)) as stream:
         archive.extract(stream, dest)
-    t.join()
-    if errors:
-        raise errors[0]

@@ -55,23 +55,29 @@ def wait(pid: int) -> int:
     return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
 
 
-def read_all(*fds: int) -> list[bytes]:
-    """Read every given pipe to its end (both at once, so neither can fill up and block the child)."""
-    data = {fd: [] for fd in fds if fd >= 0}
+def pump(fds, on_data) -> None:
+    """Read every pipe in `fds` (-1 entries ignored) to its end, all at once so that none fills up
+    and blocks the child; `on_data(fd, chunk)` gets the bytes as they come. Closes the fds."""
     poller = select.poll()
-    for fd in data:
+    open_fds = {fd for fd in fds if fd >= 0}
+    for fd in open_fds:
         poller.register(fd, select.POLLIN)
-    open_fds = set(data)
     while open_fds:
         for fd, _ in poller.poll():
             chunk = os.read(fd, 65536)
             if chunk:
-                data[fd].append(chunk)
+                on_data(fd, chunk)
             else:
                 poller.unregister(fd)
                 open_fds.discard(fd)
                 os.close(fd)
-    return [b"".join(data[fd]) if fd >= 0 else b"" for fd in fds]
+
+
+def read_all(*fds: int) -> list[bytes]:
+    """Each pipe's whole output (see pump)."""
+    data = {fd: [] for fd in fds}
+    pump(fds, lambda fd, chunk: data[fd].append(chunk))
+    return [b"".join(data[fd]) for fd in fds]
 
 
 def run(argv: list[str], **kw) -> Result:

@@ -46,3 +46,27 @@ def unmount(target: str, mounted: bool = False) -> None:
 
 def is_mounted(target: str) -> bool:
     return os.path.ismount(target)
+
+
+def etc_mounts(bundle: str, hostname: str, network: str, read_only: bool = False) -> list:
+    """/etc/hostname, /etc/hosts and /etc/resolv.conf written into the bundle and bind-mounted over
+    the image's (the host's resolver for --network host, none otherwise)."""
+    from berth.runtime.spec import Mount
+    resolv = ""
+    if network == "host":
+        try:
+            with open("/etc/resolv.conf") as f:
+                resolv = f.read()
+        except OSError:
+            pass
+    files = {"hostname": f"{hostname}\n",
+             "hosts": f"127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t{hostname}\n",
+             "resolv.conf": resolv}
+    mounts = []
+    for name, content in files.items():
+        path = os.path.join(bundle, name)
+        with open(path, "w") as f:
+            f.write(content)
+        os.chmod(path, 0o644)
+        mounts.append(Mount(f"/etc/{name}", path, "bind", ["rbind", "rprivate"] + (["ro"] if read_only else [])))
+    return mounts

@@ -7,14 +7,13 @@ from one connection to the other (the destination checks each digest on commit).
 from __future__ import annotations
 
 import json
-import urllib.parse
 
 from berth.errors import InvalidImage
 from berth.oci import mediatype
 from berth.oci.digest import Digest
 from berth.oci.reference import Reference
 from berth.registry.client.pull import fetch_manifest, scope
-from berth.registry.client.push import has_blob, start_upload
+from berth.registry.client.push import has_blob, start_upload, with_digest
 from berth.registry.client.session import Session, close
 
 
@@ -31,9 +30,8 @@ def copy_blob(src: Session, src_ref: Reference, dst: Session, dst_ref: Reference
     def body():
         readers.append(src.open_blob(f"/v2/{src_ref.repository}/blobs/{digest}", scope=scope(src_ref), size=size))
         return readers[-1]
-    url = location + ("&" if "?" in location else "?") + urllib.parse.urlencode({"digest": str(digest)})
     try:
-        close(dst.request("PUT", url, scope=scope(dst_ref, "pull,push"), body=body, ok=(201, 204),
+        close(dst.request("PUT", with_digest(location, digest), scope=scope(dst_ref, "pull,push"), body=body, ok=(201, 204),
                           headers={"Content-Type": "application/octet-stream", "Content-Length": str(size)}))
     finally:
         for r in readers:

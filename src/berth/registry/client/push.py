@@ -8,10 +8,8 @@ bytes every time) and hashed while they stream into the upload: no compressed co
 """
 from __future__ import annotations
 
-import os
 import urllib.parse
 
-from berth.archive import CHUNK
 from berth.oci import mediatype
 from berth.oci.descriptor import Descriptor
 from berth.oci.digest import Digest
@@ -21,6 +19,11 @@ from berth.registry.client.pull import scope
 from berth.registry.client.session import RegistryClientError, Session, close
 
 PARALLEL_UPLOADS = 3
+
+
+def with_digest(location: str, digest: Digest) -> str:
+    """An upload URL with `digest=`, the query that commits it."""
+    return location + ("&" if "?" in location else "?") + urllib.parse.urlencode({"digest": str(digest)})
 
 
 def has_blob(session: Session, ref: Reference, digest: Digest) -> bool:
@@ -55,8 +58,7 @@ def _upload_bytes(session: Session, ref: Reference, data: bytes, digest: Digest)
     if has_blob(session, ref, digest):
         return
     location = start_upload(session, ref)
-    url = location + ("&" if "?" in location else "?") + urllib.parse.urlencode({"digest": str(digest)})
-    close(session.request("PUT", url, scope=scope(ref, "pull,push"), body=data, ok=(201, 204),
+    close(session.request("PUT", with_digest(location, digest), scope=scope(ref, "pull,push"), body=data, ok=(201, 204),
                           headers={"Content-Type": "application/octet-stream", "Content-Length": str(len(data))}))
 
 
@@ -85,47 +87,36 @@ def _stream_layer(store, session: Session, ref: Reference, layer) -> tuple[Diges
 
     The blob's digest is known only once it is compressed, so nothing can be checked first; in
     exchange no compressed copy is written to disk. A retried request compresses again."""
-    import threading
-
     from berth.archive.compression import open_compressor
     from berth.archive.hashing import CountingWriter, HashingWriter
-    attempts: list = []  # (producer thread, its outcome, the stream it feeds) per sent request
+    from berth.archive.pipe import WriterPipe
+
+    def compress(out) -> tuple[Digest, int]:
+        hashed = HashingWriter(out)
+        counted = CountingWriter(hashed)
+        with open_compressor(counted, "gzip") as gz:
+            store.layers.write_tar(layer, gz)
+        return hashed.digest(), counted.count
+    attempts: list[WriterPipe] = []  # one per sent request: a retry compresses again
 
     def body():
-        read_fd, write_fd = os.pipe()
-        outcome: dict = {}
-
-        def produce():
-            try:
-                with open(write_fd, "wb", buffering=CHUNK) as pipe:
-                    hashed = HashingWriter(pipe)
-                    counted = CountingWriter(hashed)
-                    with open_compressor(counted, "gzip") as gz:
-                        store.layers.write_tar(layer, gz)
-                outcome["blob"] = (hashed.digest(), counted.count)
-            except BaseException as e:  # reported after the request: the upload must not be committed
-                outcome["error"] = e
-        producer = threading.Thread(target=produce, daemon=True)
-        producer.start()
-        attempts.append((producer, outcome, open(read_fd, "rb", buffering=CHUNK)))
-        return attempts[-1][2]
+        attempts.append(WriterPipe(compress))
+        return attempts[-1]
     location = start_upload(session, ref)
     try:
         response = session.request("PATCH", location, scope=scope(ref, "pull,push"), body=body, ok=(202, 204),
                                    headers={"Content-Type": "application/octet-stream"})
-    finally:
-        for producer, _, stream in attempts:
-            stream.close()  # a producer still writing (a failed attempt) stops with a broken pipe
-            producer.join()
+    except BaseException:
+        for attempt in attempts:
+            attempt.abandon()
+        raise
+    for attempt in attempts[:-1]:
+        attempt.abandon()
     location = response.getheader("Location") or location
     close(response)
-    outcome = attempts[-1][1]
-    if "error" in outcome or "blob" not in outcome:
-        raise outcome.get("error") or RegistryClientError(f"layer {layer.diff_id}: compression did not finish")
-    digest, size = outcome["blob"]
-    url = location + ("&" if "?" in location else "?") + urllib.parse.urlencode({"digest": str(digest)})
-    close(session.request("PUT", url, scope=scope(ref, "pull,push"), body=b"", ok=(201, 204),
-                          headers={"Content-Length": "0"}))
+    digest, size = attempts[-1].finish()  # a compression error stops here: the upload is never committed
+    close(session.request("PUT", with_digest(location, digest), scope=scope(ref, "pull,push"), body=b"",
+                          ok=(201, 204), headers={"Content-Length": "0"}))
     return digest, size
 
 

@@ -184,14 +184,17 @@ class Session:
                 message = f"{message or 'unauthorized'} (wrong user name or password?)"
             raise RegistryClientError(f"{self.host}: {message}", status, code)
 
+    def _basic(self) -> str:
+        user, password = self.credentials
+        return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
     def _authenticate(self, challenge: str, scope: str) -> bool:
         """Answer a 401 challenge; True when a new Authorization header is ready."""
         kind, params = parse_challenge(challenge)
         if kind == "basic":
             if not self.credentials or self._auth.get(""):
                 return False
-            user, password = self.credentials
-            self._auth[""] = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+            self._auth[""] = self._basic()
             return True
         if kind != "bearer" or "realm" not in params:
             return False
@@ -203,10 +206,7 @@ class Session:
             query.append(("account", self.credentials[0]))
         realm = params["realm"]
         url = realm + ("&" if "?" in realm else "?") + urllib.parse.urlencode(query)
-        headers = {}
-        if self.credentials:
-            user, password = self.credentials
-            headers["Authorization"] = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+        headers = {"Authorization": self._basic()} if self.credentials else {}
         try:
             response = self._send("GET", url, headers, None)
         except (ConnectionError, OSError, http.client.HTTPException) as e:
