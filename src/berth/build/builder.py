@@ -21,6 +21,7 @@ from berth.build import dockerfile as df
 from berth.build.cache import BuildCache
 from berth.build.run import StepFailed, StepRootfs
 from berth.errors import ImageNotFound
+from berth.image.config import rfc3339
 from berth.oci.image import canonical_json
 from berth.oci.platform import Platform
 from berth.oci.reference import Reference
@@ -78,7 +79,8 @@ class Builder:
         if unused:
             opts.output(f"WARNING: build args not consumed: {', '.join(sorted(unused))}")
         built: dict[int, _Stage] = {}
-        self._built, self._dockerfile, self._context = built, dockerfile, context  # for RUN --mount sources
+        # this build's state, for COPY --from and RUN --mount sources
+        self._built, self._dockerfile, self._context = built, dockerfile, context
         total = sum(len(rs.stage.instructions) + 1 for rs in stages)
         step = 0
         for rs in stages:
@@ -91,14 +93,14 @@ class Builder:
                 step += 1 if i >= len(triggers) else 0
                 ins = variables.step(ins)
                 opts.output(f"[{step}/{total}] {ins.original.strip()}")
-                self._apply(ins, state, variables, context, built, dockerfile, opts)
+                self._apply(ins, state, variables, opts)
             built[rs.stage.index] = state
         final = built[stages[-1].stage.index]
         config = final.config
         if opts.labels:
             config.setdefault("config", {}).setdefault("Labels", {}).update(opts.labels)
         history = config.get("history") or []
-        config["created"] = history[-1]["created"] if history else _rfc3339(self._now(opts))
+        config["created"] = history[-1]["created"] if history else rfc3339(self._now(opts))
         config_bytes = canonical_json(config)
         image = self.store.images.add(config_bytes, final.layers, opts.tags)
         return image
@@ -136,12 +138,12 @@ class Builder:
 
     # ---- instructions ----------------------------------------------------------------------
 
-    def _apply(self, ins, state: _Stage, variables, context, built, dockerfile, opts: BuildOptions) -> None:
+    def _apply(self, ins, state: _Stage, variables, opts: BuildOptions) -> None:
         cfg = state.config.setdefault("config", {})
         if isinstance(ins, df.Run):
             return self._run(ins, state, variables, opts)
         if isinstance(ins, (df.Copy, df.Add)):
-            return self._copy(ins, state, context, built, dockerfile, opts)
+            return self._copy(ins, state, opts)
         if isinstance(ins, df.Workdir):
             # docker keeps an absolute path as written (`/a/../b`, `/a/`); a relative one is joined and cleaned
             path = ins.path if ins.path.startswith("/") else \
@@ -226,10 +228,7 @@ class Builder:
         key = self.cache.key(state.key, "RUN", json.dumps(inputs, sort_keys=True))
         if self._cached(key, state, ins, inputs, opts):
             return
-        chunks = []
-
         def output(data: bytes):
-            chunks.append(data)
             for line in data.decode(errors="replace").splitlines():
                 opts.output(f"  {line}")
         from contextlib import ExitStack
@@ -270,7 +269,7 @@ class Builder:
             return spec.Mount(target if m.target else f"/run/secrets/{name}", source, "bind",
                               ["rbind", "rprivate", "ro"])
         if m.type == "bind":
-            root = sources.enter_context(_CopySource(self, m.from_, self._built, self._dockerfile, None, ins)) \
+            root = sources.enter_context(_CopySource(self, m.from_, ins)) \
                 if m.from_ else self._context.root
             if root is None:
                 raise ins.error("RUN --mount=type=bind needs a build context or from=")
@@ -278,14 +277,15 @@ class Builder:
             return spec.Mount(target, path, "bind", ["rbind", "rprivate"] + (["ro"] if m.readonly else []))
         raise ins.error(f"RUN --mount=type={m.type} is not supported")
 
-    def _copy(self, ins, state: _Stage, context, built, dockerfile, opts: BuildOptions) -> None:
+    def _copy(self, ins, state: _Stage, opts: BuildOptions) -> None:
         from berth.build.copying import parse_chmod, plan_copy
         cfg = state.config.get("config", {})
         workdir = cfg.get("WorkingDir") or "/"
         chmod = parse_chmod(ins.chmod) if ins.chmod else None
         unpack = isinstance(ins, df.Add) and not ins.inline
         from_ = getattr(ins, "from_", "")
-        with _CopySource(self, from_, built, dockerfile, context, ins) as root, _Heredocs(self.store, ins) as inline:
+        context = self._context
+        with _CopySource(self, from_, ins) as root, _Heredocs(self.store, ins) as inline:
             plan_kw = {"workdir": workdir, "excludes": ins.excludes, "parents": getattr(ins, "parents", False),
                        "unpack": unpack, "instruction": ins.keyword}
             if inline is not None:  # COPY <<EOF: the bodies are the sources (files 0644, owned 0:0)
@@ -363,7 +363,7 @@ class Builder:
         return False
 
     def _history(self, state: _Stage, ins, opts: BuildOptions, empty: bool) -> None:
-        entry = {"created": _rfc3339(self._now(opts)), "created_by": f"{ins.original.strip()} # buildkit",
+        entry = {"created": rfc3339(self._now(opts)), "created_by": f"{ins.original.strip()} # buildkit",
                  "comment": "buildkit.dockerfile.v0"}
         if empty:
             entry["empty_layer"] = True
@@ -404,8 +404,9 @@ class _Heredocs:
 class _CopySource:
     """The root COPY --from reads: an earlier stage's or an image's layers, mounted read-only."""
 
-    def __init__(self, builder: Builder, ref: str, built: dict, dockerfile, context, ins):
-        self.builder, self.ref, self.built, self.dockerfile, self.ins = builder, ref, built, dockerfile, ins
+    def __init__(self, builder: Builder, ref: str, ins):
+        self.builder, self.ref, self.ins = builder, ref, ins
+        self.built, self.dockerfile = builder._built, builder._dockerfile
         self.step = None
 
     def __enter__(self) -> str | None:
@@ -489,9 +490,4 @@ def _inside(root: str, path: str, ins) -> str:
         return securefs.fd_path(fd)
     finally:
         os.close(fd)
-
-
-def _rfc3339(epoch: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch)) if float(epoch).is_integer() else \
-        time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(epoch)) + f".{int((epoch % 1) * 1e9):09d}Z"
 
