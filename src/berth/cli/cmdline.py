@@ -38,14 +38,14 @@ def confirm(prompt: str, default: bool = False) -> bool:
 
 class Option:
     def __init__(self, *decls: str, is_flag: bool = False, multiple: bool = False, default=None, type=None,
-                 choices=None, help: str = "", envvar: str | None = None, metavar: str | None = None):
+                 choices=None, help: str = "", metavar: str | None = None):
         self.flags = [d for d in decls if d.startswith("-")]
         names = [d for d in decls if not d.startswith("-")]
         longest = max(self.flags, key=len)
         self.dest = names[0] if names else longest.lstrip("-").replace("-", "_")
         self.is_flag, self.multiple, self.type, self.choices = is_flag, multiple, type, choices
         self.default = () if multiple else (False if is_flag and default is None else default)
-        self.help, self.envvar = help, envvar
+        self.help = help
         self.metavar = metavar or ("list" if multiple else "int" if type is int else "string")
 
     @property
@@ -118,10 +118,7 @@ class Command:
                     self._store(values, option, option.convert(value, self) if eq else True)
                     continue
                 if not eq:
-                    if i >= len(args):
-                        raise UsageError(f"flag needs an argument: {flag}", self)
-                    value = args[i]
-                    i += 1
+                    value, i = self._next_value(args, i, flag)
                 self._store(values, option, option.convert(value, self))
                 continue
             # a group of short flags: booleans until one that takes a value, which takes the rest
@@ -137,21 +134,20 @@ class Command:
                     continue
                 value = arg[j:].removeprefix("=")
                 if not value:
-                    if i >= len(args):
-                        raise UsageError(f"flag needs an argument: '{arg[j - 1]}' in -{arg[j - 1]}", self)
-                    value = args[i]
-                    i += 1
+                    value, i = self._next_value(args, i, f"'{arg[j - 1]}' in -{arg[j - 1]}")
                 self._store(values, option, option.convert(value, self))
                 break
         for o in self.options:
-            if o.envvar and values[o.dest] == o.default:
-                import os
-                if os.environ.get(o.envvar):
-                    values[o.dest] = o.convert(os.environ[o.envvar], self)
             if o.multiple:
                 values[o.dest] = tuple(values[o.dest])
         self._bind_arguments(positional, values)
         return values
+
+    def _next_value(self, args: list[str], i: int, shown: str) -> tuple[str, int]:
+        """The argument after a flag that takes a value, and the index after it."""
+        if i >= len(args):
+            raise UsageError(f"flag needs an argument: {shown}", self)
+        return args[i], i + 1
 
     def _option(self, flag: str) -> Option:
         try:
