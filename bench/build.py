@@ -24,7 +24,7 @@ import sys
 import time
 from pathlib import Path
 
-from _common import CACHE, REPO, Berth, Podman, sh, write_section
+from _common import CACHE, REPO, Berth, Podman, docker_available, goal_line, sh, write_section
 
 SECTION = "## build (examples/four-ways, cold and cached)"
 EXAMPLE = REPO / "examples" / "four-ways"
@@ -33,10 +33,6 @@ FIXTURES = {"debian:bookworm": Path("/var/tmp/berth-peers/debian-bookworm.tar"),
             "busybox": Path("/var/tmp/berth-peers/busybox.tar")}
 GOAL_COLD_VS_DOCKER = 1.0
 GOAL_WARM_VS_PODMAN = 0.5
-
-
-def docker_available() -> bool:
-    return shutil.which("docker") is not None and subprocess.run(["docker", "info"], capture_output=True).returncode == 0
 
 
 def build_commands(tool, store) -> list[list[str]]:
@@ -63,14 +59,8 @@ def timed_all(commands, env=None) -> float:
 
 def prepare(tool: str, name: str):
     """A store (or the docker daemon) with the two bases and no build cache."""
-    if tool == "berth":
-        store = Berth(name)
-        store.destroy()
-        for ref, tar in FIXTURES.items():
-            store("import", tar, ref)
-        return store
-    if tool == "podman":
-        store = Podman(name)
+    if tool in ("berth", "podman"):
+        store = Berth(name) if tool == "berth" else Podman(name)
         store.destroy()
         for ref, tar in FIXTURES.items():
             store("import", tar, ref)
@@ -129,13 +119,11 @@ def report(data: dict, runs: int) -> str:
         lines.append(f"| {tool} | {med['cold'][tool]:.1f} | {med['warm'][tool]:.2f} | {rc} | {rw} |")
     lines.append("")
     if "docker" in med["cold"]:
-        r = med["cold"]["berth"] / med["cold"]["docker"]
-        lines.append(f"Cold: berth/docker {r:.2f} (goal ≤ {GOAL_COLD_VS_DOCKER}: "
-                     f"{'met' if r <= GOAL_COLD_VS_DOCKER else 'NOT met'}).")
+        lines.append(goal_line("Cold: berth/docker", med["cold"]["berth"] / med["cold"]["docker"],
+                               GOAL_COLD_VS_DOCKER) + ".")
     if "podman" in med["warm"]:
-        r = med["warm"]["berth"] / med["warm"]["podman"]
-        lines.append(f"Cached rebuild: berth/podman {r:.2f} (goal ≤ {GOAL_WARM_VS_PODMAN}: "
-                     f"{'met' if r <= GOAL_WARM_VS_PODMAN else 'NOT met'}).")
+        lines.append(goal_line("Cached rebuild: berth/podman", med["warm"]["berth"] / med["warm"]["podman"],
+                               GOAL_WARM_VS_PODMAN) + ".")
     lines.append("")
     return "\n".join(lines)
 

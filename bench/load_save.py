@@ -34,11 +34,10 @@ import tarfile
 import time
 from pathlib import Path
 
-from _common import (ARCHIVE, BENCHMARKS, CACHE, IMAGE, Berth, Podman, berth_cmd, build_image, sh, timed,
+from _common import (ARCHIVE, BENCHMARKS, CACHE, IMAGE, Berth, Podman, berth_cmd, build_image, settle, sh, timed,
                      write_section)  # bench/ is on sys.path when run as a script
 
 SECTION = "## load / save (3-layer ~500 MB image)"
-SETTLE_SECONDS = 40
 
 
 def archive_layers() -> list[tuple[str, int]]:
@@ -51,17 +50,6 @@ def warm(path: Path) -> None:
     with open(path, "rb") as f:
         while f.read(1 << 24):
             pass
-
-
-def settle() -> None:
-    """Let recent deletions age out before timing anything.
-
-    On ext4 without a journal (this machine's /var/tmp) the inode allocator skips inodes freed in the
-    last seconds (fs/ext4/ialloc.c recently_deleted()), so file creation right after a big `rm -rf`
-    is several times slower. Stores are therefore kept until all runs are done, and we wait once here.
-    """
-    os.sync()
-    time.sleep(SETTLE_SECONDS)
 
 
 def measure(repeat: int) -> dict:

@@ -29,7 +29,8 @@ import sys
 import time
 import urllib.request
 
-from _common import ARCHIVE, CACHE, IMAGE, Berth, Podman, build_image, sh, timed, write_section
+from _common import (ARCHIVE, CACHE, IMAGE, Berth, Podman, build_image, docker_available, goal_line, settle, sh,
+                     timed, write_section)
 
 SECTION = "## pull / push (3-layer ~520 MB image, local registry)"
 PEER = "127.0.0.1:5001"
@@ -77,11 +78,6 @@ class FreshRegistry:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def docker_available() -> bool:
-    return shutil.which("docker") is not None and subprocess.run(
-        ["docker", "info"], capture_output=True).returncode == 0
-
-
 def docker_forget() -> None:
     subprocess.run(["docker", "rmi", "-f", REMOTE], capture_output=True)
     subprocess.run(["docker", "image", "prune", "-f"], capture_output=True)
@@ -94,13 +90,6 @@ def seed_registry() -> None:
         return
     print(f"pushing the bench image to {REMOTE} once ...", flush=True)
     sh(["skopeo", "copy", "-q", "--dest-tls-verify=false", f"docker-archive:{ARCHIVE}", f"docker://{REMOTE}"])
-
-
-def settle(seconds: float = 40) -> None:
-    """Let recent deletions age out before timing: ext4 without a journal (this machine's /var) skips
-    inodes freed in the last seconds, so creating files right after a big `rm -rf` is much slower."""
-    os.sync()
-    time.sleep(seconds)
 
 
 def measure_pull(runs: int, tools: list[str]) -> dict[str, list[float]]:
@@ -180,10 +169,10 @@ def report(pull: dict, push: dict, runs: int) -> str:
     lines.append("")
     if "docker" in med:
         r = med["berth"] / med["docker"]
-        lines.append(f"Pull: berth/docker {r:.2f} (goal ≤ {GOAL_PULL_VS_DOCKER}: {'met' if r <= GOAL_PULL_VS_DOCKER else 'NOT met'})"
+        lines.append(goal_line("Pull: berth/docker", r, GOAL_PULL_VS_DOCKER)
                      + (f", berth/podman {med['berth'] / med['podman']:.2f}" if "podman" in med else "") + ".")
     r = pmed["berth"] / pmed["skopeo"]
-    lines.append(f"Push: berth/skopeo {r:.2f} (goal ≤ {GOAL_PUSH_VS_SKOPEO}: {'met' if r <= GOAL_PUSH_VS_SKOPEO else 'NOT met'}).")
+    lines.append(goal_line("Push: berth/skopeo", r, GOAL_PUSH_VS_SKOPEO) + ".")
     lines.append("")
     return "\n".join(lines)
 
