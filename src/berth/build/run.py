@@ -40,7 +40,6 @@ class StepRootfs:
         for sub in ("upper", "work", "rootfs"):
             os.mkdir(os.path.join(self.bundle, sub), 0o755)
         self.cid = "build-" + os.urandom(16).hex()
-        self.mounted = False
         self.mount_points: set[str] = set()  # RUN --mount targets: not part of the layer
 
     def __enter__(self):
@@ -48,19 +47,13 @@ class StepRootfs:
             rootfs.mount_overlay(self.lowers, self.upper, os.path.join(self.bundle, "work"), self.rootfs, volatile=True)
         else:  # FROM scratch: the upper dir is the whole root
             rootfs.mount(self.upper, self.rootfs, None, _MS_BIND)
-        self.mounted = True
         return self
 
     def __exit__(self, *exc):
         self.close()
 
-    def _unmount(self) -> None:
-        if self.mounted:
-            rootfs.unmount(self.rootfs, mounted=True)
-            self.mounted = False
-
     def close(self) -> None:
-        self._unmount()
+        rootfs.unmount(self.rootfs)
         self.runtime.delete(self.cid, force=True)
         self.staging.cleanup()
 
@@ -90,7 +83,7 @@ class StepRootfs:
     def layer(self, parent, source_date_epoch: int | None = None):
         """The step's changes as a layer on `parent` (a chain ID or None); empty when nothing changed."""
         from berth.container.files import commit_skip
-        self._unmount()
+        rootfs.unmount(self.rootfs)
         return layer_from_dir(self.store, self.upper, parent, overlay_upper=True, source_date_epoch=source_date_epoch,
                               skip=commit_skip(self.upper, self.lowers, self.mount_points))
 

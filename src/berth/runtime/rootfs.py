@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import ctypes
+import errno
 import os
 
 from berth.errors import BerthError
 
 _libc = ctypes.CDLL(None, use_errno=True)
 MNT_DETACH = 2
+UMOUNT_NOFOLLOW = 8  # never unmount where a symlink points
 MAX_MOUNT_DATA = 4000  # the kernel copies at most one page of mount options
 
 
@@ -38,10 +40,13 @@ def mount_overlay(lowers: list[str], upper: str, work: str, target: str, volatil
     mount("overlay", target, "overlay", 0, data)
 
 
-def unmount(target: str, mounted: bool = False) -> None:
-    """mounted: the caller knows target is a mount point (ismount misses a bind mount from the same filesystem)."""
-    if mounted or os.path.ismount(target):
-        _check(_libc.umount2(os.fsencode(target), MNT_DETACH), f"unmount {target}")
+def unmount(target: str) -> None:
+    """Unmount target if it is a mount point. The kernel says so (EINVAL otherwise): os.path.ismount
+    cannot see a bind mount from the same filesystem, as a FROM scratch build step makes."""
+    if _libc.umount2(os.fsencode(target), MNT_DETACH | UMOUNT_NOFOLLOW) != 0:
+        err = ctypes.get_errno()
+        if err not in (errno.EINVAL, errno.ENOENT):
+            raise BerthError(f"unmount {target}: {os.strerror(err)}")
 
 
 def is_mounted(target: str) -> bool:
