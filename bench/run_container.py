@@ -17,14 +17,14 @@ All four run the same busybox rootfs (/var/tmp/berth-peers/busybox.tar, made by
 Measured, in one run:
   1. wall time of each command, WARMUP untimed runs then RUNS timed runs, interleaved (the order
      rotates every round); median and p90. Between two runs we wait, untimed, until the previous
-     run's background work is over (conmon and the exit command `... container cleanup` that
-     conmon runs after the container exits), so that no run pays for its predecessor; how long that
+     run's background work is over (the monitor and the exit command `... container cleanup` that
+     it runs after the container exits), so that no run pays for its predecessor; how long that
      background tail lasted after the command returned is reported too.
   2. berth start latency with 1 and with 100 existing containers in the store (half created, half
      exited): `berth run --rm IMAGE /bin/true` and `berth start -a NAME` of an exited /bin/true
      container, in two stores (STORES/main with 1 container, STORES/many with 100), interleaved.
   3. RSS of the per-container monitor: `berth run -d IMAGE sleep 60` and `podman run -d ... sleep 60`,
-     VmRSS (and Pss, RssAnon) of their conmon from /proc; docker's containerd-shim for reference.
+     VmRSS (and Pss, RssAnon) of their monitors (berth-monitor, conmon) from /proc; docker's containerd-shim for reference.
 Every container started here is removed at the end.
 
 The result table is printed and written into BENCHMARKS.md (section SECTION, replaced if present).
@@ -63,12 +63,13 @@ IMAGE = "localhost/berth-bench/busybox:latest"
 SECTION = "## container start (run --rm /bin/true)"
 GOAL_RATIO = 0.6
 GOAL_RSS_KB = 2048
+MONITORS = ("berth-monitor", "conmon")
 ENGINES = ("berth", "berth-nopyc", "podman", "docker", "runc")
 
 # berth is timed as an installed Python program runs: with its bytecode cached. The bytecode goes to
 # CACHE/pycache (PYTHONPYCACHEPREFIX), not into the source tree, and whatever __pycache__ the
 # source tree has or lacks does not matter. Where the environment sets PYTHONDONTWRITEBYTECODE=1
-# (this sandbox does) and the sources have no __pycache__, every berth process, conmon's exit
+# (this sandbox does) and the sources have no __pycache__, every berth process, the monitor's exit
 # command included, compiles all of berth again: that is measured too, as "berth-nopyc", with a
 # bytecode cache (CACHE/pycache-nosrc) that holds everything but berth's own modules.
 os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
@@ -124,7 +125,7 @@ def _cmdline(pid: str) -> list[str]:
 
 
 def background(roots=(str(STORES), str(PODMAN_ROOT), str(PODMAN_RUN))) -> list[int]:
-    """conmon processes and exit commands (`container cleanup`) of our berth and podman stores."""
+    """Monitors (berth-monitor, podman's conmon) and exit commands (`container cleanup`) of our stores."""
     found = []
     for pid in os.listdir("/proc"):
         if not pid.isdigit() or int(pid) == os.getpid():
@@ -135,13 +136,13 @@ def background(roots=(str(STORES), str(PODMAN_ROOT), str(PODMAN_RUN))) -> list[i
         joined = "\0".join(argv)
         if not any(r in joined for r in roots):
             continue
-        if os.path.basename(argv[0]) == "conmon" or "cleanup" in argv or "berth-exit" in argv:
+        if os.path.basename(argv[0]) in MONITORS or "cleanup" in argv or "berth-exit" in argv:
             found.append(int(pid))
     return found
 
 
 def quiesce(timeout: float = 15.0) -> float:
-    """Wait until the previous run's conmon and exit command are gone; returns the seconds waited."""
+    """Wait until the previous run's monitor and exit command are gone; returns the seconds waited."""
     start = time.perf_counter()
     while background() and time.perf_counter() - start < timeout:
         time.sleep(0.005)
@@ -301,13 +302,13 @@ def proc_status(pid: int) -> dict[str, int]:
     return out
 
 
-def conmon_of(cid: str) -> int:
+def monitor_of(cid: str, name: str) -> int:
     for pid in os.listdir("/proc"):
         if pid.isdigit():
             argv = _cmdline(pid)
-            if argv and os.path.basename(argv[0]) == "conmon" and cid in argv:
+            if argv and os.path.basename(argv[0]) == name and cid in argv:
                 return int(pid)
-    raise SystemExit(f"no conmon process found for container {cid}")
+    raise SystemExit(f"no {name} process found for container {cid}")
 
 
 def monitor_rss(have: dict[str, bool], count: int) -> dict:
@@ -317,15 +318,15 @@ def monitor_rss(have: dict[str, bool], count: int) -> dict:
         for _ in range(count):
             cid = sh([*BERTH, "run", "-d", IMAGE, "sleep", "60"]).stdout.split()[-1]
             started["berth"].append(cid)
-            pid = conmon_of(cid)
-            pidfile = STORE / "containers" / cid / "conmon.pid"
-            if pidfile.is_file() and int(pidfile.read_text().strip()) != pid:
-                raise SystemExit(f"{pidfile} says {pidfile.read_text().strip()}, /proc says conmon is {pid}")
+            pid = monitor_of(cid, "berth-monitor")
+            said = sh([*BERTH, "inspect", "--format", "{{.State.MonitorPid}}", cid]).stdout.strip()
+            if said != str(pid):
+                raise SystemExit(f"berth inspect says the monitor is {said}, /proc says {pid}")
             out.setdefault("berth", []).append(proc_status(pid))
             if have["podman"]:
                 cid = sh([*PODMAN, "run", "-d", "--network", "none", IMAGE, "sleep", "60"]).stdout.split()[-1]
                 started["podman"].append(cid)
-                pid = conmon_of(cid)
+                pid = monitor_of(cid, "conmon")
                 said = sh([*PODMAN, "inspect", "--format", "{{.State.ConmonPid}}", cid]).stdout.strip()
                 if said != str(pid):
                     raise SystemExit(f"podman inspect says conmon is {said}, /proc says {pid}")
@@ -351,7 +352,7 @@ def monitor_rss(have: dict[str, bool], count: int) -> dict:
 # ---- profile of berth run --rm -----------------------------------------------------------------
 
 # Runs berth's CLI in-process, like the `berth` console script, and records when each phase starts
-# and ends: imports, ContainerService methods, subprocesses (runc, conmon), mounts, sqlite
+# and ends: imports, ContainerService methods, subprocesses (runc, the monitor), mounts, sqlite
 # statements, sleeps. Written to $BERTH_PROBE_OUT as JSON. Wrappers cost microseconds.
 PROBE = r'''
 import os, sys, time, json
@@ -402,7 +403,7 @@ ev.append(("imports (berth.cli.main, ...)", t_imp - T0, t_imp_end - T0, 0))
 S = berth.container.service.ContainerService
 for m in ("create", "start", "wait", "remove", "reconcile", "_finalize", "_start_locked", "_free_name"):
     wrap(S, m, "ContainerService." + m)
-wrap(berth.runtime.monitor, "start", "monitor.start (conmon + runc create)")
+wrap(berth.runtime.monitor, "start", "monitor.start (berth-monitor + runc run -d)")
 wrap(berth.runtime.rootfs, "mount_overlay", "mount overlay")
 wrap(berth.runtime.rootfs, "unmount", "unmount rootfs")
 wrap(berth.runtime.attach, "connect", "attach connect")
@@ -508,12 +509,12 @@ def profile(runs: int, top: int) -> dict:
                            ("berth --help", [*berth_cmd(), "--help"], None),
                            ("berth ps -a (store open, 1 query)", [*BERTH, "ps", "-a"], None)):
         base[what] = statistics.median(timed(cmd, env) for _ in range(7)) * 1e3
-    # the exit command conmon runs: its fixed cost on an already-finalized container
+    # the exit command the monitor runs: its fixed cost on an already-finalized container
     sh([*BERTH, "create", "--name", "bench-cleanup", IMAGE, "/bin/true"])
     cleanup = [*berth_cmd(), "--root", str(STORE), "container", "cleanup", "bench-cleanup"]
     base["berth container cleanup (exit command, no-op)"] = statistics.median(timed(cleanup) for _ in range(7)) * 1e3
     exit_cmd_py = [py, "-m", "berth", "--root", str(STORE), "container", "cleanup", "bench-cleanup"]
-    base["python -m berth container cleanup (as conmon runs it)"] = statistics.median(timed(exit_cmd_py) for _ in range(7)) * 1e3
+    base["python -m berth container cleanup (as the monitor runs it)"] = statistics.median(timed(exit_cmd_py) for _ in range(7)) * 1e3
     base["python -m berth container cleanup, no .pyc for berth"] = statistics.median(
         timed(exit_cmd_py, NOPYC_ENV) for _ in range(7)) * 1e3
     remove_berth(["bench-cleanup"])
@@ -607,7 +608,7 @@ def report(args, engines, sbs, scaling, rss, prof) -> str:
              "`podman import`, `docker import`; runc: the tar unpacked as the bundle's rootfs)",
              f"- method: `bench/run run_container` (bench/run_container.py); {args.warmup} warm-ups then {args.runs} "
              "timed runs per engine, interleaved (order rotates each round), wall clock of the whole command; "
-             "between runs we wait (untimed) until the previous run's conmon and exit command are gone. "
+             "between runs we wait (untimed) until the previous run's monitor and exit command are gone. "
              "Commands: `berth --root STORE run --rm IMG /bin/true`; `podman --root/--runroot/--tmpdir PRIVATE run --rm "
              "--network none IMG /bin/true` (otherwise podman's defaults: overlay, runc, cgroupfs, conmon, file events); "
              "`docker run --rm --network none IMG /bin/true` (dockerd + containerd); `runc --root R run --bundle B FRESH-ID` "
@@ -653,7 +654,7 @@ def report(args, engines, sbs, scaling, rss, prof) -> str:
         lines += [f"Per-container monitor, `run -d IMG sleep 60`, median of {args.rss_count} containers (kB, from /proc):", "",
                   "| engine | process | VmRSS | RssAnon | RssFile | Pss |", "| --- | --- | ---: | ---: | ---: | ---: |"]
         for e, samples in rss.items():
-            proc = "containerd-shim-runc-v2" if e == "docker" else "conmon"
+            proc = {"docker": "containerd-shim-runc-v2", "berth": "berth-monitor"}.get(e, "conmon")
             m = {k: statistics.median(s.get(k, 0) for s in samples) for k in ("VmRSS", "RssAnon", "RssFile", "Pss")}
             lines.append(f"| {e} | {proc} | {m['VmRSS']:.0f} | {m['RssAnon']:.0f} | {m['RssFile']:.0f} | {m['Pss']:.0f} |")
         if "berth" in rss:
@@ -668,7 +669,7 @@ def report(args, engines, sbs, scaling, rss, prof) -> str:
                   + f"; all sqlite statements {sum(r[2] for r in prof['rows'] if r[0].startswith('sqlite')):.0f} ms; "
                   f"sleeps {sum(r[2] for r in prof['rows'] if r[0].startswith('sleep')):.0f} ms. "
                   f"Exit command `python -m berth container cleanup` alone: "
-                  f"{prof['base']['python -m berth container cleanup (as conmon runs it)']:.0f} ms.", ""]
+                  f"{prof['base']['python -m berth container cleanup (as the monitor runs it)']:.0f} ms.", ""]
     lines.append("Runs (ms): " + "; ".join(f"{e} " + ", ".join(f"{x * 1e3:.0f}" for x in t[e]) for e in engines))
     lines.append("")
     return "\n".join(lines)

@@ -1,5 +1,5 @@
 """Fixtures for real containers: a private store per test, torn down completely (no container,
-conmon, mount or volume may outlive the test). `debian` comes from tests/conftest.py."""
+monitor, mount or volume may outlive the test). `debian` comes from tests/conftest.py."""
 import os
 import sys
 

@@ -1,4 +1,4 @@
-"""Helpers for tests that run real containers (runc + conmon) through the CLI."""
+"""Helpers for tests that run real containers (runc + berth-monitor) through the CLI."""
 from __future__ import annotations
 
 import os
@@ -102,10 +102,10 @@ def berth_pids(root: str) -> list[int]:
     return _procs(str(root), match)
 
 
-def conmon_pids(root: str) -> list[int]:
-    """conmon processes of this store's containers."""
+def monitor_pids(root: str) -> list[int]:
+    """Monitor processes of this store's containers."""
     def match(args, root):
-        return os.path.basename(args[0]) == "conmon" and any(a.startswith(root + "/") for a in args)
+        return os.path.basename(args[0]) == "berth-monitor" and any(a.startswith(root + "/") for a in args)
     return _procs(str(root), match)
 
 
@@ -155,11 +155,11 @@ def teardown(berth) -> list[str]:
                 engine.volumes.remove(v["Name"], force=True)
             except BerthError as e:
                 problems.append(f"volume rm {v['Name']}: {e}")
-    deadline = time.monotonic() + 10  # conmon runs the exit command (`berth container cleanup`) last
-    while conmon_pids(root) and time.monotonic() < deadline:
+    deadline = time.monotonic() + 10  # the monitor runs the exit command (`berth container cleanup`) last
+    while monitor_pids(root) and time.monotonic() < deadline:
         time.sleep(0.05)
-    for pid in conmon_pids(root):
-        problems.append(f"conmon {pid} still running 10 s after rm -f")
+    for pid in monitor_pids(root):
+        problems.append(f"monitor {pid} still running 10 s after rm -f")
         try:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:

@@ -1,4 +1,4 @@
-"""cp, diff, commit, export against real containers (runc + conmon), one private store per test.
+"""cp, diff, commit, export against real containers (runc + berth-monitor), one private store per test.
 
 Hostile cases plant symlinks inside a container and check that nothing outside the container's
 rootfs is read or written: a sentinel directory on the host is snapshotted before and after, and
@@ -93,7 +93,7 @@ def ctr(busybox_template, tmp_path):
     berth = Berth(tmp_path / "store")
     berth.run("create", "--name", "c", "busybox", "sleep", "60")
     yield berth
-    problems = teardown(berth)  # every container gone, and no conmon or mount left behind
+    problems = teardown(berth)  # every container gone, and no monitor or mount left behind
     assert not problems, "\n".join(problems)
 
 

@@ -1,4 +1,4 @@
-"""Container lifecycle through the CLI with real containers (runc + conmon): exit codes, output
+"""Container lifecycle through the CLI with real containers (runc + berth-monitor): exit codes, output
 streams, logs, exec, identity (PID 1, hostname, env, user, workdir), the rootfs's upper dir, and
 create/start/restart/rename/wait/ps/inspect/top/stats/pause."""
 from __future__ import annotations

@@ -6,7 +6,7 @@ import os
 import signal
 import time
 
-from container_helpers import (berth_pids, cmdline, conmon_pids, expect_error, host_pid_alive, inspect,
+from container_helpers import (berth_pids, cmdline, monitor_pids, expect_error, host_pid_alive, inspect,
                                mounts_under, names, popen, state, wait_for)
 
 TICK = 'trap "exit 0" TERM; i=0; while true; do echo tick$i; i=$((i+1)); sleep 0.05; done'
@@ -19,7 +19,7 @@ def test_kill_9_of_every_berth_process_leaves_containers_running(busybox):
     follower = popen(busybox, "logs", "-f", "d1")
     wait_for(lambda: set(names(busybox)) == {"d1", "d2", "fg"}, what="three running containers")
     wait_for(lambda: b"tick3\n" in busybox.run("logs", "fg").stdout, what="output of fg")
-    monitors = conmon_pids(busybox.root)
+    monitors = monitor_pids(busybox.root)
     pids = {n: state(busybox, n)["Pid"] for n in ("d1", "d2", "fg")}
     assert len(monitors) == 3
 
@@ -44,7 +44,7 @@ def test_kill_9_of_every_berth_process_leaves_containers_running(busybox):
     assert state(busybox, "d1")["ExitCode"] == 0 and state(busybox, "fg")["ExitCode"] == 0
     busybox.run("rm", "-f", "d2")
     assert names(busybox, "-a") == ["d1", "fg"]
-    wait_for(lambda: conmon_pids(busybox.root) == [], what="monitors gone")
+    wait_for(lambda: monitor_pids(busybox.root) == [], what="monitors gone")
 
 
 def test_killed_restarter_does_not_leave_a_container_restarting_forever(busybox):
@@ -82,7 +82,7 @@ def test_parallel_runs_all_succeed_with_unique_names(busybox):
     rows = busybox.jsonlines("ps", "--format", "json", "--no-trunc")
     assert sorted(r["ID"] for r in rows) == sorted(ids)
     assert len({r["Names"] for r in rows}) == 20 and all(r["State"] == "running" for r in rows)
-    assert len(conmon_pids(busybox.root)) == 20
+    assert len(monitor_pids(busybox.root)) == 20
 
     # racing for one name: exactly one wins, the others fail cleanly and leave nothing
     procs = [popen(busybox, "run", "-d", "--name", "same", "busybox", "sleep", "300") for _ in range(5)]
@@ -106,7 +106,7 @@ def test_bad_input_fails_with_one_line_and_leaves_nothing(busybox, tmp_path):
         return (busybox.out("ps", "-a", "--no-trunc", "--format", "{{.ID}} {{.Names}} {{.State}}"),
                 busybox.out("volume", "ls", "-q"),
                 sorted(os.listdir(os.path.join(root, "containers"))), sorted(os.listdir(os.path.join(root, "exits"))),
-                sorted(os.listdir(os.path.join(root, "s"))), sorted(mounts_under(root)),
+                sorted(mounts_under(root)),
                 sorted(os.listdir(os.path.join(root, "volumes"))))
     before = store_state()
     run = ("run", "--rm")
@@ -177,12 +177,12 @@ def test_bad_input_fails_with_one_line_and_leaves_nothing(busybox, tmp_path):
 
 
 def test_a_killed_monitor_is_reported_not_hidden(busybox):
-    """If conmon itself dies, the container cannot be held: berth reports it exited and cleans up."""
+    """If the monitor itself dies, the container cannot be held: berth reports it exited and cleans up."""
     busybox.run("run", "-d", "--name", "m", "busybox", "sleep", "300")
     pid = state(busybox, "m")["Pid"]
-    (monitor,) = conmon_pids(busybox.root)
+    (monitor,) = monitor_pids(busybox.root)
     os.kill(monitor, signal.SIGKILL)
-    wait_for(lambda: not host_pid_alive(monitor), what="conmon gone")
+    wait_for(lambda: not host_pid_alive(monitor), what="monitor gone")
     st = state(busybox, "m")
     assert st["Status"] == "exited" and st["Running"] is False
     wait_for(lambda: not host_pid_alive(pid), what="the orphaned container killed")

@@ -8,7 +8,6 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
-import shutil
 import stat
 
 from berth.errors import ArchiveError
@@ -91,6 +90,7 @@ def remove_at(dir_fd: int, name: str, st: os.stat_result | None = None) -> None:
         return
     if stat.S_ISDIR(st.st_mode):
         # shutil.rmtree with dir_fd uses the fd-based walk that never follows symlinks.
+        import shutil  # here: it imports the compression modules, which most commands never need
         real = os.open(".", os.O_RDONLY | os.O_DIRECTORY, dir_fd=dir_fd)
         try:
             shutil.rmtree(name, dir_fd=real)

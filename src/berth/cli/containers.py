@@ -128,7 +128,7 @@ def _run_attached(engine, c, interactive: bool, tty: bool, remove: bool, remove_
 
 
 def _pump(svc, c, sock, interactive: bool, tty: bool) -> int:
-    import signal
+    import _signal as signal  # the C module: `signal` builds enums at import, on every `berth run`
     from berth.runtime import attach
     stdin_fd = sys.stdin.fileno() if interactive else None
     restore = None
@@ -199,7 +199,7 @@ def attach_cmd(engine, no_stdin, name):
     c = engine.containers.get(name)
     if c.status != "running":
         raise Conflict("You cannot attach to a stopped container, start it first")
-    sock = connect(engine.containers.socket_dir, c.id[:12])
+    sock = connect(engine.containers.records.dir(c.id))
     sys.exit(_pump(engine.containers, c, sock, c.config["stdin"] and not no_stdin, c.config["tty"]))
 
 

@@ -1,15 +1,13 @@
 """Container lifecycle: create, start, stop, kill, rm, wait, logs, exec, inspect, ... (docker's semantics).
 
 State lives in the store (immutable config row + state row); a running container is held by its
-conmon, which runs `berth container cleanup ID` when the container exits. Every berth command also
-reconciles: a container whose exit file exists is finalized by whoever sees it first.
+monitor (berth-monitor), which runs `berth container cleanup ID` when the container exits. Every
+berth command also reconciles: a container whose exit file exists is finalized by whoever sees it first.
 """
 from __future__ import annotations
 
 import json
 import os
-import shutil
-import signal as signals
 import sys
 import time
 from functools import cached_property
@@ -18,12 +16,13 @@ from berth.container import options as opts
 from berth.container.names import random_name
 from berth.errors import BerthError, Conflict
 from berth.runtime import monitor, rootfs, spec
-from berth.runtime.oci import detect as detect_runtime
+from berth.runtime.oci import detect as detect_runtime, runtime_errors
 from berth.runtime.security import capabilities
 from berth.store import fsutil
 from berth.store.containers import Container, ContainerStore
 
 DEFAULT_STOP_TIMEOUT = 10
+SIGKILL = 9  # Linux's number; the signal module costs an import on every command
 INIT_BINARY = "/usr/bin/catatonit"
 INIT_PATH = "/dev/init"
 
@@ -34,7 +33,6 @@ class ContainerService:
         self.images = images
         self.records = ContainerStore(store)
         self.exit_dir = self._dir("exits")
-        self.socket_dir = self._dir("s")
         self._runtimes: dict = {}
 
     def _dir(self, name: str) -> str:
@@ -74,7 +72,7 @@ class ContainerService:
         return fsutil.flock(os.path.join(self.records.dir(cid), "restarter"), blocking=blocking)
 
     def reconcile(self, c: Container) -> Container:
-        """Bring a container's recorded state up to date with what conmon left on disk."""
+        """Bring a container's recorded state up to date with what its monitor left on disk."""
         if c.status == "restarting":
             try:
                 with self._restarter_lock(c.id) as free:
@@ -87,7 +85,7 @@ class ContainerService:
             return self.records.get(c.id)
         if c.status not in ("running", "paused"):
             return c
-        if os.path.exists(self._exit_file(c.id)) or not _alive(c.state["conmon_pid"]):
+        if os.path.exists(self._exit_file(c.id)) or not _alive(c.state["monitor_pid"]):
             with self.records.lock(c.id):
                 c = self.records.get(c.id)
                 if c.status in ("running", "paused"):
@@ -106,18 +104,18 @@ class ContainerService:
             code = int(text) if text.lstrip("-").isdigit() else -1
             finished = os.stat(exit_file).st_mtime
             os.unlink(exit_file)
-        # conmon marks OOM kills with an `oom` file; the cgroup's own counter (read before `delete`
-        # removes the cgroup) covers an event conmon missed or has not written yet
+        # an OOM kill of any of its processes, as docker reports it: the memory cgroup's own counter,
+        # read before `delete` removes the cgroup
         from berth.runtime.cgroups import oom_killed
-        oom = os.path.exists(os.path.join(bundle, "oom")) or oom_killed(c.id)
+        oom = oom_killed(c.id)
         deleted = self.runtime(c.config.get("runtime")).delete_async(c.id, force=True)
         rootfs.unmount(os.path.join(bundle, "rootfs"))  # independent of the runtime's state: overlap them
         deleted()
-        self.records.update_state(c.id, status="exited", pid=0, conmon_pid=0, exit_code=code,
+        self.records.update_state(c.id, status="exited", pid=0, monitor_pid=0, exit_code=code,
                                   oom_killed=int(oom), finished_at=finished)
 
     def cleanup(self, text: str) -> None:
-        """Run by conmon when a container exits: finalize, then auto-remove or restart per policy.
+        """Run by the monitor when a container exits: finalize, then auto-remove or restart per policy.
 
         A restart waits docker's back-off (100 ms doubling per restart, reset after a 10 s run) in
         state `restarting`; `stop` and `rm` during that wait cancel it. This process holds the
@@ -125,11 +123,11 @@ class ContainerService:
         try:
             c = self.records.find(text)
             # under the lock: whoever started this run holds it until the run is recorded as running,
-            # and a short-lived command can exit (and conmon run this) before that
+            # and a short-lived command can exit (and the monitor run this) before that
             with self.records.lock(c.id):
                 c = self.records.get(c.id)
                 if c.status in ("running", "paused") and (os.path.exists(self._exit_file(c.id))
-                                                          or not _alive(c.state["conmon_pid"])):
+                                                          or not _alive(c.state["monitor_pid"])):
                     self._finalize(c)
                     c = self.records.get(c.id)
         except LookupError:
@@ -283,7 +281,7 @@ class ContainerService:
                     if chosen is not None or attempt == 19:
                         raise  # a generated name can be taken by a concurrent create: draw again
         except BaseException:
-            shutil.rmtree(bundle, ignore_errors=True)
+            fsutil.remove_tree(bundle)
             for vol, _ in volume_rows:
                 self.volumes.remove_if_anonymous_unused(vol)
             raise
@@ -304,11 +302,11 @@ class ContainerService:
         with self.records.lock(c.id):
             c = self.records.get(c.id)
             if c.status in ("running", "paused"):
-                if os.path.exists(self._exit_file(c.id)) or not _alive(c.state["conmon_pid"]):
+                if os.path.exists(self._exit_file(c.id)) or not _alive(c.state["monitor_pid"]):
                     self._finalize(c)
                 elif attach:  # already running: attach to it
                     from berth.runtime.attach import connect
-                    return c, connect(self.socket_dir, c.id[:12])
+                    return c, connect(self.records.dir(c.id))
                 else:
                     return c
             try:
@@ -326,7 +324,7 @@ class ContainerService:
         target = os.path.join(bundle, "rootfs")
         rt = self.runtime(cfg.get("runtime"))
         rt.delete(c.id, force=True)  # leftovers of an earlier run
-        for leftover in ("oom", "pidfile", "exit"):
+        for leftover in ("pidfile", "runtime.log"):
             try:
                 os.unlink(os.path.join(bundle, leftover))
             except FileNotFoundError:
@@ -359,23 +357,14 @@ class ContainerService:
                          network=cfg["network"], resources=spec.Resources(**cfg["resources"]),
                          cgroups_path=f"/berth/{c.id}", masked=not cfg["privileged"])
         fsutil.atomic_write(os.path.join(bundle, "config.json"), json.dumps(doc, indent=1).encode())
-        exit_command = _exit_command(self.store.root, c.id, os.path.join(bundle, "attached"))
-        log_path = os.path.join(bundle, "ctr.log")
-        pid, conmon_pid = monitor.start(runtime=rt, cid=c.id, short_id=c.id[:12], name=c.name, bundle=bundle,
-                                        exit_dir=self.exit_dir, socket_dir=self.socket_dir, terminal=cfg["tty"],
-                                        stdin=cfg["stdin"], exit_command=exit_command, log_path=log_path)
-        sock = None
-        try:
-            if attach:
-                from berth.runtime.attach import connect
-                sock = connect(self.socket_dir, c.id[:12])
-            rt.start(c.id)
-        except BaseException:
-            rt.delete(c.id, force=True)
-            if sock:
-                sock.close()
-            raise
-        self.records.update_state(c.id, status="running", pid=pid, conmon_pid=conmon_pid, exit_code=0,
+        # while a foreground `berth run` holds the `attached` lock, that client records the exit and
+        # removes a --rm container itself, and the monitor starts no Python process in its way
+        pid, monitor_pid, sock = monitor.start(
+            runtime=rt, cid=c.id, bundle=bundle, exit_file=self._exit_file(c.id), terminal=cfg["tty"],
+            stdin=cfg["stdin"], exit_command=[sys.executable, "-m", "berth", "--root", self.store.root,
+                                              "container", "cleanup", c.id],
+            exit_lock=os.path.join(bundle, "attached"), log_path=self.log_path(c), attach=attach)
+        self.records.update_state(c.id, status="running", pid=pid, monitor_pid=monitor_pid, exit_code=0,
                                   oom_killed=0, started_at=time.time(), finished_at=None, stopped_by_user=0,
                                   error="")
         return sock
@@ -399,14 +388,14 @@ class ContainerService:
             rt.resume(c.id)
         rt.kill(c.id, opts.parse_signal(signal or c.config.get("stop_signal") or "SIGTERM"))
         if not self._wait_exit(c, timeout if timeout >= 0 else float("inf")):
-            rt.kill(c.id, signals.SIGKILL, all_processes=True)
+            rt.kill(c.id, SIGKILL, all_processes=True)
             self._wait_exit(c, 10)
         return self.reconcile(self.records.get(c.id))
 
     def _wait_exit(self, c: Container, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if os.path.exists(self._exit_file(c.id)) or not _alive(c.state["conmon_pid"]):
+            if os.path.exists(self._exit_file(c.id)) or not _alive(c.state["monitor_pid"]):
                 return True
             fresh = self.records.get(c.id)
             if fresh.status not in ("running", "paused"):
@@ -422,7 +411,7 @@ class ContainerService:
         rt = self.runtime(c.config.get("runtime"))
         # as docker: SIGKILL or the stop signal means "stopped by the user" (no restart), and a
         # paused container is resumed so that it can act on the signal
-        final = sig in (signals.SIGKILL, opts.parse_signal(c.config.get("stop_signal") or "SIGTERM"))
+        final = sig in (SIGKILL, opts.parse_signal(c.config.get("stop_signal") or "SIGTERM"))
         if final:
             self.records.update_state(c.id, stopped_by_user=1)
         rt.kill(c.id, sig)
@@ -452,7 +441,7 @@ class ContainerService:
     def wait(self, text: str) -> int:
         c = self.get(text)
         code = c.state["exit_code"]
-        delay = 0.002  # conmon writes the exit file moments after the output ends: look soon, then back off
+        delay = 0.002  # the monitor writes the exit file before it ends the output: look soon, then back off
         while c.status in ("running", "paused"):
             code = _read_exit(self._exit_file(c.id), code)
             try:
@@ -473,12 +462,12 @@ class ContainerService:
         for _ in range(5):
             if c.status in ("running", "paused"):
                 self.records.update_state(c.id, stopped_by_user=1)
-                rt.kill(c.id, signals.SIGKILL, all_processes=True)
+                rt.kill(c.id, SIGKILL, all_processes=True)
                 self._wait_exit(c, 10)
             with self.records.lock(c.id):
                 c = self.records.get(c.id)
                 if c.status in ("running", "paused"):
-                    if os.path.exists(self._exit_file(c.id)) or not _alive(c.state["conmon_pid"]):
+                    if os.path.exists(self._exit_file(c.id)) or not _alive(c.state["monitor_pid"]):
                         self._finalize(c)
                     elif not force:
                         raise Conflict(f"cannot remove container {c.name}: container is running")
@@ -489,12 +478,11 @@ class ContainerService:
                 rootfs.unmount(os.path.join(bundle, "rootfs"))
                 vols = self.records.volumes(c.id)
                 self.records.remove(c.id)  # a waiting restarter finds it gone
-                shutil.rmtree(bundle, ignore_errors=True)
-                for leftover in (self._exit_file(c.id), os.path.join(self.socket_dir, c.id[:12])):
-                    try:
-                        os.unlink(leftover)
-                    except FileNotFoundError:
-                        pass
+                fsutil.remove_tree(bundle)
+                try:
+                    os.unlink(self._exit_file(c.id))
+                except FileNotFoundError:
+                    pass
                 for vol, _ in vols:
                     if volumes:
                         self.volumes.remove_if_anonymous_unused(vol)
@@ -557,7 +545,7 @@ class ContainerService:
         except FileNotFoundError:
             raise BerthError(f"runtime {rt.path} not found") from None
         finally:
-            messages = _runtime_errors(log)
+            messages = runtime_errors(log)
         if code == 255 and messages:
             return monitor.exec_exit_code(messages[-1]) or 126
         return code
@@ -597,24 +585,6 @@ def _restart_delay(state: dict) -> float:
     return min(60.0, 0.1 * 2 ** min(state["restart_count"], 10))
 
 
-def _runtime_errors(path: str) -> list[str]:
-    """The error messages of a runtime's json log (then removed)."""
-    out = []
-    try:
-        with open(path) as f:
-            for line in f:
-                try:
-                    entry = json.loads(line)
-                except ValueError:
-                    continue
-                if entry.get("level") in ("error", "fatal"):
-                    out.append(str(entry.get("msg", "")))
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
-    return out
-
-
 def _read_exit(path: str, default: int) -> int:
     try:
         with open(path) as f:
@@ -632,14 +602,3 @@ def _alive(pid: int) -> bool:
             return f.read().rsplit(")", 1)[1].split()[0] != "Z"
     except (FileNotFoundError, IndexError):
         return False
-
-
-# conmon runs this when the container exits. While a foreground `berth run` holds the `attached`
-# lock, that client records the exit and removes a --rm container itself: the shell and flock(1)
-# see that in about a millisecond, where starting Python would cost tens of milliseconds of CPU
-# in the middle of the client's own cleanup. Otherwise it runs `berth container cleanup ID`.
-_EXIT_SCRIPT = 'flock -n -E 75 "$1" true; [ $? -eq 75 ] && exit 0; exec "$2" -m berth --root "$3" container cleanup "$4"'
-
-
-def _exit_command(root: str, cid: str, attached_lock: str) -> list[str]:
-    return ["/bin/sh", "-c", _EXIT_SCRIPT, "berth-exit", attached_lock, sys.executable, root, cid]

@@ -34,7 +34,7 @@ def inspect(service, c) -> dict:
         "State": {
             "Status": st["status"], "Running": st["status"] == "running", "Paused": st["status"] == "paused",
             "Restarting": st["status"] == "restarting", "OOMKilled": bool(st["oom_killed"]), "Dead": False,
-            "Pid": st["pid"],
+            "Pid": st["pid"], "MonitorPid": st["monitor_pid"],  # as podman's ConmonPid
             "ExitCode": st["exit_code"], "Error": st["error"], "StartedAt": iso(st["started_at"]),
             "FinishedAt": iso(st["finished_at"]),
         },

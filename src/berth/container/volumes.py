@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import time
 
 from berth.archive import securefs
@@ -84,7 +83,7 @@ class VolumeService:
         self._unmount(name)
         with self.store.write_lock(), transaction(self.db):
             self.db.execute("DELETE FROM volumes WHERE name=?", (name,))
-        shutil.rmtree(os.path.join(self.root, name), ignore_errors=True)
+        fsutil.remove_tree(os.path.join(self.root, name))
 
     def remove_if_anonymous_unused(self, name: str) -> None:
         row = self._row(name)

@@ -1,1 +1,1 @@
-"""Running containers: OCI bundles, the runtime binary (runc/crun), the conmon monitor, rootfs mounts."""
+"""Running containers: OCI bundles, the runtime binary (runc/crun), the per-container monitor, rootfs mounts."""

@@ -1,6 +1,6 @@
-"""Attaching to a container through conmon's attach socket (SOCK_SEQPACKET).
+"""Attaching to a container through its monitor's attach socket (SOCK_SEQPACKET).
 
-conmon sends each chunk of output with one leading byte naming the stream (2 stdout, 3 stderr);
+The monitor sends each chunk of output with one leading byte naming the stream (2 stdout, 3 stderr);
 whatever we send becomes the container's stdin. Terminal resizes go through the `ctl` fifo.
 """
 from __future__ import annotations
@@ -13,9 +13,23 @@ STDOUT_PIPE, STDERR_PIPE = 2, 3
 BUF = 32 * 1024
 
 
-def connect(socket_dir: str, short_id: str):
+def connect(bundle: str):
+    """The attach socket in the container's bundle; through /proc when the path is too long for
+    a socket address (108 bytes)."""
     s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_SEQPACKET)
-    s.connect(os.path.join(socket_dir, short_id, "attach"))
+    path = os.path.join(bundle, "attach")
+    try:
+        if len(os.fsencode(path)) < 108:
+            s.connect(path)
+            return s
+        fd = os.open(bundle, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            s.connect(f"/proc/self/fd/{fd}/attach")
+        finally:
+            os.close(fd)
+    except BaseException:
+        s.close()
+        raise
     return s
 
 

@@ -1,4 +1,4 @@
-"""Reading conmon's k8s-file logs: `<RFC3339Nano> <stdout|stderr> <P|F> <text>` per line."""
+"""Reading the monitor's k8s-file logs: `<RFC3339Nano> <stdout|stderr> <P|F> <text>` per line."""
 from __future__ import annotations
 
 import time

@@ -1,19 +1,20 @@
-"""conmon: the per-container monitor that outlives berth.
+"""berth-monitor: the per-container process that outlives berth (monitor.c, built at set-up).
 
-conmon (Debian's, the one podman uses) runs `runtime create`, holds the container's stdio, writes
-the log (k8s-file format), records the exit code in the exit dir, marks OOM kills with an `oom`
-file, and runs an exit command (`berth container cleanup ID`) when the container stops. berth only
-talks to it through two pipes at start-up and the attach socket.
+It has the runtime create and start the container in one call, holds the container's stdio,
+writes the log (k8s-file format, as conmon), serves the attach socket, records the exit code in
+the exit dir, and runs an exit command (`berth container cleanup ID`) when the container stops.
+berth talks to it through one pipe at start-up and the attach socket. It replaced conmon, whose
+start-up and extra `runtime start` call were the largest fixed cost of `berth run` (BENCHMARKS.md).
 """
 from __future__ import annotations
 
-import json
 import os
-import shutil
 
 from berth.errors import BerthError
 from berth.runtime import process
 from berth.runtime.oci import runtime_message
+
+BINARY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "berth-monitor")
 
 
 class CreateFailed(BerthError):
@@ -37,62 +38,57 @@ def exec_exit_code(message: str) -> int | None:
     return None
 
 
-def conmon_path() -> str:
-    for path in (shutil.which("conmon"), "/usr/libexec/podman/conmon", "/usr/bin/conmon"):
-        if path and os.access(path, os.X_OK):
-            return path
-    raise BerthError("conmon is not installed (apt-get install conmon)")
+def binary() -> str:
+    path = os.environ.get("BERTH_MONITOR") or BINARY
+    if not os.access(path, os.X_OK):
+        raise BerthError(f"the container monitor {path} is not built: run `make setup`")
+    return path
 
 
-def start(*, runtime, cid: str, short_id: str, name: str, bundle: str, exit_dir: str, socket_dir: str,
-          terminal: bool, stdin: bool, exit_command: list[str], log_path: str) -> tuple[int, int]:
-    """Have conmon create the container; returns (container pid, conmon pid). The container is
-    created but not started: call runtime.start(cid) next."""
-    args = [conmon_path(), "--api-version", "1", "-c", cid, "-u", short_id, "-r", runtime.path, "-b", bundle,
-            "-p", os.path.join(bundle, "pidfile"), "-n", name, "--exit-dir", exit_dir, "--persist-dir", bundle,
-            "--socket-dir-path", socket_dir, "-l", f"k8s-file:{log_path}", "--log-level", "error",
-            "--conmon-pidfile", os.path.join(bundle, "conmon.pid")]
-    for a in runtime.base_args():
+def start(*, runtime, cid: str, bundle: str, exit_file: str, terminal: bool, stdin: bool,
+          exit_command: list[str], exit_lock: str, log_path: str, attach: bool = False):
+    """Have the monitor create and start the container. Returns (container pid, monitor pid,
+    attach socket or None); with attach, the socket is connected before the container starts.
+    The monitor runs exit_command when the container exits, unless exit_lock is held (flock)."""
+    runtime_log = os.path.join(bundle, "runtime.log")
+    args = [binary(), "--runtime", runtime.path, "--id", cid, "--bundle", bundle,
+            "--pid-file", os.path.join(bundle, "pidfile"), "--exit-file", exit_file, "--log", log_path]
+    # the runtime's errors go to a log too: the container's stderr is not ours to read
+    for a in [*runtime.base_args(), "--log", runtime_log, "--log-format", "json"]:
         args += ["--runtime-arg", a]
     if terminal:
-        args.append("-t")
+        args.append("--terminal")
     if stdin:
-        args.append("-i")
-    if exit_command:
-        args += ["--exit-command", exit_command[0]]
-        for a in exit_command[1:]:
-            args += ["--exit-command-arg", a]
+        args.append("--stdin")
     sync_r, sync_w = os.pipe()
-    start_r, start_w = os.pipe()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("_OCI_")}
-    env.update(_OCI_SYNCPIPE=str(sync_w), _OCI_STARTPIPE=str(start_r))  # conmon finds its pipes here
+    pass_fds = [sync_w]
+    sock = ours = None
+    if attach:
+        import _socket
+        sock, ours = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_SEQPACKET)
+        pass_fds.append(ours.fileno())
+        args += ["--attach-fd", str(ours.fileno())]
+    args += ["--sync-fd", str(sync_w), "--exit-lock", exit_lock, "--", *exit_command]
     try:
-        # cwd: conmon also drops an `oom` marker in its working directory (cgroup v1), which must not
-        # be wherever the user ran berth
-        launcher, _, err_r = process.spawn(args, env=env, pass_fds=(sync_w, start_r), cwd=bundle, capture=False)
+        launcher, _, err_r = process.spawn(args, pass_fds=tuple(pass_fds), cwd=bundle, capture=False)
     finally:
         os.close(sync_w)
-        os.close(start_r)
+        if ours is not None:
+            ours.close()
     try:
-        os.write(start_w, b"0")
-        os.close(start_w)
-        start_w = -1
         with os.fdopen(sync_r, "rb") as sync:
-            line = sync.readline()
-        sync_r = -1
-    finally:
-        if start_w >= 0:
-            os.close(start_w)
-        if sync_r >= 0:
-            os.close(sync_r)
-    err = process.read_all(err_r)[0].decode(errors="replace").strip()
-    process.wait(launcher)  # conmon's first process exits once the monitor is daemonized
-    if not line:
-        raise BerthError(f"container monitor failed to start: {err or 'no message'}")
-    msg = json.loads(line)
-    pid = msg.get("data", -1)
-    if pid <= 0:
-        raise CreateFailed(f"cannot create container: {runtime_message(msg.get('message') or err)}")
-    with open(os.path.join(bundle, "conmon.pid")) as f:
-        conmon_pid = int(f.read().strip())
-    return pid, conmon_pid
+            line = sync.readline().split()
+        err = process.read_all(err_r)[0].decode(errors="replace").strip()
+        process.wait(launcher)  # the first process exits once the monitor is daemonized
+        if len(line) != 2:
+            raise BerthError(f"container monitor failed to start: {err or 'no message'}")
+        pid, monitor_pid = int(line[0]), int(line[1])
+        if pid <= 0:
+            from berth.runtime.oci import runtime_errors
+            messages = runtime_errors(runtime_log) or [err or f"{runtime.name} exited with {monitor_pid}"]
+            raise CreateFailed(f"cannot create container: {runtime_message(messages[-1])}")
+    except BaseException:
+        if sock is not None:
+            sock.close()
+        raise
+    return pid, monitor_pid, sock

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 
 from berth.errors import BerthError
 from berth.runtime import process
@@ -87,6 +86,24 @@ def runtime_message(text: str) -> str:
     return text.replace('\\"', '"')
 
 
+def runtime_errors(path: str) -> list[str]:
+    """The error messages of a runtime's json log (`--log F --log-format json`), which is then removed."""
+    out = []
+    try:
+        with open(path) as f:
+            for line in f:
+                try:
+                    entry = json.loads(line)
+                except ValueError:
+                    continue
+                if entry.get("level") in ("error", "fatal"):
+                    out.append(str(entry.get("msg", "")))
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+    return out
+
+
 class Runc(OCIRuntime):
     name = "runc"
 
@@ -98,6 +115,15 @@ class Crun(OCIRuntime):
 _KINDS = {"runc": Runc, "crun": Crun}
 
 
+def which(name: str) -> str | None:
+    """The program `name` on PATH (shutil.which, minus importing shutil)."""
+    for directory in os.environ.get("PATH", os.defpath).split(os.pathsep):
+        path = os.path.join(directory or ".", name)
+        if os.path.isfile(path) and os.access(path, os.X_OK):
+            return path
+    return None
+
+
 def cgroup_v2_only() -> bool:
     return os.path.exists("/sys/fs/cgroup/cgroup.controllers")
 
@@ -107,12 +133,12 @@ def detect(choice: str | None, state_base: str) -> OCIRuntime:
     if choice in (None, "", "auto"):
         order = ["crun", "runc"] if cgroup_v2_only() else ["runc"]
         for name in order:
-            path = shutil.which(name)
+            path = which(name)
             if path:
                 return _KINDS[name](path, os.path.join(state_base, name))
         raise BerthError("no OCI runtime found: install runc (apt-get install runc)")
     if choice in _KINDS:
-        path = shutil.which(choice)
+        path = which(choice)
         if not path:
             raise BerthError(f"OCI runtime {choice} is not installed")
         if choice == "crun" and not cgroup_v2_only():

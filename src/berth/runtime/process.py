@@ -1,4 +1,4 @@
-"""Short-lived helper processes (runc, conmon) without the subprocess module.
+"""Short-lived helper processes (runc, the monitor) without the subprocess module.
 
 `import subprocess` pulls in signal, threading, selectors and locale: about 10 ms of every
 `berth run` on a 2-core machine, spent to start three small programs. fork + exec with pipes is

@@ -14,7 +14,7 @@ class ContainerNotFound(BerthError, LookupError):
     pass
 
 
-STATE_FIELDS = ("status", "pid", "conmon_pid", "exit_code", "oom_killed", "started_at", "finished_at",
+STATE_FIELDS = ("status", "pid", "monitor_pid", "exit_code", "oom_killed", "started_at", "finished_at",
                 "restart_count", "stopped_by_user", "error")
 
 

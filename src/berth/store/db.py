@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS layers (
@@ -46,7 +46,7 @@ CREATE TABLE IF NOT EXISTS container_state (
     id            TEXT PRIMARY KEY REFERENCES containers(id) ON DELETE CASCADE,
     status        TEXT NOT NULL,    -- created | running | paused | restarting | exited
     pid           INTEGER NOT NULL DEFAULT 0,
-    conmon_pid    INTEGER NOT NULL DEFAULT 0,
+    monitor_pid   INTEGER NOT NULL DEFAULT 0,
     exit_code     INTEGER NOT NULL DEFAULT 0,
     oom_killed    INTEGER NOT NULL DEFAULT 0,
     started_at    REAL,
@@ -103,6 +103,8 @@ def connect(path: str) -> sqlite3.Connection:
     version = conn.execute("PRAGMA user_version").fetchone()[0]
     if version != SCHEMA_VERSION:
         with transaction(conn):
+            if 0 < version < 5:  # until schema 5 the monitor was conmon
+                conn.execute("ALTER TABLE container_state RENAME COLUMN conmon_pid TO monitor_pid")
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     conn.execute(statement)

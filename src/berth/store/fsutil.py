@@ -4,8 +4,6 @@ from __future__ import annotations
 import ctypes
 import fcntl
 import os
-import shutil
-import tempfile
 from contextlib import contextmanager
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -41,10 +39,59 @@ def disk_usage(path: str) -> int:
     return total
 
 
+def _temp_file(directory: str, prefix: str) -> tuple[int, str]:
+    """A new file of mode 0600 with an unused random name (tempfile.mkstemp, minus importing tempfile)."""
+    while True:
+        path = os.path.join(directory, prefix + os.urandom(6).hex())
+        try:
+            return os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600), path
+        except FileExistsError:
+            continue
+
+
+def remove_tree(path: str) -> None:
+    """rm -rf, ignoring errors, that never follows a symlink and never enters another filesystem (a
+    mount left behind is not emptied); shutil.rmtree without importing shutil's compression modules."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except NotADirectoryError:
+        os.unlink(path)
+        return
+    except FileNotFoundError:
+        return
+    try:
+        _remove_contents(fd, os.fstat(fd).st_dev)
+    finally:
+        os.close(fd)
+    try:
+        os.rmdir(path)
+    except OSError:
+        pass
+
+
+def _remove_contents(dir_fd: int, dev: int) -> None:
+    with os.scandir(dir_fd) as it:
+        entries = [(e.name, e.is_dir(follow_symlinks=False)) for e in it]
+    for name, is_dir in entries:
+        try:
+            if is_dir:
+                fd = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
+                try:
+                    if os.fstat(fd).st_dev == dev:
+                        _remove_contents(fd, dev)
+                finally:
+                    os.close(fd)
+                os.rmdir(name, dir_fd=dir_fd)
+            else:
+                os.unlink(name, dir_fd=dir_fd)
+        except OSError:
+            pass
+
+
 def atomic_write(path: str, data: bytes, mode: int = 0o600) -> None:
     """temp file in the same directory + fsync + rename + fsync(dir)."""
     directory = os.path.dirname(path)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
+    fd, tmp = _temp_file(directory, ".tmp-")
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -69,7 +116,7 @@ def replace_atomically(path: str, mode: int = 0o644):
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
         raise BerthError(f"cannot write {path}: directory {directory} does not exist")
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.")
+    fd, tmp = _temp_file(directory, f".{os.path.basename(path)}.")
     try:
         with os.fdopen(fd, "wb", buffering=1 << 20) as f:
             yield f
@@ -104,12 +151,18 @@ class Staging:
     """
 
     def __init__(self, tmp_root: str, prefix: str):
-        self.path = tempfile.mkdtemp(dir=tmp_root, prefix=prefix)
+        while True:
+            self.path = os.path.join(tmp_root, prefix + os.urandom(6).hex())
+            try:
+                os.mkdir(self.path, 0o700)
+                break
+            except FileExistsError:
+                continue
         self._lock_fd = os.open(self.path + ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
 
     def cleanup(self) -> None:
-        shutil.rmtree(self.path, ignore_errors=True)
+        remove_tree(self.path)
         try:
             os.unlink(self.path + ".lock")
         except FileNotFoundError:
@@ -141,7 +194,7 @@ def remove_stale_staging(tmp_root: str) -> None:
             if not got:
                 continue
             if os.path.isdir(target) and not os.path.islink(target):
-                shutil.rmtree(target, ignore_errors=True)
+                remove_tree(target)
             elif os.path.lexists(target):
                 os.unlink(target)
             try:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import time
 from collections.abc import Callable
 
@@ -133,7 +132,7 @@ class LayerStore:
                 return existing
             dest = self._dir(chain_id)
             if os.path.lexists(dest):  # leftover from a crash between rename and insert
-                shutil.rmtree(dest)
+                fsutil.remove_tree(dest)
             os.rename(staged.staging.path, dest)
             fsutil.fsync_dir(self.root)
             self.db.execute(
@@ -179,7 +178,7 @@ class LayerStore:
             self.db.execute("DELETE FROM layers WHERE chain_id=?", (str(chain_id),))
             if layer and layer.blob:
                 self.content.delete(layer.blob)
-            shutil.rmtree(self._dir(chain_id), ignore_errors=True)
+            fsutil.remove_tree(self._dir(chain_id))
 
     def remove_orphans(self) -> None:
         """Directories without a row: left by a crash between rename and insert, or during remove."""
@@ -194,7 +193,7 @@ class LayerStore:
             chain_id = Digest("sha256", name)
             with self._lock(chain_id, blocking=False) as got:
                 if got and not self.get(chain_id):
-                    shutil.rmtree(os.path.join(self.root, name), ignore_errors=True)
+                    fsutil.remove_tree(os.path.join(self.root, name))
 
 
 class _Staged(Record):

@@ -1,0 +1,59 @@
+"""berth-monitor (src/berth/runtime/monitor.c) through real containers: its log format, the attach
+socket (several clients, a path too long for a socket address) and its size."""
+from __future__ import annotations
+
+import os
+import time
+
+from container_helpers import monitor_pids, popen, wait_for
+from helpers import Berth
+
+
+def test_log_lines_partial_lines_and_streams(busybox):
+    busybox.run("run", "--name", "l", "busybox", "sh", "-c", "echo one; printf two; echo err >&2; echo; printf end")
+    cid = busybox.out("inspect", "--format", "{{.Id}}", "l").strip()
+    with open(os.path.join(busybox.root, "containers", cid, "ctr.log"), "rb") as f:
+        records = [line.rstrip(b"\n").split(b" ", 3) for line in f]
+    # k8s-file: RFC 3339 time with nanoseconds and a zone, stream, F(ull) or P(artial) line, text
+    assert all(len(r[0]) == len("2026-01-01T00:00:00.000000000+00:00") and r[0][10:11] == b"T" for r in records)
+    texts = [(r[1], r[2], r[3] if len(r) == 4 else b"") for r in records]
+    stdout = [(tag, text) for stream, tag, text in texts if stream == b"stdout"]
+    assert stdout[0] == (b"F", b"one") and stdout[-1] == (b"P", b"end")
+    assert b"".join(text + (b"\n" if tag == b"F" else b"") for tag, text in stdout) == b"one\ntwo\nend"
+    assert [(t, x) for s, t, x in texts if s == b"stderr"] == [(b"F", b"err")]
+    assert busybox.out("logs", "l") == "one\ntwo\nend"
+
+
+def test_two_attached_clients_both_see_the_output(busybox):
+    busybox.run("run", "-d", "--name", "a", "busybox", "sh", "-c",
+                "while [ ! -e /go ]; do sleep 0.05; done; echo hello; echo oops >&2")
+    clients = [popen(busybox, "attach", "a") for _ in range(2)]
+    time.sleep(0.5)  # both connected before the output comes
+    busybox.run("exec", "a", "touch", "/go")
+    for c in clients:
+        out, err = c.communicate(timeout=20)
+        assert (c.returncode, out, err) == (0, b"hello\n", b"oops\n")
+
+
+def test_attach_socket_under_a_root_too_long_for_a_socket_address(tmp_path):
+    root = tmp_path / ("long-" + "x" * 60) / "store"  # bundle/attach is well over 108 bytes
+    b = Berth(root)
+    b.run("image", "bootstrap", "busybox")
+    cid = b.out("run", "-d", "-i", "--name", "t", "busybox", "sh", "-c", "read line; echo got $line").strip()
+    assert len(os.path.join(str(root), "containers", cid, "attach")) > 108
+    proc = b.run("attach", "t", input=b"it\n")
+    assert proc.stdout == b"got it\n"
+    assert b.out("wait", "t") == "0\n"
+    assert b.out("run", "--rm", "busybox", "echo", "ok") == "ok\n"
+    b.run("rm", "t")
+
+
+def test_the_monitor_is_small_and_inspect_names_it(busybox):
+    busybox.run("run", "-d", "--name", "s", "busybox", "sleep", "60")
+    (pid,) = monitor_pids(busybox.root)
+    assert busybox.json("inspect", "s")[0]["State"]["MonitorPid"] == pid
+    with open(f"/proc/{pid}/status") as f:
+        rss = int(next(line for line in f if line.startswith("VmRSS:")).split()[1])
+    assert rss <= 2048, f"monitor VmRSS {rss} kB"
+    busybox.run("rm", "-f", "s")
+    wait_for(lambda: monitor_pids(busybox.root) == [], what="monitor gone")
