@@ -1,7 +1,11 @@
 """`berth build` end to end, on the bootstrapped busybox: stages, cache, explanations, errors."""
 from __future__ import annotations
 
+import gzip
+import hashlib
+import io
 import os
+import tarfile
 
 import pytest
 
@@ -173,3 +177,139 @@ def test_copy_heredocs(busybox, tmp_path):
     out = busybox.out("run", "--rm", image, "sh", "-c",
                       "cat /greeting.txt /conf/one /conf/two; hi; stat -c %a /usr/local/bin/hi")
     assert out.splitlines() == ["hello world", "first", "second", "hi world", "755"]
+
+
+# ---- ADD <url>, --link, symbolic --chmod ---------------------------------------------------------
+
+LAST_MODIFIED = "Wed, 21 Oct 2015 07:28:00 GMT"  # 1445412480
+
+
+def tgz_bytes() -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tf:
+        info = tarfile.TarInfo("inside.txt")
+        info.size = 3
+        tf.addfile(info, io.BytesIO(b"in\n"))
+    return gzip.compress(buf.getvalue(), mtime=0)
+
+
+def stats(berth, image, *paths) -> list[str]:
+    """`mode uid:gid mtime path` of each path, as the image has them."""
+    out = berth.out("run", "--rm", image, "stat", "-c", "%a %u:%g %Y %n", *paths)
+    return out.splitlines()
+
+
+def test_add_url_downloads_into_the_image_without_extracting(busybox, tmp_path, http_server):
+    archive = tgz_bytes()
+    tgz = http_server.add("/e2e/app.tar.gz?version=1", archive, Last_Modified=LAST_MODIFIED)
+    txt = http_server.add("/e2e/notes.txt", b"remote notes\n")
+    nameless = http_server.add("/e2e/listing/", b"generated\n", Content_Disposition='attachment; filename="list.txt"')
+    dockerfile = (f"FROM busybox\nADD {tgz} /dl/\nADD {txt} /named.txt\nADD --chown=1:2 {txt} {nameless} /owned/\n"
+                  f"WORKDIR /w\nADD {nameless} unnamed-here\nRUN mkdir /exists\nADD {txt} /exists\n")
+    ctx = write(tmp_path / "ctx", {"Dockerfile": dockerfile})
+    image = image_id(build(busybox, ctx))
+    assert stats(busybox, image, "/dl/app.tar.gz", "/named.txt", "/owned/notes.txt", "/owned/list.txt",
+                 "/w/unnamed-here", "/exists/notes.txt") == [
+        "600 0:0 1445412480 /dl/app.tar.gz", "600 0:0 0 /named.txt", "600 1:2 0 /owned/notes.txt",
+        "600 1:2 0 /owned/list.txt", "600 0:0 0 /w/unnamed-here", "600 0:0 0 /exists/notes.txt"]
+    assert busybox.out("run", "--rm", image, "sh", "-c", "ls /dl; cat /named.txt /w/unnamed-here") == \
+        "app.tar.gz\nremote notes\ngenerated\n"
+    assert busybox.run("run", "--rm", image, "cat", "/dl/app.tar.gz").stdout == archive
+    assert [n for n in os.listdir(os.path.join(busybox.root, "tmp")) if not n.startswith(".")] == []
+
+
+PINNED = b"pinned content\n"
+PINNED_SHA256 = "sha256:" + hashlib.sha256(PINNED).hexdigest()
+
+
+@pytest.mark.parametrize("dockerfile, message", [
+    ("FROM busybox\nRUN true\nADD {server}/e2e/missing.txt /x\n",
+     b"Dockerfile:3: failed to GET {server}/e2e/missing.txt with status 404 Not Found"),
+    ("FROM busybox\nADD --checksum=sha256:" + "0" * 64 + " {server}/e2e/pinned.txt /x\n",
+     b"Dockerfile:2: checksum mismatch for {server}/e2e/pinned.txt: expected sha256:" + b"0" * 64
+     + b", got " + PINNED_SHA256.encode()),
+    ("FROM busybox\nADD --checksum=" + PINNED_SHA256 + " hello.txt /x\n",
+     b"Dockerfile:2: checksum can't be specified for non-HTTP(S) sources"),
+    ("FROM busybox\nADD --checksum=" + PINNED_SHA256 + " {server}/e2e/pinned.txt hello.txt /x/\n",
+     b"Dockerfile:2: checksum can't be specified for multiple sources"),
+    ("FROM busybox\nADD --checksum=md5:abc {server}/e2e/pinned.txt /x\n", b"Dockerfile:2: --checksum: invalid digest"),
+    ("FROM busybox\nCOPY {server}/e2e/pinned.txt /x\n", b"Dockerfile:2: source can't be a URL for COPY"),
+    ("FROM busybox\nADD https://github.com/moby/buildkit.git#v0.10.1 /b\n",
+     b"Dockerfile:2: ADD from a git repository is not supported"),
+    ("FROM busybox\nADD {server}/e2e/dir/ /d/\n", b"Dockerfile:2: cannot determine filename for source"),
+    ("FROM busybox\nADD {server}/e2e/pinned.txt hello.txt /x\n",
+     b"Dockerfile:2: When using ADD with more than one source file, the destination must be a directory"),
+    ("FROM busybox\nCOPY --chmod=u+q hello.txt /\n", b"Dockerfile:2: invalid chmod parameter: 'u+q'"),
+    ("FROM busybox\nCOPY --chmod=8 hello.txt /\n", b"Dockerfile:2: invalid chmod parameter: '8'"),
+])
+def test_add_url_and_chmod_errors_name_the_line(busybox, tmp_path, http_server, dockerfile, message):
+    http_server.add("/e2e/pinned.txt", PINNED)
+    http_server.add("/e2e/dir/", b"no name for this")
+    server = http_server.url("").encode()
+    ctx = write(tmp_path / "ctx", {"Dockerfile": dockerfile.replace("{server}", server.decode()), "hello.txt": "hi\n"})
+    proc = build(busybox, ctx, "-t", "broken:1", check=False)
+    assert proc.returncode != 0 and message.replace(b"{server}", server) in proc.stderr, proc.stderr
+    assert [n for n in os.listdir(os.path.join(busybox.root, "tmp")) if not n.startswith(".")] == []
+
+
+def test_add_url_cache_follows_the_remote_content(busybox, tmp_path, http_server):
+    pinned = http_server.add("/cache/pinned.txt", PINNED)
+    changing = http_server.add("/cache/changing.txt", b"version 1\n")
+    dockerfile = f"FROM busybox\nADD --checksum={PINNED_SHA256} {pinned} /pinned.txt\nADD {changing} /changing.txt\n"
+    ctx = write(tmp_path / "ctx", {"Dockerfile": dockerfile})
+    first = image_id(build(busybox, ctx))
+    again = build(busybox, ctx, "--explain")
+    assert image_id(again) == first and again.stderr.count(b"CACHED") == 2
+    # a checksum names the content: the cached step does not download it again
+    assert http_server.requests.count("/cache/pinned.txt") == 1
+    assert http_server.requests.count("/cache/changing.txt") == 2
+    http_server.add("/cache/changing.txt", b"version 2\n")
+    changed = build(busybox, ctx, "--explain")
+    assert image_id(changed) != first
+    assert b"cache miss: the content of the copied files changed" in changed.stderr
+    assert busybox.out("run", "--rm", image_id(changed), "cat", "/pinned.txt", "/changing.txt") == \
+        "pinned content\nversion 2\n"
+    http_server.add("/cache/changing.txt", b"version 2\n", Last_Modified=LAST_MODIFIED)
+    touched = build(busybox, ctx)  # the same content with another mtime: what a fresh build would give
+    assert image_id(touched) != image_id(changed)
+    assert stats(busybox, image_id(touched), "/changing.txt") == ["600 0:0 1445412480 /changing.txt"]
+
+
+def test_copy_link_gives_the_files_a_plain_copy_gives(busybox, tmp_path):
+    steps = """\
+FROM busybox
+RUN mkdir -m 1777 /shared && ln -s /shared /via-link && mkdir -p /app && chown 7:7 /app
+COPY {link}hello.txt /shared/
+COPY {link}--chown=5:6 dir/ /via-link/sub/
+COPY {link}--chmod=640 hello.txt /app/
+ADD {link}tree.tar /x/
+"""
+    ctx = write(tmp_path / "ctx", {"hello.txt": "hi\n", "dir/a.txt": "a\n", "dir/deeper/b.txt": "b\n"})
+    with tarfile.open(ctx / "tree.tar", "w") as tf:
+        tf.add(ctx / "dir", arcname="tree")
+    (ctx / "Dockerfile.plain").write_text(steps.format(link=""))
+    (ctx / "Dockerfile.link").write_text(steps.format(link="--link "))
+    listing = "ls -lnR --full-time /shared /via-link /app /x; stat -c '%a %u:%g %F' /shared /via-link /app"
+    plain = image_id(build(busybox, ctx, "-f", ctx / "Dockerfile.plain"))
+    linked = image_id(build(busybox, ctx, "-f", ctx / "Dockerfile.link"))
+    ours = busybox.out("run", "--rm", linked, "sh", "-c", listing)
+    assert ours == busybox.out("run", "--rm", plain, "sh", "-c", listing)
+    assert ours.splitlines()[-3:] == ["1777 0:0 directory", "777 0:0 symbolic link", "755 7:7 directory"]
+    assert "-rw-r-----    1 0        0" in ours and "b.txt" in ours
+
+
+def test_symbolic_chmod_in_a_build(busybox, tmp_path, http_server):
+    url = http_server.add("/chmod/data.bin", b"data")
+    dockerfile = (f"FROM busybox\nCOPY --chmod=u+x,go-w tool.sh /bin/\nCOPY --chmod=a+rX,o-r tree/ /tree/\n"
+                  f"ADD --chmod=go+r {url} /dl/\nCOPY --chmod=a=rX <<EOF /doc.txt\nhello\nEOF\n")
+    ctx = write(tmp_path / "ctx", {"Dockerfile": dockerfile, "tool.sh": "#!/bin/sh\n", "tree/f": "f",
+                                   "tree/sub/x": "x"})
+    os.chmod(ctx / "tool.sh", 0o664)
+    os.chmod(ctx / "tree/f", 0o600)
+    os.chmod(ctx / "tree/sub/x", 0o700)
+    os.chmod(ctx / "tree/sub", 0o700)
+    image = image_id(build(busybox, ctx))
+    modes = busybox.out("run", "--rm", image, "stat", "-c", "%a %n", "/bin/tool.sh", "/tree/f", "/tree/sub",
+                        "/tree/sub/x", "/dl/data.bin", "/doc.txt")
+    assert modes.splitlines() == ["744 /bin/tool.sh", "640 /tree/f", "751 /tree/sub", "751 /tree/sub/x",
+                                  "644 /dl/data.bin", "444 /doc.txt"]

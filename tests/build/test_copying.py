@@ -10,7 +10,8 @@ import tarfile
 import pytest
 import zstandard
 
-from berth.build.copying import CopyError, destination, parse_chmod, plan_copy
+from berth.build.copying import (CopyError, SymbolicMode, destination, is_git, is_remote, parse_chmod,
+                                  plan_copy, plan_downloads)
 from berth.build.ignore import IgnoreMatcher
 from berth.errors import BerthError
 
@@ -337,9 +338,58 @@ def test_parse_chmod():
     assert parse_chmod("755") == 0o755
     assert parse_chmod("0644") == 0o644
     assert parse_chmod("4755") == 0o4755
-    for bad in ("", "8", "+x", "u=rwX", "77777", "0o755"):
-        with pytest.raises(CopyError, match="invalid chmod"):
+    assert isinstance(parse_chmod("u=rwX"), SymbolicMode)
+    for bad in ("", "8", "77777", "0o755", "9+x", "u", "ug", "u+q", "x+u", "u+x,", ",u+x", "u+x,,g+r",
+                "g=ur", "g=uo", "u+x ", "z=r", "u*x"):
+        with pytest.raises(CopyError, match="invalid chmod parameter"):
             parse_chmod(bad)
+
+
+FILE, DIR = stat.S_IFREG, stat.S_IFDIR
+
+
+@pytest.mark.parametrize("text,mode,expected", [
+    ("u+x", FILE | 0o644, 0o744),
+    ("+x", FILE | 0o600, 0o711),                  # no class: all of them (BuildKit's umask is 0)
+    ("go-w", FILE | 0o666, 0o644),
+    ("go-w,u=rwx", FILE | 0o464, 0o744),
+    ("u-x+w", FILE | 0o544, 0o644),               # several actions in one clause
+    ("a+rX", FILE | 0o600, 0o644),                # X: not for a file nobody can execute
+    ("a+rX", FILE | 0o700, 0o755),                # ... but for one someone can
+    ("a+rX", DIR | 0o700, 0o755),                 # ... and for directories
+    ("a=rX", DIR | 0o700, 0o555),
+    ("u=rwx,g=rx,o=", FILE | 0o4666, 0o750),      # u= clears setuid too
+    ("=r", DIR | 0o1777, 0o1444),                 # = keeps the sticky bit unless t is named
+    ("a=rwxt", FILE | 0o644, 0o1777),
+    ("+t", DIR | 0o777, 0o1777),
+    ("o+t", DIR | 0o777, 0o777),                  # t for others alone means nothing
+    ("u+s,g+s", FILE | 0o755, 0o6755),
+    ("o+s", FILE | 0o755, 0o755),
+    ("+s", FILE | 0o755, 0o6755),
+    ("g=u-w", FILE | 0o740, 0o750),               # copy the user's bits, then drop write
+    ("o=g", FILE | 0o751, 0o755),
+    ("go+u", FILE | 0o600, 0o666),
+    ("u-g", FILE | 0o750, 0o250),
+    ("a=", FILE | 0o4755, 0o000),
+    ("u+", FILE | 0o640, 0o640),
+])
+def test_symbolic_chmod(text, mode, expected):
+    assert oct(SymbolicMode(text).apply(mode)) == oct(expected)
+
+
+def test_symbolic_chmod_applies_to_each_entry_own_mode(ctx, target):
+    write(f"{ctx}/src/data", "d", mode=0o600)
+    write(f"{ctx}/src/run.sh", "#!/bin/sh", mode=0o744)
+    write(f"{ctx}/src/sub/shared", "s", mode=0o664)
+    os.chmod(f"{ctx}/src/sub", 0o700)
+    os.symlink("data", f"{ctx}/src/link")
+    os.chmod(f"{ctx}/src", 0o700)
+    copy(ctx, ["src"], "/app/", target, chmod=parse_chmod("a+rX,g-w"))
+    modes = {name: stat.S_IMODE(os.lstat(f"{target}/app/{name}").st_mode)
+             for name in ("data", "run.sh", "sub", "sub/shared")}
+    assert modes == {"data": 0o644, "run.sh": 0o755, "sub": 0o755, "sub/shared": 0o644}
+    assert os.readlink(f"{target}/app/link") == "data"
+    assert stat.S_IMODE(os.stat(f"{target}/app").st_mode) == 0o755  # made by the copy: from src's 0700
 
 
 def test_dangling_symlink_directory_in_destination_is_created_inside(ctx, target):
@@ -520,6 +570,31 @@ def test_add_hostile_archive_cannot_leave_the_destination(ctx, target, tmp_path)
 def test_remote_sources_are_left_to_the_builder(ctx):
     with pytest.raises(CopyError, match="remote sources are fetched by the builder"):
         plan_copy(ctx, ["https://example.com/x.tar.gz"], "/d/", unpack=True, instruction="ADD")
+
+
+def test_remote_and_git_sources():
+    assert is_remote("https://example.com/x.tar.gz") and not is_git("https://example.com/x.tar.gz")
+    for git in ("git@github.com:moby/buildkit.git", "git://host/repo", "ssh://git@host/repo",
+                "https://github.com/moby/buildkit.git#v0.10.1", "http://host/repo.git?x=1"):
+        assert is_remote(git) and is_git(git), git
+    assert not is_remote("context/http://x") and not is_git("repo.git")
+
+
+def test_downloads_are_copied_as_named_and_never_extracted(tmp_path, target):
+    staging = tmp_path / "downloads"
+    archive = _tar([("top/a", b"a", tarfile.REGTYPE)], "gz")
+    write(f"{staging}/0/a[1].tar", archive, mode=0o600)  # a wildcard character, taken as a name
+    write(f"{staging}/1/__unnamed__", "u", mode=0o600)
+    os.utime(f"{staging}/0/a[1].tar", (1_400_000_000, 1_400_000_000))
+    os.makedirs(f"{target}/existing")
+    for names, dest, workdir in ((["0/a[1].tar"], "/d/", "/"), (["0/a[1].tar"], "renamed", "/w"),
+                                 (["1/__unnamed__"], "/existing", "/"), (["0/a[1].tar", "1/__unnamed__"], "two/", "/")):
+        with plan_downloads(str(staging), names, dest, workdir=workdir) as plan:
+            plan.materialize(target)
+    assert files(target) == {"d/a[1].tar": archive, "w/renamed": archive, "existing/__unnamed__": b"u",
+                             "two/a[1].tar": archive, "two/__unnamed__": b"u"}
+    st = os.stat(f"{target}/d/a[1].tar")
+    assert (stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid, int(st.st_mtime)) == (0o600, 0, 0, 1_400_000_000)
 
 
 # ---- checksums -----------------------------------------------------------------------------------

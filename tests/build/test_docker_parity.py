@@ -59,10 +59,14 @@ SKIP = {
     "44-variable-forms.Dockerfile": "${VAR-default} (no colon) is newer than dockerd 20.10",
     "47-proxy-and-platform-args.Dockerfile": "$TARGETPLATFORM is BuildKit's: the classic builder leaves it empty",
     "48-copy-heredoc-chmod.Dockerfile": f"heredocs and COPY --chmod: {_BUILDKIT}",
+    "x-add-url-buildkit-flags": f"ADD --checksum/--link and symbolic --chmod: {_BUILDKIT} (test_builder.py "
+                                "covers them)",
 }
 # Files whose build must fail with both, for the same reason.
 BOTH_FAIL = {
     "05-run-forms.Dockerfile": "`RUN [echo, not json]` is shell form: /bin/sh reports `[echo,: not found`",
+    "x-add-url-404": "the server answers 404",
+    "x-add-url-no-name": "a URL path ending in / without Content-Disposition gives no file name for a dir/",
 }
 
 # Corpus files rewritten (by exact text replacement) so that the classic builder accepts them, to compare
@@ -175,6 +179,55 @@ WORKDIR /made
 """,
 }
 
+NOTES = b"notes\n"
+
+
+def _tgz(name: str, data: bytes) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tf:
+        info = tarfile.TarInfo(name)
+        info.size, info.mtime = len(data), 1_700_000_000
+        tf.addfile(info, io.BytesIO(data))
+    return gzip.compress(buf.getvalue(), mtime=0)
+
+
+# ADD <url> from a server the test runs on 127.0.0.1 (dockerd, on the host, reaches it too); @SERVER@ is
+# its address. SERVED: path (with query) -> (headers, body).
+EXTRA.update({
+    "x-add-url": """\
+FROM busybox
+ADD @SERVER@/parity/app.tar.gz /dl/
+ADD @SERVER@/parity/notes.txt?v=1 /named.txt
+ADD --chown=1:2 @SERVER@/parity/notes.txt @SERVER@/parity/app.tar.gz /owned/
+ADD @SERVER@/parity/listing/ /disposition/
+ADD @SERVER@/parity/listing/ /as-file
+WORKDIR /w
+ADD @SERVER@/parity/notes.txt rel/
+RUN mkdir /exists
+ADD @SERVER@/parity/notes.txt /exists
+ADD @SERVER@/parity/redirect /redirected/
+ADD @SERVER@/parity/notes.txt context/hello.txt /mixed/
+""",
+    "x-add-url-404": "FROM busybox\nADD @SERVER@/parity/missing.txt /x\n",
+    "x-add-url-no-name": "FROM busybox\nADD @SERVER@/parity/bare/ /d/\n",
+    "x-add-url-buildkit-flags": ("FROM busybox\nADD --link --chmod=u+x @SERVER@/parity/notes.txt /linked/\n"
+                                 "ADD --checksum=sha256:" + hashlib.sha256(NOTES).hexdigest()
+                                 + " @SERVER@/parity/notes.txt /pinned.txt\n"),
+})
+SERVED = {
+    "/parity/app.tar.gz": ({"Last-Modified": "Wed, 21 Oct 2015 07:28:00 GMT"},
+                           _tgz("never-extracted.txt", b"a download stays an archive\n")),
+    "/parity/notes.txt?v=1": ({}, b"notes, with a query\n"),
+    "/parity/notes.txt": ({"Last-Modified": "Sun, 06 Nov 1994 08:49:37 GMT"}, NOTES),
+    "/parity/listing/": ({"Content-Disposition": 'attachment; filename="list.txt"'}, b"a listing\n"),
+    "/parity/bare/": ({}, b"nameless\n"),
+    "/parity/target.txt": ({}, b"redirected\n"),
+}
+# Paths whose mtime is compared too (it comes from Last-Modified, else the epoch, in both builders).
+MTIMES = {"x-add-url": ("/dl/app.tar.gz", "/named.txt", "/owned/notes.txt", "/owned/app.tar.gz",
+                        "/disposition/list.txt", "/as-file", "/w/rel/notes.txt", "/exists/notes.txt",
+                        "/redirected/redirect", "/mixed/notes.txt")}
+
 # Known, intentional differences: {case: {config field: why}}; those fields are compared only as said.
 KNOWN = {
     # The classic builder commits each step through the daemon's config merge, which fills a new
@@ -211,8 +264,9 @@ def _docker_images() -> set[str]:
 
 
 class Engines:
-    def __init__(self, berth: Berth, workdir: Path, extra_context: Path):
+    def __init__(self, berth: Berth, workdir: Path, extra_context: Path, server: str = ""):
         self.berth, self.workdir, self.extra_context = berth, workdir, extra_context
+        self.server = server  # http://127.0.0.1:PORT serving SERVED
 
 
 def _extra_context(root: Path) -> Path:
@@ -245,7 +299,7 @@ def _extra_context(root: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def engines(tmp_path_factory):
+def engines(tmp_path_factory, http_server):
     """A berth store with busybox, and the same busybox (same image ID) loaded into docker."""
     try:
         if _docker("info", check=False).returncode != 0:
@@ -259,7 +313,10 @@ def engines(tmp_path_factory):
     before = _docker_images()
     proc = subprocess.run(["docker", "load"], input=archive, capture_output=True)
     assert proc.returncode == 0, proc.stderr
-    yield Engines(berth, work, _extra_context(work / "extra-context"))
+    for path, (headers, body) in SERVED.items():
+        http_server.add(path, body, **{name.replace("-", "_"): value for name, value in headers.items()})
+    http_server.add("/parity/redirect", b"", status=302, Location=http_server.url("/parity/target.txt"))
+    yield Engines(berth, work, _extra_context(work / "extra-context"), http_server.url(""))
     # every image the builds left (final and intermediate), never one that was there before
     for image in sorted(_docker_images() - before):
         _docker("rmi", "-f", image, check=False)
@@ -273,6 +330,7 @@ def _flatten(archive: bytes) -> dict:
     manifest = json.load(outer.extractfile("manifest.json"))[0]
     config = json.load(outer.extractfile(manifest["Config"]))
     tree: dict[str, tuple] = {}
+    mtimes: dict[str, int] = {}
     for name in manifest["Layers"]:
         layer = tarfile.open(fileobj=outer.extractfile(name))
         links = {}
@@ -311,8 +369,9 @@ def _flatten(archive: bytes) -> dict:
                 entry = ("other", member.type, *owner)
             tree[path] = entry
             links[path] = entry
+            mtimes[path] = int(member.mtime)
     tree.pop("/", None)  # the root's own entry: present in some layers, absent in others
-    return {"files": tree, "config": config.get("config") or {}, "author": config.get("author", "")}
+    return {"files": tree, "mtimes": mtimes, "config": config.get("config") or {}, "author": config.get("author", "")}
 
 
 def _normalize(cfg: dict, author: str) -> dict:
@@ -363,7 +422,7 @@ def _case(engines: Engines, name: str) -> tuple[Path, Path]:
     """The Dockerfile and context to build for one case."""
     if name in EXTRA:
         path = engines.workdir / f"{name}.Dockerfile"
-        path.write_text(EXTRA[name])
+        path.write_text(EXTRA[name].replace("@SERVER@", engines.server))
         return path, engines.extra_context
     if name in VARIANTS:
         text = (CORPUS / name).read_text()
@@ -395,6 +454,8 @@ def test_berth_build_matches_docker_classic_builder(engines, name):
             if path in files and files[path][0] in ("dir", "file"):
                 files[path] = files[path][:3] + files[path][4:]  # (type, uid, gid, [hash]): no mode
     problems = _diff_files(ours["files"], theirs["files"])
+    problems += [f"{path}: mtime berth {ours['mtimes'].get(path)} != docker {theirs['mtimes'].get(path)}"
+                 for path in MTIMES.get(name, ()) if ours["mtimes"].get(path) != theirs["mtimes"].get(path)]
     a, b = _normalize(ours["config"], ours["author"]), _normalize(theirs["config"], theirs["author"])
     for field, key in KNOWN.get(name, {}).items():
         a[field], b[field] = (a[field] or {}).get(key), (b[field] or {}).get(key)

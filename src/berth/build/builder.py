@@ -278,37 +278,67 @@ class Builder:
         raise ins.error(f"RUN --mount=type={m.type} is not supported")
 
     def _copy(self, ins, state: _Stage, opts: BuildOptions) -> None:
-        from berth.build.copying import parse_chmod, plan_copy
+        # --link (BuildKit: copy into an empty layer stacked on the stage, so that it survives a new
+        # base) copies as without it: the same files in every usual case. Where BuildKit differs,
+        # berth keeps the image as it was: existing parent directories keep their mode and owner
+        # (BuildKit's layer resets them to 0755 and the --chown owner, moby/moby#44956) and a symlink
+        # on the destination path is followed inside the root (BuildKit's layer hides it behind a
+        # directory). The step is cached on the previous one, as any COPY.
+        from berth.build.copying import CopyError, check_many_sources, destination, is_remote, parse_chmod, plan_copy
         cfg = state.config.get("config", {})
         workdir = cfg.get("WorkingDir") or "/"
-        chmod = parse_chmod(ins.chmod) if ins.chmod else None
+        urls = [s for s in ins.sources if is_remote(s)]
+        local = [s for s in ins.sources if not is_remote(s)]
+        try:
+            chmod = parse_chmod(ins.chmod) if ins.chmod else None
+            if urls:  # before any download (plan_copy checks local sources alone)
+                check_many_sources(len(ins.sources), destination(ins.dest, workdir)[1], ins.keyword)
+        except CopyError as err:
+            raise ins.error(str(err)) from None
+        _check_remote(ins, urls)
         unpack = isinstance(ins, df.Add) and not ins.inline
         from_ = getattr(ins, "from_", "")
         context = self._context
-        with _CopySource(self, from_, ins) as root, _Heredocs(self.store, ins) as inline:
+        from contextlib import ExitStack
+        with ExitStack() as stack:
+            root = stack.enter_context(_CopySource(self, from_, ins))
+            inline = stack.enter_context(_Heredocs(self.store, ins))
+            downloads = stack.enter_context(_Downloads(self.store, ins, urls, workdir, opts))
             plan_kw = {"workdir": workdir, "excludes": ins.excludes, "parents": getattr(ins, "parents", False),
                        "unpack": unpack, "instruction": ins.keyword}
+            plan = None
             if inline is not None:  # COPY <<EOF: the bodies are the sources (files 0644, owned 0:0)
                 plan = plan_copy(inline, [hd.name for hd in ins.inline], ins.dest, label="heredoc", **plan_kw)
-            elif root is None:
-                if context.root is None:
-                    raise ins.error(f"{ins.keyword} needs a build context (the Dockerfile came from stdin)")
-                plan = context.plan(ins.sources, ins.dest, **plan_kw)
-            else:
+            elif root is not None:
                 # files from a stage or an image keep their owners unless --chown (both docker builders)
                 plan = plan_copy(root, ins.sources, ins.dest, label=f"stage {from_}", keep_owner=True, **plan_kw)
-            with plan:
-                inputs = {"sources": ins.sources, "dest": ins.dest, "workdir": workdir, "chown": ins.chown,
-                          "chmod": ins.chmod, "from": from_, "checksum": plan.checksum()}
-                key = self.cache.key(state.key, ins.keyword, json.dumps(inputs, sort_keys=True))
-                if self._cached(key, state, ins, inputs, opts):
-                    return
-                with StepRootfs(self.store, self.engine.containers.runtime(), state.lowers(self.store)) as step:
-                    owner = None
-                    if ins.chown:
-                        owner = _chown_ids(step.rootfs, ins.chown)
+            elif local:
+                if context.root is None:
+                    raise ins.error(f"{ins.keyword} needs a build context (the Dockerfile came from stdin)")
+                plan = context.plan(local, ins.dest, **plan_kw)
+            plans = [stack.enter_context(plan)] if plan is not None else []
+            checksums = [plan.checksum() for plan in plans]
+            if urls:
+                # docker classic downloads before it looks at the cache, so that a changed remote file
+                # misses it; --checksum names the content beforehand (and BuildKit then skips the download)
+                checksums.append(ins.checksum or downloads.fetch())
+            inputs = {"sources": ins.sources, "dest": ins.dest, "workdir": workdir, "chown": ins.chown,
+                      "chmod": ins.chmod, "from": from_, "checksum": " ".join(checksums)}
+            key = self.cache.key(state.key, ins.keyword, json.dumps(inputs, sort_keys=True))
+            if self._cached(key, state, ins, inputs, opts):
+                return
+            if urls:
+                downloads.fetch()
+                plans.append(downloads.plan())
+            with StepRootfs(self.store, self.engine.containers.runtime(), state.lowers(self.store)) as step:
+                owner = None
+                if ins.chown:
+                    owner = _chown_ids(step.rootfs, ins.chown)
+                # local sources, then downloads: docker takes them in the order given, which only a
+                # local file and a URL of the same name in one ADD could tell apart
+                for plan in plans:
                     plan.materialize(step.rootfs, chown=owner, chmod=chmod)
-                    layer = step.layer(state.parent, opts.source_date_epoch)
+                layer = step.layer(state.parent, opts.source_date_epoch)
         self._add_layer(state, layer, ins, opts, key, inputs)
 
     def _workdir(self, ins, state: _Stage, workdir: str, opts: BuildOptions) -> None:
@@ -399,6 +429,85 @@ class _Heredocs:
     def __exit__(self, *exc):
         if self.staging is not None:
             self.staging.cleanup()
+
+
+class _Downloads:
+    """ADD's http(s) sources downloaded into a staging directory, one subdirectory per URL (two URLs
+    may give the same file name), removed on exit. fetch() downloads them once and returns what the
+    cache key needs of them: each file's name, content digest and mtime (BuildKit keys downloads on
+    these too, so a cache hit never differs from what a fresh download would give)."""
+
+    def __init__(self, store, ins, urls: list[str], workdir: str, opts: BuildOptions):
+        self.store, self.ins, self.urls, self.workdir, self.opts = store, ins, urls, workdir, opts
+        self.staging = None
+        self.files: list[str] = []  # relative to the staging directory
+        self.summary = ""
+        self._plan = None
+
+    def __enter__(self) -> "_Downloads":
+        return self
+
+    def fetch(self) -> str:
+        if self.staging is not None:
+            return self.summary
+        from berth.build.download import DownloadError, download
+        from berth.oci.digest import Digest
+        from berth.store.fsutil import Staging
+        expected = Digest.parse(self.ins.checksum) if self.ins.checksum else None  # checked by _check_remote
+        self.staging = Staging(self.store.tmp, "download-")
+        fetched = []
+        for index, url in enumerate(self.urls):
+            directory = os.path.join(self.staging.path, str(index))
+            os.mkdir(directory, 0o700)
+            try:
+                got = download(url, directory, expected)
+            except DownloadError as err:
+                raise self.ins.error(str(err)) from None
+            if not got.name and self.ins.dest.endswith("/"):
+                raise self.ins.error(f"cannot determine filename for source {url}")
+            self.opts.output(f"  downloaded {url}: {got.size} bytes, {got.digest}")
+            self.files.append(os.path.relpath(got.path, self.staging.path))
+            fetched.append(f"{posixpath.basename(got.path)}:{got.digest}:{got.mtime}")
+        self.summary = " ".join(fetched)
+        return self.summary
+
+    def plan(self):
+        """The downloaded files as a copy plan (after fetch())."""
+        from berth.build.copying import plan_downloads
+        self._plan = plan_downloads(self.staging.path, self.files, self.ins.dest, workdir=self.workdir,
+                                    instruction=self.ins.keyword)
+        return self._plan
+
+    def __exit__(self, *exc):
+        if self._plan is not None:
+            self._plan.close()
+        if self.staging is not None:
+            self.staging.cleanup()
+
+
+def _check_remote(ins, urls: list[str]) -> None:
+    """What BuildKit refuses before downloading anything: a URL in COPY, --checksum with anything but
+    one http(s) source, a malformed checksum; and git sources, which berth does not fetch."""
+    from berth.build.copying import is_git
+    from berth.errors import InvalidDigest
+    from berth.oci.digest import Digest
+    for url in urls:
+        if not isinstance(ins, df.Add):
+            raise ins.error(f"source can't be a URL for {ins.keyword}: {url}")
+        if is_git(url):
+            raise ins.error(f"ADD from a git repository is not supported: {url} "
+                            "(clone it in a RUN step, or ADD an archive URL)")
+    checksum = getattr(ins, "checksum", "")
+    if not checksum:
+        return
+    if len(ins.sources) + len(ins.inline) != 1:
+        raise ins.error("checksum can't be specified for multiple sources")
+    if not urls:
+        raise ins.error("checksum can't be specified for non-HTTP(S) sources")
+    try:
+        Digest.parse(checksum)
+    except InvalidDigest as err:
+        raise ins.error(f"--checksum: {err}") from None
 
 
 class _CopySource:

@@ -13,7 +13,10 @@ Docker's rules (Dockerfile reference, BuildKit's behaviour where the two builder
   keep their mode unless --chmod, and keep their mtime;
 - a directory never replaces a non-directory (`cannot copy to non-directory`) nor a file a
   directory; other conflicts are resolved in favour of what is copied;
-- ADD extracts local tar archives (compression detected by content) into the destination.
+- ADD extracts local tar archives (compression detected by content) into the destination; ADD
+  <url> copies what the builder downloaded (download.py) like a local file, never extracted;
+- --chmod is octal (`755`) or chmod(1)'s symbolic form (`u+x,go-w`, BuildKit's dockerfile 1.10+),
+  the latter applied to each copied entry's own mode.
 
 The target root is hostile (earlier steps ran arbitrary commands in it): every destination path is
 resolved with openat2(RESOLVE_IN_ROOT), entries are created relative to directory fds with
@@ -40,6 +43,7 @@ _RESOLVE = securefs.RESOLVE_IN_ROOT | securefs.RESOLVE_NO_MAGICLINKS
 _DIR_OPEN = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
 MAX_SYMLINKS = 40
 REMOTE_PREFIXES = ("http://", "https://", "git@", "git://", "ssh://")
+GIT_PREFIXES = ("git@", "git://", "ssh://")
 
 
 class CopyError(BerthError):
@@ -53,19 +57,118 @@ class CopyResult(Record):
 
 
 def is_remote(source: str) -> bool:
-    """ADD <url>: the builder downloads it first (into a staging dir it then passes as `root`,
-    with chmod 0o600 as docker gives downloads); this module only reads local roots."""
+    """ADD <url>: the builder downloads it first (into a staging dir that plan_downloads then reads,
+    with mode 0600 as docker gives downloads); plan_copy only reads local roots."""
     return source.startswith(REMOTE_PREFIXES)
 
 
-def parse_chmod(text: str) -> int:
-    """--chmod's octal form (`755`, `0644`); the symbolic form is not supported yet."""
-    if not text or len(text) > 5 or any(c not in "01234567" for c in text):
-        raise CopyError(f"invalid chmod parameter: {text!r} (use octal, e.g. 755)")
-    mode = int(text, 8)
-    if mode > 0o7777:
-        raise CopyError(f"invalid chmod parameter: {text!r} (use octal, e.g. 755)")
-    return mode
+def is_git(source: str) -> bool:
+    """A git repository as BuildKit tells them apart: git@, git://, ssh://, or an http(s) URL whose
+    path ends in `.git` (`https://github.com/moby/buildkit.git#v0.10.1`)."""
+    if source.startswith(GIT_PREFIXES):
+        return True
+    from urllib.parse import urlsplit
+    return source.startswith(REMOTE_PREFIXES) and urlsplit(source).path.endswith(".git")
+
+
+def parse_chmod(text: str) -> "int | SymbolicMode":
+    """--chmod: octal (`755`, `0644`) as permission bits, else chmod(1)'s symbolic form."""
+    if text[:1].isdigit():
+        if len(text) > 5 or any(c not in "01234567" for c in text) or int(text, 8) > 0o7777:
+            raise _invalid_chmod(text)
+        return int(text, 8)
+    return SymbolicMode(text)
+
+
+def _invalid_chmod(text: str) -> CopyError:
+    return CopyError(f"invalid chmod parameter: {text!r}: use octal (755) or symbolic (u+x,go-w) permissions")
+
+
+class SymbolicMode:
+    """chmod(1)'s symbolic mode: comma-separated clauses `[ugoa]*` then one or more actions, each an
+    operator `+ - =` with permissions `[rwxXst]*` or one class to copy them from (`g=u`).
+
+    Applied as BuildKit applies it (BSD setmode with a umask of 0), to each copied entry's own mode:
+    no class means all (`+x` is `a+x`); `=` sets the named classes' bits and keeps the others (and
+    the sticky bit, unless `t` is named); `s` is setuid for u, setgid for g, nothing for o; `t` needs
+    u, g or a (or no class). `X` is execute for a directory, or for an entry that some class could
+    already execute, before this mode applied; BuildKit's Go port only honours it after `+`.
+    """
+    _CLASS_BITS = {"u": 0o4700, "g": 0o2070, "o": 0o0007}
+    _SHIFT = {"u": 6, "g": 3, "o": 0}
+    _PERM_BITS = {"r": 0o444, "w": 0o222, "x": 0o111, "s": 0o6000, "X": 0, "t": 0}
+
+    def __init__(self, text: str):
+        self.text = text
+        self.actions: list[tuple] = []  # (op, classes, mask, bits, x_bits, copy_from)
+        if not text:
+            raise _invalid_chmod(text)
+        for clause in text.split(","):
+            self._clause(clause)
+
+    def _clause(self, clause: str) -> None:
+        who = clause[:len(clause) - len(clause.lstrip("ugoa"))]
+        rest = clause[len(who):]
+        if not rest:
+            raise _invalid_chmod(self.text)  # an empty clause, or classes without an operator
+        classes = "ugo" if not who or "a" in who else "".join(c for c in "ugo" if c in who)
+        mask = 0
+        for c in classes:
+            mask |= self._CLASS_BITS[c]
+        sticky = 0o1000 if classes != "o" else 0  # `o+t` means nothing (BSD)
+        while rest:
+            op, rest = rest[0], rest[1:]
+            if op not in "+-=":
+                raise _invalid_chmod(self.text)
+            perms = rest[:len(rest) - len(rest.lstrip("rwxXstugo"))]
+            rest = rest[len(perms):]
+            if perms in ("u", "g", "o"):
+                self.actions.append((op, classes, mask, 0, 0, perms))
+                continue
+            if any(p not in self._PERM_BITS for p in perms):
+                raise _invalid_chmod(self.text)  # a class to copy from goes alone (`g=u`, not `g=ur`)
+            bits = 0
+            for p in perms:
+                bits |= self._PERM_BITS[p]
+            action_mask = mask | (sticky if "t" in perms else 0)
+            bits = (bits | (sticky if "t" in perms else 0)) & action_mask
+            x_bits = 0o111 & mask if "X" in perms else 0
+            self.actions.append((op, classes, action_mask, bits, x_bits, ""))
+
+    def apply(self, mode: int) -> int:
+        """The permission bits for an entry whose mode (st_mode, type included) is `mode`."""
+        original = stat.S_IMODE(mode)
+        executable = stat.S_ISDIR(mode) or bool(original & 0o111)
+        bits_now = original
+        for op, classes, mask, bits, x_bits, copy_from in self.actions:
+            if copy_from:
+                value = (bits_now >> self._SHIFT[copy_from]) & 0o7
+                bits = clear = 0
+                for c in classes:
+                    bits |= value << self._SHIFT[c]
+                    clear |= 0o7 << self._SHIFT[c]
+            else:
+                bits |= x_bits if executable else 0
+                clear = mask
+            if op == "+":
+                bits_now |= bits
+            elif op == "-":
+                bits_now &= ~bits
+            else:
+                bits_now = (bits_now & ~clear) | bits
+        return bits_now
+
+    def __repr__(self) -> str:
+        return f"SymbolicMode({self.text!r})"
+
+
+def _new_mode(chmod: "int | SymbolicMode | None", st_mode: int) -> int:
+    """The permission bits a copied entry gets: --chmod's, or its source's."""
+    if chmod is None:
+        return stat.S_IMODE(st_mode)
+    if isinstance(chmod, SymbolicMode):
+        return chmod.apply(st_mode)
+    return chmod
 
 
 def destination(dest: str, workdir: str = "/") -> tuple[str, bool]:
@@ -105,9 +208,9 @@ class CopyPlan:
         return sources_digest(self.root, self.sources, self.selection, owners=self.keep_owner)
 
     def materialize(self, target_root: str, *, chown: tuple[int, int] | None = None,
-                    chmod: int | None = None) -> CopyResult:
+                    chmod: "int | SymbolicMode | None" = None) -> CopyResult:
         """Copy into `target_root` (a stage's rootfs or overlay mount). chown: numeric (uid, gid)
-        already resolved by the builder; chmod: permission bits for every file and directory."""
+        already resolved by the builder; chmod: parse_chmod's value, for every file and directory."""
         owner = chown if chown is not None else (None if self.keep_owner else (0, 0))
         target = _Target(target_root, owner, chmod, self.instruction)
         try:
@@ -171,15 +274,31 @@ def plan_copy(root: str, sources: list[str], dest: str, *, workdir: str = "/",
         if exclude_matcher:
             # --exclude=*.txt with `COPY hom* /d/`: a source itself is left out by its name
             resolved = [s for s in resolved if not exclude_matcher.excluded(posixpath.basename(s.path))]
-        if (len(sources) > 1 or len(resolved) > 1) and not dest_is_dir:
-            raise CopyError(f"When using {instruction} with more than one source file, "
-                            "the destination must be a directory and end with a /")
+        check_many_sources(max(len(sources), len(resolved)), dest_is_dir, instruction)
         return CopyPlan(src_root, resolved, dest_path, dest_is_dir,
                         selection=Selection(ignore, exclude_matcher), unpack=unpack,
                         keep_owner=keep_owner, instruction=instruction)
     except BaseException:
         src_root.close()
         raise
+
+
+def check_many_sources(count: int, dest_is_dir: bool, instruction: str) -> None:
+    if count > 1 and not dest_is_dir:
+        raise CopyError(f"When using {instruction} with more than one source file, "
+                        "the destination must be a directory and end with a /")
+
+
+def plan_downloads(root: str, files: list[str], dest: str, *, workdir: str = "/",
+                   instruction: str = "ADD") -> CopyPlan:
+    """ADD <url>: the files the builder downloaded into `root` (`files` relative to it, each named as
+    it will be named under a directory destination), copied like local files but never extracted,
+    and taken as named (a `[` in a URL's file name is no wildcard). Owned 0:0 unless --chown."""
+    dest_path, dest_is_dir = destination(dest, workdir)
+    src_root = SourceRoot(root, None, "download")
+    sources = [Source(path, path, False) for path in files]
+    return CopyPlan(src_root, sources, dest_path, dest_is_dir, selection=Selection(), unpack=False,
+                    keep_owner=False, instruction=instruction)
 
 
 def _resolve_all(root: SourceRoot, sources: list[str], parents: bool, instruction: str,
@@ -237,7 +356,8 @@ def _is_tar(root: SourceRoot, src: Source) -> bool:
 class _Target:
     """A root filesystem being written to. Paths are absolute image paths (`/a/b`)."""
 
-    def __init__(self, path: str, owner: tuple[int, int] | None, chmod: int | None, instruction: str):
+    def __init__(self, path: str, owner: tuple[int, int] | None, chmod: "int | SymbolicMode | None",
+                 instruction: str):
         self.fd = os.open(path, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
         self.prefix = securefs.fd_path(self.fd).rstrip("/") + "/"
         self.owner = owner
@@ -342,7 +462,7 @@ class _Target:
             os.fchown(fd, *self.owner)
         else:
             os.fchown(fd, st.st_uid, st.st_gid)
-        os.fchmod(fd, self.chmod if self.chmod is not None else stat.S_IMODE(st.st_mode))
+        os.fchmod(fd, _new_mode(self.chmod, st.st_mode))
         os.utime(fd, ns=(st.st_mtime_ns, st.st_mtime_ns))
 
     # -- resolving a file destination
@@ -434,7 +554,7 @@ class _Target:
                 proc = f"/proc/self/fd/{fd}"
                 uid, gid = self.owner if self.owner is not None else (st.st_uid, st.st_gid)
                 os.chown(proc, uid, gid)
-                os.chmod(proc, self.chmod if self.chmod is not None else stat.S_IMODE(st.st_mode))
+                os.chmod(proc, _new_mode(self.chmod, st.st_mode))
                 os.utime(proc, ns=(st.st_mtime_ns, st.st_mtime_ns))
             finally:
                 os.close(fd)

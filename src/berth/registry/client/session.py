@@ -110,7 +110,7 @@ class Session:
                 except (ssl.SSLError, ConnectionError, OSError, http.client.HTTPException) as e:
                     error = e
             self.scheme = None
-            raise RegistryClientError(f"cannot reach registry {self.host}: {_reason(error)}")
+            raise RegistryClientError(f"cannot reach registry {self.host}: {error_reason(error)}")
         return self.scheme
 
     def _send(self, method: str, url: str, headers: dict, body, netloc: str | None = None):
@@ -145,7 +145,7 @@ class Session:
                 response = self._send(method, url, send_headers, body() if callable(body) else body)
             except (ConnectionError, socket.timeout, http.client.HTTPException, OSError) as e:
                 if not retry or attempt >= RETRIES:
-                    raise RegistryClientError(f"{method} {self.host}{path}: {_reason(e)}") from None
+                    raise RegistryClientError(f"{method} {self.host}{path}: {error_reason(e)}") from None
                 attempt, delay = attempt + 1, _sleep(delay)
                 continue
             status = response.status
@@ -210,7 +210,7 @@ class Session:
         try:
             response = self._send("GET", url, headers, None)
         except (ConnectionError, OSError, http.client.HTTPException) as e:
-            raise RegistryClientError(f"token service {realm}: {_reason(e)}") from None
+            raise RegistryClientError(f"token service {realm}: {error_reason(e)}") from None
         data = _drain(response, limit=1 << 20)
         if response.status == 401:
             raise RegistryClientError(f"{self.host}: invalid username or password", 401, "UNAUTHORIZED")
@@ -278,7 +278,7 @@ class BlobReader:
                                          f"bytes, the manifest says {self.size}")
             if tries == RETRIES:
                 raise RegistryClientError(f"{self.session.host}{self.path}: connection lost at byte {self.offset}"
-                                          + (f" ({_reason(error)})" if error else ""))
+                                          + (f" ({error_reason(error)})" if error else ""))
             tries += 1
             self._resume()
 
@@ -332,7 +332,7 @@ def _sleep(delay: float) -> float:
     return delay * 2
 
 
-def _reason(e: BaseException) -> str:
+def error_reason(e: BaseException) -> str:
     if isinstance(e, ssl.SSLError):
         return f"TLS error ({e.reason or e})"
     if isinstance(e, ConnectionRefusedError):
