@@ -382,8 +382,9 @@ class TimedConnection(sqlite3.Connection):
             word = sql.split()[0].upper()
             ev.append(("sqlite " + ("COMMIT" if word == "COMMIT" else "PRAGMA" if word == "PRAGMA" else "statement"),
                        s - T0, time.perf_counter() - T0, depth[0]))
-_connect = sqlite3.connect
-sqlite3.connect = lambda *a, **k: _connect(*a, factory=TimedConnection, **k)
+import berth.store.db
+_connect = berth.store.db.sqlite3.connect
+berth.store.db.sqlite3.connect = lambda *a, **k: _connect(*a, factory=TimedConnection, **k)
 import subprocess
 def _sub(a, k):
     argv = [str(x) for x in (a[0] if a else k.get("args"))]

@@ -75,7 +75,7 @@ class StepRootfs:
                          cgroups_path=f"/berth/{self.cid}")
         fsutil.atomic_write(os.path.join(self.bundle, "config.json"), json.dumps(doc).encode())
         pid, out_r, err_r = process.spawn([self.runtime.path, *self.runtime.base_args(), "run", "--bundle",
-                                           self.bundle, self.cid], cwd=self.bundle)
+                                           self.bundle, self.cid])
         emit = output or (lambda data: None)
         process.pump((out_r, err_r), lambda _fd, chunk: emit(chunk))
         return process.wait(pid)

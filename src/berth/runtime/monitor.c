@@ -301,6 +301,8 @@ int main(int argc, char **argv) {
     if (first > 0)
         _exit(0);
     setsid();
+    if (chdir(opt.bundle) < 0) /* not wherever berth ran: that could be a mount to keep free */
+        fail("chdir %s: %s", opt.bundle, strerror(errno));
     prctl(PR_SET_CHILD_SUBREAPER, 1); /* the container's init is reparented to us once runc exits */
     signal(SIGPIPE, SIG_IGN);
     sigset_t chld;
@@ -467,8 +469,6 @@ int main(int argc, char **argv) {
     dup2(null_fd, 0);
     dup2(null_fd, 1);
     dup2(null_fd, 2);
-    if (chdir(opt.bundle) < 0)
-        (void)chdir("/");
     sigprocmask(SIG_UNBLOCK, &chld, NULL);
     signal(SIGPIPE, SIG_DFL);
     execv(opt.exit_command[0], opt.exit_command);

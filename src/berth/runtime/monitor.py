@@ -70,7 +70,7 @@ def start(*, runtime, cid: str, bundle: str, exit_file: str, terminal: bool, std
         args += ["--attach-fd", str(ours.fileno())]
     args += ["--sync-fd", str(sync_w), "--exit-lock", exit_lock, "--", *exit_command]
     try:
-        launcher, _, err_r = process.spawn(args, pass_fds=tuple(pass_fds), cwd=bundle, capture=False)
+        launcher, _, err_r = process.spawn(args, pass_fds=tuple(pass_fds), capture=False)
     finally:
         os.close(sync_w)
         if ours is not None:

@@ -1,7 +1,12 @@
 """The state database: sqlite in WAL mode, safe for several berth processes at once."""
 from __future__ import annotations
 
-import sqlite3
+try:
+    # the C module itself: sqlite3's Python layer imports datetime for adapters berth never uses,
+    # milliseconds of every command
+    import _sqlite3 as sqlite3
+except ImportError:  # an interpreter that lays sqlite3 out differently
+    import sqlite3
 
 SCHEMA_VERSION = 5
 
