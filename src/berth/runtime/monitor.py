@@ -39,10 +39,9 @@ def exec_exit_code(message: str) -> int | None:
 
 
 def binary() -> str:
-    path = os.environ.get("BERTH_MONITOR") or BINARY
-    if not os.access(path, os.X_OK):
-        raise BerthError(f"the container monitor {path} is not built: run `make setup`")
-    return path
+    if not os.access(BINARY, os.X_OK):
+        raise BerthError(f"the container monitor {BINARY} is not built: run `make setup`")
+    return BINARY
 
 
 def start(*, runtime, cid: str, bundle: str, exit_file: str, terminal: bool, stdin: bool,
