@@ -57,3 +57,50 @@ def test_the_monitor_is_small_and_inspect_names_it(busybox):
     assert rss <= 2048, f"monitor VmRSS {rss} kB"
     busybox.run("rm", "-f", "s")
     wait_for(lambda: monitor_pids(busybox.root) == [], what="monitor gone")
+
+
+def _read_until(fd: int, marker: bytes, timeout: float = 20) -> bytes:
+    import select
+    seen = b""
+    deadline = time.monotonic() + timeout
+    while marker not in seen and time.monotonic() < deadline:
+        if select.select([fd], [], [], 0.1)[0]:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:  # EIO: every user of the pty's other side is gone
+                break
+            if not chunk:
+                break
+            seen += chunk
+    return seen
+
+
+def test_terminal_gets_a_pty_the_clients_size_and_its_keystrokes(busybox):
+    """-it from a terminal: the container's stdio is a pty (handed over by the runtime through the
+    monitor's console socket), sized as the client's terminal, and what is typed reaches it."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 33, 77, 0, 0))
+    proc = popen(busybox, "run", "--rm", "-it", "busybox", "sh", "-c",
+                 "tty; sleep 0.5; stty size; read line; echo got:$line", stdin=slave, stdout=slave, stderr=slave)
+    os.close(slave)
+    try:
+        seen = _read_until(master, b"33 77")
+        assert b"/dev/pts/" in seen and b"33 77" in seen, seen
+        os.write(master, b"typed\r")
+        seen += _read_until(master, b"got:typed")
+        assert b"got:typed" in seen, seen
+        assert proc.wait(timeout=20) == 0
+    finally:
+        os.close(master)
+        if proc.poll() is None:
+            proc.kill()
+
+
+def test_terminal_without_a_client_terminal(busybox):
+    """-t with berth's own stdio not a terminal: the container still gets a pty, output still comes."""
+    out = busybox.run("run", "--rm", "-t", "busybox", "sh", "-c", "tty; echo done").stdout
+    assert out.startswith(b"/dev/pts/") and out.endswith(b"done\r\n")
