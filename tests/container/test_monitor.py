@@ -2,7 +2,9 @@
 socket (several clients, a path too long for a socket address) and its size."""
 from __future__ import annotations
 
+import hashlib
 import os
+import subprocess
 import time
 
 from container_helpers import monitor_pids, popen, wait_for
@@ -104,3 +106,16 @@ def test_terminal_without_a_client_terminal(busybox):
     """-t with berth's own stdio not a terminal: the container still gets a pty, output still comes."""
     out = busybox.run("run", "--rm", "-t", "busybox", "sh", "-c", "tty; echo done").stdout
     assert out.startswith(b"/dev/pts/") and out.endswith(b"done\r\n")
+
+
+def test_input_and_output_both_large_never_wait_on_each_other(busybox):
+    """A container that writes megabytes before it reads its megabytes of input: the client keeps
+    reading output while its input waits, and the monitor holds input back instead of blocking."""
+    data = os.urandom(3 << 20).hex().encode()  # 6 MiB of input
+    script = 'head -c 2000000 /dev/zero | tr "\\0" a; sha256sum | cut -c1-64'
+    proc = popen(busybox, "run", "--rm", "-i", "busybox", "sh", "-c", script, stdin=subprocess.PIPE)
+    out, err = proc.communicate(data, timeout=60)
+    assert proc.returncode == 0, err
+    assert out == b"a" * 2000000 + hashlib.sha256(data).hexdigest().encode() + b"\n"
+    # and a round trip of the same input through cat comes back unchanged
+    assert busybox.run("run", "--rm", "-i", "busybox", "cat", input=data).stdout == data

@@ -47,30 +47,49 @@ def resize(bundle: str, rows: int, cols: int) -> None:
 
 
 def pump(sock, stdin_fd: int | None, stdout_fd: int, stderr_fd: int) -> None:
-    """Copy until the container's output ends. stdin EOF closes the container's stdin."""
+    """Copy until the container's output ends. stdin EOF closes the container's stdin.
+
+    Input goes out only when the socket can take it, and output is read all the while: a
+    container that reads its input slowly while it writes must never find both sides waiting on
+    each other (the monitor holds input back while the container's stdin is full)."""
     poller = select.poll()
     sock_fd = sock.fileno()
+    sock.setblocking(False)
     poller.register(sock_fd, select.POLLIN)
     if stdin_fd is not None:
         poller.register(stdin_fd, select.POLLIN)
+    pending = b""  # one chunk of input on its way: stdin is not read meanwhile
     while True:
-        for fd, _ in poller.poll():
-            if fd == sock_fd:
-                data = sock.recv(BUF + 1)
+        for fd, events in poller.poll():
+            if fd != sock_fd:
+                pending = os.read(stdin_fd, BUF)
+                poller.unregister(stdin_fd)
+                if pending:
+                    poller.modify(sock_fd, select.POLLIN | select.POLLOUT)
+                    continue
+                try:
+                    sock.shutdown(_socket.SHUT_WR)
+                except OSError:
+                    pass
+                continue
+            if events & select.POLLOUT and pending:
+                try:
+                    sock.send(pending)  # a message goes whole or not at all
+                except BlockingIOError:
+                    continue
+                pending = b""
+                poller.modify(sock_fd, select.POLLIN)
+                poller.register(stdin_fd, select.POLLIN)
+            if events & (select.POLLIN | select.POLLHUP | select.POLLERR):
+                try:
+                    data = sock.recv(BUF + 1)
+                except BlockingIOError:
+                    continue
+                except ConnectionResetError:
+                    return
                 if not data:
                     return
-                out = stderr_fd if data[0] == STDERR_PIPE else stdout_fd
-                _write_all(out, data[1:])
-            else:
-                chunk = os.read(stdin_fd, BUF)
-                if not chunk:
-                    poller.unregister(stdin_fd)
-                    try:
-                        sock.shutdown(_socket.SHUT_WR)
-                    except OSError:
-                        pass
-                    continue
-                sock.sendall(chunk)
+                _write_all(stderr_fd if data[0] == STDERR_PIPE else stdout_fd, data[1:])
 
 
 def _write_all(fd: int, data: bytes) -> None:

@@ -61,6 +61,40 @@ static int log_fd = -1;
 static struct client { int fd, reading; } clients[MAX_CLIENTS];
 static int n_clients;
 
+/* The container's stdin, written without blocking: what it has not taken yet waits here, and no
+ * client is read meanwhile, so a container that reads slowly slows its clients down instead of
+ * stalling the monitor (and with it the container's output). */
+static struct {
+    int fd, close_when_flushed;
+    size_t len, off;
+    char buf[CHUNK];
+} in = {.fd = -1};
+
+static void close_stdin(void) {
+    if (in.fd >= 0 && !opt.terminal) /* a pty's master is also the output: it stays */
+        close(in.fd);
+    in.fd = -1;
+    in.len = in.off = 0;
+}
+
+static void flush_stdin(void) {
+    while (in.off < in.len) {
+        ssize_t w = write(in.fd, in.buf + in.off, in.len - in.off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0 && errno == EAGAIN)
+            return;
+        if (w < 0) { /* the container closed its stdin: what remains has nowhere to go */
+            close_stdin();
+            return;
+        }
+        in.off += (size_t)w;
+    }
+    in.len = in.off = 0;
+    if (in.close_when_flushed)
+        close_stdin();
+}
+
 static void fail(const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
@@ -330,8 +364,8 @@ int main(int argc, char **argv) {
     if (mkfifoat(dir_fd, "ctl", 0600) == 0)
         ctl_fd = openat(dir_fd, "ctl", O_RDWR | O_NONBLOCK | O_CLOEXEC); /* O_RDWR: never reads EOF */
 
-    /* the container's stdio: fds[0] stdout (or the pty master), fds[1] stderr, stdin_w its stdin */
-    int fds[2] = {-1, -1}, stdin_w = -1, master = -1;
+    /* the container's stdio: fds[0] stdout (or the pty master), fds[1] stderr, in.fd its stdin */
+    int fds[2] = {-1, -1}, master = -1;
     pid_t runtime;
     if (opt.terminal) {
         int console = listen_at(dir_fd, "console", &console_addr);
@@ -348,19 +382,19 @@ int main(int argc, char **argv) {
         close(console);
         unlinkat(dir_fd, "console", 0);
         fds[0] = master;
-        stdin_w = opt.stdin_open ? master : -1;
+        in.fd = opt.stdin_open ? master : -1;
     } else {
-        int out[2], err[2], in[2] = {null_fd, -1};
-        if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0 || (opt.stdin_open && pipe2(in, O_CLOEXEC) < 0))
+        int out[2], err[2], input[2] = {null_fd, -1};
+        if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0 || (opt.stdin_open && pipe2(input, O_CLOEXEC) < 0))
             fail("pipe: %s", strerror(errno));
-        runtime = spawn_runtime(in[0], out[1], err[1], NULL);
+        runtime = spawn_runtime(input[0], out[1], err[1], NULL);
         close(out[1]);
         close(err[1]);
         if (opt.stdin_open)
-            close(in[0]);
+            close(input[0]);
         fds[0] = out[0];
         fds[1] = err[0];
-        stdin_w = in[1];
+        in.fd = input[1];
     }
     int status;
     while (waitpid(runtime, &status, 0) < 0 && errno == EINTR)
@@ -371,6 +405,8 @@ int main(int argc, char **argv) {
         unlinkat(dir_fd, "attach", 0);
         return 1;
     }
+    if (in.fd >= 0)
+        fcntl(in.fd, F_SETFL, fcntl(in.fd, F_GETFL) | O_NONBLOCK);
     dprintf(opt.sync_fd, "%d %d\n", container, getpid());
     close(opt.sync_fd);
     for (int fd = 0; fd < 3; fd++) /* berth reads our stderr until the sync line; then let it go */
@@ -380,15 +416,16 @@ int main(int argc, char **argv) {
     int exited = 0, code = -1;
     char buf[CHUNK];
     while (!exited || fds[0] >= 0 || fds[1] >= 0) {
-        struct pollfd p[5 + MAX_CLIENTS];
+        struct pollfd p[6 + MAX_CLIENTS];
         int n = 0;
         p[n++] = (struct pollfd){.fd = sig_fd, .events = POLLIN};
         p[n++] = (struct pollfd){.fd = attach_listener, .events = POLLIN};
         p[n++] = (struct pollfd){.fd = ctl_fd, .events = POLLIN};
         p[n++] = (struct pollfd){.fd = fds[0], .events = POLLIN};
         p[n++] = (struct pollfd){.fd = fds[1], .events = POLLIN};
+        p[n++] = (struct pollfd){.fd = in.len ? in.fd : -1, .events = POLLOUT};
         for (int i = 0; i < n_clients; i++)
-            p[n++] = (struct pollfd){.fd = clients[i].fd, .events = clients[i].reading ? POLLIN : 0};
+            p[n++] = (struct pollfd){.fd = clients[i].fd, .events = clients[i].reading && !in.len ? POLLIN : 0};
         /* once the container is gone, whatever still holds its output gets a moment, not forever */
         int ready = poll(p, (nfds_t)n, exited ? 1000 : -1);
         if (ready < 0 && errno == EINTR)
@@ -420,27 +457,34 @@ int main(int argc, char **argv) {
             if (r > 0)
                 forward_output(s ? STDERR_STREAM : STDOUT_STREAM, buf, (size_t)r);
             else if (r == 0 || (errno != EINTR && errno != EAGAIN)) { /* EIO: the pty's last user left */
-                if (fds[s] != stdin_w)
+                if (fds[s] != in.fd)
                     close(fds[s]);
                 fds[s] = -1;
             }
         }
+        if (p[5].revents)
+            flush_stdin();
         /* clients: their data is the container's stdin; their end of input closes it */
         for (int i = n_clients - 1; i >= 0; i--) {
-            short ev = p[5 + i].revents;
-            if (!ev || p[5 + i].fd != clients[i].fd)
+            short ev = p[6 + i].revents;
+            if (!ev || p[6 + i].fd != clients[i].fd)
                 continue;  /* nothing, or the client list changed under this poll */
-            ssize_t r = (ev & POLLIN) ? recv(clients[i].fd, buf, sizeof buf, 0) : 0;
+            if ((ev & POLLIN) && in.len)
+                continue;  /* another client's input is still on its way: this one waits */
+            ssize_t r = (ev & POLLIN) ? recv(clients[i].fd, in.buf, sizeof in.buf, 0) : 0;
             if (r > 0) {
-                if (stdin_w >= 0)
-                    write_all(stdin_w, buf, (size_t)r);
+                if (in.fd >= 0) {
+                    in.len = (size_t)r;
+                    flush_stdin();
+                }
             } else if (r == 0 && (ev & POLLIN)) {
                 clients[i].reading = 0;
-                if (stdin_w >= 0 && !opt.terminal) {
-                    close(stdin_w);
-                    stdin_w = -1;
+                if (!opt.terminal) { /* a client's end of input is the container's (docker -i) */
+                    in.close_when_flushed = 1;
+                    if (!in.len)
+                        close_stdin();
                 }
-            } else {
+            } else if (r < 0 ? errno != EINTR && errno != EAGAIN : (ev & (POLLHUP | POLLERR)) != 0) {
                 drop_client(i);
             }
         }
