@@ -349,6 +349,93 @@ def monitor_rss(have: dict[str, bool], count: int) -> dict:
     return out
 
 
+# ---- 4. monitor overhead -----------------------------------------------------------------------
+
+MONITOR_BUNDLE = CACHE / "monitor-bundle"
+
+
+def monitor_bundle() -> Path:
+    """A bundle with berth's own config.json for IMAGE (seccomp, masks, cgroup) over the unpacked
+    busybox rootfs: the same container for all three ways of starting it."""
+    cid = sh([*BERTH, "create", IMAGE, "/bin/true"]).stdout.split()[-1]
+    try:
+        sh([*BERTH, "start", cid])  # writes the bundle's config.json
+        doc = json.loads((STORE / "containers" / cid / "config.json").read_text())
+    finally:
+        remove_berth([cid])
+        quiesce()
+    shutil.rmtree(MONITOR_BUNDLE, ignore_errors=True)
+    MONITOR_BUNDLE.mkdir(parents=True)
+    doc["root"] = {"path": str(RUNC_BUNDLE / "rootfs"), "readonly": True}
+    doc["mounts"] = [m for m in doc["mounts"] if not m["destination"].startswith("/etc/")]  # berth's bundle is gone
+    (MONITOR_BUNDLE / "config.json").write_text(json.dumps(doc))
+    return MONITOR_BUNDLE
+
+
+def start_with(way: str, bundle: Path, cid: str) -> float:
+    """Seconds until the container runs: `runc run -d` alone, berth-monitor (its sync line comes once
+    `runc run -d` returned) or conmon (its sync line once `runc create` returned, then `runc start`)."""
+    doc = json.loads((bundle / "config.json").read_text())
+    doc["linux"]["cgroupsPath"] = f"/berth-bench/{cid}"
+    (bundle / "config.json").write_text(json.dumps(doc))
+    state = ["--root", str(RUNC_STATE)]
+    pidfile, logs = str(bundle / "pidfile"), CACHE / "r" / "monitor-logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    sync_r, sync_w = os.pipe()
+    env, fds = dict(os.environ), (sync_w,)
+    start = time.perf_counter()
+    if way == "runc":
+        os.close(sync_w)
+        subprocess.run(["runc", *state, "run", "-d", "--bundle", bundle, "--pid-file", pidfile, cid], check=True,
+                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    else:
+        if way == "berth-monitor":
+            argv = [str(REPO / "src/berth/runtime/berth-monitor"), "--runtime", shutil.which("runc"),
+                    "--runtime-arg", state[0], "--runtime-arg", state[1], "--id", cid, "--bundle", str(bundle),
+                    "--pid-file", pidfile, "--exit-file", str(logs / f"{cid}.exit"), "--log", str(logs / f"{cid}.log"),
+                    "--sync-fd", str(sync_w)]
+        else:
+            start_r, start_w = os.pipe()
+            os.write(start_w, b"0")
+            os.close(start_w)
+            env.update(_OCI_SYNCPIPE=str(sync_w), _OCI_STARTPIPE=str(start_r))
+            fds = (sync_w, start_r)
+            argv = ["conmon", "--api-version", "1", "-c", cid, "-u", cid, "-r", shutil.which("runc"), "-b", str(bundle),
+                    "-p", pidfile, "-n", cid, "--exit-dir", str(logs), "--socket-dir-path", str(logs),
+                    "-l", f"k8s-file:{logs / cid}.log", "--log-level", "error", "--runtime-arg", state[0],
+                    "--runtime-arg", state[1]]
+        proc = subprocess.Popen(argv, pass_fds=fds, env=env, cwd=bundle, stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for fd in fds:
+            os.close(fd)
+        with os.fdopen(sync_r, "rb") as sync:
+            line = sync.readline()
+        sync_r = -1
+        proc.wait()
+        if not line or line.startswith((b"-1", b'{"data": -')):
+            raise SystemExit(f"{way} could not start the container: {line!r}")
+        if way == "conmon":
+            subprocess.run(["runc", *state, "start", cid], check=True)
+    took = time.perf_counter() - start
+    if sync_r >= 0:
+        os.close(sync_r)
+    subprocess.run(["runc", *state, "delete", "-f", cid], check=False, stderr=subprocess.DEVNULL)
+    quiesce()
+    return took
+
+
+def monitor_overhead(runs: int, warmup: int) -> dict[str, list[float]]:
+    bundle = monitor_bundle()
+    ways = ("runc", "berth-monitor", "conmon")
+    times: dict[str, list[float]] = {w: [] for w in ways}
+    for i in range(warmup + runs):
+        for way in ways[i % 3:] + ways[:i % 3]:
+            took = start_with(way, bundle, f"overhead-{way}-{i}")
+            if i >= warmup:
+                times[way].append(took)
+    return times
+
+
 # ---- profile of berth run --rm -----------------------------------------------------------------
 
 # Runs berth's CLI in-process, like the `berth` console script, and records when each phase starts
@@ -584,7 +671,7 @@ def version(cmd) -> str:
     return (p.stdout.strip() or p.stderr.strip()).splitlines()[0] if p.returncode == 0 else "?"
 
 
-def report(args, engines, sbs, scaling, rss, prof) -> str:
+def report(args, engines, sbs, scaling, rss, overhead, prof) -> str:
     t = sbs["times"]
     med = {e: statistics.median(t[e]) for e in engines}
     p90 = {e: pct(t[e], 0.9) for e in engines}
@@ -662,6 +749,17 @@ def report(args, engines, sbs, scaling, rss, prof) -> str:
             v = statistics.median(s["VmRSS"] for s in rss["berth"])
             lines += ["", f"berth's monitor VmRSS {v:.0f} kB (goal ≤ {GOAL_RSS_KB} kB: {'met' if v <= GOAL_RSS_KB else 'NOT met'})."]
         lines.append("")
+    if overhead:
+        base = statistics.median(overhead["runc"])
+        lines += ["Monitor overhead: the same container (berth's config.json for the image, over the unpacked busybox "
+                  "rootfs) started until it runs, interleaved, median / p90 ms: `runc run -d` alone; berth-monitor "
+                  "(which runs `runc run -d`); conmon (`runc create`) then `runc start`, as podman and berth before "
+                  "berth-monitor do:", "", "| way | median | p90 | over runc alone |", "| --- | ---: | ---: | ---: |"]
+        for way, samples in overhead.items():
+            m = statistics.median(samples)
+            lines.append(f"| {way} | {m * 1e3:.1f} | {pct(samples, .9) * 1e3:.1f} | "
+                         f"{'—' if way == 'runc' else f'+{(m - base) * 1e3:.1f} ms'} |")
+        lines.append("")
     if prof:
         top = sorted((r for r in prof["rows"] if r[1] <= 1 and not r[0].startswith(("sqlite", "sleep"))),
                      key=lambda r: -r[2])[:8]
@@ -712,12 +810,14 @@ def main() -> int:
         scaling = store_scaling(args.runs, args.warmup)
     print("monitor RSS", flush=True)
     rss = monitor_rss(have, args.rss_count)
+    print("monitor overhead", flush=True)
+    overhead = monitor_overhead(args.runs, args.warmup)
     med = {e: statistics.median(sbs["times"][e]) for e in engines}
     missed = "podman" in med and med["berth"] / med["podman"] > GOAL_RATIO
     prof = None
     if (missed or args.profile) and not args.no_profile:
         prof = profile(args.profile_runs, args.top)
-    section = report(args, engines, sbs, scaling, rss, prof)
+    section = report(args, engines, sbs, scaling, rss, overhead, prof)
     print()
     print(section)
     if not args.no_write:
