@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import signal
 import subprocess
 import time
 
@@ -79,7 +80,8 @@ def _read_until(fd: int, marker: bytes, timeout: float = 20) -> bytes:
 
 def test_terminal_gets_a_pty_the_clients_size_and_its_keystrokes(busybox):
     """-it from a terminal: the container's stdio is a pty (handed over by the runtime through the
-    monitor's console socket), sized as the client's terminal, and what is typed reaches it."""
+    monitor's console socket), sized as the client's terminal and resized with it, and what is
+    typed reaches it."""
     import fcntl
     import pty
     import struct
@@ -87,14 +89,17 @@ def test_terminal_gets_a_pty_the_clients_size_and_its_keystrokes(busybox):
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 33, 77, 0, 0))
     proc = popen(busybox, "run", "--rm", "-it", "busybox", "sh", "-c",
-                 "tty; sleep 0.5; stty size; read line; echo got:$line", stdin=slave, stdout=slave, stderr=slave)
+                 "tty; sleep 0.5; stty size; read line; echo got:$line $(stty size)", stdin=slave, stdout=slave, stderr=slave)
     os.close(slave)
     try:
         seen = _read_until(master, b"33 77")
         assert b"/dev/pts/" in seen and b"33 77" in seen, seen
+        fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", 44, 88, 0, 0))
+        proc.send_signal(signal.SIGWINCH)  # what the kernel sends the terminal's foreground process
+        time.sleep(0.3)
         os.write(master, b"typed\r")
-        seen += _read_until(master, b"got:typed")
-        assert b"got:typed" in seen, seen
+        seen += _read_until(master, b"got:typed 44 88")
+        assert b"got:typed 44 88" in seen, seen
         assert proc.wait(timeout=20) == 0
     finally:
         os.close(master)

@@ -132,13 +132,6 @@ def _pump(svc, c, sock, interactive: bool, tty: bool) -> int:
     from berth.runtime import attach
     stdin_fd = sys.stdin.fileno() if interactive else None
     restore = None
-    if tty and sys.stdin.isatty():
-        import termios
-        import tty as ttymod
-        restore = termios.tcgetattr(sys.stdin.fileno())
-        ttymod.setraw(sys.stdin.fileno())
-        size = os.get_terminal_size(sys.stdin.fileno())
-        attach.resize(svc.records.dir(c.id), size.lines, size.columns)
     rt = svc.runtime(c.config.get("runtime"))
 
     def forward(signum, _frame):  # docker's --sig-proxy: signals go to the container
@@ -147,6 +140,17 @@ def _pump(svc, c, sock, interactive: bool, tty: bool) -> int:
         except Exception:
             pass
     previous = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)} if not tty else {}
+    if tty and sys.stdin.isatty():
+        import termios
+        import tty as ttymod
+
+        def resize(*_):  # now, and whenever the client's terminal changes size
+            size = os.get_terminal_size(sys.stdin.fileno())
+            attach.resize(svc.records.dir(c.id), size.lines, size.columns)
+        restore = termios.tcgetattr(sys.stdin.fileno())
+        ttymod.setraw(sys.stdin.fileno())
+        resize()
+        previous[signal.SIGWINCH] = signal.signal(signal.SIGWINCH, resize)
     try:
         attach.pump(sock, stdin_fd, sys.stdout.fileno(), sys.stderr.fileno())
     finally:
