@@ -3,8 +3,7 @@
 
 All four run the same busybox rootfs (/var/tmp/berth-peers/busybox.tar, made by
 `../shared/peers/setup --fixtures`), imported once as IMAGE into each engine:
-  berth:  `berth --root STORE import TAR IMAGE`, then `berth --root STORE run --rm IMAGE /bin/true`
-          (berth's default network is none);
+  berth:  `berth --root STORE import TAR IMAGE`, then `berth --root STORE run --rm --network none IMAGE /bin/true`;
   podman: `podman import TAR IMAGE` into a private store (--root/--runroot/--tmpdir under
           /var/tmp/berth-bench, every other setting podman's default: overlay, runc, cgroupfs, conmon),
           then `podman ... run --rm --network none IMAGE /bin/true`;
@@ -99,7 +98,7 @@ _runc_seq = [0]
 
 def run_cmd(engine: str) -> list[str]:
     if engine in ("berth", "berth-nopyc"):
-        return [*BERTH, "run", "--rm", IMAGE, "/bin/true"]
+        return [*BERTH, "run", "--rm", "--network", "none", IMAGE, "/bin/true"]
     if engine == "podman":
         return [*PODMAN, "run", "--rm", "--network", "none", IMAGE, "/bin/true"]
     if engine == "docker":
@@ -185,7 +184,7 @@ def prepare(have: dict[str, bool]) -> None:
     RUNC_STATE.mkdir(parents=True, exist_ok=True)
     # the bytecode cache of berth-nopyc: fill it with one run, then drop berth's own modules from it
     writable = dict(os.environ, PYTHONPYCACHEPREFIX=str(NOPYC_PREFIX))
-    sh([*BERTH, "run", "--rm", IMAGE, "/bin/true"], env=writable)
+    sh([*BERTH, "run", "--rm", "--network", "none", IMAGE, "/bin/true"], env=writable)
     quiesce()
     sh([*BERTH, "ps", "-a"], env=writable)
     pkg = os.path.dirname(sh([sys.executable if not (REPO / ".venv/bin/python").exists() else REPO / ".venv/bin/python",
@@ -244,10 +243,10 @@ def populate(berth: list[str], total: int) -> None:
     exited /bin/true containers."""
     have = len(berth_ids(berth))
     if have == 0:
-        sh([*berth, "run", "--name", "bench-start", IMAGE, "/bin/true"])
+        sh([*berth, "run", "--name", "bench-start", "--network", "none", IMAGE, "/bin/true"])
         have = 1
     for i in range(have, total):
-        sh([*berth, "create" if i % 2 else "run", IMAGE, "/bin/true"])
+        sh([*berth, "create" if i % 2 else "run", "--network", "none", IMAGE, "/bin/true"])
         quiesce()
     if len(berth_ids(berth)) != total:
         raise SystemExit(f"expected {total} containers in {berth[-1]}, found {len(berth_ids(berth))}")
@@ -261,7 +260,7 @@ def store_scaling(runs: int, warmup: int) -> dict:
             remove_berth(berth_ids(berth), berth)
             populate(berth, n)
         cmds = {(n, op): [*berth, *args] for n, berth in stores.items()
-                for op, args in (("run --rm", ["run", "--rm", IMAGE, "/bin/true"]), ("start -a", ["start", "-a", "bench-start"]))}
+                for op, args in (("run --rm", ["run", "--rm", "--network", "none", IMAGE, "/bin/true"]), ("start -a", ["start", "-a", "bench-start"]))}
         for cmd in cmds.values():
             for _ in range(warmup):
                 sh(cmd)
@@ -316,7 +315,7 @@ def monitor_rss(have: dict[str, bool], count: int) -> dict:
     started = {"berth": [], "podman": [], "docker": []}
     try:
         for _ in range(count):
-            cid = sh([*BERTH, "run", "-d", IMAGE, "sleep", "60"]).stdout.split()[-1]
+            cid = sh([*BERTH, "run", "-d", "--network", "none", IMAGE, "sleep", "60"]).stdout.split()[-1]
             started["berth"].append(cid)
             pid = monitor_of(cid, "berth-monitor")
             said = sh([*BERTH, "inspect", "--format", "{{.State.MonitorPid}}", cid]).stdout.strip()
@@ -357,7 +356,7 @@ MONITOR_BUNDLE = CACHE / "monitor-bundle"
 def monitor_bundle() -> Path:
     """A bundle with berth's own config.json for IMAGE (seccomp, masks, cgroup) over the unpacked
     busybox rootfs: the same container for all three ways of starting it."""
-    cid = sh([*BERTH, "create", IMAGE, "/bin/true"]).stdout.split()[-1]
+    cid = sh([*BERTH, "create", "--network", "none", IMAGE, "/bin/true"]).stdout.split()[-1]
     try:
         sh([*BERTH, "start", cid])  # writes the bundle's config.json
         doc = json.loads((STORE / "containers" / cid / "config.json").read_text())
@@ -609,7 +608,7 @@ def profile(runs: int, top: int) -> dict:
     for what, ms in base.items():
         print(f"  {ms:7.1f} ms  {what}")
 
-    args = ["--root", str(STORE), "run", "--rm", IMAGE, "/bin/true"]
+    args = ["--root", str(STORE), "run", "--rm", "--network", "none", IMAGE, "/bin/true"]
     samples = []
     for i in range(runs + 1):
         quiesce()
@@ -697,7 +696,7 @@ def report(args, engines, sbs, scaling, rss, overhead, prof) -> str:
              f"- method: `bench/run run_container` (bench/run_container.py); {args.warmup} warm-ups then {args.runs} "
              "timed runs per engine, interleaved (order rotates each round), wall clock of the whole command; "
              "between runs we wait (untimed) until the previous run's monitor and exit command are gone. "
-             "Commands: `berth --root STORE run --rm IMG /bin/true`; `podman --root/--runroot/--tmpdir PRIVATE run --rm "
+             "Commands: `berth --root STORE run --rm --network none IMG /bin/true`; `podman --root/--runroot/--tmpdir PRIVATE run --rm "
              "--network none IMG /bin/true` (otherwise podman's defaults: overlay, runc, cgroupfs, conmon, file events); "
              "`docker run --rm --network none IMG /bin/true` (dockerd + containerd); `runc --root R run --bundle B FRESH-ID` "
              "with `runc spec` + terminal off + args /bin/true (own netns, read-only rootfs directory, no overlay). "

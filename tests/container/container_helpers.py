@@ -128,7 +128,7 @@ def read(path) -> str:
 
 def teardown(berth) -> list[str]:
     """Remove every container and volume of the store (in-process, through berth.Engine: no CLI
-    start-up per call); report what would have leaked: monitors, mounts."""
+    start-up per call); report what would have leaked: monitors, mounts, network namespaces."""
     from berth.engine import Engine
     from berth.errors import BerthError
     problems = []
@@ -142,8 +142,10 @@ def teardown(berth) -> list[str]:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+    ids = set()
     with Engine(root) as engine:
         for c in engine.containers.list(all=True):
+            ids.add(c.id)
             try:
                 engine.containers.remove(c.id, force=True, volumes=True)
             except LookupError:
@@ -164,10 +166,13 @@ def teardown(berth) -> list[str]:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
-    for sub in ("containers", "exits", "s", "runtime/runc", "volumes"):  # nothing of them may be left
+    for sub in ("containers", "exits", "runtime/runc", "volumes"):  # nothing of them may be left
         left = os.listdir(os.path.join(root, sub)) if os.path.isdir(os.path.join(root, sub)) else []
         if left:
             problems.append(f"left in {sub}/ after removing everything: {sorted(left)}")
+    for cid in sorted(ids):
+        if os.path.exists(f"/run/netns/berth-{cid[:12]}"):
+            problems.append(f"network namespace of {cid[:12]} still there after rm")
     for target in sorted(mounts_under(root), key=len, reverse=True):
         problems.append(f"still mounted after rm: {target}")
         subprocess.run(["umount", "-l", target], capture_output=True)

@@ -126,7 +126,7 @@ def test_bad_input_fails_with_one_line_and_leaves_nothing(busybox, tmp_path):
         ((*run, "--stop-signal", "SIGFOO", "busybox", "true"), "signal"),
         ((*run, "--cap-add", "NOT_A_CAP", "busybox", "true"), "capability"),
         ((*run, "--security-opt", "apparmor=x", "busybox", "true"), "security-opt"),
-        ((*run, "--network", "bridge", "busybox", "true"), "network"),
+        ((*run, "--network", "mesh", "busybox", "true"), "network"),
         ((*run, "-v", f"{missing}:/x", "busybox", "true"), "does not exist"),
         (("run", "-d", "-v", f"{missing}:/x", "-v", "/anon", "busybox", "true"), "does not exist"),
         ((*run, "--mount", f"type=bind,src={missing},dst=/x", "busybox", "true"), "does not exist"),

@@ -222,7 +222,7 @@ class Builder:
             raise ins.error("RUN needs a command")
         env = [f"{k}={v}" for k, v in variables.run_env().items()]
         inputs = {"args": args, "env": sorted(env), "user": cfg.get("User", ""),
-                  "workdir": cfg.get("WorkingDir") or "/", "network": ins.network or opts.network}
+                  "workdir": cfg.get("WorkingDir") or "/", "network": opts.network if ins.network in ("", "default") else ins.network}
         if ins.mounts:  # what they are, not what caches or secrets hold (BuildKit keys them the same way)
             inputs["mounts"] = [[m.type, m.target, m.source, m.from_, m.id, m.readonly] for m in ins.mounts]
         key = self.cache.key(state.key, "RUN", json.dumps(inputs, sort_keys=True))

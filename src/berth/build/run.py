@@ -69,16 +69,25 @@ class StepRootfs:
         if not any(e.startswith("HOME=") for e in env):
             env.append(f"HOME={home}")
         self.mount_points.update(m.destination.strip("/") for m in mounts)
-        mounts = rootfs.etc_mounts(self.bundle, hostname, network, read_only=True) + list(mounts)
-        process_spec = spec.ProcessSpec(args=args, env=env, cwd=workdir or "/", uid=uid, gid=gid, groups=groups)
-        doc = spec.build(process_spec, hostname=hostname, mounts=mounts, network=network,
-                         cgroups_path=f"/berth/{self.cid}")
-        fsutil.atomic_write(os.path.join(self.bundle, "config.json"), json.dumps(doc).encode())
-        pid, out_r, err_r = process.spawn([self.runtime.path, *self.runtime.base_args(), "run", "--bundle",
-                                           self.bundle, self.cid])
-        emit = output or (lambda data: None)
-        process.pump((out_r, err_r), lambda _fd, chunk: emit(chunk))
-        return process.wait(pid)
+        net = None
+        if network == "bridge":
+            from berth.network import bridge
+            net = bridge.attach(self.cid)
+        try:
+            mounts = rootfs.etc_mounts(self.bundle, hostname, network, read_only=True,
+                                       address=net.address if net else "") + list(mounts)
+            process_spec = spec.ProcessSpec(args=args, env=env, cwd=workdir or "/", uid=uid, gid=gid, groups=groups)
+            doc = spec.build(process_spec, hostname=hostname, mounts=mounts, network=network,
+                             netns_path=net.netns if net else None, cgroups_path=f"/berth/{self.cid}")
+            fsutil.atomic_write(os.path.join(self.bundle, "config.json"), json.dumps(doc).encode())
+            pid, out_r, err_r = process.spawn([self.runtime.path, *self.runtime.base_args(), "run", "--bundle",
+                                               self.bundle, self.cid])
+            emit = output or (lambda data: None)
+            process.pump((out_r, err_r), lambda _fd, chunk: emit(chunk))
+            return process.wait(pid)
+        finally:
+            if net:
+                bridge.detach(self.cid, net.address, published=False)
 
     def layer(self, parent, source_date_epoch: int | None = None):
         """The step's changes as a layer on `parent` (a chain ID or None); empty when nothing changed."""

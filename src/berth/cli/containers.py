@@ -31,8 +31,10 @@ def _create_options(f):
         option("-h", "--hostname", help="Container host name."),
         option("-i", "--interactive", is_flag=True, help="Keep STDIN open even if not attached."),
         option("-t", "--tty", is_flag=True, help="Allocate a pseudo-TTY."),
-        option("--network", "--net", "network", default="none",
-                     help="Connect a container to a network (none or host for now)."),
+        option("--network", "--net", "network",
+               help="Connect a container to a network: bridge (default), host or none."),
+        option("-p", "--publish", multiple=True,
+               help="Publish a container's port(s) to the host: [IP:][HOST_PORT:]CONTAINER_PORT[/PROTO]."),
         option("-m", "--memory", help="Memory limit (e.g. 64m)."),
         option("--memory-swap", help="Swap limit equal to memory plus swap: -1 for unlimited."),
         option("--cpus", help="Number of CPUs."),
@@ -60,7 +62,7 @@ def _create(engine, image, command, o):
         image, list(command), name=o["name"], entrypoint=o["entrypoint"], env=o["env"], env_files=o["env_file"],
         workdir=o["workdir"], user=o["user"], hostname=o["hostname"], tty=o["tty"], stdin=o["interactive"],
         volumes=o["volumes"], mounts=o["mounts"], tmpfs=o["tmpfs"], read_only=o["read_only"],
-        network=o["network"], memory=o["memory"], memory_swap=o["memory_swap"], cpus=o["cpus"],
+        network=o["network"], publish=o["publish"], memory=o["memory"], memory_swap=o["memory_swap"], cpus=o["cpus"],
         pids_limit=o["pids_limit"], cap_add=o["cap_add"], cap_drop=o["cap_drop"], privileged=o["privileged"],
         security_opt=o["security_opt"], restart=o["restart"], stop_signal=o["stop_signal"],
         stop_timeout=o["stop_timeout"], init=o["init"], auto_remove=o["auto_remove"], labels=labels,
@@ -398,6 +400,24 @@ def rename_cmd(engine, name, new_name):
     engine.containers.rename(name, new_name)
 
 
+@command("port")
+@argument("name")
+@argument("private_port", required=False)
+def port_cmd(engine, name, private_port):
+    """List a container's published ports, or the host address of one (PORT[/PROTO])."""
+    from berth.errors import BerthError
+    c = engine.containers.get(name)
+    wanted = None if private_port is None else (private_port if "/" in private_port else private_port + "/tcp")
+    found = False
+    for p in c.config.get("ports", []):
+        key = f"{p['container_port']}/{p['protocol']}"
+        if wanted in (None, key):
+            found = True
+            echo(("" if wanted else f"{key} -> ") + f"{p['host_ip'] or '0.0.0.0'}:{p['host_port']}")
+    if wanted and not found:
+        raise BerthError(f"no public port '{wanted}' published for {c.name}")
+
+
 @container.command("inspect")
 @option("-f", "--format", "fmt", help="A template such as '{{.State.Status}}', or json.")
 @argument("names", nargs=-1, required=True)
@@ -506,6 +526,6 @@ def volume_prune(engine, prune_all, force):
 
 
 for _cmd in (create_cmd, run_cmd, start_cmd, stop_cmd, kill_cmd, restart_cmd, rm_cmd, logs_cmd, exec_cmd, wait_cmd,
-             top_cmd, stats_cmd, rename_cmd, pause_cmd, unpause_cmd, attach_cmd):
+             top_cmd, stats_cmd, rename_cmd, pause_cmd, unpause_cmd, attach_cmd, port_cmd):
     container.add_command(_cmd)
 container.add_command(ps_cmd, "ls")

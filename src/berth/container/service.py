@@ -111,6 +111,7 @@ class ContainerService:
         deleted = self.runtime(c.config.get("runtime")).delete_async(c.id, force=True)
         rootfs.unmount(os.path.join(bundle, "rootfs"))  # independent of the runtime's state: overlap them
         deleted()
+        self._detach_network(c)
         self.records.update_state(c.id, status="exited", pid=0, monitor_pid=0, exit_code=code,
                                   oom_killed=int(oom), finished_at=finished)
 
@@ -183,7 +184,7 @@ class ContainerService:
                entrypoint: str | None = None, env: list[str] = (), env_files: list[str] = (),
                workdir: str | None = None, user: str | None = None, hostname: str | None = None,
                tty: bool = False, stdin: bool = False, volumes: list[str] = (), mounts: list[str] = (),
-               tmpfs: list[str] = (), read_only: bool = False, network: str = "none",
+               tmpfs: list[str] = (), read_only: bool = False, network: str | None = None, publish: list[str] = (),
                memory: str | None = None, memory_swap: str | None = None, cpus: float | str | None = None,
                pids_limit: int | str | None = None, cap_add: list[str] = (), cap_drop: list[str] = (),
                privileged: bool = False, security_opt: list[str] = (), restart: str = "no",
@@ -203,8 +204,15 @@ class ContainerService:
             raise BerthError("no command specified: the image has no CMD or ENTRYPOINT and none was given")
         if workdir and not workdir.startswith("/"):
             raise opts.InvalidOption(f"the working directory {workdir!r} is invalid: it needs to be an absolute path")
-        if network not in ("none", "host"):
-            raise opts.InvalidOption(f"network {network!r} is not available yet: use none or host")
+        network = network or "bridge"  # docker's and podman's default
+        if network not in ("none", "host", "bridge"):
+            raise opts.InvalidOption(f"network {network!r} is not available: use none, host or bridge")
+        ports = []
+        if publish:
+            if network != "bridge":
+                raise opts.InvalidOption(f"conflicting options: port publishing and --network {network}")
+            from berth.network.bridge import parse_publish
+            ports = [p for text in publish for p in parse_publish(text)]
         policy = opts.RestartPolicy.parse(restart)
         if policy.name != "no" and auto_remove:
             raise opts.InvalidOption("conflicting options: --restart and --rm")
@@ -264,6 +272,7 @@ class ContainerService:
             "workdir": workdir or ic.get("WorkingDir") or "/", "user": user if user is not None else ic.get("User", ""),
             "hostname": hostname or cid[:12], "tty": tty, "stdin": stdin,
             "mounts": [m.__dict__ for m in mount_specs], "read_only": read_only, "network": network,
+            "ports": [p.__dict__ for p in ports],
             "resources": resources, "capabilities": caps, "privileged": privileged,
             "no_new_privileges": no_new_privs, "restart": {"name": policy.name, "max_retries": policy.max_retries},
             "stop_signal": stop_sig, "stop_timeout": DEFAULT_STOP_TIMEOUT if stop_timeout is None else stop_timeout,
@@ -345,7 +354,8 @@ class ContainerService:
         if cfg["tty"] and not any(e.startswith("TERM=") for e in env):
             env.append("TERM=xterm")
         args = list(cfg["args"])
-        mounts = rootfs.etc_mounts(bundle, cfg["hostname"], cfg["network"])
+        net = self._attach_network(c)
+        mounts = rootfs.etc_mounts(bundle, cfg["hostname"], cfg["network"], address=net.address if net else "")
         if cfg["init"]:
             mounts.append(spec.Mount(INIT_PATH, INIT_BINARY, "bind", ["bind", "ro", "nosuid", "nodev"]))
             args = [INIT_PATH, "--"] + args
@@ -354,20 +364,52 @@ class ContainerService:
                                    terminal=cfg["tty"], capabilities=cfg["capabilities"],
                                    no_new_privileges=cfg["no_new_privileges"])
         doc = spec.build(process, hostname=cfg["hostname"], mounts=mounts, readonly_rootfs=cfg["read_only"],
-                         network=cfg["network"], resources=spec.Resources(**cfg["resources"]),
-                         cgroups_path=f"/berth/{c.id}", masked=not cfg["privileged"])
+                         network=cfg["network"], netns_path=net.netns if net else None,
+                         resources=spec.Resources(**cfg["resources"]), cgroups_path=f"/berth/{c.id}",
+                         masked=not cfg["privileged"])
         fsutil.atomic_write(os.path.join(bundle, "config.json"), json.dumps(doc, indent=1).encode())
         # while a foreground `berth run` holds the `attached` lock, that client records the exit and
         # removes a --rm container itself, and the monitor starts no Python process in its way
-        pid, monitor_pid, sock = monitor.start(
-            runtime=rt, cid=c.id, bundle=bundle, exit_file=self._exit_file(c.id), terminal=cfg["tty"],
-            stdin=cfg["stdin"], exit_command=[sys.executable, "-m", "berth", "--root", self.store.root,
-                                              "container", "cleanup", c.id],
-            exit_lock=os.path.join(bundle, "attached"), log_path=self.log_path(c), attach=attach)
+        try:
+            pid, monitor_pid, sock = monitor.start(
+                runtime=rt, cid=c.id, bundle=bundle, exit_file=self._exit_file(c.id), terminal=cfg["tty"],
+                stdin=cfg["stdin"], exit_command=[sys.executable, "-m", "berth", "--root", self.store.root,
+                                                  "container", "cleanup", c.id],
+                exit_lock=os.path.join(bundle, "attached"), log_path=self.log_path(c), attach=attach)
+        except BaseException:
+            self._detach_network(c)
+            raise
         self.records.update_state(c.id, status="running", pid=pid, monitor_pid=monitor_pid, exit_code=0,
                                   oom_killed=0, started_at=time.time(), finished_at=None, stopped_by_user=0,
                                   error="")
         return sock
+
+    def _attach_network(self, c: Container):
+        """--network bridge: the container's namespace, address and published ports (bundle/network.json
+        says what they are, for inspect); None for the other networks."""
+        if c.config["network"] != "bridge":
+            return None
+        from berth.network import bridge
+        net = bridge.attach(c.id, [bridge.PortMapping(**p) for p in c.config.get("ports", [])])
+        fsutil.atomic_write(os.path.join(self.records.dir(c.id), "network.json"), json.dumps(net.__dict__).encode())
+        return net
+
+    def _detach_network(self, c: Container) -> None:
+        if c.config["network"] == "bridge":
+            from berth.network import bridge
+            net = self.network_settings(c)
+            bridge.detach(c.id, net["address"] if net else None, published=bool(c.config.get("ports")))
+            try:
+                os.unlink(os.path.join(self.records.dir(c.id), "network.json"))
+            except FileNotFoundError:
+                pass
+
+    def network_settings(self, c: Container) -> dict | None:
+        try:
+            with open(os.path.join(self.records.dir(c.id), "network.json")) as f:
+                return json.load(f)
+        except (FileNotFoundError, ValueError):
+            return None
 
     def stop(self, text: str, timeout: int | None = None, signal: str | None = None) -> Container:
         c = self.get(text)
@@ -475,6 +517,7 @@ class ContainerService:
                         continue  # (re)started meanwhile: kill it again, outside the lock
                 bundle = self.records.dir(c.id)
                 rt.delete(c.id, force=True)
+                self._detach_network(c)
                 rootfs.unmount(os.path.join(bundle, "rootfs"))
                 vols = self.records.volumes(c.id)
                 self.records.remove(c.id)  # a waiting restarter finds it gone

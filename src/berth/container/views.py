@@ -68,5 +68,18 @@ def inspect(service, c) -> dict:
             "StopSignal": cfg["stop_signal"], "StopTimeout": cfg["stop_timeout"],
             "Volumes": {m["target"]: {} for m in cfg["mounts"] if m["type"] == "volume"} or None,
         },
-        "NetworkSettings": {"Networks": {cfg["network"]: {}}},
+        "NetworkSettings": _network_settings(cfg, service.network_settings(c)),
     }
+
+
+def _network_settings(cfg: dict, net: dict | None) -> dict:
+    """docker's NetworkSettings: the address while the container runs on the bridge, and its ports
+    ("80/tcp": [{"HostIp", "HostPort"}]) as configured."""
+    ports: dict = {}
+    for p in cfg.get("ports", []):
+        ports.setdefault(f"{p['container_port']}/{p['protocol']}", []).append(
+            {"HostIp": p["host_ip"] or "0.0.0.0", "HostPort": str(p["host_port"])})
+    address, gateway = (net["address"], net["gateway"]) if net else ("", "")
+    prefix = 16 if net else 0
+    return {"IPAddress": address, "IPPrefixLen": prefix, "Gateway": gateway, "Ports": ports,
+            "Networks": {cfg["network"]: {"IPAddress": address, "IPPrefixLen": prefix, "Gateway": gateway}}}

@@ -53,19 +53,25 @@ def is_mounted(target: str) -> bool:
     return os.path.ismount(target)
 
 
-def etc_mounts(bundle: str, hostname: str, network: str, read_only: bool = False) -> list:
+def etc_mounts(bundle: str, hostname: str, network: str, read_only: bool = False, address: str = "") -> list:
     """/etc/hostname, /etc/hosts and /etc/resolv.conf written into the bundle and bind-mounted over
-    the image's (the host's resolver for --network host, none otherwise)."""
+    the image's: the host's resolver for --network host, the same without loopback name servers
+    (unreachable from another namespace, as docker drops them) for bridge, none for none."""
     from berth.runtime.spec import Mount
     resolv = ""
-    if network == "host":
+    if network in ("host", "bridge"):
         try:
             with open("/etc/resolv.conf") as f:
                 resolv = f.read()
         except OSError:
             pass
+        if network == "bridge":
+            resolv = "".join(line for line in resolv.splitlines(keepends=True)
+                             if not line.split()[:1] == ["nameserver"] or not line.split()[1:2]
+                             or not line.split()[1].startswith(("127.", "::1")))
     files = {"hostname": f"{hostname}\n",
-             "hosts": f"127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t{hostname}\n",
+             "hosts": f"127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+                      f"{address or '127.0.1.1'}\t{hostname}\n",
              "resolv.conf": resolv}
     mounts = []
     for name, content in files.items():

@@ -1,0 +1,1 @@
+"""Container networks: the bridge that --network bridge and -p use."""

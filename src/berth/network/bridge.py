@@ -1,0 +1,250 @@
+"""--network bridge: a host bridge, a network namespace and an address per container, NAT out and
+published ports in (docker's default network, done as docker does it with iptables).
+
+- berth0, 10.90.0.0/16 (docker has 172.17/16, podman 10.88/16 and 10.89.x/24): one bridge for the
+  host, shared by every store, made on first use;
+- each container gets a named network namespace (`ip netns`, so that runc joins it by path and it
+  exists before the container starts), a veth pair (eth0 inside, on berth0 outside) and a lease:
+  a file per address under /run/berth/ipam, created with O_EXCL, so concurrent starts never share
+  an address and a reboot frees them all, as it frees the namespaces;
+- traffic out is masqueraded; `-p` ports are DNAT rules in the nat chain BERTH, reached from
+  PREROUTING and OUTPUT for local addresses, 127.0.0.1 included (route_localnet on berth0 plus a
+  masquerade of loopback sources, as docker without its userland proxy). Each rule carries the
+  container's ID as a comment, which is how they are found and removed.
+"""
+from __future__ import annotations
+
+import ipaddress
+import os
+
+from berth.errors import BerthError
+from berth.record import Record
+from berth.runtime import process
+
+BRIDGE = "berth0"
+SUBNET = ipaddress.IPv4Network("10.90.0.0/16")
+GATEWAY = SUBNET.network_address + 1
+LEASES = "/run/berth/ipam"
+READY = "/run/berth/bridge-ready"  # the ifindex of the berth0 that set-up last completed for
+CHAIN = "BERTH"
+
+
+class NetworkError(BerthError):
+    pass
+
+
+class PortMapping(Record):
+    host_ip: str        # "" for every address
+    host_port: int
+    container_port: int
+    protocol: str       # tcp | udp
+
+
+class Attachment(Record):
+    netns: str          # the namespace's path, for the runtime
+    address: str
+    gateway: str
+
+
+def _run(*argv: str, commands: str | None = None) -> str:
+    """Run a tool; `commands` (for `ip -batch FILE`, `iptables-restore FILE`) go through a pipe that
+    the tool reads as /dev/fd/N: FILE is the last argument."""
+    fds: tuple = ()
+    if commands is not None:
+        r, w = os.pipe()  # the commands are far smaller than a pipe's buffer
+        os.write(w, commands.encode())
+        os.close(w)
+        fds, argv = (r,), (*argv, f"/dev/fd/{r}")
+    try:
+        proc = process.run(list(argv), pass_fds=fds)
+    finally:
+        for fd in fds:
+            os.close(fd)
+    if proc.returncode != 0:
+        raise NetworkError(f"{os.path.basename(argv[0])} {' '.join(argv[1:3])}: {proc.stderr.strip() or 'failed'}")
+    return proc.stdout
+
+
+def _tool(name: str) -> str:
+    from berth.runtime.oci import which
+    path = which(name) or next((p for p in (f"/usr/sbin/{name}", f"/sbin/{name}") if os.access(p, os.X_OK)), None)
+    if not path:
+        raise NetworkError(f"--network bridge needs {name} (apt-get install iproute2 iptables)")
+    return path
+
+
+def _iptables_rule(table: str, rule: str) -> None:
+    """Append `rule` unless it is there (-C), so that set-up can run again after a reboot or a flush."""
+    ipt = _tool("iptables")
+    args = rule.split()
+    if process.run([ipt, "-w", "-t", table, "-C", *args]).returncode != 0:
+        _run(ipt, "-w", "-t", table, "-A" if args[0] != "FORWARD" else "-I", *args)
+
+
+def _ready_for() -> str:
+    """The ifindex of berth0 if set-up completed for this very bridge (not one made again since)."""
+    try:
+        with open(f"/sys/class/net/{BRIDGE}/ifindex") as f, open(READY) as g:
+            index = f.read().strip()
+            return index if g.read() == index else ""
+    except FileNotFoundError:
+        return ""
+
+
+def ensure_bridge() -> None:
+    """The bridge, forwarding and the NAT rules: made once per boot (a marker in /run says so, for the
+    bridge it was made for), under a host-wide lock."""
+    if _ready_for():
+        return
+    from berth.store import fsutil
+    os.makedirs(LEASES, mode=0o700, exist_ok=True)
+    with fsutil.flock(os.path.join(os.path.dirname(LEASES), "network.lock")):
+        if _ready_for():
+            return
+        ip = _tool("ip")
+        if not os.path.exists(f"/sys/class/net/{BRIDGE}"):
+            for line in _run(ip, "-4", "route", "show").splitlines():
+                dest = line.split()[0]
+                if dest != "default" and ipaddress.IPv4Network(dest, strict=False).overlaps(SUBNET):
+                    raise NetworkError(f"cannot create {BRIDGE}: {SUBNET} overlaps the route {line.strip()!r}")
+            _run(ip, "-batch", commands=f"link add {BRIDGE} type bridge\n"
+                                        f"addr add {GATEWAY}/{SUBNET.prefixlen} dev {BRIDGE}\n"
+                                        f"link set {BRIDGE} up\n")
+        for path in ("/proc/sys/net/ipv4/ip_forward", f"/proc/sys/net/ipv4/conf/{BRIDGE}/route_localnet"):
+            with open(path, "w") as f:
+                f.write("1")
+        ipt = _tool("iptables")
+        if process.run([ipt, "-w", "-t", "nat", "-L", CHAIN, "-n"]).returncode != 0:
+            _run(ipt, "-w", "-t", "nat", "-N", CHAIN)
+        for table, rule in (
+                ("nat", f"POSTROUTING -s {SUBNET} ! -o {BRIDGE} -j MASQUERADE"),
+                ("nat", f"POSTROUTING -s 127.0.0.0/8 -o {BRIDGE} -j MASQUERADE"),
+                ("nat", f"PREROUTING -m addrtype --dst-type LOCAL -j {CHAIN}"),
+                ("nat", f"OUTPUT -m addrtype --dst-type LOCAL -j {CHAIN}"),
+                ("filter", f"FORWARD -i {BRIDGE} -j ACCEPT"),  # before a DROP policy (docker sets one)
+                ("filter", f"FORWARD -o {BRIDGE} -j ACCEPT")):
+            _iptables_rule(table, rule)
+        with open(f"/sys/class/net/{BRIDGE}/ifindex") as f:
+            fsutil.atomic_write(READY, f.read().strip().encode())
+
+
+def _lease(cid: str) -> str:
+    hosts = SUBNET.hosts()
+    next(hosts)  # the gateway
+    for address in hosts:
+        try:
+            fd = os.open(os.path.join(LEASES, str(address)), os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        except FileExistsError:
+            continue
+        with os.fdopen(fd, "w") as f:
+            f.write(cid)
+        return str(address)
+    raise NetworkError(f"no free address left in {SUBNET}")
+
+
+def _names(cid: str) -> tuple[str, str]:
+    """(namespace name, host-side veth name): interface names stop at 15 characters."""
+    return f"berth-{cid[:12]}", f"vb{cid[:12]}"
+
+
+def attach(cid: str, ports: list[PortMapping] = ()) -> Attachment:
+    """A namespace wired to the bridge, with an address and the published ports, for container `cid`."""
+    ensure_bridge()
+    ip = _tool("ip")
+    netns, veth = _names(cid)
+    if os.path.exists(f"/run/netns/{netns}"):  # what a crashed start left behind
+        detach(cid, published=bool(ports))
+    address = _lease(cid)
+    try:
+        _run(ip, "-batch", commands=f"netns add {netns}\n"
+                                    f"link add {veth} type veth peer name eth0 netns {netns}\n"
+                                    f"link set {veth} master {BRIDGE} up\n")
+        _run(ip, "-netns", netns, "-batch", commands=f"link set lo up\n"
+                                                     f"addr add {address}/{SUBNET.prefixlen} dev eth0\n"
+                                                     f"link set eth0 up\n"
+                                                     f"route add default via {GATEWAY}\n")
+        if ports:
+            rules = "".join(f"-A {CHAIN} -p {p.protocol}{f' -d {p.host_ip}' if p.host_ip else ''} --dport {p.host_port}"
+                            f" -m comment --comment berth:{cid} -j DNAT --to-destination {address}:{p.container_port}\n"
+                            for p in ports)
+            _run(_tool("iptables-restore"), "-w", "--noflush", commands=f"*nat\n{rules}COMMIT\n")
+    except BaseException:
+        detach(cid, address)
+        raise
+    return Attachment(f"/run/netns/{netns}", address, str(GATEWAY))
+
+
+def detach(cid: str, address: str | None = None, published: bool = True) -> None:
+    """Undo attach: ports, namespace (its veth goes with it), lease. Safe to call twice. `address`:
+    the lease, when known (else every lease is looked at); published=False: no port rules to look for."""
+    if published:
+        import shlex
+        ipt = _tool("iptables")
+        listed = process.run([ipt, "-w", "-t", "nat", "-S", CHAIN])
+        for line in listed.stdout.splitlines():
+            rule = shlex.split(line)  # `-A BERTH ... --comment "berth:ID" ...`
+            if rule[:1] == ["-A"] and f"berth:{cid}" in rule:
+                process.run([ipt, "-w", "-t", "nat", "-D", *rule[1:]])
+    netns, veth = _names(cid)
+    if os.path.exists(f"/run/netns/{netns}"):  # what `ip netns delete` does, without starting it
+        from berth.runtime.rootfs import unmount
+        unmount(f"/run/netns/{netns}")
+        try:
+            os.unlink(f"/run/netns/{netns}")
+        except FileNotFoundError:
+            pass
+    if os.path.exists(f"/sys/class/net/{veth}"):  # a namespace that failed half-way
+        process.run([_tool("ip"), "link", "delete", veth])
+    try:
+        names = [address] if address else os.listdir(LEASES)
+    except FileNotFoundError:
+        return
+    for name in names:
+        path = os.path.join(LEASES, name)
+        try:
+            with open(path) as f:
+                if f.read() == cid:
+                    os.unlink(path)
+        except FileNotFoundError:
+            pass
+
+
+def parse_publish(text: str) -> list[PortMapping]:
+    """docker's -p: [IP:][HOST_PORT:]CONTAINER_PORT[/PROTO], ports or equal-length ranges (a-b);
+    without a host port, a free one (the kernel's pick, as docker's)."""
+    from berth.container.options import InvalidOption
+    spec, _, proto = text.partition("/")
+    proto = proto or "tcp"
+    if proto not in ("tcp", "udp"):
+        raise InvalidOption(f"invalid publish {text!r}: protocol {proto!r} is not tcp or udp")
+    parts = spec.rsplit(":", 2)
+    host_ip = parts[0] if len(parts) == 3 else ""
+    if host_ip:
+        try:
+            ipaddress.IPv4Address(host_ip)
+        except ValueError:
+            raise InvalidOption(f"invalid publish {text!r}: {host_ip!r} is not an IPv4 address") from None
+    containers = _port_range(parts[-1], text)
+    hosts = _port_range(parts[-2], text) if len(parts) > 1 and parts[-2] else [_free_port(proto) for _ in containers]
+    if len(hosts) != len(containers):
+        raise InvalidOption(f"invalid publish {text!r}: the host and container port ranges differ in length")
+    return [PortMapping(host_ip, h, c, proto) for h, c in zip(hosts, containers)]
+
+
+def _port_range(text: str, whole: str) -> list[int]:
+    from berth.container.options import InvalidOption
+    first, _, last = text.partition("-")
+    try:
+        lo, hi = int(first), int(last or first)
+    except ValueError:
+        raise InvalidOption(f"invalid publish {whole!r}: {text!r} is not a port or a range") from None
+    if not 0 < lo <= hi <= 65535:
+        raise InvalidOption(f"invalid publish {whole!r}: ports are 1-65535")
+    return list(range(lo, hi + 1))
+
+
+def _free_port(proto: str) -> int:
+    import socket
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM if proto == "udp" else socket.SOCK_STREAM) as s:
+        s.bind(("", 0))
+        return s.getsockname()[1]
