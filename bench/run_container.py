@@ -63,7 +63,7 @@ SECTION = "## container start (run --rm /bin/true)"
 GOAL_RATIO = 0.6
 GOAL_RSS_KB = 2048
 MONITORS = ("berth-monitor", "conmon")
-ENGINES = ("berth", "berth-nopyc", "podman", "docker", "runc")
+ENGINES = ("berth", "berth-nopyc", "podman", "docker", "runc", "berth-bridge", "podman-bridge")
 
 # berth is timed as an installed Python program runs: with its bytecode cached. The bytecode goes to
 # CACHE/pycache (PYTHONPYCACHEPREFIX), not into the source tree, and whatever __pycache__ the
@@ -97,6 +97,11 @@ _runc_seq = [0]
 
 
 def run_cmd(engine: str) -> list[str]:
+    # *-bridge: each with its default network (berth0; podman's netavark bridge), as a user runs them
+    if engine == "berth-bridge":
+        return [*BERTH, "run", "--rm", IMAGE, "/bin/true"]
+    if engine == "podman-bridge":
+        return [*PODMAN, "run", "--rm", IMAGE, "/bin/true"]
     if engine in ("berth", "berth-nopyc"):
         return [*BERTH, "run", "--rm", "--network", "none", IMAGE, "/bin/true"]
     if engine == "podman":
@@ -152,7 +157,8 @@ def quiesce(timeout: float = 15.0) -> float:
 
 def available() -> dict[str, bool]:
     have = {"berth": True, "berth-nopyc": True, "runc": shutil.which("runc") is not None, "podman": shutil.which("podman") is not None,
-            "docker": shutil.which("docker") is not None}
+            "docker": shutil.which("docker") is not None, "berth-bridge": True}
+    have["podman-bridge"] = have["podman"]
     if have["docker"] and sh([*DOCKER, "version", "--format", "{{.Server.Version}}"], check=False).returncode != 0:
         have["docker"] = False
     return have
@@ -700,19 +706,26 @@ def report(args, engines, sbs, scaling, rss, overhead, prof) -> str:
              "--network none IMG /bin/true` (otherwise podman's defaults: overlay, runc, cgroupfs, conmon, file events); "
              "`docker run --rm --network none IMG /bin/true` (dockerd + containerd); `runc --root R run --bundle B FRESH-ID` "
              "with `runc spec` + terminal off + args /bin/true (own netns, read-only rootfs directory, no overlay). "
+             "The -bridge rows: the same commands without --network, each engine's default network. "
              "berth runs with its bytecode cached (PYTHONPYCACHEPREFIX=" + str(CACHE / "pycache") + ", as an installed "
              "package would); the `no .pyc` row is berth as this sandbox runs it (PYTHONDONTWRITEBYTECODE=1, sources without "
              "__pycache__): every berth process, the exit command too, compiles berth's modules again (stdlib "
              f"from a bytecode cache, {NOPYC_PREFIX})",
              "",
-             "| engine | median (ms) | p90 (ms) | berth / engine (median) | background after exit (ms) |",
+             "| engine | median (ms) | p90 (ms) | berth / engine (median; bridge rows: bridge / bridge) | background after exit (ms) |",
              "| --- | ---: | ---: | ---: | ---: |"]
     names = {"berth": "berth", "berth-nopyc": "berth, no .pyc for berth's modules", "podman": "podman",
-             "docker": "docker", "runc": "runc (bare)"}
+             "docker": "docker", "runc": "runc (bare)", "berth-bridge": "berth, default network (bridge)",
+             "podman-bridge": "podman, default network (bridge)"}
     for e in engines:
-        ratio = "—" if e == "berth" else f"{med['berth'] / med[e]:.2f}"
+        ours = "berth-bridge" if e == "podman-bridge" else "berth"  # default network against default network
+        ratio = "—" if e in ("berth", "berth-bridge") or ours not in med else f"{med[ours] / med[e]:.2f}"
         lines.append(f"| {names[e]} | {med[e] * 1e3:.0f} | {p90[e] * 1e3:.0f} | {ratio} | {tail[e] * 1e3:.0f} |")
     lines.append("")
+    if "berth-bridge" in engines and "podman-bridge" in engines:
+        lines += [f"Each with its default network (a bridge, an address, NAT): berth/podman "
+                  f"{med['berth-bridge'] / med['podman-bridge']:.2f} (median), "
+                  f"{p90['berth-bridge'] / p90['podman-bridge']:.2f} (p90).", ""]
     for b in ("berth", "berth-nopyc"):
         if b not in engines:
             continue
