@@ -123,3 +123,11 @@ def test_build_runs_on_the_bridge_when_asked(busybox, tmp_path):
     assert busybox.out("run", "--rm", "netb", "cat", "/none") == "no-eth0\n"
     leases = [n for n in os.listdir(bridge.LEASES)]
     assert all(not open(os.path.join(bridge.LEASES, n)).read().startswith("build-") for n in leases)
+
+
+def test_a_start_that_fails_leaves_no_network_behind(busybox):
+    cid = busybox.out("create", "--name", "bad", "-p", f"{_free_port()}:80", "busybox", "no-such-command").strip()
+    proc = busybox.run("start", "bad", check=False)
+    assert proc.returncode != 0 and "no-such-command" in proc.stderr.decode()
+    assert _leftovers(cid) == []
+    busybox.run("rm", "bad")

@@ -321,6 +321,7 @@ class ContainerService:
             try:
                 sock = self._start_locked(c, attach)
             except BaseException as e:
+                self._detach_network(c)
                 rootfs.unmount(os.path.join(self.records.dir(c.id), "rootfs"))
                 self.records.update_state(c.id, error=str(e))
                 raise
@@ -370,15 +371,11 @@ class ContainerService:
         fsutil.atomic_write(os.path.join(bundle, "config.json"), json.dumps(doc, indent=1).encode())
         # while a foreground `berth run` holds the `attached` lock, that client records the exit and
         # removes a --rm container itself, and the monitor starts no Python process in its way
-        try:
-            pid, monitor_pid, sock = monitor.start(
-                runtime=rt, cid=c.id, bundle=bundle, exit_file=self._exit_file(c.id), terminal=cfg["tty"],
-                stdin=cfg["stdin"], exit_command=[sys.executable, "-m", "berth", "--root", self.store.root,
-                                                  "container", "cleanup", c.id],
-                exit_lock=os.path.join(bundle, "attached"), log_path=self.log_path(c), attach=attach)
-        except BaseException:
-            self._detach_network(c)
-            raise
+        pid, monitor_pid, sock = monitor.start(
+            runtime=rt, cid=c.id, bundle=bundle, exit_file=self._exit_file(c.id), terminal=cfg["tty"],
+            stdin=cfg["stdin"], exit_command=[sys.executable, "-m", "berth", "--root", self.store.root,
+                                              "container", "cleanup", c.id],
+            exit_lock=os.path.join(bundle, "attached"), log_path=self.log_path(c), attach=attach)
         self.records.update_state(c.id, status="running", pid=pid, monitor_pid=monitor_pid, exit_code=0,
                                   oom_killed=0, started_at=time.time(), finished_at=None, stopped_by_user=0,
                                   error="")
