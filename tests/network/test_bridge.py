@@ -55,7 +55,7 @@ def test_address_hosts_entry_and_nothing_left_after_rm(busybox):
     cid = busybox.out("run", "-d", "--network", "bridge", "--hostname", "box", "busybox", "sleep", "60").strip()
     settings = busybox.json("inspect", cid)[0]["NetworkSettings"]
     address = settings["IPAddress"]
-    assert ipaddress.IPv4Address(address) in bridge.SUBNET and settings["Gateway"] == str(bridge.GATEWAY)
+    assert ipaddress.IPv4Address(address) in ipaddress.IPv4Network(bridge.SUBNET) and settings["Gateway"] == bridge.GATEWAY
     inside = busybox.out("exec", cid, "sh", "-c", "ip -4 addr show eth0; ip route; cat /etc/hosts")
     assert f"inet {address}/16" in inside and f"default via {bridge.GATEWAY}" in inside
     assert f"{address}\tbox" in inside
@@ -119,7 +119,7 @@ def test_build_runs_on_the_bridge_when_asked(busybox, tmp_path):
         "RUN --network=none sh -c 'ip -4 addr show eth0 > /none 2>&1 || echo no-eth0 > /none'\n")
     busybox.run("build", "-q", "--network", "bridge", "-t", "netb", tmp_path)
     addr = busybox.out("run", "--rm", "netb", "cat", "/addr").split()[1]
-    assert ipaddress.IPv4Address(addr) in bridge.SUBNET
+    assert ipaddress.IPv4Address(addr) in ipaddress.IPv4Network(bridge.SUBNET)
     assert busybox.out("run", "--rm", "netb", "cat", "/none") == "no-eth0\n"
     leases = [n for n in os.listdir(bridge.LEASES)]
     assert all(not open(os.path.join(bridge.LEASES, n)).read().startswith("build-") for n in leases)

@@ -14,7 +14,6 @@ published ports in (docker's default network, done as docker does it with iptabl
 """
 from __future__ import annotations
 
-import ipaddress
 import os
 
 from berth.errors import BerthError
@@ -22,8 +21,8 @@ from berth.record import Record
 from berth.runtime import process
 
 BRIDGE = "berth0"
-SUBNET = ipaddress.IPv4Network("10.90.0.0/16")
-GATEWAY = SUBNET.network_address + 1
+SUBNET, PREFIX = "10.90.0.0/16", 16  # strings: `ipaddress` costs an import on every `berth run`
+GATEWAY = "10.90.0.1"
 LEASES = "/run/berth/ipam"
 READY = "/run/berth/bridge-ready"  # the ifindex of the berth0 that set-up last completed for
 CHAIN = "BERTH"
@@ -103,12 +102,14 @@ def ensure_bridge() -> None:
             return
         ip = _tool("ip")
         if not os.path.exists(f"/sys/class/net/{BRIDGE}"):
+            import ipaddress
             for line in _run(ip, "-4", "route", "show").splitlines():
                 dest = line.split()[0]
-                if dest != "default" and ipaddress.IPv4Network(dest, strict=False).overlaps(SUBNET):
+                if dest != "default" and ipaddress.IPv4Network(dest, strict=False).overlaps(
+                        ipaddress.IPv4Network(SUBNET)):
                     raise NetworkError(f"cannot create {BRIDGE}: {SUBNET} overlaps the route {line.strip()!r}")
             _run(ip, "-batch", commands=f"link add {BRIDGE} type bridge\n"
-                                        f"addr add {GATEWAY}/{SUBNET.prefixlen} dev {BRIDGE}\n"
+                                        f"addr add {GATEWAY}/{PREFIX} dev {BRIDGE}\n"
                                         f"link set {BRIDGE} up\n")
         for path in ("/proc/sys/net/ipv4/ip_forward", f"/proc/sys/net/ipv4/conf/{BRIDGE}/route_localnet"):
             with open(path, "w") as f:
@@ -128,10 +129,15 @@ def ensure_bridge() -> None:
             fsutil.atomic_write(READY, f.read().strip().encode())
 
 
+def _addresses():
+    """The subnet's host addresses after the gateway, in order."""
+    a, b, _, _ = (int(x) for x in SUBNET.split("/")[0].split("."))
+    for n in range(2, (1 << (32 - PREFIX)) - 1):
+        yield f"{a}.{b}.{n >> 8}.{n & 255}"
+
+
 def _lease(cid: str) -> str:
-    hosts = SUBNET.hosts()
-    next(hosts)  # the gateway
-    for address in hosts:
+    for address in _addresses():
         try:
             fd = os.open(os.path.join(LEASES, str(address)), os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
         except FileExistsError:
@@ -160,7 +166,7 @@ def attach(cid: str, ports: list[PortMapping] = ()) -> Attachment:
                                     f"link add {veth} type veth peer name eth0 netns {netns}\n"
                                     f"link set {veth} master {BRIDGE} up\n")
         _run(ip, "-netns", netns, "-batch", commands=f"link set lo up\n"
-                                                     f"addr add {address}/{SUBNET.prefixlen} dev eth0\n"
+                                                     f"addr add {address}/{PREFIX} dev eth0\n"
                                                      f"link set eth0 up\n"
                                                      f"route add default via {GATEWAY}\n")
         if ports:
@@ -171,7 +177,7 @@ def attach(cid: str, ports: list[PortMapping] = ()) -> Attachment:
     except BaseException:
         detach(cid, address)
         raise
-    return Attachment(f"/run/netns/{netns}", address, str(GATEWAY))
+    return Attachment(f"/run/netns/{netns}", address, GATEWAY)
 
 
 def detach(cid: str, address: str | None = None, published: bool = True) -> None:
@@ -220,6 +226,7 @@ def parse_publish(text: str) -> list[PortMapping]:
     parts = spec.rsplit(":", 2)
     host_ip = parts[0] if len(parts) == 3 else ""
     if host_ip:
+        import ipaddress
         try:
             ipaddress.IPv4Address(host_ip)
         except ValueError:
