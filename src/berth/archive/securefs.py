@@ -83,21 +83,30 @@ def lstat_at(dir_fd: int, name: str) -> os.stat_result | None:
         return None
 
 
-def remove_at(dir_fd: int, name: str, st: os.stat_result | None = None) -> None:
-    """Remove `name` in dir_fd without following symlinks; directories recursively."""
-    st = st or lstat_at(dir_fd, name)
-    if st is None:
-        return
-    if stat.S_ISDIR(st.st_mode):
-        # shutil.rmtree with dir_fd uses the fd-based walk that never follows symlinks.
-        import shutil  # here: it imports the compression modules, which most commands never need
-        real = os.open(".", os.O_RDONLY | os.O_DIRECTORY, dir_fd=dir_fd)
-        try:
-            shutil.rmtree(name, dir_fd=real)
-        finally:
-            os.close(real)
-    else:
-        os.unlink(name, dir_fd=dir_fd)
+def remove_at(dir_fd: int, name: str, st: os.stat_result | None = None, ignore_errors: bool = False) -> None:
+    """Remove `name` in dir_fd without following symlinks; directories recursively, through fds,
+    never entering another filesystem (a mount point is left full, and removing it fails).
+    ignore_errors: go on with the rest, as `rm -rf` does."""
+    try:
+        st = st or lstat_at(dir_fd, name)
+        if st is None:
+            return
+        if not stat.S_ISDIR(st.st_mode):
+            os.unlink(name, dir_fd=dir_fd)
+            return
+        if st.st_dev == os.fstat(dir_fd).st_dev:
+            fd = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
+            try:
+                with os.scandir(fd) as it:
+                    entries = [(e.name, e.stat(follow_symlinks=False)) for e in it]
+                for child, child_st in entries:
+                    remove_at(fd, child, child_st, ignore_errors)
+            finally:
+                os.close(fd)
+        os.rmdir(name, dir_fd=dir_fd)
+    except OSError:
+        if not ignore_errors:
+            raise
 
 
 def fd_path(fd: int) -> str:

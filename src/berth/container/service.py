@@ -392,14 +392,17 @@ class ContainerService:
         return net
 
     def _detach_network(self, c: Container) -> None:
-        if c.config["network"] == "bridge":
-            from berth.network import bridge
-            net = self.network_settings(c)
-            bridge.detach(c.id, net["address"] if net else None, published=bool(c.config.get("ports")))
-            try:
-                os.unlink(os.path.join(self.records.dir(c.id), "network.json"))
-            except FileNotFoundError:
-                pass
+        if c.config["network"] != "bridge":
+            return
+        from berth.network import bridge
+        net = self.network_settings(c)
+        if net is None and not os.path.exists(bridge.namespace(c.id)):
+            return  # not attached, or detached already (finalize, then rm)
+        bridge.detach(c.id, net["address"] if net else None, published=bool(c.config.get("ports")))
+        try:
+            os.unlink(os.path.join(self.records.dir(c.id), "network.json"))
+        except FileNotFoundError:
+            pass
 
     def network_settings(self, c: Container) -> dict | None:
         try:

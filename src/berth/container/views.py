@@ -79,7 +79,6 @@ def _network_settings(cfg: dict, net: dict | None) -> dict:
     for p in cfg.get("ports", []):
         ports.setdefault(f"{p['container_port']}/{p['protocol']}", []).append(
             {"HostIp": p["host_ip"] or "0.0.0.0", "HostPort": str(p["host_port"])})
-    address, gateway = (net["address"], net["gateway"]) if net else ("", "")
-    prefix = 16 if net else 0
+    address, gateway, prefix = (net["address"], net["gateway"], net["prefix"]) if net else ("", "", 0)
     return {"IPAddress": address, "IPPrefixLen": prefix, "Gateway": gateway, "Ports": ports,
             "Networks": {cfg["network"]: {"IPAddress": address, "IPPrefixLen": prefix, "Gateway": gateway}}}

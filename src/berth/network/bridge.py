@@ -43,6 +43,7 @@ class Attachment(Record):
     netns: str          # the namespace's path, for the runtime
     address: str
     gateway: str
+    prefix: int         # of the subnet
 
 
 def _run(*argv: str, commands: str | None = None) -> str:
@@ -153,12 +154,17 @@ def _names(cid: str) -> tuple[str, str]:
     return f"berth-{cid[:12]}", f"vb{cid[:12]}"
 
 
+def namespace(cid: str) -> str:
+    """The path of the container's network namespace (there while it is attached)."""
+    return f"/run/netns/{_names(cid)[0]}"
+
+
 def attach(cid: str, ports: list[PortMapping] = ()) -> Attachment:
     """A namespace wired to the bridge, with an address and the published ports, for container `cid`."""
     ensure_bridge()
     ip = _tool("ip")
     netns, veth = _names(cid)
-    if os.path.exists(f"/run/netns/{netns}"):  # what a crashed start left behind
+    if os.path.exists(namespace(cid)):  # what a crashed start left behind
         detach(cid, published=bool(ports))
     address = _lease(cid)
     try:
@@ -177,7 +183,7 @@ def attach(cid: str, ports: list[PortMapping] = ()) -> Attachment:
     except BaseException:
         detach(cid, address)
         raise
-    return Attachment(f"/run/netns/{netns}", address, GATEWAY)
+    return Attachment(namespace(cid), address, GATEWAY, PREFIX)
 
 
 def detach(cid: str, address: str | None = None, published: bool = True) -> None:
@@ -191,12 +197,12 @@ def detach(cid: str, address: str | None = None, published: bool = True) -> None
             rule = shlex.split(line)  # `-A BERTH ... --comment "berth:ID" ...`
             if rule[:1] == ["-A"] and f"berth:{cid}" in rule:
                 process.run([ipt, "-w", "-t", "nat", "-D", *rule[1:]])
-    netns, veth = _names(cid)
-    if os.path.exists(f"/run/netns/{netns}"):  # what `ip netns delete` does, without starting it
+    path, veth = namespace(cid), _names(cid)[1]
+    if os.path.exists(path):  # what `ip netns delete` does, without starting it
         from berth.runtime.rootfs import unmount
-        unmount(f"/run/netns/{netns}")
+        unmount(path)
         try:
-            os.unlink(f"/run/netns/{netns}")
+            os.unlink(path)
         except FileNotFoundError:
             pass
     if os.path.exists(f"/sys/class/net/{veth}"):  # a namespace that failed half-way

@@ -12,7 +12,7 @@ import os
 
 from berth.errors import BerthError
 from berth.runtime import process
-from berth.runtime.oci import runtime_message
+from berth.runtime.oci import runtime_errors, runtime_message
 
 BINARY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "berth-monitor")
 
@@ -83,7 +83,6 @@ def start(*, runtime, cid: str, bundle: str, exit_file: str, terminal: bool, std
             raise BerthError(f"container monitor failed to start: {err or 'no message'}")
         pid, monitor_pid = int(line[0]), int(line[1])
         if pid <= 0:
-            from berth.runtime.oci import runtime_errors
             messages = runtime_errors(runtime_log) or [err or f"{runtime.name} exited with {monitor_pid}"]
             raise CreateFailed(f"cannot create container: {runtime_message(messages[-1])}")
     except BaseException:

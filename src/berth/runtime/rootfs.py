@@ -53,6 +53,11 @@ def is_mounted(target: str) -> bool:
     return os.path.ismount(target)
 
 
+def _loopback_nameserver(line: str) -> bool:
+    words = line.split()
+    return words[:1] == ["nameserver"] and len(words) > 1 and words[1].startswith(("127.", "::1"))
+
+
 def etc_mounts(bundle: str, hostname: str, network: str, read_only: bool = False, address: str = "") -> list:
     """/etc/hostname, /etc/hosts and /etc/resolv.conf written into the bundle and bind-mounted over
     the image's: the host's resolver for --network host, the same without loopback name servers
@@ -66,9 +71,7 @@ def etc_mounts(bundle: str, hostname: str, network: str, read_only: bool = False
         except OSError:
             pass
         if network == "bridge":
-            resolv = "".join(line for line in resolv.splitlines(keepends=True)
-                             if not line.split()[:1] == ["nameserver"] or not line.split()[1:2]
-                             or not line.split()[1].startswith(("127.", "::1")))
+            resolv = "".join(line for line in resolv.splitlines(keepends=True) if not _loopback_nameserver(line))
     files = {"hostname": f"{hostname}\n",
              "hosts": f"127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
                       f"{address or '127.0.1.1'}\t{hostname}\n",

@@ -50,42 +50,18 @@ def _temp_file(directory: str, prefix: str) -> tuple[int, str]:
 
 
 def remove_tree(path: str) -> None:
-    """rm -rf, ignoring errors, that never follows a symlink and never enters another filesystem (a
-    mount left behind is not emptied); shutil.rmtree without importing shutil's compression modules."""
+    """rm -rf of `path`: securefs.remove_at (no symlink followed, no other filesystem entered),
+    without importing shutil and the compression modules it pulls in."""
+    from berth.archive import securefs
+    parent, name = os.path.split(os.path.abspath(path))
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    except NotADirectoryError:
-        os.unlink(path)
-        return
+        fd = os.open(parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     except FileNotFoundError:
         return
     try:
-        _remove_contents(fd, os.fstat(fd).st_dev)
+        securefs.remove_at(fd, name, ignore_errors=True)
     finally:
         os.close(fd)
-    try:
-        os.rmdir(path)
-    except OSError:
-        pass
-
-
-def _remove_contents(dir_fd: int, dev: int) -> None:
-    with os.scandir(dir_fd) as it:
-        entries = [(e.name, e.is_dir(follow_symlinks=False)) for e in it]
-    for name, is_dir in entries:
-        try:
-            if is_dir:
-                fd = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
-                try:
-                    if os.fstat(fd).st_dev == dev:
-                        _remove_contents(fd, dev)
-                finally:
-                    os.close(fd)
-                os.rmdir(name, dir_fd=dir_fd)
-            else:
-                os.unlink(name, dir_fd=dir_fd)
-        except OSError:
-            pass
 
 
 def atomic_write(path: str, data: bytes, mode: int = 0o600) -> None:
