@@ -15,7 +15,8 @@ class WriterPipe:
     """Read what `produce(out)` writes. `finish()` reads what the consumer left (a tar reader may
     stop at the end-of-archive blocks), waits for the writer and re-raises its error; `result` is
     then produce's return value. `abandon()` drops the rest: the writer stops on a broken pipe.
-    As a context manager: finish on success, abandon when the block raised."""
+    As a context manager: finish on success, abandon when the block raised; then a writer's own
+    failure (not the broken pipe the abandon causes) is the cause to report, raised in its place."""
 
     def __init__(self, produce):
         read_fd, write_fd = os.pipe()
@@ -60,8 +61,10 @@ class WriterPipe:
     def __enter__(self):
         return self
 
-    def __exit__(self, exc_type, *exc):
+    def __exit__(self, exc_type, exc, tb):
         if exc_type is None:
             self.finish()
-        else:
-            self.abandon()
+            return
+        self.abandon()
+        if self._error is not None and not isinstance(self._error, BrokenPipeError):
+            raise self._error from exc

@@ -21,13 +21,13 @@ from berth.build import dockerfile as df
 from berth.build.cache import BuildCache
 from berth.build.run import StepFailed, StepRootfs
 from berth.errors import ImageNotFound
-from berth.image.config import rfc3339
+from berth.container.options import InvalidOption, expose_ports, merge_env
+from berth.image.config import DEFAULT_PATH, rfc3339
 from berth.oci.image import canonical_json
 from berth.oci.platform import Platform
 from berth.oci.reference import Reference
 
 DEFAULT_SHELL = ["/bin/sh", "-c"]
-DEFAULT_PATH_ENV = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
 class BuildOptions:
@@ -111,9 +111,9 @@ class Builder:
         if rs.is_scratch:
             host = Platform.host()
             # docker gives a scratch stage the default PATH, so that RUN and the image's command find binaries
-            config = {"architecture": host.architecture, "os": host.os, "config": {"Env": [DEFAULT_PATH_ENV]},
+            config = {"architecture": host.architecture, "os": host.os, "config": {"Env": [DEFAULT_PATH]},
                       "rootfs": {"type": "layers", "diff_ids": []}, "history": []}
-            return _Stage(config, [], self.cache.key("scratch", DEFAULT_PATH_ENV))
+            return _Stage(config, [], self.cache.key("scratch", DEFAULT_PATH))
         if rs.base_stage is not None:
             parent = built[rs.base_stage]
             state = _Stage(copy.deepcopy(parent.config), list(parent.layers), parent.key)
@@ -151,9 +151,7 @@ class Builder:
             cfg["WorkingDir"] = path
             return self._workdir(ins, state, path, opts)
         if isinstance(ins, df.Env):
-            env = dict(e.partition("=")[::2] for e in cfg.get("Env") or [])
-            env.update(dict(ins.pairs))
-            cfg["Env"] = [f"{k}={v}" for k, v in env.items()]
+            cfg["Env"] = merge_env(cfg.get("Env") or [], [f"{k}={v}" for k, v in ins.pairs])
         elif isinstance(ins, df.Label):
             cfg.setdefault("Labels", {}).update(dict(ins.pairs))
         elif isinstance(ins, df.Cmd):
@@ -168,8 +166,10 @@ class Builder:
         elif isinstance(ins, df.Expose):
             ports = cfg.setdefault("ExposedPorts", {})
             for spec in ins.ports:
-                for port in _exposed_ports(spec, ins):
-                    ports[port] = {}
+                try:
+                    ports.update({port: {} for port in expose_ports(spec)})
+                except InvalidOption as err:
+                    raise ins.error(str(err)) from None
         elif isinstance(ins, df.Volume):
             volumes = cfg.setdefault("Volumes", {})
             for path in ins.paths:
@@ -269,7 +269,7 @@ class Builder:
             return spec.Mount(target if m.target else f"/run/secrets/{name}", source, "bind",
                               ["rbind", "rprivate", "ro"])
         if m.type == "bind":
-            root = sources.enter_context(_CopySource(self, m.from_, ins)) \
+            root = sources.enter_context(_CopySource(self, m.from_, ins, by_index=False)) \
                 if m.from_ else self._context.root
             if root is None:
                 raise ins.error("RUN --mount=type=bind needs a build context or from=")
@@ -329,7 +329,7 @@ class Builder:
                 return
             if urls:
                 downloads.fetch()
-                plans.append(downloads.plan())
+                plans.append(stack.enter_context(downloads.plan()))
             with StepRootfs(self.store, self.engine.containers.runtime(), state.lowers(self.store)) as step:
                 owner = None
                 if ins.chown:
@@ -442,7 +442,6 @@ class _Downloads:
         self.staging = None
         self.files: list[str] = []  # relative to the staging directory
         self.summary = ""
-        self._plan = None
 
     def __enter__(self) -> "_Downloads":
         return self
@@ -474,13 +473,10 @@ class _Downloads:
     def plan(self):
         """The downloaded files as a copy plan (after fetch())."""
         from berth.build.copying import plan_downloads
-        self._plan = plan_downloads(self.staging.path, self.files, self.ins.dest, workdir=self.workdir,
-                                    instruction=self.ins.keyword)
-        return self._plan
+        return plan_downloads(self.staging.path, self.files, self.ins.dest, workdir=self.workdir,
+                              instruction=self.ins.keyword)
 
     def __exit__(self, *exc):
-        if self._plan is not None:
-            self._plan.close()
         if self.staging is not None:
             self.staging.cleanup()
 
@@ -511,10 +507,12 @@ def _check_remote(ins, urls: list[str]) -> None:
 
 
 class _CopySource:
-    """The root COPY --from reads: an earlier stage's or an image's layers, mounted read-only."""
+    """The root COPY --from (or RUN --mount from=) reads: an earlier stage's or an image's layers,
+    mounted read-only. The stage is found as dockerfile.resolve_stages found it: an index for
+    COPY only, else the last stage of that name."""
 
-    def __init__(self, builder: Builder, ref: str, ins):
-        self.builder, self.ref, self.ins = builder, ref, ins
+    def __init__(self, builder: Builder, ref: str, ins, by_index: bool = True):
+        self.builder, self.ref, self.ins, self.by_index = builder, ref, ins, by_index
         self.built, self.dockerfile = builder._built, builder._dockerfile
         self.step = None
 
@@ -537,15 +535,13 @@ class _CopySource:
         return self.step.rootfs
 
     def _stage(self):
-        if self.ref.isdigit():
+        if self.by_index and self.ref.lstrip("+-").isdigit():
             index = int(self.ref)
             if index not in self.built:
                 raise self.ins.error(f"COPY --from={self.ref}: no such stage before this one")
             return self.built[index]
-        for index, state in self.built.items():
-            if self.dockerfile.stages[index].name == self.ref.lower():
-                return state
-        return None
+        index = df.stage_by_name(self.dockerfile.stages, self.ref.lower(), len(self.dockerfile.stages))
+        return None if index is None else self.built[index]
 
     def __exit__(self, *exc):
         if self.step is not None:
@@ -568,19 +564,6 @@ def _chown_ids(rootfs: str, spec: str) -> tuple[int, int]:
     user, _, group = spec.partition(":")
     uid = lookup(user, "/etc/passwd", "user")
     return uid, lookup(group, "/etc/group", "group") if group else uid
-
-
-def _exposed_ports(spec: str, ins) -> list[str]:
-    """EXPOSE's PORT[-END][/PROTO] as docker stores it: one key per port, the protocol in lower case."""
-    port, _, proto = spec.partition("/")
-    proto = (proto or "tcp").lower()
-    start, _, end = port.partition("-")
-    if not (start.isdigit() and (end.isdigit() or not end)) or proto not in ("tcp", "udp", "sctp"):
-        raise ins.error(f"invalid port to EXPOSE: {spec}")
-    first, last = int(start), int(end or start)
-    if not 0 < first <= last <= 65535:
-        raise ins.error(f"invalid port range to EXPOSE: {spec}")
-    return [f"{n}/{proto}" for n in range(first, last + 1)]
 
 
 def _inside(root: str, path: str, ins) -> str:

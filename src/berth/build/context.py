@@ -93,10 +93,6 @@ class BuildContext:
             staging.cleanup()
             raise
 
-    @classmethod
-    def empty(cls, dockerfile: bytes) -> "BuildContext":
-        return cls(None, dockerfile, "-", IgnoreMatcher())
-
     # -- use
 
     def source_root(self) -> SourceRoot:
@@ -113,9 +109,6 @@ class BuildContext:
             raise ContextError("COPY failed: no build context (the Dockerfile came from stdin); "
                                "use COPY --from")
         return plan_copy(self.root, sources, dest, ignore=self.ignore, **options)
-
-    def excluded(self, path: str) -> bool:
-        return self.ignore.excluded(path)
 
     def close(self) -> None:
         if self._staging is not None:

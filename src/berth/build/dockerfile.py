@@ -350,7 +350,7 @@ class Dockerfile(Record):
         """A stage by name (case-insensitive; the last one so named) or index."""
         if isinstance(ref, int):
             return self.stages[ref]
-        found = _stage_by_name(self.stages, ref.lower(), len(self.stages))
+        found = stage_by_name(self.stages, ref.lower(), len(self.stages))
         if found is None:
             raise DockerfileError(self.filename, None, f"target stage {ref!r} could not be found")
         return self.stages[found]
@@ -1243,7 +1243,7 @@ class ResolvedStage(Record):
         return self.base_stage is None and self.base == "scratch"
 
 
-def _stage_by_name(stages: list[Stage], name: str, before: int) -> int | None:
+def stage_by_name(stages: list[Stage], name: str, before: int) -> int | None:
     for stage in reversed(stages[:before]):
         if stage.name and stage.name == name:
             return stage.index
@@ -1258,7 +1258,7 @@ def resolve_stages(dockerfile: Dockerfile, scope: GlobalScope | None = None) -> 
     for stage in stages:
         head = scope.expand_from(stage.from_instruction)
         # FROM names an earlier stage only, compared as written (stage names are lower-case)
-        base_stage = _stage_by_name(stages, head.image, stage.index)
+        base_stage = stage_by_name(stages, head.image, stage.index)
         deps = [] if base_stage is None else [base_stage]
         images: list[str] = []
 
@@ -1269,7 +1269,7 @@ def resolve_stages(dockerfile: Dockerfile, scope: GlobalScope | None = None) -> 
                     raise ins.error(f"invalid stage index {ref}")
                 target = index
             else:
-                target = _stage_by_name(stages, ref.lower(), len(stages))
+                target = stage_by_name(stages, ref.lower(), len(stages))
             if target is None:
                 if ref not in images:
                     images.append(ref)

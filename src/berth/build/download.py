@@ -17,6 +17,7 @@ import os
 import posixpath
 
 from berth.archive import CHUNK
+from berth.archive.hashing import HashingWriter
 from berth.errors import BerthError
 from berth.oci.digest import Digest
 from berth.record import Record
@@ -38,7 +39,6 @@ class Downloaded(Record):
 
 
 def download(url: str, directory: str, expected: Digest | None = None) -> Downloaded:
-    import hashlib
     import urllib.error
     import urllib.parse
     import urllib.request
@@ -64,16 +64,13 @@ def download(url: str, directory: str, expected: Digest | None = None) -> Downlo
     with response:
         name = _filename(urllib.parse.unquote(parts.path), response.headers.get("Content-Disposition"))
         path = os.path.join(directory, name or UNNAMED)
-        hasher = expected.hasher() if expected else hashlib.sha256()
-        size = 0
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
         with open(fd, "wb") as out:
+            hashed = HashingWriter(out, expected.algorithm if expected else "sha256")
             view = memoryview(bytearray(CHUNK))
             try:
                 while n := response.readinto(view):
-                    hasher.update(view[:n])
-                    out.write(view[:n])
-                    size += n
+                    hashed.write(view[:n])
             except (HTTPException, OSError) as err:  # a short chunked body raises IncompleteRead
                 raise DownloadError(f"failed to GET {url}: {error_reason(err)}") from None
         if response.length:  # what Content-Length announced and never came
@@ -81,10 +78,10 @@ def download(url: str, directory: str, expected: Digest | None = None) -> Downlo
         os.chmod(path, 0o600)  # whatever the umask
         mtime = _last_modified(response.headers.get("Last-Modified"))
         os.utime(path, (mtime, mtime))
-    digest = Digest.from_hasher(hasher)
+    digest = hashed.digest()
     if expected is not None and digest != expected:
         raise DownloadError(f"checksum mismatch for {url}: expected {expected}, got {digest}")
-    return Downloaded(name, path, digest, size, mtime)
+    return Downloaded(name, path, digest, hashed.count, mtime)
 
 
 def _filename(url_path: str, disposition: str | None) -> str:

@@ -12,6 +12,7 @@ import json
 import os
 
 from berth.errors import BerthError
+from berth.image.config import DEFAULT_PATH
 from berth.runtime import process, rootfs, spec
 from berth.store import fsutil
 
@@ -65,7 +66,7 @@ class StepRootfs:
         uid, gid, groups, home = resolve(self.rootfs, user)
         env = list(env)
         if not any(e.startswith("PATH=") for e in env):
-            env.insert(0, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+            env.insert(0, DEFAULT_PATH)
         if not any(e.startswith("HOME=") for e in env):
             env.append(f"HOME={home}")
         self.mount_points.update(m.destination.strip("/") for m in mounts)

@@ -45,7 +45,8 @@ def _secrets(values) -> dict:
 @option("--build-arg", "build_args", multiple=True, help="Set a build-time variable (NAME=VALUE).")
 @option("--no-cache", is_flag=True, help="Do not use the build cache.")
 @option("--pull", is_flag=True, help="Always pull base images, even when they are in the store.")
-@option("--network", default="host", help="Network for RUN: host, bridge (own address, NAT) or none.")
+@option("--network", default="host", choices=["host", "bridge", "none"],
+        help="Network for RUN: host, bridge (own address, NAT) or none.")
 @option("--label", "labels", multiple=True, help="Set metadata on the image (NAME=VALUE).")
 @option("--source-date-epoch", type=int, help="Timestamps for a reproducible image (seconds since 1970).")
 @option("--progress", default="auto", choices=["auto", "plain", "quiet"], help="Progress output.")
@@ -59,9 +60,6 @@ def build_cmd(engine, tags, dockerfile, target, build_args, no_cache, pull, netw
     """Build an image from a Dockerfile and a context (a directory, or - for a tar or Dockerfile on stdin)."""
     from berth.build.builder import Builder, BuildOptions
     from berth.build.context import BuildContext
-    from berth.errors import BerthError
-    if network not in ("host", "bridge", "none"):
-        raise BerthError(f"network {network!r} is not available for builds: use host, bridge or none")
     quiet = quiet or progress == "quiet"
     opts = BuildOptions(tags=tags, target=target, build_args=_pairs(build_args, "--build-arg"), no_cache=no_cache,
                         pull=pull, network=network, labels=_pairs(labels, "--label"),

@@ -22,7 +22,6 @@ import os
 import posixpath
 import shlex
 import stat
-import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -30,6 +29,7 @@ from berth import archive
 from berth.archive.hashing import CountingWriter
 from berth.archive import securefs
 from berth.archive.unpack import OVERLAY_OPAQUE_XATTR
+from berth.container.options import expose_ports, parse_signal
 from berth.errors import BerthError, Conflict, StoreError
 from berth.runtime import rootfs as rootfs_mount
 from berth.store import fsutil
@@ -200,37 +200,6 @@ def _proc(fd: int) -> str:
     return f"/proc/self/fd/{fd}"
 
 
-def _pipe(produce, consume):
-    """produce(out) in a thread writing a pipe, consume(stream) here reading it."""
-    r, w = os.pipe()
-    errors: list[BaseException] = []
-
-    def run():
-        try:
-            with open(w, "wb", buffering=1 << 20) as out:
-                produce(out)
-        except BrokenPipeError:
-            pass  # the consumer stopped: its error is the one to report
-        except BaseException as e:  # noqa: BLE001 - reported by the caller's thread
-            errors.append(e)
-
-    thread = threading.Thread(target=run, name="berth-cp", daemon=True)
-    thread.start()
-    failure = None
-    result = None
-    try:
-        with open(r, "rb") as stream:
-            result = consume(stream)
-    except BaseException as e:  # noqa: BLE001
-        failure = e
-    thread.join()
-    if errors:
-        raise errors[0]
-    if failure is not None:
-        raise failure
-    return result
-
-
 # ---- the service ---------------------------------------------------------------------------
 
 class FileService:
@@ -355,9 +324,9 @@ class FileService:
                 if dcp.dir_required:
                     raise CopyError(f"{side.describe(dcp.text)}: no such directory")
                 root, arcname = d.fd, d.name
-            result = _pipe(lambda out: archive.write_tree(src_fd, out, arcname=arcname),
-                           lambda stream: archive.extract(stream, _proc(root), whiteouts="none",
-                                                          same_owner=archive_mode))
+            from berth.archive.pipe import WriterPipe
+            with WriterPipe(lambda out: archive.write_tree(src_fd, out, arcname=arcname)) as stream:
+                result = archive.extract(stream, _proc(root), whiteouts="none", same_owner=archive_mode)
             return result.size
         finally:
             os.close(d.fd)
@@ -686,7 +655,7 @@ def apply_changes(config: dict, changes) -> dict:
             elif instruction == "EXPOSE":
                 ports = dict(cfg.get("ExposedPorts") or {})
                 for spec in _words(instruction, rest):
-                    ports.update({p: {} for p in _ports(spec)})
+                    ports.update({p: {} for p in expose_ports(spec)})
                 cfg["ExposedPorts"] = ports
             elif instruction == "VOLUME":
                 volumes = dict(cfg.get("Volumes") or {})
@@ -704,7 +673,6 @@ def apply_changes(config: dict, changes) -> dict:
                     raise ChangeError("USER requires exactly one argument")
                 cfg["User"] = rest
             elif instruction == "STOPSIGNAL":
-                from berth.container.options import parse_signal
                 try:
                     parse_signal(rest)
                 except BerthError as e:
@@ -762,18 +730,3 @@ def _name_values(instruction: str, text: str) -> list[tuple[str, str]]:
             raise ChangeError(f"{instruction}: syntax error - can't find = in {w!r}. Must be of the form: name=value")
         out.append((key, value))
     return out
-
-
-def _ports(spec: str) -> list[str]:
-    port, _, proto = spec.partition("/")
-    proto = (proto or "tcp").lower()
-    if proto not in ("tcp", "udp", "sctp"):
-        raise ChangeError(f"EXPOSE: invalid protocol {proto!r}")
-    low, dash, high = port.partition("-")
-    try:
-        first, last = int(low), int(high) if dash else int(low)
-    except ValueError:
-        raise ChangeError(f"EXPOSE: invalid port {spec!r}") from None
-    if not (0 < first <= last <= 65535):
-        raise ChangeError(f"EXPOSE: invalid port {spec!r}")
-    return [f"{p}/{proto}" for p in range(first, last + 1)]

@@ -72,6 +72,21 @@ def read_env_file(path: str) -> list[str]:
     return [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
 
 
+def expose_ports(spec: str) -> list[str]:
+    """EXPOSE's PORT[-END][/PROTO] as docker stores it: one key per port, the protocol in lower case."""
+    port, _, proto = spec.partition("/")
+    proto = (proto or "tcp").lower()
+    if proto not in ("tcp", "udp", "sctp"):
+        raise InvalidOption(f"invalid protocol to EXPOSE: {spec}")
+    low, dash, high = port.partition("-")
+    if not (low.isdigit() and (high.isdigit() or not dash)):
+        raise InvalidOption(f"invalid port to EXPOSE: {spec}")
+    first, last = int(low), int(high or low)
+    if not 0 < first <= last <= 65535:
+        raise InvalidOption(f"invalid port range to EXPOSE: {spec}")
+    return [f"{p}/{proto}" for p in range(first, last + 1)]
+
+
 def merge_env(base: list[str], extra: list[str]) -> list[str]:
     env: dict[str, str] = {}
     for item in base + extra:

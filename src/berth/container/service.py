@@ -219,7 +219,8 @@ class ContainerService:
         file_env = [e for f in env_files for e in opts.read_env_file(f)]
         env_list = opts.merge_env(list(ic.get("Env") or []), opts.parse_env(file_env + list(env), dict(os.environ)))
         if not any(e.startswith("PATH=") for e in env_list):
-            env_list.insert(0, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+            from berth.image.config import DEFAULT_PATH
+            env_list.insert(0, DEFAULT_PATH)
         mount_specs = ([opts.parse_volume(v) for v in volumes] + [opts.parse_mount(m) for m in mounts]
                        + [opts.parse_tmpfs(t) for t in tmpfs])
         for m in mount_specs:

@@ -1,7 +1,6 @@
 """Building image configs for images berth makes itself (import, bootstrap, commit)."""
 from __future__ import annotations
 
-import datetime as _dt
 import json
 
 from berth.oci.platform import Platform
@@ -10,12 +9,14 @@ DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bi
 
 
 def rfc3339(ts: float | None = None) -> str:
+    import datetime as _dt  # here: `berth run` reads DEFAULT_PATH from this module, and never a time
     t = _dt.datetime.now(_dt.timezone.utc) if ts is None else _dt.datetime.fromtimestamp(ts, _dt.timezone.utc)
     return t.strftime("%Y-%m-%dT%H:%M:%S.%f") + "Z"
 
 
 def parse_time(text: str) -> float | None:
     """RFC 3339 (Go writes nanoseconds; Python 3.11 truncates them) -> epoch seconds."""
+    import datetime as _dt
     try:
         t = _dt.datetime.fromisoformat(text)
     except (TypeError, ValueError):

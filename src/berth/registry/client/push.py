@@ -88,15 +88,14 @@ def _stream_layer(store, session: Session, ref: Reference, layer) -> tuple[Diges
     The blob's digest is known only once it is compressed, so nothing can be checked first; in
     exchange no compressed copy is written to disk. A retried request compresses again."""
     from berth.archive.compression import open_compressor
-    from berth.archive.hashing import CountingWriter, HashingWriter
+    from berth.archive.hashing import HashingWriter
     from berth.archive.pipe import WriterPipe
 
     def compress(out) -> tuple[Digest, int]:
         hashed = HashingWriter(out)
-        counted = CountingWriter(hashed)
-        with open_compressor(counted, "gzip") as gz:
+        with open_compressor(hashed, "gzip") as gz:
             store.layers.write_tar(layer, gz)
-        return hashed.digest(), counted.count
+        return hashed.digest(), hashed.count
     attempts: list[WriterPipe] = []  # one per sent request: a retry compresses again
 
     def body():

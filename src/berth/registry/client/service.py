@@ -48,7 +48,7 @@ class RegistryClientService:
         if credentials is None:
             credentials = creds.lookup(self.auth_file, registry)
         insecure = not tls_verify or registry in self.config.get("insecure", [])
-        return Session(creds.api_host(registry), credentials, insecure=insecure, tls_verify=not insecure)
+        return Session(creds.api_host(registry), credentials, insecure=insecure)
 
     def pull(self, text: str, platform: str | None = None, tls_verify: bool = True, progress=None):
         """Pull an image (docker.io by default) for this machine's platform or `platform`."""

@@ -76,24 +76,26 @@ def error_message(status: int, body: bytes) -> tuple[str, str]:
 class Session:
     """Requests to one registry host (`host[:port]`) with the given credentials (user, password)."""
 
-    def __init__(self, host: str, credentials: tuple[str, str] | None = None, insecure: bool = False,
-                 tls_verify: bool = True):
+    def __init__(self, host: str, credentials: tuple[str, str] | None = None, insecure: bool = False):
         self.host = host
         self.credentials = credentials
         # as docker's insecure registries (and loopback ones, which docker treats so by default):
         # https first with any certificate, then plain http
         self.insecure = insecure or is_loopback(host)
-        self.tls_verify = tls_verify and not self.insecure
         self.scheme: str | None = None
         self._auth: dict[str, str] = {}        # scope (or "" for Basic) -> Authorization header value
         self._lock = threading.Lock()
+
+    @property
+    def tls_verify(self) -> bool:
+        return not self.insecure
 
     # ---- connections -----------------------------------------------------------------------
 
     def _connect(self, scheme: str, netloc: str) -> http.client.HTTPConnection:
         if scheme == "https":
             context = ssl.create_default_context()
-            if not self.tls_verify:
+            if self.insecure:
                 context.check_hostname = False
                 context.verify_mode = ssl.CERT_NONE
             return http.client.HTTPSConnection(netloc, timeout=TIMEOUT, context=context, blocksize=CHUNK)
