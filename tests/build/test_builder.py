@@ -160,6 +160,10 @@ RUN --mount=type=secret,id=token cat /run/secrets/token | wc -c > /secret-len
         listing = busybox.run("run", "--rm", image, "ls", "-d", "/scratch", "/mnt/data.txt", "/cache",
                               "/run/secrets/token", check=False)
         assert listing.returncode != 0 and listing.stdout == b""
+    # nor the directories the runtime made only to hold a mount point (/run/secrets, /mnt)
+    base = set(busybox.out("run", "--rm", "busybox", "ls", "-a", "/").split())
+    made = set(busybox.out("run", "--rm", second, "ls", "-a", "/").split()) - base
+    assert made == {"count", "tmpfs-seen", "bound", "secret-len"}, made
     missing = write(tmp_path / "other", {"Dockerfile": "FROM busybox\nRUN --mount=type=secret,id=nope cat /run/secrets/nope\n"})
     proc = build(busybox, missing, check=False)
     assert proc.returncode != 0 and b"secret 'nope' was not given" in proc.stderr

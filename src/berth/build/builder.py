@@ -348,14 +348,11 @@ class Builder:
             return
         path = posixpath.normpath(workdir)
         with StepRootfs(self.store, self.engine.containers.runtime(), state.lowers(self.store)) as step:
-            from berth.archive import securefs
-            root_fd = os.open(step.rootfs, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            from berth.build.copying import CopyError, make_dir
             try:
-                created = securefs.lstat_at(root_fd, path.lstrip("/")) is None
-                if created:
-                    os.close(securefs.makedirs_in_root(root_fd, [p for p in path.split("/") if p]))
-            finally:
-                os.close(root_fd)
+                created = make_dir(step.rootfs, path, "WORKDIR")
+            except CopyError as err:
+                raise ins.error(str(err)) from None
             layer = step.layer(state.parent, opts.source_date_epoch) if created else None
         if layer is None:
             self._history(state, ins, opts, empty=True)

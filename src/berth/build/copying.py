@@ -353,6 +353,18 @@ def _is_tar(root: SourceRoot, src: Source) -> bool:
 
 # ---- the destination side ----------------------------------------------------------------------
 
+def make_dir(root: str, path: str, instruction: str) -> bool:
+    """`mkdir -p` of the image path `path` in `root` (0755, 0:0), symlinks followed inside the root
+    as COPY follows them, in one walk; whether anything was made."""
+    target = _Target(root, None, None, instruction)
+    try:
+        fd, created = target.ensure_dir(path)
+        os.close(fd)
+        return created
+    finally:
+        target.close()
+
+
 class _Target:
     """A root filesystem being written to. Paths are absolute image paths (`/a/b`)."""
 

@@ -558,26 +558,35 @@ def _only_stubs(st, low, sub_fd, rel, lowers) -> bool:
 
 def commit_skip(upper: str, lower_dirs: list[str], mount_points: set[str] = frozenset()):
     """write_tree's skip for an upper dir made into a layer (commit, build steps): mount point stubs,
-    and directories holding nothing else. lower_dirs: the layer directories, top first;
-    mount_points: more targets (relative) the runtime created, such as a build step's RUN --mount."""
+    and the directories that hold nothing else, such as /etc for /etc/hosts or /run/secrets that the
+    runtime made for a RUN --mount (BuildKit drops those too). lower_dirs: the layer directories, top
+    first; mount_points: more targets (relative) the runtime created, such as RUN --mount's."""
     lowers = _Lowers(lower_dirs)
+    parents = set(STUB_PARENTS)
+    for point in mount_points:
+        parts = point.split("/")
+        parents.update("/".join(parts[:i]) for i in range(1, len(parts)))
 
     def skip(name: str, st: os.stat_result) -> bool:
         if _is_stub(name, st, lowers) or (name in mount_points and lowers.lookup(name) is None):
             return True
-        if name in STUB_PARENTS and stat.S_ISDIR(st.st_mode):
-            low = lowers.lookup(name)
-            if low is None or not stat.S_ISDIR(low.st_mode):
+        if name not in parents or not stat.S_ISDIR(st.st_mode):
+            return False
+        low = lowers.lookup(name)  # a directory the image has must be as it was; a new one, only stubs
+        if low is not None and (st.st_mode, st.st_uid, st.st_gid) != (low.st_mode, low.st_uid, low.st_gid):
+            return False
+        try:
+            fd = os.open(os.path.join(upper, name), os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except OSError:
+            return False
+        try:
+            if _getxattr(fd, OVERLAY_OPAQUE_XATTR) == b"y":
                 return False
-            try:
-                fd = os.open(os.path.join(upper, name), os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
-            except OSError:
-                return False
-            try:
-                return _only_stubs(st, low, fd, name, lowers)
-            finally:
-                os.close(fd)
-        return False
+            names = os.listdir(fd)
+            return bool(names) and all(skip(f"{name}/{n}", os.stat(n, dir_fd=fd, follow_symlinks=False))
+                                       for n in names)
+        finally:
+            os.close(fd)
     return skip
 
 
