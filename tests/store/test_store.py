@@ -1,5 +1,6 @@
 """The store on disk: shared layers, exact rebuilds, atomic commits, recovery and concurrency."""
 import io
+import multiprocessing
 import os
 import signal
 import subprocess
@@ -10,7 +11,7 @@ import pytest
 
 from berth.errors import DigestMismatch
 from berth.oci.digest import Digest
-from berth.store import Store, fsutil
+from berth.store import Store, db, fsutil
 from helpers import BERTH, Berth, docker_archive, image_config, layer_tar
 
 BASE = layer_tar({"etc/": None, "etc/hostname": b"base\n"})
@@ -157,6 +158,24 @@ def test_concurrent_loads_of_the_same_image(tmp_path, big_archive):
     assert berth.out("images", "-q").split().__len__() == 1
     assert len(os.listdir(os.path.join(berth.root, "layers"))) == 3
     assert os.listdir(os.path.join(berth.root, "tmp")) == []
+
+
+def _open_fresh_database(path: str) -> str:
+    try:
+        db.connect(path).execute("SELECT count(*) FROM images").fetchone()
+        return ""
+    except Exception as e:  # reported back to the test, which names it
+        return repr(e)
+
+
+def test_many_processes_opening_a_new_store_at_once(tmp_path):
+    # switching a new database to WAL fails at once, without the busy wait, if another process
+    # opens it meanwhile; this raced in about one start in five before creation was serialised
+    with multiprocessing.get_context("fork").Pool(6) as pool:
+        for attempt in range(40):
+            path = str(tmp_path / f"{attempt}.db")
+            errors = [e for e in pool.map(_open_fresh_database, [path] * 6) if e]
+            assert not errors, errors
 
 
 def test_concurrent_tagging_from_many_processes(busybox):

@@ -8,6 +8,8 @@ try:
 except ImportError:  # an interpreter that lays sqlite3 out differently
     import sqlite3
 
+from .fsutil import flock
+
 SCHEMA_VERSION = 5
 
 _SCHEMA = """
@@ -102,19 +104,28 @@ CREATE TABLE IF NOT EXISTS repo_digests (
 def connect(path: str) -> sqlite3.Connection:
     conn = sqlite3.connect(path, timeout=60, isolation_level=None, check_same_thread=False)
     conn.row_factory = sqlite3.Row
-    conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=FULL")
     conn.execute("PRAGMA foreign_keys=ON")
-    version = conn.execute("PRAGMA user_version").fetchone()[0]
-    if version != SCHEMA_VERSION:
-        with transaction(conn):
-            if 0 < version < 5:  # until schema 5 the monitor was conmon
-                conn.execute("ALTER TABLE container_state RENAME COLUMN conmon_pid TO monitor_pid")
-            for statement in _SCHEMA.split(";"):
-                if statement.strip():
-                    conn.execute(statement)
-            conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+    if conn.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
+        # Switching a new database to WAL answers "database is locked" at once, without waiting,
+        # when another process opens it at the same moment: creation and migration are serialised.
+        with flock(path + ".init-lock"):
+            _initialise(conn)
     return conn
+
+
+def _initialise(conn: sqlite3.Connection) -> None:
+    conn.execute("PRAGMA journal_mode=WAL")  # persistent: later connections open in WAL
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version == SCHEMA_VERSION:  # another process got here first
+        return
+    with transaction(conn):
+        if 0 < version < 5:  # until schema 5 the monitor was conmon
+            conn.execute("ALTER TABLE container_state RENAME COLUMN conmon_pid TO monitor_pid")
+        for statement in _SCHEMA.split(";"):
+            if statement.strip():
+                conn.execute(statement)
+        conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
 
 class transaction:
