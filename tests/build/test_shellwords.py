@@ -115,12 +115,6 @@ def test_errors(text, message):
     assert message in str(caught.value)
 
 
-def test_used_names_are_collected():
-    used = set()
-    expand_word("$v ${n1:-x} ${unset:-y} '$sp'", ENV, used=used)
-    assert used == {"v", "n1"}
-
-
 def test_parser_options():
     raw = Lexer(raw_quotes=True, raw_escapes=True)
     assert raw.expand_words('a "b c" \\d', {}) == ["a", '"b c"', "\\d"]

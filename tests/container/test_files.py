@@ -17,7 +17,7 @@ import pytest
 from container_helpers import teardown
 from helpers import Berth
 from berth.archive import extract, write_tree
-from berth.container.files import apply_changes
+from berth.container.files import ChangeError, apply_changes
 
 BUSYBOX_PASSWD_SIZE = 75  # the bootstrapped image's /etc/passwd: not the host's
 
@@ -169,17 +169,20 @@ def test_commit_change_instructions():
     cfg = apply_changes({"Cmd": ["sh"], "Env": ["PATH=/bin", "A=0"]}, [
         'CMD ["echo","hi"]', "ENV A=1 B=\"two words\"", "env C three words", "WORKDIR /srv", "WORKDIR app",
         "USER nobody", "LABEL a=b", "EXPOSE 80 53/udp", "STOPSIGNAL SIGINT", "VOLUME /data",
-        "ENTRYPOINT /bin/sh"])
+        "ENTRYPOINT /bin/sh", "ENV D=${A}-x"])
     assert cfg["Cmd"] == ["echo", "hi"]  # set before ENTRYPOINT in the same commit: kept
     assert cfg["Entrypoint"] == ["/bin/sh", "-c", "/bin/sh"]
-    assert cfg["Env"] == ["PATH=/bin", "A=1", "B=two words", "C=three words"]
+    assert cfg["Env"] == ["PATH=/bin", "A=1", "B=two words", "C=three words", "D=1-x"]  # expanded, as a build
     assert cfg["WorkingDir"] == "/srv/app" and cfg["User"] == "nobody" and cfg["Labels"] == {"a": "b"}
     assert cfg["ExposedPorts"] == {"80/tcp": {}, "53/udp": {}} and cfg["StopSignal"] == "SIGINT"
     assert cfg["Volumes"] == {"/data": {}}
-    assert "Cmd" not in apply_changes({"Cmd": ["sh"]}, ['ENTRYPOINT ["top"]'])
-    for bad in ("RUN echo", "FOO bar", "STOPSIGNAL NOPE", "EXPOSE 99999"):
-        with pytest.raises(Exception):
+    assert apply_changes({"Cmd": ["sh"]}, ['ENTRYPOINT ["top"]'])["Cmd"] is None  # as docker: null
+    for bad, says in (("RUN echo", "RUN is not a valid change command"), ("FOO bar", "unknown instruction: FOO"),
+                      ("STOPSIGNAL NOPE", "invalid signal"), ("EXPOSE 99999", "invalid port"),
+                      ("VOLUME ''", "can not be an empty string"), ("ENV", "requires at least one")):
+        with pytest.raises(ChangeError) as caught:
             apply_changes({}, [bad])
+        assert says in str(caught.value)
 
 
 # ---- cp ------------------------------------------------------------------------------------

@@ -111,3 +111,34 @@ def remove_at(dir_fd: int, name: str, st: os.stat_result | None = None, ignore_e
 
 def fd_path(fd: int) -> str:
     return os.readlink(f"/proc/self/fd/{fd}")
+
+
+def read_in_root(root: str, path: str, limit: int) -> bytes | None:
+    """Up to `limit` bytes of the regular file `path`, resolved by the kernel inside `root` (a
+    hostile symlink to /etc/shadow names root/etc/shadow); None if it is missing or not a regular
+    file. Other failures raise OSError."""
+    root_fd = os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        # O_NONBLOCK: a FIFO planted under that name must not hang the reader
+        fd = openat2(root_fd, path.strip("/") or ".", os.O_RDONLY | os.O_NONBLOCK,
+                     RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    finally:
+        os.close(root_fd)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        os.set_blocking(fd, True)
+        with open(fd, "rb", closefd=False) as f:
+            return f.read(limit)
+    finally:
+        os.close(fd)
+
+
+def strerror(err: OSError) -> str:
+    """An OSError's text for a message, naming a symlink loop as such (openat2 reports a refused
+    escape as ELOOP, whose strerror alone reads oddly)."""
+    if err.errno == errno.ELOOP:
+        return "too many levels of symbolic links"
+    return err.strerror or str(err)

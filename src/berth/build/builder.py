@@ -17,18 +17,14 @@ import os
 import posixpath
 import time
 
-from berth.build import dockerfile as df
+from berth.build import dockerfile as df, imageconfig
 from berth.build.cache import BuildCache
 from berth.build.run import StepFailed, StepRootfs
 from berth.errors import ImageNotFound
-from berth.container.options import InvalidOption, expose_ports, merge_env
 from berth.image.config import DEFAULT_PATH, rfc3339
 from berth.oci.image import canonical_json
 from berth.oci.platform import Platform
 from berth.oci.reference import Reference
-
-DEFAULT_SHELL = ["/bin/sh", "-c"]
-
 
 class BuildOptions:
     def __init__(self, tags=(), target: str | None = None, build_args: dict | None = None, no_cache: bool = False,
@@ -50,7 +46,7 @@ class _Stage:
 
     def __init__(self, config: dict, layers: list, key: str):
         self.config, self.layers, self.key = config, layers, key
-        self.shell = list(DEFAULT_SHELL)
+        self.shell = list(imageconfig.DEFAULT_SHELL)
         self.cmd_set = False
 
     @property
@@ -144,55 +140,16 @@ class Builder:
             return self._run(ins, state, variables, opts)
         if isinstance(ins, (df.Copy, df.Add)):
             return self._copy(ins, state, opts)
+        imageconfig.apply(cfg, ins, state.shell, state.cmd_set)
         if isinstance(ins, df.Workdir):
-            # docker keeps an absolute path as written (`/a/../b`, `/a/`); a relative one is joined and cleaned
-            path = ins.path if ins.path.startswith("/") else \
-                posixpath.normpath(posixpath.join(cfg.get("WorkingDir") or "/", ins.path))
-            cfg["WorkingDir"] = path
-            return self._workdir(ins, state, path, opts)
-        if isinstance(ins, df.Env):
-            cfg["Env"] = merge_env(cfg.get("Env") or [], [f"{k}={v}" for k, v in ins.pairs])
-        elif isinstance(ins, df.Label):
-            cfg.setdefault("Labels", {}).update(dict(ins.pairs))
-        elif isinstance(ins, df.Cmd):
-            cfg["Cmd"] = self._command(ins, state)
+            return self._workdir(ins, state, cfg["WorkingDir"], opts)
+        if isinstance(ins, df.Cmd):
             state.cmd_set = True
-        elif isinstance(ins, df.Entrypoint):
-            cfg["Entrypoint"] = self._command(ins, state)
-            if not state.cmd_set:  # an inherited CMD makes no sense for a new ENTRYPOINT (docker)
-                cfg["Cmd"] = None
-        elif isinstance(ins, df.User):
-            cfg["User"] = ins.user
-        elif isinstance(ins, df.Expose):
-            ports = cfg.setdefault("ExposedPorts", {})
-            for spec in ins.ports:
-                try:
-                    ports.update({port: {} for port in expose_ports(spec)})
-                except InvalidOption as err:
-                    raise ins.error(str(err)) from None
-        elif isinstance(ins, df.Volume):
-            volumes = cfg.setdefault("Volumes", {})
-            for path in ins.paths:
-                volumes[path] = {}
-        elif isinstance(ins, df.Stopsignal):
-            cfg["StopSignal"] = ins.signal
-        elif isinstance(ins, df.Healthcheck):
-            check = {"Test": ins.test}
-            for field, value in (("Interval", ins.interval), ("Timeout", ins.timeout),
-                                 ("StartPeriod", ins.start_period), ("StartInterval", ins.start_interval),
-                                 ("Retries", ins.retries)):
-                if value:
-                    check[field] = value
-            cfg["Healthcheck"] = check
         elif isinstance(ins, df.Shell):
             state.shell = list(ins.command)
-            cfg["Shell"] = list(ins.command)
         elif isinstance(ins, df.Maintainer):
             state.config["author"] = ins.name
-        elif isinstance(ins, df.Onbuild):
-            cfg.setdefault("OnBuild", []).append(ins.expression)
-        elif isinstance(ins, df.Arg):
-            pass  # applied by the stage scope (RUN's environment is in its own cache key)
+        # (ARG is applied by the stage scope; RUN's environment is in its own cache key)
         # cached like any step, so that a rebuild reuses the history entry (and its time): the same image
         key = self.cache.key(state.key, ins.keyword, canonical_json(cfg).decode(), state.config.get("author", ""))
         hit = None if opts.no_cache else self.cache.get(key)
@@ -203,11 +160,6 @@ class Builder:
         self.cache.put(key, state.key, ins.keyword, {"config": cfg}, None, state.config)
         state.key = key
 
-    def _command(self, ins, state: _Stage) -> list[str]:
-        if ins.json_form:
-            return list(ins.command)
-        return state.shell + list(ins.command)
-
     def _run(self, ins, state: _Stage, variables, opts: BuildOptions) -> None:
         cfg = state.config.get("config", {})
         script = ins.heredoc_script()
@@ -217,7 +169,7 @@ class Builder:
         elif script:
             args = state.shell + [script[1]]
         else:
-            args = self._command(ins, state)
+            args = imageconfig.command(ins, state.shell)
         if not args:
             raise ins.error("RUN needs a command")
         env = [f"{k}={v}" for k, v in variables.run_env().items()]

@@ -17,7 +17,6 @@ context root.
 from __future__ import annotations
 
 import os
-import stat
 
 from berth.archive import securefs
 from berth.build.ignore import IgnoreMatcher, parse_ignore_file
@@ -26,7 +25,6 @@ from berth.errors import BerthError
 
 DEFAULT_DOCKERFILE = "Dockerfile"
 MAX_DOCKERFILE = 16 << 20  # a Dockerfile is text; refuse to buffer more than this
-_RESOLVE = securefs.RESOLVE_IN_ROOT | securefs.RESOLVE_NO_MAGICLINKS
 
 
 class ContextError(BerthError):
@@ -150,27 +148,11 @@ def _read_host_file(path: str, shown: str) -> bytes:
 
 
 def _read_in_root(root: str, path: str) -> bytes | None:
-    """A regular file inside root, resolved by the kernel inside it (an extracted tar may hold a
-    Dockerfile symlink to /etc/shadow: that names root/etc/shadow). None if missing."""
-    root_fd = os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        try:
-            fd = securefs.openat2(root_fd, path.strip("/") or ".", os.O_RDONLY | os.O_NONBLOCK, _RESOLVE)
-        except (FileNotFoundError, NotADirectoryError):
-            return None
-        except OSError as err:
-            raise ContextError(f"cannot read {path} in the build context: {err.strerror}") from None
-        try:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
-                return None
-            os.set_blocking(fd, True)
-            with open(fd, "rb", closefd=False) as f:
-                data = f.read(MAX_DOCKERFILE + 1)
-        finally:
-            os.close(fd)
-    finally:
-        os.close(root_fd)
-    if len(data) > MAX_DOCKERFILE:
+        data = securefs.read_in_root(root, path, MAX_DOCKERFILE + 1)
+    except OSError as err:
+        raise ContextError(f"cannot read {path} in the build context: {err.strerror}") from None
+    if data is not None and len(data) > MAX_DOCKERFILE:
         raise ContextError(f"{path} is larger than 16 MiB")
     return data
 

@@ -230,8 +230,10 @@ class CopyPlan:
             with closing(self.root.walk(src, self.selection)) as nodes:  # its fds closed on errors too
                 target.copy_tree(nodes, _join(self.dest, keep))
             return
-        if self.unpack and _is_tar(self.root, src):
-            target.extract(self.root, src, _join(self.dest, posixpath.dirname(keep) if keep else ""))
+        tar = _open_tar(self.root, src) if self.unpack else None
+        if tar is not None:
+            with tar:
+                target.extract(tar, _join(self.dest, posixpath.dirname(keep) if keep else ""))
             return
         name = keep or posixpath.basename(src.path)
         if self.dest_is_dir or keep or target.is_dir(self.dest):
@@ -330,25 +332,29 @@ def _resolve_all(root: SourceRoot, sources: list[str], parents: bool, instructio
 
 # ---- ADD archives ------------------------------------------------------------------------------
 
-def _is_tar(root: SourceRoot, src: Source) -> bool:
-    """A tar stream (plain or gzip/bzip2/xz/zstd), judged by content only, as docker does."""
+def _open_tar(root: SourceRoot, src: Source):
+    """The source opened at its start if it is a tar stream (plain or gzip/bzip2/xz/zstd), judged
+    by content only, as docker does; else None."""
     from berth.archive.compression import open_decompressed
     from berth.archive.tarformat import looks_like_tar_header
     fd = root.open(src.real)
     if fd is None:
-        return False
+        return None
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return False
-        with open(os.open(f"/proc/self/fd/{fd}", os.O_RDONLY | os.O_CLOEXEC), "rb") as f:
-            try:
-                reader, _ = open_decompressed(f)
-                block = reader.read(512)
-            except (ArchiveError, OSError, EOFError, ValueError):
-                return False
-        return looks_like_tar_header(block)
+            return None
+        f = open(os.open(f"/proc/self/fd/{fd}", os.O_RDONLY | os.O_CLOEXEC), "rb")
     finally:
         os.close(fd)
+    try:
+        reader, _ = open_decompressed(f)
+        if looks_like_tar_header(reader.read(512)):
+            f.seek(0)
+            return f
+    except (ArchiveError, OSError, EOFError, ValueError):
+        pass
+    f.close()
+    return None
 
 
 # ---- the destination side ----------------------------------------------------------------------
@@ -420,7 +426,7 @@ class _Target:
                     except NotADirectoryError:
                         raise self.fail(f"cannot copy to non-directory: /{sofar}") from None
                     except OSError as err:
-                        raise self.fail(f"/{sofar}: {_errtext(err)}") from None
+                        raise self.fail(f"/{sofar}: {securefs.strerror(err)}") from None
                     if restart is not None:
                         restart = posixpath.join(restart, *parts[i + 1:])
                         break
@@ -633,7 +639,7 @@ class _Target:
 
     # -- ADD archives
 
-    def extract(self, root: SourceRoot, src: Source, where: str) -> None:
+    def extract(self, tar, where: str) -> None:
         """A local tar archive unpacked into directory `where`, by the archive module (which keeps
         every entry inside that directory). Owners and modes come from the archive, and docker makes
         the directories it unpacks into as 0:0 even with --chown (which is for copied files)."""
@@ -643,21 +649,8 @@ class _Target:
         finally:
             self.owner = owner
         try:
-            fd = root.open(src.real)
-            if fd is None:
-                raise self.fail(f"file not found: {src.path}")
-            try:
-                with open(os.open(f"/proc/self/fd/{fd}", os.O_RDONLY | os.O_CLOEXEC), "rb") as f:
-                    result = archive.extract(f, f"/proc/self/fd/{dfd}", whiteouts="none")
-            finally:
-                os.close(fd)
+            result = archive.extract(tar, f"/proc/self/fd/{dfd}", whiteouts="none")
             self.result.files += result.entries
             self.result.size += result.size
         finally:
             os.close(dfd)
-
-
-def _errtext(err: OSError) -> str:
-    if err.errno == errno.ELOOP:
-        return "too many levels of symbolic links"
-    return err.strerror or str(err)

@@ -115,7 +115,7 @@ class Instruction(Record):
     filename: str = "Dockerfile"
     escape: str = "\\"
 
-    def expand(self, env: Mapping[str, str], used: set | None = None) -> "Instruction":
+    def expand(self, env: Mapping[str, str]) -> "Instruction":
         """This instruction with its words expanded against `env` (unchanged if it has none)."""
         return self
 
@@ -125,12 +125,12 @@ class Instruction(Record):
     def error(self, problem: str) -> DockerfileError:
         return DockerfileError(self.filename, self.line, problem)
 
-    def _expander(self, env, used, lexer: Lexer | None = None) -> Callable[[str], str]:
+    def _expander(self, env, lexer: Lexer | None = None) -> Callable[[str], str]:
         lexer = lexer or Lexer(self.escape)
 
         def expand(word: str) -> str:
             try:
-                return lexer.expand(word, env, used)
+                return lexer.expand(word, env)
             except ExpansionError as e:
                 raise self.error(str(e)) from None
         return expand
@@ -141,8 +141,8 @@ class From(Instruction):
     name: str = ""      # stage name, lower-case, "" when not named
     platform: str = ""  # --platform as written
 
-    def expand(self, env, used=None):
-        x = self._expander(env, used)
+    def expand(self, env):
+        x = self._expander(env)
         return self.replace(image=x(self.image), platform=x(self.platform) if self.platform else "")
 
 
@@ -154,10 +154,10 @@ class Run(Instruction):
     network: str = ""
     security: str = ""
 
-    def expand(self, env, used=None):
+    def expand(self, env):
         if not self.mounts:
             return self
-        x = self._expander(env, used)
+        x = self._expander(env)
         try:
             mounts = [parse_mount(text, x) for text in self.flags.get("mount", [])]
         except _Problem as e:
@@ -207,16 +207,16 @@ class Healthcheck(Instruction):
 class Label(Instruction):
     pairs: list = []   # [(key, value)]
 
-    def expand(self, env, used=None):
-        x = self._expander(env, used)
+    def expand(self, env):
+        x = self._expander(env)
         return self.replace(pairs=[(x(k), x(v)) for k, v in self.pairs])
 
 
 class Env(Instruction):
     pairs: list = []   # [(name, value)]; all expanded with the variables before this line
 
-    def expand(self, env, used=None):
-        x = self._expander(env, used)
+    def expand(self, env):
+        x = self._expander(env)
         return self.replace(pairs=[(x(k), x(v)) for k, v in self.pairs])
 
 
@@ -227,8 +227,8 @@ class Maintainer(Instruction):
 class Expose(Instruction):
     ports: list = []   # sorted as written (docker sorts before expanding)
 
-    def expand(self, env, used=None):
-        x = self._expander(env, used)
+    def expand(self, env):
+        x = self._expander(env)
         return self.replace(ports=[p for word in self.ports for p in x(word).split()])
 
 
@@ -243,9 +243,9 @@ class _CopyLike(Instruction):
     link: bool = False
     excludes: list = []
 
-    def expand(self, env, used=None):
-        x = self._expander(env, used)
-        raw = self._expander(env, used, Lexer("\\", skip_quotes=True))  # heredoc bodies keep quotes
+    def expand(self, env):
+        x = self._expander(env)
+        raw = self._expander(env, Lexer("\\", skip_quotes=True))  # heredoc bodies keep quotes
         inline = [Heredoc(hd.name, raw(hd.text) if hd.expand else hd.text, hd.expand, False, hd.fd)
                   for hd in self.inline]
         return self.replace(sources=[x(s) for s in self.sources], dest=x(self.dest), inline=inline,
@@ -272,30 +272,30 @@ class Copy(_CopyLike):
 class Volume(Instruction):
     paths: list = []
 
-    def expand(self, env, used=None):
-        x = self._expander(env, used)
+    def expand(self, env):
+        x = self._expander(env)
         return self.replace(paths=[x(p) for p in self.paths])
 
 
 class User(Instruction):
     user: str = ""
 
-    def expand(self, env, used=None):
-        return self.replace(user=self._expander(env, used)(self.user))
+    def expand(self, env):
+        return self.replace(user=self._expander(env)(self.user))
 
 
 class Workdir(Instruction):
     path: str = ""
 
-    def expand(self, env, used=None):
-        return self.replace(path=self._expander(env, used)(self.path))
+    def expand(self, env):
+        return self.replace(path=self._expander(env)(self.path))
 
 
 class Arg(Instruction):
     pairs: list = []   # [(name, default or None)]; StageScope.step gives the values in effect
 
-    def expand(self, env, used=None):
-        x = self._expander(env, used)
+    def expand(self, env):
+        x = self._expander(env)
         return self.replace(pairs=[(k, None if v is None else x(v)) for k, v in self.pairs])
 
 
@@ -308,8 +308,8 @@ class Onbuild(Instruction):
 class Stopsignal(Instruction):
     signal: str = ""
 
-    def expand(self, env, used=None):
-        return self.replace(signal=self._expander(env, used)(self.signal))
+    def expand(self, env):
+        return self.replace(signal=self._expander(env)(self.signal))
 
 
 class Stage(Record):
@@ -1067,12 +1067,18 @@ def parse(text: str | bytes, filename: str = "Dockerfile") -> Dockerfile:
     return Dockerfile(filename, directives, global_args, stages, warnings)
 
 
+def parse_instructions(text: str, filename: str, escape: str = "\\") -> list[Instruction]:
+    """Instructions outside any stage and without directives: ONBUILD triggers, commit --change."""
+    nodes = _parse_nodes(text, filename, directives_allowed=False)[0]
+    return [_build(node, {"filename": filename, "escape": escape}, filename) for node in nodes]
+
+
 def parse_trigger(expression: str, filename: str = "ONBUILD", escape: str = "\\") -> Instruction:
     """Parse one ONBUILD trigger from a base image's config (`RUN make`, heredocs included)."""
-    nodes = _parse_nodes(expression, filename, directives_allowed=False)[0]
-    if len(nodes) != 1:
+    instructions = parse_instructions(expression, filename, escape)
+    if len(instructions) != 1:
         raise DockerfileError(filename, 1, f"invalid ONBUILD trigger {expression!r}")
-    ins = _build(nodes[0], {"filename": filename, "escape": escape}, filename)
+    ins = instructions[0]
     if isinstance(ins, (From, Onbuild, Maintainer)):
         raise DockerfileError(filename, 1, f"{ins.keyword} isn't allowed as an ONBUILD trigger")
     return ins
@@ -1182,19 +1188,19 @@ class StageScope(Mapping):
     def __len__(self):
         return len(self.variables)
 
-    def step(self, ins: Instruction, used: set | None = None) -> Instruction:
+    def step(self, ins: Instruction) -> Instruction:
         """Expand `ins` with the current variables and apply its ARG/ENV; returns the expanded
         instruction (an ARG comes back with the values that took effect)."""
         if isinstance(ins, Arg):
-            return self._declare(ins, used)
-        expanded = ins.expand(self, used)
+            return self._declare(ins)
+        expanded = ins.expand(self)
         if isinstance(expanded, Env):
             for name, value in expanded.pairs:
                 self.env[name] = value
                 self.variables[name] = value
         return expanded
 
-    def _declare(self, ins: Arg, used) -> Arg:
+    def _declare(self, ins: Arg) -> Arg:
         lexer = Lexer(ins.escape)
         build_args = self.globals.build_args
         pairs = []
@@ -1203,7 +1209,7 @@ class StageScope(Mapping):
                 value = build_args[name]
             elif default is not None:
                 try:
-                    value = lexer.expand(default, self, used)
+                    value = lexer.expand(default, self)
                 except ExpansionError as e:
                     raise ins.error(str(e)) from None
             else:

@@ -51,30 +51,30 @@ class Lexer:
         self.skip_quotes = skip_quotes
         self.skip_unset = skip_unset
 
-    def expand(self, text: str, env: Mapping[str, str], used: set | None = None) -> str:
+    def expand(self, text: str, env: Mapping[str, str]) -> str:
         """The word with variables substituted and quotes removed, as one string."""
-        return self._process(text, env, used)[0]
+        return self._process(text, env)[0]
 
-    def expand_words(self, text: str, env: Mapping[str, str], used: set | None = None) -> list[str]:
+    def expand_words(self, text: str, env: Mapping[str, str]) -> list[str]:
         """The words of `text` after substitution, split on unquoted whitespace."""
-        return self._process(text, env, used)[1]
+        return self._process(text, env)[1]
 
-    def _process(self, text, env, used):
-        scan = _Scan(self, text, env, used)
+    def _process(self, text, env):
+        scan = _Scan(self, text, env)
         try:
             return scan.stop_on(_EOF, self.raw_escapes)
         except ExpansionError as e:
             raise ExpansionError(f"failed to process {_go_quote(text)}: {e}") from None
 
 
-def expand_word(text: str, env: Mapping[str, str], escape: str = "\\", used: set | None = None) -> str:
+def expand_word(text: str, env: Mapping[str, str], escape: str = "\\") -> str:
     """Substitute variables in `text` and remove its quotes (one word, spaces kept)."""
-    return Lexer(escape).expand(text, env, used)
+    return Lexer(escape).expand(text, env)
 
 
-def expand_words(text: str, env: Mapping[str, str], escape: str = "\\", used: set | None = None) -> list[str]:
+def expand_words(text: str, env: Mapping[str, str], escape: str = "\\") -> list[str]:
     """Substitute variables in `text`, then split it into words as docker does."""
-    return Lexer(escape).expand_words(text, env, used)
+    return Lexer(escape).expand_words(text, env)
 
 
 class _Words:
@@ -111,12 +111,11 @@ class _Words:
 
 
 class _Scan:
-    def __init__(self, lexer: Lexer, text: str, env: Mapping[str, str], used: set | None):
+    def __init__(self, lexer: Lexer, text: str, env: Mapping[str, str]):
         self.lx = lexer
         self.text = text
         self.pos = 0
         self.env = env
-        self.used = used
         self.raw_escapes = lexer.raw_escapes
 
     def peek(self) -> str:
@@ -127,12 +126,6 @@ class _Scan:
         if ch:
             self.pos += 1
         return ch
-
-    def lookup(self, name):
-        value = self.env.get(name)
-        if value is not None and self.used is not None:
-            self.used.add(name)
-        return value
 
     def stop_on(self, stop: str, raw_escapes: bool):
         saved, self.raw_escapes = self.raw_escapes, raw_escapes
@@ -239,7 +232,7 @@ class _Scan:
             name = self.name()
             if not name:
                 return "$"
-            value = self.lookup(name)
+            value = self.env.get(name)
             if value is None:
                 return "$" + name if self.lx.skip_unset else ""
             return value
@@ -252,7 +245,7 @@ class _Scan:
         name = self.name()
         op = self.next()
         if op == "}":
-            value = self.lookup(name)
+            value = self.env.get(name)
             if value is None:
                 return "${" + name + "}" if self.lx.skip_unset else ""
             return value
@@ -276,7 +269,7 @@ class _Scan:
             if not self.peek():
                 raise ExpansionError("syntax error: missing '}'") from None
             raise
-        value = self.lookup(name)
+        value = self.env.get(name)
         if value is None and self.lx.skip_unset:
             return "${" + name + modifier + word + "}"
         empty = value is None or (null_is_unset and value == "")
@@ -314,7 +307,7 @@ class _Scan:
             if not self.peek():
                 raise ExpansionError("syntax error: missing '}'") from None
             raise
-        value = self.lookup(name)
+        value = self.env.get(name)
         if value is None and self.lx.skip_unset:
             return "${%s/%s/%s}" % (name, pattern, replacement)
         regex = _pattern_regex(pattern, greedy=True, anchored=False)

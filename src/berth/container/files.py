@@ -16,11 +16,9 @@ container's own mount namespace: cp reads and writes the (normally empty) direct
 from __future__ import annotations
 
 import copy
-import errno
 import json
 import os
 import posixpath
-import shlex
 import stat
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -29,7 +27,6 @@ from berth import archive
 from berth.archive.hashing import CountingWriter
 from berth.archive import securefs
 from berth.archive.unpack import OVERLAY_OPAQUE_XATTR
-from berth.container.options import expose_ports, parse_signal
 from berth.errors import BerthError, Conflict, StoreError
 from berth.runtime import rootfs as rootfs_mount
 from berth.store import fsutil
@@ -123,12 +120,6 @@ class _Side:
         return f"{path} in container {self.label}" if self.in_root else path
 
 
-def _errtext(err: OSError) -> str:
-    if err.errno == errno.ELOOP:
-        return "too many levels of symbolic links"
-    return err.strerror or str(err)
-
-
 def _open_source(side: _Side, cp: CopyPath, follow: bool) -> int:
     """An O_PATH fd of what `cp` names; its last component is followed only with -L or a trailing
     `/` (docker copies a symlink itself otherwise)."""
@@ -148,7 +139,7 @@ def _open_source(side: _Side, cp: CopyPath, follow: bool) -> int:
             raise CopyError(f"Could not find the file {cp.path} in container {side.label}") from None
         raise CopyError(f"lstat {cp.text}: no such file or directory") from None
     except OSError as err:
-        raise CopyError(f"{side.describe(cp.path)}: {_errtext(err)}") from None
+        raise CopyError(f"{side.describe(cp.path)}: {securefs.strerror(err)}") from None
     if cp.dir_required and not stat.S_ISDIR(os.fstat(fd).st_mode):
         os.close(fd)
         raise CopyError(f"{side.describe(cp.text)}: not a directory")
@@ -175,7 +166,7 @@ def _resolve_dest(side: _Side, cp: CopyPath) -> _Dest:
         except FileNotFoundError:
             raise CopyError(f"{side.describe(parent)}: no such directory") from None
         except OSError as err:
-            raise CopyError(f"{side.describe(parent)}: {_errtext(err)}") from None
+            raise CopyError(f"{side.describe(parent)}: {securefs.strerror(err)}") from None
         st = securefs.lstat_at(pfd, base)
         if st is not None and stat.S_ISLNK(st.st_mode):
             target = os.readlink(base, dir_fd=pfd)
@@ -188,7 +179,7 @@ def _resolve_dest(side: _Side, cp: CopyPath) -> _Dest:
             try:
                 fd = os.open(base, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=pfd)
             except OSError as err:
-                raise CopyError(f"{side.describe(path)}: {_errtext(err)}") from None
+                raise CopyError(f"{side.describe(path)}: {securefs.strerror(err)}") from None
             finally:
                 os.close(pfd)
             return _Dest("dir", fd)
@@ -318,7 +309,7 @@ class FileService:
                     os.mkdir(d.name, 0o700, dir_fd=d.fd)
                     made = os.open(d.name, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=d.fd)
                 except OSError as err:
-                    raise CopyError(f"{side.describe(dcp.path)}: {_errtext(err)}") from None
+                    raise CopyError(f"{side.describe(dcp.path)}: {securefs.strerror(err)}") from None
                 root, arcname = made, "."
             else:
                 if dcp.dir_required:
@@ -626,116 +617,22 @@ def container_config(image_config: dict, record: dict) -> dict:
 
 _CHANGE_COMMANDS = {"CMD", "ENTRYPOINT", "ENV", "EXPOSE", "LABEL", "ONBUILD", "STOPSIGNAL", "USER",
                     "VOLUME", "WORKDIR"}
-_OTHER_INSTRUCTIONS = {"ADD", "ARG", "COPY", "FROM", "HEALTHCHECK", "MAINTAINER", "RUN", "SHELL"}
 
 
 def apply_changes(config: dict, changes) -> dict:
-    """docker commit --change: Dockerfile instructions applied to an image's `config`."""
+    """docker commit --change: Dockerfile instructions applied to an image's `config` by the
+    builder's own parser and rules, words expanded against the image's environment."""
+    from berth.build import dockerfile as df, imageconfig  # only commit --change needs the parser
     cfg = copy.deepcopy(config)
     cmd_set = False
     for change in changes:
-        for line in change.splitlines():
-            line = line.strip()
-            if not line or line.startswith("#"):
-                continue
-            word, _, rest = line.partition(" ")
-            instruction, rest = word.upper(), rest.strip()
-            if instruction not in _CHANGE_COMMANDS:
-                if instruction in _OTHER_INSTRUCTIONS:
-                    raise ChangeError(f"{instruction} is not a valid change command")
-                raise ChangeError(f"dockerfile parse error: unknown instruction: {word}")
-            if instruction in ("CMD", "ENTRYPOINT"):
-                value = _exec_or_shell(rest)
-                if instruction == "CMD":
-                    cfg["Cmd"], cmd_set = value, True
-                else:
-                    cfg["Entrypoint"] = value
-                    if not cmd_set:  # as in a Dockerfile: ENTRYPOINT resets an inherited CMD
-                        cfg.pop("Cmd", None)
-            elif instruction == "ENV":
-                env = list(cfg.get("Env") or [])
-                for key, value in _name_values(instruction, rest):
-                    env = [e for e in env if e.partition("=")[0] != key] + [f"{key}={value}"]
-                cfg["Env"] = env
-            elif instruction == "LABEL":
-                labels = dict(cfg.get("Labels") or {})
-                labels.update(_name_values(instruction, rest))
-                cfg["Labels"] = labels
-            elif instruction == "EXPOSE":
-                ports = dict(cfg.get("ExposedPorts") or {})
-                for spec in _words(instruction, rest):
-                    ports.update({p: {} for p in expose_ports(spec)})
-                cfg["ExposedPorts"] = ports
-            elif instruction == "VOLUME":
-                volumes = dict(cfg.get("Volumes") or {})
-                for v in _json_list(rest) or _words(instruction, rest):
-                    if not v:
-                        raise ChangeError("VOLUME specified can not be an empty string")
-                    volumes[v] = {}
-                cfg["Volumes"] = volumes
-            elif instruction == "WORKDIR":
-                if not rest:
-                    raise ChangeError("WORKDIR requires exactly one argument")
-                cfg["WorkingDir"] = posixpath.normpath(posixpath.join(cfg.get("WorkingDir") or "/", rest))
-            elif instruction == "USER":
-                if not rest:
-                    raise ChangeError("USER requires exactly one argument")
-                cfg["User"] = rest
-            elif instruction == "STOPSIGNAL":
-                try:
-                    parse_signal(rest)
-                except BerthError as e:
-                    raise ChangeError(f"STOPSIGNAL: {e}") from None
-                cfg["StopSignal"] = rest
-            elif instruction == "ONBUILD":
-                if not rest:
-                    raise ChangeError("ONBUILD requires at least one argument")
-                cfg["OnBuild"] = list(cfg.get("OnBuild") or []) + [rest]
+        try:
+            for ins in df.parse_instructions(change, "--change"):
+                if ins.keyword not in _CHANGE_COMMANDS:
+                    raise ChangeError(f"{ins.keyword} is not a valid change command")
+                ins = ins.expand(dict(e.partition("=")[::2] for e in cfg.get("Env") or []))
+                imageconfig.apply(cfg, ins, imageconfig.DEFAULT_SHELL, cmd_set)
+                cmd_set = cmd_set or isinstance(ins, df.Cmd)
+        except df.DockerfileError as e:
+            raise ChangeError(f"--change {change!r}: {e.problem}") from None
     return cfg
-
-
-def _json_list(text: str) -> list[str] | None:
-    if not text.startswith("["):
-        return None
-    try:
-        value = json.loads(text)
-    except ValueError:
-        return None
-    if isinstance(value, list) and all(isinstance(v, str) for v in value):
-        return value
-    return None
-
-
-def _exec_or_shell(text: str) -> list[str]:
-    """JSON (exec) form, or shell form run by /bin/sh -c."""
-    value = _json_list(text)
-    if value is not None:
-        return value
-    return ["/bin/sh", "-c", text]
-
-
-def _words(instruction: str, text: str) -> list[str]:
-    try:
-        return shlex.split(text)
-    except ValueError as e:
-        raise ChangeError(f"{instruction}: {e}") from None
-
-
-def _name_values(instruction: str, text: str) -> list[tuple[str, str]]:
-    """ENV/LABEL: `k=v k2="v 2"`, or the legacy `key value with spaces`."""
-    words = _words(instruction, text)
-    if not words:
-        raise ChangeError(f"{instruction} requires at least one argument")
-    if "=" not in words[0]:
-        key, _, value = text.partition(" ")
-        value = value.strip()
-        if not value and instruction == "ENV":
-            raise ChangeError(f"{instruction} names can not be blank")
-        return [(key, _words(instruction, value)[0] if value.startswith(("'", '"')) else value)]
-    out = []
-    for w in words:
-        key, eq, value = w.partition("=")
-        if not eq or not key:
-            raise ChangeError(f"{instruction}: syntax error - can't find = in {w!r}. Must be of the form: name=value")
-        out.append((key, value))
-    return out

@@ -1,8 +1,6 @@
 """Resolve `-u name[:group]` against the container's own /etc/passwd and /etc/group, read safely."""
 from __future__ import annotations
 
-import os
-
 from berth.archive import securefs
 from berth.errors import BerthError
 
@@ -10,15 +8,11 @@ MAX_DB = 1 << 20
 
 
 def _read_in_root(rootfs: str, path: str) -> str:
-    root_fd = os.open(rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        fd = securefs.openat2(root_fd, path, os.O_RDONLY, securefs.RESOLVE_IN_ROOT | securefs.RESOLVE_NO_MAGICLINKS)
+        data = securefs.read_in_root(rootfs, path, MAX_DB)
     except OSError:
         return ""
-    finally:
-        os.close(root_fd)
-    with os.fdopen(fd, "rb") as f:
-        return f.read(MAX_DB).decode("utf-8", "replace")
+    return (data or b"").decode("utf-8", "replace")
 
 
 def _entries(text: str):
