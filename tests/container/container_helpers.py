@@ -109,6 +109,12 @@ def monitor_pids(root: str) -> list[int]:
     return _procs(str(root), match)
 
 
+def socket_count(pid: int) -> int:
+    """How many sockets process `pid` holds open (a monitor: its listener plus one per client)."""
+    fds = f"/proc/{pid}/fd"
+    return sum(1 for fd in os.listdir(fds) if os.readlink(f"{fds}/{fd}").startswith("socket:"))
+
+
 def host_pid_alive(pid: int) -> bool:
     try:
         with open(f"/proc/{pid}/stat") as f:

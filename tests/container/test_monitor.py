@@ -8,7 +8,7 @@ import signal
 import subprocess
 import time
 
-from container_helpers import monitor_pids, popen, wait_for
+from container_helpers import inspect, monitor_pids, popen, socket_count, wait_for
 from helpers import Berth
 
 
@@ -30,8 +30,10 @@ def test_log_lines_partial_lines_and_streams(busybox):
 def test_two_attached_clients_both_see_the_output(busybox):
     busybox.run("run", "-d", "--name", "a", "busybox", "sh", "-c",
                 "while [ ! -e /go ]; do sleep 0.05; done; echo hello; echo oops >&2")
+    monitor = inspect(busybox, "a")["State"]["MonitorPid"]
+    before = socket_count(monitor)
     clients = [popen(busybox, "attach", "a") for _ in range(2)]
-    time.sleep(0.5)  # both connected before the output comes
+    wait_for(lambda: socket_count(monitor) == before + 2, what="both clients connected before the output")
     busybox.run("exec", "a", "touch", "/go")
     for c in clients:
         out, err = c.communicate(timeout=20)
@@ -89,15 +91,15 @@ def test_terminal_gets_a_pty_the_clients_size_and_its_keystrokes(busybox):
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 33, 77, 0, 0))
     proc = popen(busybox, "run", "--rm", "-it", "busybox", "sh", "-c",
-                 "tty; sleep 0.5; stty size; read line; echo got:$line $(stty size)", stdin=slave, stdout=slave, stderr=slave)
+                 "tty; stty size; while [ \"$(stty size)\" != '44 88' ]; do sleep 0.05; done; "
+                 "read line; echo got:$line $(stty size)", stdin=slave, stdout=slave, stderr=slave)
     os.close(slave)
     try:
         seen = _read_until(master, b"33 77")
         assert b"/dev/pts/" in seen and b"33 77" in seen, seen
         fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", 44, 88, 0, 0))
         proc.send_signal(signal.SIGWINCH)  # what the kernel sends the terminal's foreground process
-        time.sleep(0.3)
-        os.write(master, b"typed\r")
+        os.write(master, b"typed\r")  # read once the container has seen the new size
         seen += _read_until(master, b"got:typed 44 88")
         assert b"got:typed 44 88" in seen, seen
         assert proc.wait(timeout=20) == 0

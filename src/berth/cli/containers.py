@@ -109,9 +109,12 @@ def _run_attached(engine, c, interactive: bool, tty: bool, remove: bool, remove_
     from berth.store import fsutil
     svc = engine.containers
     bundle = svc.records.dir(c.id)
+    size = None
+    if tty and sys.stdin.isatty():  # the container starts at the client terminal's size, as docker's
+        size = os.get_terminal_size(sys.stdin.fileno())[::-1]
     with fsutil.flock(os.path.join(bundle, "attached")):
         try:
-            c, sock = svc.start(c.id, attach=True)
+            c, sock = svc.start(c.id, attach=True, console_size=size)
         except BaseException:
             if remove_on_failure:
                 svc.remove(c.id, force=True, volumes=True)

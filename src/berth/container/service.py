@@ -305,9 +305,10 @@ class ContainerService:
 
     # ---- start / stop ------------------------------------------------------------------
 
-    def start(self, text: str, attach: bool = False):
+    def start(self, text: str, attach: bool = False, console_size: tuple[int, int] | None = None):
         """Start a container. With attach, returns (container, connected attach socket): the socket
-        is connected before the process starts, so no output is missed."""
+        is connected before the process starts, so no output is missed. `console_size` (rows,
+        columns) is a -t container's terminal size from its first instruction on."""
         c = self.records.find(text)
         with self.records.lock(c.id):
             c = self.records.get(c.id)
@@ -320,7 +321,7 @@ class ContainerService:
                 else:
                     return c
             try:
-                sock = self._start_locked(c, attach)
+                sock = self._start_locked(c, attach, console_size)
             except BaseException as e:
                 self._detach_network(c)
                 rootfs.unmount(os.path.join(self.records.dir(c.id), "rootfs"))
@@ -329,7 +330,7 @@ class ContainerService:
         c = self.records.get(c.id)
         return (c, sock) if attach else c
 
-    def _start_locked(self, c: Container, attach: bool = False):
+    def _start_locked(self, c: Container, attach: bool = False, console_size=None):
         cfg = c.config
         bundle = self.records.dir(c.id)
         target = os.path.join(bundle, "rootfs")
@@ -363,7 +364,7 @@ class ContainerService:
             args = [INIT_PATH, "--"] + args
         mounts += self.volumes.mounts_for(c, target)
         process = spec.ProcessSpec(args=args, env=env, cwd=cfg["workdir"], uid=uid, gid=gid, groups=groups,
-                                   terminal=cfg["tty"], capabilities=cfg["capabilities"],
+                                   terminal=cfg["tty"], console_size=console_size, capabilities=cfg["capabilities"],
                                    no_new_privileges=cfg["no_new_privileges"])
         doc = spec.build(process, hostname=cfg["hostname"], mounts=mounts, readonly_rootfs=cfg["read_only"],
                          network=cfg["network"], netns_path=net.netns if net else None,

@@ -29,6 +29,7 @@ class ProcessSpec(Record):
     gid: int = 0
     groups: list[int] = []
     terminal: bool = False
+    console_size: tuple | None = None  # (rows, columns) of the terminal the container starts with
     capabilities: list[str] = security.DEFAULT_CAPABILITIES
     no_new_privileges: bool = False
 
@@ -36,6 +37,8 @@ class ProcessSpec(Record):
         caps = list(self.capabilities)
         return {
             "terminal": self.terminal,
+            **({"consoleSize": {"height": self.console_size[0], "width": self.console_size[1]}}
+               if self.terminal and self.console_size else {}),
             "user": {"uid": self.uid, "gid": self.gid, **({"additionalGids": self.groups} if self.groups else {})},
             "args": self.args, "env": self.env, "cwd": self.cwd,
             "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
