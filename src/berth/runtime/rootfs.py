@@ -53,25 +53,51 @@ def is_mounted(target: str) -> bool:
     return os.path.ismount(target)
 
 
-def _loopback_nameserver(line: str) -> bool:
+# docker's and podman's answer when the host has no name server a container can reach
+FALLBACK_NAMESERVERS = ("8.8.8.8", "8.8.4.4")
+SYSTEMD_RESOLV = "/run/systemd/resolve/resolv.conf"  # the upstream servers behind resolved's 127.0.0.53
+
+
+def _nameserver(line: str) -> str | None:
     words = line.split()
-    return words[:1] == ["nameserver"] and len(words) > 1 and words[1].startswith(("127.", "::1"))
+    return words[1] if words[:1] == ["nameserver"] and len(words) > 1 else None
+
+
+def namespaced_resolv(host: str, upstream: str = "") -> str:
+    """resolv.conf for a container in its own network namespace, where the host's loopback name
+    servers cannot be reached: those are dropped; if none is left, systemd-resolved's `upstream`
+    servers are used, and failing those the public fallback, as docker does."""
+    def reachable(text):
+        return [line for line in text.splitlines(keepends=True)
+                if not (_nameserver(line) or "").startswith(("127.", "::1"))]
+    lines = reachable(host)
+    if not any(_nameserver(line) for line in lines) and upstream:
+        lines = reachable(upstream)
+    if not any(_nameserver(line) for line in lines):
+        if lines and not lines[-1].endswith("\n"):
+            lines[-1] += "\n"
+        lines += [f"nameserver {ip}\n" for ip in FALLBACK_NAMESERVERS]
+    return "".join(lines)
+
+
+def _read(path: str) -> str:
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError:
+        return ""
 
 
 def etc_mounts(bundle: str, hostname: str, network: str, read_only: bool = False, address: str = "") -> list:
     """/etc/hostname, /etc/hosts and /etc/resolv.conf written into the bundle and bind-mounted over
-    the image's: the host's resolver for --network host, the same without loopback name servers
-    (unreachable from another namespace, as docker drops them) for bridge, none for none."""
+    the image's: the host's resolver for --network host, namespaced_resolv's for bridge, none for
+    none."""
     from berth.runtime.spec import Mount
     resolv = ""
-    if network in ("host", "bridge"):
-        try:
-            with open("/etc/resolv.conf") as f:
-                resolv = f.read()
-        except OSError:
-            pass
-        if network == "bridge":
-            resolv = "".join(line for line in resolv.splitlines(keepends=True) if not _loopback_nameserver(line))
+    if network == "host":
+        resolv = _read("/etc/resolv.conf")
+    elif network == "bridge":
+        resolv = namespaced_resolv(_read("/etc/resolv.conf"), _read(SYSTEMD_RESOLV))
     files = {"hostname": f"{hostname}\n",
              "hosts": f"127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
                       f"{address or '127.0.1.1'}\t{hostname}\n",
