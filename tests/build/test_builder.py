@@ -170,6 +170,41 @@ RUN --mount=type=secret,id=token cat /run/secrets/token | wc -c > /secret-len
 
 
 
+def test_bind_mount_of_the_context_is_filtered_copy_on_write_and_keyed_by_content(busybox, tmp_path):
+    dockerfile = ("FROM busybox\n"
+                  "RUN --mount=type=bind,rw,target=/ctx sh -c 'ls -A /ctx /ctx/sub > /seen; cat /ctx/data.txt > /data; "
+                  "echo x > /ctx/planted; rm /ctx/data.txt; chmod 4755 /ctx/sub/keep.txt; ln -s / /ctx/sub/root'\n")
+    ctx = write(tmp_path / "ctx", {"Dockerfile": dockerfile, "data.txt": "one\n", "secret.env": "s1\n",
+                                   "sub/keep.txt": "k\n", "sub/drop.log": "d\n", ".dockerignore": "secret.env\nsub/*.log\n"})
+    before = snapshot(ctx)
+    first = image_id(build(busybox, ctx))
+    assert snapshot(ctx) == before  # what the rw mount wrote stayed in the step's throw-away layer
+    out = busybox.out("run", "--rm", first, "sh", "-c", "cat /seen /data")
+    # as COPY sees the context: what .dockerignore leaves out is not there
+    assert out == "/ctx:\n.dockerignore\nDockerfile\ndata.txt\nsub\n\n/ctx/sub:\nkeep.txt\none\n"
+    (ctx / "secret.env").write_text("s2\n")  # ignored: not part of the key
+    again = build(busybox, ctx)
+    assert image_id(again) == first and b"CACHED" in again.stderr
+    os.utime(ctx / "data.txt", (1, 1))
+    (ctx / "data.txt").write_text("two\n")  # same size, the content is what counts
+    changed = image_id(build(busybox, ctx))
+    assert changed != first and busybox.out("run", "--rm", changed, "cat", "/data") == "two\n"
+    missing = write(tmp_path / "missing", {"Dockerfile": "FROM busybox\nRUN --mount=type=bind,source=secret.env,target=/s true\n",
+                                           ".dockerignore": "secret.env\n", "secret.env": "s\n"})
+    proc = build(busybox, missing, check=False)
+    assert proc.returncode != 0 and b"Dockerfile:2: RUN --mount source 'secret.env' does not exist" in proc.stderr
+
+
+def test_bind_mount_from_a_stage_is_keyed_by_the_stage(busybox, tmp_path):
+    dockerfile = ("FROM busybox AS src\nCOPY v.txt /v.txt\n"
+                  "FROM busybox\nRUN --mount=type=bind,from=src,source=/v.txt,target=/v cat /v > /got\n")
+    ctx = write(tmp_path / "ctx", {"Dockerfile": dockerfile, "v.txt": "1\n"})
+    first = image_id(build(busybox, ctx))
+    (ctx / "v.txt").write_text("2\n")
+    second = image_id(build(busybox, ctx))
+    assert second != first and busybox.out("run", "--rm", second, "cat", "/got") == "2\n"
+
+
 def test_copy_heredocs(busybox, tmp_path):
     dockerfile = ("FROM busybox\n"
                   "ENV NAME=world\n"

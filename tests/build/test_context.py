@@ -198,3 +198,12 @@ def test_allowlist_style_dockerignore(ctxdir):
         write(f"{ctxdir}/{name}", name)
     c = BuildContext.from_directory(str(ctxdir))
     assert visible(c) == ["package.json", "src", "src/a.js", "src/lib", "src/lib/b.js"]
+
+
+def test_a_dockerfile_from_stdin_is_read_up_to_its_limit(tmp_path):
+    from berth.build.context import MAX_DOCKERFILE, read_dockerfile
+    assert read_dockerfile(io.BytesIO(b"FROM a\n" * 3)) == b"FROM a\n" * 3
+    endless = io.BytesIO(b"#" * (MAX_DOCKERFILE + 2))
+    with pytest.raises(ContextError, match="larger than 16 MiB"):
+        read_dockerfile(endless)
+    assert endless.tell() == MAX_DOCKERFILE + 1  # it stopped reading there

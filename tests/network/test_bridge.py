@@ -112,15 +112,17 @@ def test_bad_network_options_fail_before_anything_is_made(busybox, args, says):
     assert busybox.out("ps", "-aq") == ""
 
 
-def test_build_runs_on_the_bridge_when_asked(busybox, tmp_path):
+def test_build_runs_on_the_bridge_by_default(busybox, tmp_path):
     (tmp_path / "Dockerfile").write_text(
         "FROM busybox\n"
         "RUN ip -4 addr show eth0 | grep -o 'inet [0-9.]*' > /addr\n"
-        "RUN --network=none sh -c 'ip -4 addr show eth0 > /none 2>&1 || echo no-eth0 > /none'\n")
-    busybox.run("build", "-q", "--network", "bridge", "-t", "netb", tmp_path)
+        "RUN --network=none sh -c 'ip -4 addr show eth0 > /none 2>&1 || echo no-eth0 > /none'\n"
+        "RUN --network=host sh -c 'ip -o link | grep -c \": berth0:\" > /host'\n")
+    busybox.run("build", "-q", "-t", "netb", tmp_path)
     addr = busybox.out("run", "--rm", "netb", "cat", "/addr").split()[1]
-    assert ipaddress.IPv4Address(addr) in ipaddress.IPv4Network(bridge.SUBNET)
+    assert ipaddress.IPv4Address(addr) in ipaddress.IPv4Network(bridge.SUBNET)  # not the host's network
     assert busybox.out("run", "--rm", "netb", "cat", "/none") == "no-eth0\n"
+    assert busybox.out("run", "--rm", "netb", "cat", "/host") == "1\n"  # asked for: the host's own links
     leases = [n for n in os.listdir(bridge.LEASES)]
     assert all(not open(os.path.join(bridge.LEASES, n)).read().startswith("build-") for n in leases)
 

@@ -28,7 +28,7 @@ from berth.oci.reference import Reference
 
 class BuildOptions:
     def __init__(self, tags=(), target: str | None = None, build_args: dict | None = None, no_cache: bool = False,
-                 pull: bool = False, network: str = "host", labels: dict | None = None,
+                 pull: bool = False, network: str = "bridge", labels: dict | None = None,
                  source_date_epoch: int | None = None, output=None, explain: bool = False,
                  secrets: dict | None = None):
         self.tags = [Reference.parse(t) for t in tags]
@@ -175,8 +175,9 @@ class Builder:
         env = [f"{k}={v}" for k, v in variables.run_env().items()]
         inputs = {"args": args, "env": sorted(env), "user": cfg.get("User", ""),
                   "workdir": cfg.get("WorkingDir") or "/", "network": opts.network if ins.network in ("", "default") else ins.network}
-        if ins.mounts:  # what they are, not what caches or secrets hold (BuildKit keys them the same way)
-            inputs["mounts"] = [[m.type, m.target, m.source, m.from_, m.id, m.readonly] for m in ins.mounts]
+        if ins.mounts:  # what they are and what a bind shows; never what caches or secrets hold (as BuildKit)
+            inputs["mounts"] = [[m.type, m.target, m.source, m.from_, m.id, m.readonly, self._bind_content(m, ins)]
+                                for m in ins.mounts]
         key = self.cache.key(state.key, "RUN", json.dumps(inputs, sort_keys=True))
         if self._cached(key, state, ins, inputs, opts):
             return
@@ -220,14 +221,33 @@ class Builder:
                 raise ins.error(f"secret {name!r} was not given (--secret id={name},src=FILE)")
             return spec.Mount(target if m.target else f"/run/secrets/{name}", source, "bind",
                               ["rbind", "rprivate", "ro"])
-        if m.type == "bind":
-            root = sources.enter_context(_CopySource(self, m.from_, ins, by_index=False)) \
-                if m.from_ else self._context.root
-            if root is None:
-                raise ins.error("RUN --mount=type=bind needs a build context or from=")
-            path = _inside(root, m.source or "/", ins)
+        if m.type == "bind":  # rw writes land in a throw-away upper dir, whichever the source
+            if m.from_:
+                path = _inside(sources.enter_context(_CopySource(self, m.from_, ins, by_index=False)),
+                               m.source or "/", ins)
+            else:
+                from berth.build.contextmount import ContextView
+                root = sources.enter_context(self._context_root(ins))
+                source = _bind_source(root, m, ins)
+                path = sources.enter_context(ContextView(root, self.store.tmp)).path(source)
             return spec.Mount(target, path, "bind", ["rbind", "rprivate"] + (["ro"] if m.readonly else []))
         raise ins.error(f"RUN --mount=type={m.type} is not supported")
+
+    def _bind_content(self, m, ins) -> str:
+        """What a bind mount shows, for the cache key: a context source's content, the result of
+        a stage, an image's ID."""
+        if m.type != "bind":
+            return ""
+        if m.from_:
+            return _CopySource(self, m.from_, ins, by_index=False).identity()
+        from berth.build.contextmount import digest
+        with self._context_root(ins) as root:
+            return digest(root, _bind_source(root, m, ins))
+
+    def _context_root(self, ins):
+        if self._context.root is None:
+            raise ins.error("RUN --mount=type=bind needs a build context or from=")
+        return self._context.source_root()
 
     def _copy(self, ins, state: _Stage, opts: BuildOptions) -> None:
         # --link (BuildKit: copy into an empty layer stacked on the stage, so that it survives a new
@@ -469,19 +489,23 @@ class _CopySource:
         if not self.ref:
             return None
         state = self._stage()
-        if state is None:
-            try:
-                image = self.builder.engine.images.get(self.ref)
-            except ImageNotFound:
-                image = self.builder.engine.registries.pull(self.ref)
-            layers = self.builder.store.images.layers(image)
-        else:
-            layers = state.layers
+        layers = self.builder.store.images.layers(self._image()) if state is None else state.layers
         store = self.builder.store
         self.step = StepRootfs(store, self.builder.engine.containers.runtime(),
                                [store.layers.diff_path(layer.chain_id) for layer in reversed(layers)])
         self.step.__enter__()
         return self.step.rootfs
+
+    def identity(self) -> str:
+        """What the root holds, for a cache key: the stage's last step, or the image's ID."""
+        state = self._stage()
+        return state.key if state is not None else str(self._image().id)
+
+    def _image(self):
+        try:
+            return self.builder.engine.images.get(self.ref)
+        except ImageNotFound:
+            return self.builder.engine.registries.pull(self.ref)
 
     def _stage(self):
         if self.by_index and self.ref.lstrip("+-").isdigit():
@@ -513,6 +537,13 @@ def _chown_ids(rootfs: str, spec: str) -> tuple[int, int]:
     user, _, group = spec.partition(":")
     uid = lookup(user, "/etc/passwd", "user")
     return uid, lookup(group, "/etc/group", "group") if group else uid
+
+
+def _bind_source(root, m, ins):
+    source = root.lookup(m.source or "/")
+    if source is None:
+        raise ins.error(f"RUN --mount source {m.source!r} does not exist in the build context")
+    return source
 
 
 def _inside(root: str, path: str, ins) -> str:

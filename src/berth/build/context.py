@@ -67,11 +67,7 @@ class BuildContext:
         inside it; anything else is the Dockerfile itself, with no context."""
         head = _read_head(stream, 512)
         if not _looks_like_archive(head):
-            rest = stream.read(MAX_DOCKERFILE + 1 - len(head))
-            data = head + rest
-            if len(data) > MAX_DOCKERFILE:
-                raise ContextError("the Dockerfile read from stdin is larger than 16 MiB")
-            return cls(None, data, "-", IgnoreMatcher())
+            return cls(None, read_dockerfile(stream, head), "-", IgnoreMatcher())
         from berth import archive
         from berth.archive.compression import Prefixed
         from berth.store.fsutil import Staging
@@ -118,6 +114,14 @@ class BuildContext:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def read_dockerfile(stream, head: bytes = b"") -> bytes:
+    """A Dockerfile from a stream (`-f -`, `build -`), refused beyond MAX_DOCKERFILE."""
+    data = head + stream.read(MAX_DOCKERFILE + 1 - len(head))
+    if len(data) > MAX_DOCKERFILE:
+        raise ContextError("the Dockerfile read from stdin is larger than 16 MiB")
+    return data
 
 
 # ---- helpers -----------------------------------------------------------------------------------

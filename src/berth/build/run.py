@@ -58,7 +58,7 @@ class StepRootfs:
         self.runtime.delete(self.cid, force=True)
         self.staging.cleanup()
 
-    def run(self, args: list[str], *, env: list[str], workdir: str = "/", user: str = "", network: str = "host",
+    def run(self, args: list[str], *, env: list[str], workdir: str = "/", user: str = "", network: str = "bridge",
             hostname: str = "buildkitsandbox", output=None, mounts: list = ()) -> int:
         """Run `args`; `output(bytes)` receives stdout and stderr as they come. Returns the exit code.
         `mounts`: extra spec.Mounts (RUN --mount), on top of the step's root filesystem."""

@@ -45,7 +45,7 @@ def _secrets(values) -> dict:
 @option("--build-arg", "build_args", multiple=True, help="Set a build-time variable (NAME=VALUE).")
 @option("--no-cache", is_flag=True, help="Do not use the build cache.")
 @option("--pull", is_flag=True, help="Always pull base images, even when they are in the store.")
-@option("--network", default="host", choices=["host", "bridge", "none"],
+@option("--network", default="bridge", choices=["host", "bridge", "none"],
         help="Network for RUN: host, bridge (own address, NAT) or none.")
 @option("--label", "labels", multiple=True, help="Set metadata on the image (NAME=VALUE).")
 @option("--source-date-epoch", type=int, help="Timestamps for a reproducible image (seconds since 1970).")
@@ -59,7 +59,7 @@ def build_cmd(engine, tags, dockerfile, target, build_args, no_cache, pull, netw
               progress, quiet, iidfile, explain, secrets, context):
     """Build an image from a Dockerfile and a context (a directory, or - for a tar or Dockerfile on stdin)."""
     from berth.build.builder import Builder, BuildOptions
-    from berth.build.context import BuildContext
+    from berth.build.context import BuildContext, read_dockerfile
     quiet = quiet or progress == "quiet"
     opts = BuildOptions(tags=tags, target=target, build_args=_pairs(build_args, "--build-arg"), no_cache=no_cache,
                         pull=pull, network=network, labels=_pairs(labels, "--label"),
@@ -68,7 +68,7 @@ def build_cmd(engine, tags, dockerfile, target, build_args, no_cache, pull, netw
     if context == "-":
         ctx = BuildContext.from_stream(sys.stdin.buffer, engine.store.tmp, dockerfile)
     elif dockerfile == "-":
-        ctx = BuildContext.from_directory(context, dockerfile_data=sys.stdin.buffer.read())
+        ctx = BuildContext.from_directory(context, dockerfile_data=read_dockerfile(sys.stdin.buffer))
     else:
         ctx = BuildContext.from_directory(context, dockerfile)
     with ctx:
