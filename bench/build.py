@@ -40,9 +40,7 @@ def build_commands(tool, store) -> list[list[str]]:
     for way in WAYS:
         tag = f"bench-four-ways/{way}:1"
         dockerfile = str(EXAMPLE / f"Dockerfile.{way}")
-        if tool == "berth":
-            out.append([*store.cmd, "build", "-q", "-f", dockerfile, "-t", tag, str(EXAMPLE)])
-        elif tool == "podman":
+        if tool in ("berth", "podman"):  # every tool on the host network: builders compared, not networks
             out.append([*store.cmd, "build", "-q", "--network", "host", "-f", dockerfile, "-t", tag, str(EXAMPLE)])
         else:
             out.append(["docker", "build", "-q", "--network", "host", "-f", dockerfile, "-t", tag, str(EXAMPLE)])
