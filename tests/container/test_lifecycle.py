@@ -84,9 +84,10 @@ def test_exec_exit_code_user_workdir_env_stdin(busybox):
     busybox.run("run", "-d", "--name", "e", "-e", "FROM_RUN=1", "busybox", "sh", "-c", IDLE)
     assert busybox.run("exec", "e", "sh", "-c", "exit 3", check=False).returncode == 3
     assert busybox.run("exec", "e", "/no/such/binary", check=False).returncode == 127
-    assert busybox.out("exec", "e", "id") == "uid=0(root) gid=0(root)\n"
-    assert busybox.out("exec", "-u", "nobody", "e", "id") == "uid=65534(nobody) gid=65534(nogroup)\n"
-    assert busybox.out("exec", "-u", "1000:1000", "e", "id") == "uid=1000 gid=1000\n"
+    assert busybox.out("exec", "e", "id") == "uid=0(root) gid=0(root) groups=0(root)\n"
+    assert busybox.out("exec", "-u", "nobody", "e", "id") == \
+        "uid=65534(nobody) gid=65534(nogroup) groups=65534(nogroup)\n"
+    assert busybox.out("exec", "-u", "1000:1000", "e", "id") == "uid=1000 gid=1000 groups=1000\n"
     # supplementary groups come from the container's own /etc/group, as for the main process
     busybox.run("exec", "e", "sh", "-c", "echo 'staff:x:50:nobody' >> /etc/group")
     assert busybox.out("exec", "-u", "nobody", "e", "id", "-G") == "65534 50\n"
@@ -135,9 +136,10 @@ def test_env_env_file_workdir_user_entrypoint(busybox, tmp_path):
 
     assert busybox.out("run", "--rm", "-w", "/made/for/me", "busybox", "pwd") == "/made/for/me\n"
     assert busybox.out("run", "--rm", "-u", "nobody", "busybox", "sh", "-c", "id; echo $HOME") == \
-        "uid=65534(nobody) gid=65534(nogroup)\n/home\n"
-    assert busybox.out("run", "--rm", "-u", "1000:1000", "busybox", "id") == "uid=1000 gid=1000\n"
-    assert busybox.out("run", "--rm", "-u", "nobody:root", "busybox", "id") == "uid=65534(nobody) gid=0(root)\n"
+        "uid=65534(nobody) gid=65534(nogroup) groups=65534(nogroup)\n/home\n"
+    assert busybox.out("run", "--rm", "-u", "1000:1000", "busybox", "id") == "uid=1000 gid=1000 groups=1000\n"
+    assert busybox.out("run", "--rm", "-u", "nobody:root", "busybox", "id") == \
+        "uid=65534(nobody) gid=0(root) groups=0(root)\n"
     assert busybox.out("run", "--rm", "--entrypoint", "/bin/echo", "busybox", "a", "b") == "a b\n"
     assert "HOSTNAME=" in busybox.out("run", "--rm", "--entrypoint", "env", "busybox")
     err = busybox.run("run", "--rm", "-u", "nosuchuser", "busybox", "true", check=False)

@@ -33,7 +33,7 @@ def confirm(prompt: str, default: bool = False) -> bool:
     sys.stdout.write(f"{prompt} [{'Y/n' if default else 'y/N'}] ")
     sys.stdout.flush()
     answer = sys.stdin.readline().strip().lower()
-    return default if not answer else answer in _TRUE
+    return default if not answer else answer == "y"  # docker takes nothing else, `yes` included
 
 
 class Option:

@@ -6,7 +6,7 @@ import os
 import sys
 import time
 
-from berth.cli.cmdline import Group, argument, command, echo, option
+from berth.cli.cmdline import Group, argument, command, confirm, echo, option
 
 from berth.cli.output import emit, human_duration, human_size, render, table
 
@@ -75,7 +75,13 @@ def _create(engine, image, command, o):
 @argument("command", nargs=-1)
 def create_cmd(engine, image, command, **o):
     """Create a new container."""
-    echo(_create(engine, image, command, o).id)
+    from berth.container.options import FlagError
+    try:
+        c = _create(engine, image, command, o)
+    except FlagError as e:  # what docker's client refuses itself: 125; the engine's refusals exit 1
+        echo(f"Error: {e}", err=True)
+        sys.exit(125)
+    echo(c.id)
 
 
 @command("run", interspersed=False)
@@ -85,9 +91,10 @@ def create_cmd(engine, image, command, **o):
 @argument("command", nargs=-1)
 def run_cmd(engine, image, command, detach, **o):
     """Create and run a new container from an image."""
+    from berth.errors import BerthError
     from berth.runtime.monitor import CreateFailed
-    c = _create(engine, image, command, o)
     try:
+        c = _create(engine, image, command, o)
         if detach:
             try:
                 engine.containers.start(c.id)
@@ -97,9 +104,10 @@ def run_cmd(engine, image, command, detach, **o):
             echo(c.id)
             return
         code = _run_attached(engine, c, o["interactive"], o["tty"], remove=o["auto_remove"])
-    except CreateFailed as e:  # the command cannot be run: docker's 126/127
+    except BerthError as e:
+        # docker's codes: 126 the command cannot be run, 127 it is not found, 125 any other error
         echo(f"Error: {e}", err=True)
-        sys.exit(e.exit_code)
+        sys.exit(e.exit_code if isinstance(e, CreateFailed) and e.exit_code in (126, 127) else 125)
     sys.exit(code)
 
 
@@ -213,7 +221,7 @@ def attach_cmd(engine, no_stdin, name):
 
 
 @command("stop")
-@option("-t", "--time", "timeout", type=int, help="Seconds to wait before killing the container.")
+@option("-t", "--timeout", "--time", "timeout", type=int, help="Seconds to wait before killing the container.")
 @option("-s", "--signal", help="Signal to send to the container.")
 @argument("names", nargs=-1, required=True)
 def stop_cmd(engine, timeout, signal, names):
@@ -230,7 +238,7 @@ def kill_cmd(engine, signal, names):
 
 
 @command("restart")
-@option("-t", "--time", "timeout", type=int, help="Seconds to wait before killing the container.")
+@option("-t", "--timeout", "--time", "timeout", type=int, help="Seconds to wait before killing the container.")
 @argument("names", nargs=-1, required=True)
 def restart_cmd(engine, timeout, names):
     """Restart one or more containers."""
@@ -263,9 +271,11 @@ def rm_cmd(engine, force, volumes, names):
         try:
             engine.containers.remove(n, force=force, volumes=volumes)
         except ContainerNotFound:
-            if not force:  # as docker (23+): a forced removal of what is already gone is no error
-                raise
-    _each(names, remove, echo_name=True)
+            if not force:  # as docker (23+): a forced removal of what is already gone is no error,
+                raise      # and says nothing
+            return
+        echo(n)
+    _each(names, remove)
 
 
 def status_text(c, now: float) -> str:
@@ -284,14 +294,23 @@ def status_text(c, now: float) -> str:
 
 @command("ps")
 @option("-a", "--all", "show_all", is_flag=True, help="Show all containers (default shows just running).")
+@option("-f", "--filter", "filters", multiple=True,
+        help="Filter output based on conditions provided (status, name, id, label, ancestor, exited, volume).")
+@option("-n", "--last", type=int, default=-1, help="Show n last created containers (includes all states).")
+@option("-l", "--latest", is_flag=True, help="Show the latest created container (includes all states).")
 @option("-q", "--quiet", is_flag=True, help="Only display container IDs.")
 @option("--no-trunc", is_flag=True, help="Don't truncate output.")
 @option("--format", "fmt", help="json, or a template.")
-def ps_cmd(engine, show_all, quiet, no_trunc, fmt):
+def ps_cmd(engine, show_all, filters, last, latest, quiet, no_trunc, fmt):
     """List containers."""
+    keep, wants_all = _ps_filter(engine, filters)
+    limit = 1 if latest else last
+    found = [c for c in engine.containers.list(all=show_all or wants_all or limit > 0) if keep(c)]
+    if limit > 0:
+        found = found[:limit]  # newest first
     now = time.time()
     rows = []
-    for c in engine.containers.list(all=show_all):
+    for c in found:
         cmd = " ".join(c.config["args"])
         if not no_trunc and len(cmd) > 20:
             cmd = cmd[:19] + "…"
@@ -309,22 +328,110 @@ def ps_cmd(engine, show_all, quiet, no_trunc, fmt):
                                     r["Names"]] for r in rows]))
 
 
+def _search(patterns, text: str) -> bool:
+    """docker's filter match: any of the patterns, as regular expressions, found in text."""
+    import re
+    for p in patterns:
+        try:
+            if re.search(p, text):
+                return True
+        except re.error:  # a pattern that is no regular expression matches nothing
+            pass
+    return False
+
+
+_STATES = ("created", "restarting", "running", "removing", "paused", "exited", "dead")
+
+
+def _ps_filter(engine, filters):
+    """docker's `ps --filter KEY=VALUE`: (a test for a container, whether stopped ones are listed).
+    Values of one key are alternatives, except label, where each must hold; different keys all must
+    hold. name and id are regular expressions searched in the name and the full ID."""
+    from berth.cli.cmdline import UsageError
+    from berth.errors import BerthError
+    wanted: dict[str, list[str]] = {}
+    for f in filters:
+        key, eq, value = f.partition("=")
+        if not eq:
+            raise UsageError(f'invalid argument "{f}" for "-f, --filter" flag: bad format of filter '
+                             "(expected name=value)", ps_cmd)
+        if key not in ("status", "name", "id", "label", "ancestor", "exited", "volume"):
+            raise BerthError(f"invalid filter '{key}'")
+        wanted.setdefault(key, []).append(value)
+    for value in wanted.get("status", []):
+        if value not in _STATES:
+            raise BerthError(f"invalid filter 'status={value}'")
+    codes = set()
+    for value in wanted.get("exited", []):
+        try:
+            codes.add(int(value))
+        except ValueError:
+            raise BerthError(f"invalid filter 'exited={value}': not a number") from None
+    chains = []
+    for ref in wanted.get("ancestor", []):  # the image, and images made from it (its layers and more)
+        try:
+            chains.append(engine.images.get(ref).chain)
+        except LookupError:
+            pass
+    image_chain = {}
+
+    def descends(c):
+        if c.image_id not in image_chain:
+            from berth.oci.digest import Digest
+            try:
+                image_chain[c.image_id] = engine.images.store.images.get(Digest.parse(c.image_id)).chain
+            except LookupError:
+                image_chain[c.image_id] = None
+        chain = image_chain[c.image_id]
+        return chain is not None and any(chain[:len(a)] == a for a in chains)
+
+    def labelled(c, spec):
+        key, eq, value = spec.partition("=")
+        return key in c.config["labels"] and (not eq or c.config["labels"][key] == value)
+
+    def keep(c):
+        if "name" in wanted and not _search(wanted["name"], c.name) and not _search(wanted["name"], "/" + c.name):
+            return False
+        if "id" in wanted and not _search(wanted["id"], c.id):
+            return False
+        if not all(labelled(c, spec) for spec in wanted.get("label", [])):
+            return False
+        if "status" in wanted and c.status not in wanted["status"]:
+            return False
+        if codes and not (c.status == "exited" and c.state["started_at"] and c.state["exit_code"] in codes):
+            return False
+        vols = wanted.get("volume")  # a volume's name, a bind's host path, or where it is mounted
+        if vols and not any(m["target"] in vols or (m["source"] and m["source"] in vols) for m in c.config["mounts"]):
+            return False
+        if "ancestor" in wanted and not descends(c):
+            return False
+        return True
+    return keep, "status" in wanted
+
+
 @command("logs")
 @option("-f", "--follow", is_flag=True, help="Follow log output.")
+@option("--since", help="Show logs since a timestamp (e.g. 2013-01-02T13:23:37Z) or relative (e.g. 42m).")
 @option("-n", "--tail", default="all", help="Number of lines to show from the end of the logs.")
 @option("-t", "--timestamps", is_flag=True, help="Show timestamps.")
+@option("--until", help="Show logs before a timestamp (e.g. 2013-01-02T13:23:37Z) or relative (e.g. 42m).")
 @argument("name")
-def logs_cmd(engine, follow, tail, timestamps, name):
+def logs_cmd(engine, follow, since, tail, timestamps, until, name):
     """Fetch the logs of a container."""
     from berth.errors import BerthError
+    from berth.runtime.logs import docker_time, parse_bound
     if tail != "all" and not tail.isdigit():
         raise BerthError(f"invalid --tail value {tail!r}: a number or 'all'")
+    now = time.time_ns()
+    since_ns = parse_bound("since", since, now) if since else None
+    until_ns = parse_bound("until", until, now) if until else None
     out, err = sys.stdout.buffer, sys.stderr.buffer
     line_start = {"stdout": True, "stderr": True}
-    for stream, ts, data in engine.containers.logs(name, follow=follow, tail=None if tail == "all" else int(tail)):
+    for stream, ts, data in engine.containers.logs(name, follow=follow, tail=None if tail == "all" else int(tail),
+                                                   since=since_ns, until=until_ns):
         target = err if stream == "stderr" else out
         if timestamps and line_start[stream]:
-            target.write(ts.encode() + b" ")
+            target.write(docker_time(ts).encode() + b" ")
         target.write(data)
         line_start[stream] = data.endswith(b"\n")
         if follow:
@@ -342,8 +449,14 @@ def logs_cmd(engine, follow, tail, timestamps, name):
 @argument("command", nargs=-1, required=True)
 def exec_cmd(engine, detach, interactive, tty, user, workdir, env, name, command):
     """Execute a command in a running container."""
-    sys.exit(engine.containers.exec(name, list(command), tty=tty, interactive=interactive, user=user,
-                                    workdir=workdir, env=env, detach=detach))
+    from berth.container.service import ExecFailed
+    try:
+        code = engine.containers.exec(name, list(command), tty=tty, interactive=interactive, user=user,
+                                      workdir=workdir, env=env, detach=detach)
+    except ExecFailed as e:
+        echo(f"Error: {e}", err=True)
+        sys.exit(e.exit_code)
+    sys.exit(code)
 
 
 @command("wait")
@@ -367,14 +480,15 @@ def top_cmd(engine, name):
 @argument("names", nargs=-1)
 def stats_cmd(engine, no_stream, fmt, names):
     """Display a live stream of container(s) resource usage statistics."""
-    targets = list(names) or [c.id for c in engine.containers.list()]
+    targets = list(names) or [c.short_id for c in engine.containers.list()]
     while True:
         rows = []
         for n in targets:
             c = engine.containers.get(n)
             s = engine.containers.stats(c.id)
             pct = 100.0 * s["memory"] / s["memory_limit"] if s["memory_limit"] else 0.0
-            rows.append({"ID": c.short_id, "Name": c.name, "CPUPerc": f"{s['cpu_percent']:.2f}%",
+            # Container: as the command line names it (docker's), the short ID for all running ones
+            rows.append({"Container": n, "ID": c.short_id, "Name": c.name, "CPUPerc": f"{s['cpu_percent']:.2f}%",
                          "MemUsage": f"{_mib(s['memory'])} / {_mib(s['memory_limit'])}", "MemPerc": f"{pct:.2f}%",
                          "NetIO": "0B / 0B", "BlockIO": "0B / 0B", "PIDs": str(s["pids"])})
         emit(rows, fmt, lambda: table(["CONTAINER ID", "NAME", "CPU %", "MEM USAGE / LIMIT", "MEM %", "NET I/O",
@@ -458,6 +572,9 @@ def cleanup_cmd(engine, name):
 @option("-f", "--force", is_flag=True, help="Do not prompt for confirmation.")
 def container_prune_cmd(engine, force):
     """Remove all stopped containers."""
+    if not force and not confirm("WARNING! This will remove all stopped containers.\n"
+                                 "Are you sure you want to continue?"):
+        return
     removed = []
     for c in engine.containers.list(all=True):
         if c.status in ("exited", "created"):
@@ -483,16 +600,18 @@ def volume_create(engine, driver, opts, labels, name):
     import os
     options = dict(o.partition("=")[::2] for o in opts)
     v = engine.volumes.create(name or os.urandom(32).hex(), driver, options,
-                              dict(lbl.partition("=")[::2] for lbl in labels))
+                              dict(lbl.partition("=")[::2] for lbl in labels), exist_ok=True)  # as docker
     echo(v["Name"])
 
 
 @volume.command("ls")
+@option("-f", "--filter", "filters", multiple=True, help="Provide filter values (e.g. 'dangling=true').")
 @option("-q", "--quiet", is_flag=True)
 @option("--format", "fmt")
-def volume_ls(engine, quiet, fmt):
+def volume_ls(engine, filters, quiet, fmt):
     """List volumes."""
-    vols = engine.volumes.list()
+    keep = _volume_filter(engine, filters)
+    vols = [v for v in engine.volumes.list() if keep(v)]
     if quiet:
         for v in vols:
             echo(v["Name"])
@@ -500,13 +619,52 @@ def volume_ls(engine, quiet, fmt):
     emit(vols, fmt, lambda: table(["DRIVER", "VOLUME NAME"], [[v["Driver"], v["Name"]] for v in vols]))
 
 
+def _volume_filter(engine, filters):
+    """docker's `volume ls --filter`: name (a regular expression searched in the name), dangling
+    (true: used by no container), label (KEY or KEY=VALUE, each must hold), driver."""
+    from berth.errors import BerthError
+    wanted: dict[str, list[str]] = {}
+    for f in filters:
+        key, _, value = f.partition("=")
+        if key not in ("name", "dangling", "label", "driver"):
+            raise BerthError(f"invalid filter '{key}'")
+        wanted.setdefault(key, []).append(value)
+    dangling = None
+    for value in wanted.get("dangling", []):
+        if value.lower() not in ("true", "1", "false", "0"):
+            raise BerthError(f"invalid filter 'dangling={value}'")
+        dangling = value.lower() in ("true", "1")
+
+    def keep(v):
+        labels = v["Labels"] or {}
+        for spec in wanted.get("label", []):
+            key, eq, value = spec.partition("=")
+            if key not in labels or (eq and labels[key] != value):
+                return False
+        if "name" in wanted and not _search(wanted["name"], v["Name"]):
+            return False
+        if "driver" in wanted and v["Driver"] not in wanted["driver"]:
+            return False
+        return dangling is None or dangling == (not engine.volumes.users(v["Name"]))
+    return keep
+
+
 @volume.command("inspect")
 @option("-f", "--format", "fmt")
 @argument("names", nargs=-1, required=True)
 def volume_inspect(engine, fmt, names):
     """Display detailed information on one or more volumes."""
-    docs = [engine.volumes.inspect(n) for n in names]
+    from berth.errors import BerthError
+    docs, failed = [], False
+    for n in names:
+        try:
+            docs.append(engine.volumes.inspect(n))
+        except BerthError as e:
+            echo(f"Error: {e}", err=True)
+            failed = True
     _print_inspect(docs, fmt)
+    if failed:
+        sys.exit(1)
 
 
 @volume.command("rm")
@@ -522,6 +680,10 @@ def volume_rm(engine, force, names):
 @option("-f", "--force", is_flag=True)
 def volume_prune(engine, prune_all, force):
     """Remove unused local volumes."""
+    what = "all local volumes" if prune_all else "anonymous local volumes"
+    if not force and not confirm(f"WARNING! This will remove {what} not used by at least one container.\n"
+                                 "Are you sure you want to continue?"):
+        return
     removed, reclaimed = engine.volumes.prune(all=prune_all)
     if removed:
         echo("Deleted Volumes:\n" + "\n".join(removed) + "\n")

@@ -170,7 +170,7 @@ def rmi_cmd(engine, names, force):
 @option("-f", "--force", is_flag=True, help="Do not prompt for confirmation.")
 def prune_cmd(engine, prune_all, force):
     """Remove unused images."""
-    if not force and sys.stdin.isatty():
+    if not force:
         what = "all images without at least one container associated to them" if prune_all else "all dangling images"
         if not confirm(f"WARNING! This will remove {what}.\nAre you sure you want to continue?", default=False):
             return

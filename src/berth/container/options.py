@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from contextlib import contextmanager
 
 from berth.errors import BerthError
 from berth.record import Record
@@ -14,6 +15,22 @@ _PROPAGATION = {"private", "rprivate", "shared", "rshared", "slave", "rslave"}
 
 class InvalidOption(BerthError):
     pass
+
+
+class FlagError(InvalidOption):
+    """A flag docker's client itself rejects before it asks the engine (a size, a port, a -v spec, an
+    env file): `docker create` exits 125 for these, and 1 for what the engine refuses."""
+
+
+@contextmanager
+def flag_errors():
+    """Report the InvalidOption raised inside as a FlagError."""
+    try:
+        yield
+    except FlagError:
+        raise
+    except InvalidOption as e:
+        raise FlagError(str(e)) from None
 
 
 def parse_size(text: str, what: str = "size") -> int:
@@ -64,12 +81,23 @@ def parse_env(items: list[str], host_env: dict) -> list[str]:
 
 
 def read_env_file(path: str) -> list[str]:
+    """docker's ParseEnvFile: leading white space goes, the rest of a line is kept (`B=2 ` is "2 ");
+    a name with white space in it is refused."""
     try:
         with open(path) as f:
             lines = f.read().splitlines()
     except OSError as e:
         raise InvalidOption(f"cannot read env file {path}: {e.strerror}") from None
-    return [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+    out = []
+    for line in lines:
+        line = line.lstrip()
+        if not line or line.startswith("#"):
+            continue
+        name = line.partition("=")[0]
+        if any(c in name for c in " \t\n\v\f\r"):
+            raise InvalidOption(f"invalid env file ({path}): variable {name!r} contains whitespaces")
+        out.append(line)
+    return out
 
 
 def expose_ports(spec: str) -> list[str]:
@@ -171,6 +199,17 @@ def parse_mount(spec: str) -> MountSpec:
     if fields:
         raise InvalidOption(f"unknown mount option(s) {', '.join(sorted(fields))} in {spec!r}")
     return m
+
+
+_TMPFS_DEFAULTS = ("noexec", "nosuid", "nodev")
+_OPPOSITE = {"exec": "noexec", "suid": "nosuid", "dev": "nodev"}
+
+
+def tmpfs_options(given: list[str]) -> list[str]:
+    """A tmpfs mount's options as docker makes them: noexec,nosuid,nodev unless the given ones say
+    exec, suid or dev; no size unless given."""
+    undone = {_OPPOSITE[o] for o in given if o in _OPPOSITE}
+    return [o for o in _TMPFS_DEFAULTS if o not in undone] + [o for o in given if o not in _TMPFS_DEFAULTS]
 
 
 def parse_tmpfs(spec: str) -> MountSpec:

@@ -27,6 +27,11 @@ INIT_BINARY = "/usr/bin/catatonit"
 INIT_PATH = "/dev/init"
 
 
+class ExecFailed(BerthError):
+    """`exec` could not start the process (no such user): docker exits 126 for it."""
+    exit_code = 126
+
+
 class ContainerService:
     def __init__(self, store, images):
         self.store = store
@@ -190,6 +195,26 @@ class ContainerService:
                privileged: bool = False, security_opt: list[str] = (), restart: str = "no",
                stop_signal: str | None = None, stop_timeout: int | None = None, init: bool = False,
                auto_remove: bool = False, labels: dict | None = None, runtime: str | None = None) -> Container:
+        # the flags themselves first, as docker's client checks them before it asks the engine
+        # (`create` exits 125 for these, 1 for what the engine refuses after)
+        with opts.flag_errors():
+            ports = []
+            if publish:
+                from berth.network.bridge import parse_publish
+                ports = [p for text in publish for p in parse_publish(text)]
+            if auto_remove and (restart or "no").partition(":")[0] not in ("", "no"):
+                raise opts.InvalidOption("conflicting options: cannot specify both --restart and --rm")
+            file_env = [e for f in env_files for e in opts.read_env_file(f)]
+            user_env = opts.parse_env(file_env + list(env), dict(os.environ))
+            tmpfs_specs = [opts.parse_tmpfs(t) for t in tmpfs]
+            mount_specs = [opts.parse_volume(v) for v in volumes] + [opts.parse_mount(m) for m in mounts] + tmpfs_specs
+            resources = {"memory": opts.parse_size(memory, "memory") if memory else None,
+                         "memory_swap": (-1 if memory_swap == "-1" else opts.parse_size(memory_swap, "memory-swap"))
+                         if memory_swap else None,
+                         "cpus": opts.parse_cpus(cpus) if cpus not in (None, "") else None,
+                         "pids_limit": opts.parse_pids_limit(pids_limit) if pids_limit not in (None, "") else None}
+            if stop_timeout is not None:
+                stop_timeout = opts.parse_int(stop_timeout, "stop-timeout")
         img = self.images.get(image)
         config = self.images.store.images.config(img)
         ic = config.config
@@ -207,22 +232,13 @@ class ContainerService:
         network = network or "bridge"  # docker's and podman's default
         if network not in ("none", "host", "bridge"):
             raise opts.InvalidOption(f"network {network!r} is not available: use none, host or bridge")
-        ports = []
-        if publish:
-            if network != "bridge":
-                raise opts.InvalidOption(f"conflicting options: port publishing and --network {network}")
-            from berth.network.bridge import parse_publish
-            ports = [p for text in publish for p in parse_publish(text)]
+        if ports and network != "bridge":
+            raise opts.InvalidOption(f"conflicting options: port publishing and --network {network}")
         policy = opts.RestartPolicy.parse(restart)
-        if policy.name != "no" and auto_remove:
-            raise opts.InvalidOption("conflicting options: --restart and --rm")
-        file_env = [e for f in env_files for e in opts.read_env_file(f)]
-        env_list = opts.merge_env(list(ic.get("Env") or []), opts.parse_env(file_env + list(env), dict(os.environ)))
+        env_list = opts.merge_env(list(ic.get("Env") or []), user_env)
         if not any(e.startswith("PATH=") for e in env_list):
             from berth.image.config import DEFAULT_PATH
             env_list.insert(0, DEFAULT_PATH)
-        mount_specs = ([opts.parse_volume(v) for v in volumes] + [opts.parse_mount(m) for m in mounts]
-                       + [opts.parse_tmpfs(t) for t in tmpfs])
         for m in mount_specs:
             if m.type == "bind" and not os.path.exists(m.source):
                 raise opts.InvalidOption(f"invalid mount: bind source path does not exist: {m.source}")
@@ -232,13 +248,18 @@ class ContainerService:
         for vol in (ic.get("Volumes") or {}):
             if vol not in targets:
                 mount_specs.append(opts.MountSpec("volume", vol))
-        resources = {"memory": opts.parse_size(memory, "memory") if memory else None,
-                     "memory_swap": (-1 if memory_swap == "-1" else opts.parse_size(memory_swap, "memory-swap"))
-                     if memory_swap else None,
-                     "cpus": opts.parse_cpus(cpus) if cpus not in (None, "") else None,
-                     "pids_limit": opts.parse_pids_limit(pids_limit) if pids_limit not in (None, "") else None}
         if resources["memory"] is not None and resources["memory"] < 6 << 20:
             raise opts.InvalidOption("minimum memory limit allowed is 6MB")
+        # docker's swap rule: memory+swap defaults to twice the memory (as much swap as memory), 0 is
+        # that default, -1 is unlimited swap, and less than the memory itself is refused
+        mem, swap = resources["memory"], resources["memory_swap"] or None
+        if swap is not None and swap > 0:
+            if mem is None:
+                raise opts.InvalidOption("You should always set the Memory limit when using Memoryswap limit, "
+                                         "see usage")
+            if swap < mem:
+                raise opts.InvalidOption("Minimum memoryswap limit should be larger than memory limit, see usage")
+        resources["memory_swap"] = 2 * mem if mem and swap is None else swap
         if resources["cpus"] is not None and not 0.01 <= resources["cpus"] <= (os.cpu_count() or 1):
             raise opts.InvalidOption(f"range of CPUs is from 0.01 to {os.cpu_count()}.00, as there are only "
                                      f"{os.cpu_count()} CPUs available")
@@ -249,8 +270,6 @@ class ContainerService:
                 no_new_privs = True
             elif so not in ("no-new-privileges:false", "no-new-privileges=false"):
                 raise opts.InvalidOption(f"unsupported --security-opt {so!r}")
-        if stop_timeout is not None:
-            stop_timeout = opts.parse_int(stop_timeout, "stop-timeout")
         stop_sig = stop_signal or config.config.get("StopSignal") or "SIGTERM"
         opts.parse_signal(stop_sig)
         rt = self.runtime(runtime)
@@ -275,6 +294,8 @@ class ContainerService:
             "mounts": [m.__dict__ for m in mount_specs], "read_only": read_only, "network": network,
             "ports": [p.__dict__ for p in ports],
             "resources": resources, "capabilities": caps, "privileged": privileged,
+            "cap_add": _cap_names(cap_add), "cap_drop": _cap_names(cap_drop),
+            "tmpfs": {m.target: ",".join(m.options) for m in tmpfs_specs},
             "no_new_privileges": no_new_privs, "restart": {"name": policy.name, "max_retries": policy.max_retries},
             "stop_signal": stop_sig, "stop_timeout": DEFAULT_STOP_TIMEOUT if stop_timeout is None else stop_timeout,
             "init": init, "auto_remove": auto_remove, "labels": {**(ic.get("Labels") or {}), **(labels or {})},
@@ -544,8 +565,10 @@ class ContainerService:
     def log_path(self, c: Container) -> str:
         return os.path.join(self.records.dir(c.id), "ctr.log")
 
-    def logs(self, text: str, follow: bool = False, tail: int | None = None, since: float | None = None):
-        """Yields (stream, timestamp text, bytes) from the container log, optionally following."""
+    def logs(self, text: str, follow: bool = False, tail: int | None = None, since: int | None = None,
+             until: int | None = None):
+        """Yields (stream, timestamp text, bytes) from the container log, optionally following;
+        since/until in nanoseconds since the epoch."""
         from berth.runtime.logs import read_log
         c = self.get(text)
 
@@ -554,7 +577,7 @@ class ContainerService:
                 return self.reconcile(self.records.get(c.id)).status in ("running", "paused")
             except LookupError:  # removed (--rm) after it exited
                 return False
-        yield from read_log(self.log_path(c), follow=follow, tail=tail, running=running)
+        yield from read_log(self.log_path(c), follow=follow, tail=tail, running=running, since=since, until=until)
 
     def exec(self, text: str, command: list[str], *, tty: bool = False, interactive: bool = False,
              user: str | None = None, workdir: str | None = None, env: list[str] = (), detach: bool = False,
@@ -563,25 +586,43 @@ class ContainerService:
         if c.status != "running":
             raise Conflict(f"container {c.name} is not running")
         rt = self.runtime(c.config.get("runtime"))
+        bundle = self.records.dir(c.id)
+        token = os.urandom(6).hex()
         args = [rt.path, *rt.base_args(), "exec"]
-        if tty:
-            args.append("--tty")
         if detach:
             args.append("--detach")
-        if workdir:
-            args += ["--cwd", workdir]
-        for e in opts.parse_env(list(env), dict(os.environ)):
-            args += ["--env", e]
+        env_list = opts.parse_env(list(env), dict(os.environ))
+        process_file = None
         if user:
             from berth.container.users import resolve
-            uid, gid, groups, _ = resolve(os.path.join(self.records.dir(c.id), "rootfs"), user)
-            args += ["--user", f"{uid}:{gid}"]
-            for g in groups:
-                args += ["--additional-gids", str(g)]
-        args += [c.id, *command]
+            try:
+                uid, gid, groups, _ = resolve(os.path.join(bundle, "rootfs"), user)
+            except BerthError as e:
+                raise ExecFailed(str(e)) from None
+            # the runtime's --additional-gids add to the container process's own groups: to run with
+            # exactly this user's, the process goes to the runtime whole
+            with open(os.path.join(bundle, "config.json")) as f:
+                process = json.load(f)["process"]
+            process.pop("consoleSize", None)
+            process.update(args=list(command), env=process["env"] + env_list, terminal=tty,
+                           user={"uid": uid, "gid": gid, "additionalGids": groups})
+            if workdir:
+                process["cwd"] = workdir
+            process_file = os.path.join(bundle, f"exec-{token}.json")
+            with open(process_file, "w") as f:
+                json.dump(process, f)
+            args += ["--process", process_file, c.id]
+        else:
+            if tty:
+                args.append("--tty")
+            if workdir:
+                args += ["--cwd", workdir]
+            for e in env_list:
+                args += ["--env", e]
+            args += [c.id, *command]
         # the runtime's own errors go to a log as well, so that "cannot run this" is told apart from the
         # command's own exit status 255 and reported as docker does (126/127)
-        log = os.path.join(self.records.dir(c.id), f"exec-{os.urandom(6).hex()}.log")
+        log = os.path.join(bundle, f"exec-{token}.log")
         args[1:1] = ["--log", log, "--log-format", "json"]
         import subprocess  # the terminal and stdin pass straight through
         stdin = None if interactive or tty else subprocess.DEVNULL
@@ -591,6 +632,8 @@ class ContainerService:
             raise BerthError(f"runtime {rt.path} not found") from None
         finally:
             messages = runtime_errors(log)
+            if process_file:
+                os.unlink(process_file)
         if code == 255 and messages:
             return monitor.exec_exit_code(messages[-1]) or 126
         return code
@@ -603,12 +646,16 @@ class ContainerService:
         pids = rt.pids(c.id)
         if not pids:
             return ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"], []
+        # as docker: the host's `ps -ef` (user names from the host's passwd), the container's rows of it
         import subprocess
-        ps = subprocess.run(["ps", "-o", "uid,pid,ppid,c,stime,tty,time,args", "-p", ",".join(map(str, pids))],
-                            capture_output=True, text=True)
-        lines = ps.stdout.splitlines()
-        rows = [line.split(None, 7) for line in lines[1:]]
-        return ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"], rows
+        lines = subprocess.run(["ps", "-ef"], capture_output=True, text=True).stdout.splitlines()
+        if not lines or "PID" not in lines[0].split():
+            raise BerthError("cannot list the container's processes: `ps -ef` gave no usable output")
+        headers = lines[0].split()
+        pid_column, wanted = headers.index("PID"), {str(p) for p in pids}
+        rows = [fields for fields in (line.split(None, len(headers) - 1) for line in lines[1:])
+                if len(fields) == len(headers) and fields[pid_column] in wanted]
+        return headers, rows
 
     def stats(self, text: str) -> dict:
         from berth.runtime.cgroups import sample
@@ -618,7 +665,26 @@ class ContainerService:
     def inspect(self, text: str) -> dict:
         from berth.container.views import inspect
         c = self.get(text)
-        return inspect(self, c)
+        doc = inspect(self, c)
+        # what the flags asked for, as docker reports it (containers made before these were
+        # recorded show what they can)
+        cfg, host = c.config, doc["HostConfig"]
+        host["CapAdd"] = cfg.get("cap_add") or None
+        host["CapDrop"] = cfg.get("cap_drop") or None
+        host["Tmpfs"] = cfg.get("tmpfs") or None  # docker leaves it out of the JSON, and templates see null
+        res = cfg["resources"]
+        if res["memory"] and res["memory_swap"] is None:
+            host["MemorySwap"] = 2 * res["memory"]  # what the runtime spec gives it
+        return doc
+
+
+def _cap_names(names) -> list[str]:
+    """--cap-add/--cap-drop as docker records them: CAP_NET_ADMIN for net_admin; ALL stays ALL."""
+    out = []
+    for n in names:
+        n = n.strip().upper()
+        out.append(n if n == "ALL" or n.startswith("CAP_") else "CAP_" + n)
+    return out
 
 
 def _restart_delay(state: dict) -> float:

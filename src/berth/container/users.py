@@ -23,7 +23,8 @@ def _entries(text: str):
 
 
 def resolve(rootfs: str, spec: str) -> tuple[int, int, list[int], str]:
-    """Returns (uid, gid, supplementary gids, home)."""
+    """Returns (uid, gid, supplementary gids, home). The supplementary gids are docker's: the
+    primary gid first, then the groups of /etc/group that list the user by name."""
     user, _, group = (spec or "0").partition(":")
     passwd = _read_in_root(rootfs, "/etc/passwd")
     groups = _read_in_root(rootfs, "/etc/group")
@@ -48,10 +49,11 @@ def resolve(rootfs: str, spec: str) -> tuple[int, int, list[int], str]:
             if not group.isdigit():
                 raise BerthError(f"unable to find group {group}: no matching entries in group file")
             gid = int(group)
-    extra = []
-    if username:
+    # as docker: the primary group, and unless -u names a group, every group that lists the user
+    extra = [gid]
+    if username and not group:
         for parts in _entries(groups):
             members = parts[3].split(",") if parts[3] else []
-            if username in members and int(parts[2]) != gid:
+            if username in members and parts[2].isdigit() and int(parts[2]) not in extra:
                 extra.append(int(parts[2]))
     return uid, gid, extra, home

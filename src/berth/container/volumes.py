@@ -7,7 +7,7 @@ import os
 import time
 
 from berth.archive import securefs
-from berth.container.options import NAME, InvalidOption
+from berth.container.options import NAME, InvalidOption, tmpfs_options
 from berth.errors import BerthError, Conflict
 from berth.runtime import spec
 from berth.store import fsutil
@@ -125,7 +125,8 @@ class VolumeService:
         for m in c.config["mounts"]:
             ro = ["ro"] if m["readonly"] else ["rw"]
             if m["type"] == "tmpfs":
-                out.append(spec.Mount(m["target"], "tmpfs", "tmpfs", ["nosuid", "nodev"] + m["options"]))
+                given = m["options"] + (["ro"] if m["readonly"] else [])
+                out.append(spec.Mount(m["target"], "tmpfs", "tmpfs", tmpfs_options(given)))
                 continue
             propagation = [m["propagation"]] if m.get("propagation") else ["rprivate"]
             if m["type"] == "bind":

@@ -49,7 +49,7 @@ class ProcessSpec(Record):
 
 class Resources(Record):
     memory: int | None = None          # bytes
-    memory_swap: int | None = None     # bytes, memory + swap; -1 unlimited
+    memory_swap: int | None = None     # bytes, memory + swap; -1 unlimited; None: twice the memory, as docker
     cpus: float | None = None
     pids_limit: int | None = None
 
@@ -57,7 +57,7 @@ class Resources(Record):
         r: dict = {"devices": [{"allow": False, "access": "rwm"}]}
         if self.memory:
             r["memory"] = {"limit": self.memory,
-                           "swap": self.memory_swap if self.memory_swap is not None else self.memory}
+                           "swap": self.memory_swap if self.memory_swap is not None else 2 * self.memory}
         if self.cpus:
             period = 100000
             r["cpu"] = {"quota": int(self.cpus * period), "period": period}
