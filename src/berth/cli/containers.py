@@ -8,6 +8,7 @@ import time
 
 from berth.cli.cmdline import Group, argument, command, confirm, echo, option
 
+from berth.cli import output
 from berth.cli.output import emit, human_duration, human_size, render, table
 
 
@@ -325,7 +326,7 @@ def ps_cmd(engine, show_all, filters, last, latest, quiet, no_trunc, fmt):
         return
     emit(rows, fmt, lambda: table(["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"],
                                   [[r["ID"], r["Image"], r["Command"], r["RunningFor"], r["Status"], r["Ports"],
-                                    r["Names"]] for r in rows]))
+                                    r["Names"]] for r in rows]), headers=output.CONTAINER_TITLES)
 
 
 def _search(patterns, text: str) -> bool:
@@ -471,7 +472,7 @@ def wait_cmd(engine, names):
 def top_cmd(engine, name):
     """Display the running processes of a container."""
     headers, rows = engine.containers.top(name)
-    table(headers, rows)
+    table(headers, rows, minwidth=20)  # docker's top pads its columns to 20
 
 
 @command("stats")
@@ -494,7 +495,7 @@ def stats_cmd(engine, no_stream, fmt, names):
         emit(rows, fmt, lambda: table(["CONTAINER ID", "NAME", "CPU %", "MEM USAGE / LIMIT", "MEM %", "NET I/O",
                                        "BLOCK I/O", "PIDS"],
                                       [[r["ID"], r["Name"], r["CPUPerc"], r["MemUsage"], r["MemPerc"], r["NetIO"],
-                                        r["BlockIO"], r["PIDs"]] for r in rows]))
+                                        r["BlockIO"], r["PIDs"]] for r in rows]), headers=output.STATS_TITLES)
         if no_stream:
             return
         time.sleep(1)
@@ -616,7 +617,8 @@ def volume_ls(engine, filters, quiet, fmt):
         for v in vols:
             echo(v["Name"])
         return
-    emit(vols, fmt, lambda: table(["DRIVER", "VOLUME NAME"], [[v["Driver"], v["Name"]] for v in vols]))
+    emit(vols, fmt, lambda: table(["DRIVER", "VOLUME NAME"], [[v["Driver"], v["Name"]] for v in vols]),
+         headers=output.VOLUME_TITLES)
 
 
 def _volume_filter(engine, filters):

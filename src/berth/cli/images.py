@@ -6,6 +6,7 @@ import sys
 
 from berth.cli.cmdline import Group, argument, command, confirm, echo, option
 
+from berth.cli import output
 from berth.cli.output import ago, emit, human_size, render, table
 from berth.image.config import parse_time
 
@@ -69,7 +70,7 @@ def images_cmd(engine, repository, show_all, quiet, no_trunc, digests, fmt):
         headers = ["REPOSITORY", "TAG"] + (["DIGEST"] if digests else []) + ["IMAGE ID", "CREATED", "SIZE"]
         table(headers, [[r["Repository"], r["Tag"]] + ([r["Digest"]] if digests else [])
                         + [r["ID"], r["CreatedSince"], r["Size"]] for r in rows])
-    emit(rows, fmt, show)
+    emit(rows, fmt, show, headers=output.IMAGE_TITLES)
 
 
 @command("inspect")
@@ -136,7 +137,8 @@ def history_cmd(engine, name, human, quiet, no_trunc, fmt):
         echo("\n".join(o["ID"] for o in out))
         return
     emit(out, fmt, lambda: table(["IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"],
-                                 [[o["ID"], o["CreatedSince"], o["CreatedBy"], o["Size"], o["Comment"]] for o in out]))
+                                 [[o["ID"], o["CreatedSince"], o["CreatedBy"], o["Size"], o["Comment"]] for o in out]),
+         headers=output.HISTORY_TITLES)
 
 
 @command("tag")
