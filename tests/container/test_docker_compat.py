@@ -316,3 +316,16 @@ def test_top_shows_user_names_and_stats_name_the_container(busybox):
     short = inspect(busybox, "t")["Id"][:12]
     assert busybox.out("stats", "--no-stream", "--format", "{{.Container}} {{.Name}}") == f"{short} t\n"
     assert busybox.out("stats", "--no-stream", "--format", "{{.Container}}", short[:6]) == short[:6] + "\n"
+
+
+# ---- -t without a terminal -----------------------------------------------------------------------
+
+def test_interactive_tty_needs_a_terminal_and_exec_t_works_without_one(busybox):
+    proc = busybox.run("run", "-it", "--name", "nottyrun", "busybox", "cat", input=b"x\n", check=False)
+    assert (proc.returncode, proc.stderr) == (1, b"Error: the input device is not a TTY\n")
+    assert _names(busybox, "-a") == []  # refused before anything was made
+    busybox.run("run", "-d", "--name", "t", "busybox", "sleep", "300")
+    proc = busybox.run("exec", "-it", "t", "true", input=b"", check=False)
+    assert (proc.returncode, proc.stderr) == (1, b"Error: the input device is not a TTY\n")
+    assert busybox.run("exec", "-t", "t", "echo", "hi", input=b"").stdout == b"hi\n"
+    busybox.run("rm", "-f", "t")

@@ -94,6 +94,8 @@ def run_cmd(engine, image, command, detach, **o):
     """Create and run a new container from an image."""
     from berth.errors import BerthError
     from berth.runtime.monitor import CreateFailed
+    if o["tty"] and o["interactive"] and not detach:
+        _require_terminal()
     try:
         c = _create(engine, image, command, o)
         if detach:
@@ -110,6 +112,13 @@ def run_cmd(engine, image, command, detach, **o):
         echo(f"Error: {e}", err=True)
         sys.exit(e.exit_code if isinstance(e, CreateFailed) and e.exit_code in (126, 127) else 125)
     sys.exit(code)
+
+
+def _require_terminal() -> None:
+    """-it reads keystrokes from a terminal: refused, as by docker, when stdin is a pipe or file."""
+    if not sys.stdin.isatty():
+        echo("Error: the input device is not a TTY", err=True)
+        sys.exit(1)
 
 
 def _run_attached(engine, c, interactive: bool, tty: bool, remove: bool, remove_on_failure: bool = True) -> int:
@@ -451,6 +460,10 @@ def logs_cmd(engine, follow, since, tail, timestamps, until, name):
 def exec_cmd(engine, detach, interactive, tty, user, workdir, env, name, command):
     """Execute a command in a running container."""
     from berth.container.service import ExecFailed
+    if tty and not detach and not sys.stdin.isatty():
+        if interactive:
+            _require_terminal()
+        tty = False  # as docker's output, without a terminal to share (runc's -t needs one)
     try:
         code = engine.containers.exec(name, list(command), tty=tty, interactive=interactive, user=user,
                                       workdir=workdir, env=env, detach=detach)
