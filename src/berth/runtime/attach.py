@@ -1,7 +1,8 @@
 """Attaching to a container through its monitor's attach socket (SOCK_SEQPACKET).
 
-The monitor sends each chunk of output with one leading byte naming the stream (2 stdout, 3 stderr);
-whatever we send becomes the container's stdin. Terminal resizes go through the `ctl` fifo.
+The monitor sends each chunk of output with one leading byte naming the stream (2 stdout, 3 stderr;
+4 is the monitor's own last word: why it detached us); whatever we send becomes the container's
+stdin. Terminal resizes go through the `ctl` fifo.
 """
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import _socket  # the C module: socket.py builds enums at import, milliseconds o
 import os
 import select
 
-STDOUT_PIPE, STDERR_PIPE = 2, 3
+STDOUT_PIPE, STDERR_PIPE, NOTICE = 2, 3, 4
 BUF = 32 * 1024
 
 
@@ -47,11 +48,14 @@ def resize(bundle: str, rows: int, cols: int) -> None:
 
 
 def pump(sock, stdin_fd: int | None, stdout_fd: int, stderr_fd: int) -> None:
-    """Copy until the container's output ends. stdin EOF closes the container's stdin.
+    """Copy until the container's output ends. stdin EOF ends our input (for the client that
+    started the container with -i, the container's stdin too).
 
     Input goes out only when the socket can take it, and output is read all the while: a
     container that reads its input slowly while it writes must never find both sides waiting on
-    each other (the monitor holds input back while the container's stdin is full)."""
+    each other (the monitor holds input back while the container's stdin is full). Once the
+    monitor takes no more input (the container's stdin is closed), what is left of ours is
+    dropped and the output still comes to its end."""
     poller = select.poll()
     sock_fd = sock.fileno()
     sock.setblocking(False)
@@ -59,6 +63,8 @@ def pump(sock, stdin_fd: int | None, stdout_fd: int, stderr_fd: int) -> None:
     if stdin_fd is not None:
         poller.register(stdin_fd, select.POLLIN)
     pending = b""  # one chunk of input on its way: stdin is not read meanwhile
+    notice = None
+    gone = set()  # output fds whose reader has left
     while True:
         for fd, events in poller.poll():
             if fd != sock_fd:
@@ -77,19 +83,34 @@ def pump(sock, stdin_fd: int | None, stdout_fd: int, stderr_fd: int) -> None:
                     sock.send(pending)  # a message goes whole or not at all
                 except BlockingIOError:
                     continue
-                pending = b""
-                poller.modify(sock_fd, select.POLLIN)
-                poller.register(stdin_fd, select.POLLIN)
+                except OSError:  # EPIPE: the container's stdin is closed; or the monitor is gone
+                    pending = b""
+                    poller.modify(sock_fd, select.POLLIN)
+                else:
+                    pending = b""
+                    poller.modify(sock_fd, select.POLLIN)
+                    poller.register(stdin_fd, select.POLLIN)
             if events & (select.POLLIN | select.POLLHUP | select.POLLERR):
                 try:
                     data = sock.recv(BUF + 1)
                 except BlockingIOError:
                     continue
                 except ConnectionResetError:
-                    return
+                    continue  # reported once, ahead of the output still queued for us: read on
                 if not data:
+                    if notice:
+                        from berth.errors import BerthError
+                        raise BerthError(notice)
                     return
-                _write_all(stderr_fd if data[0] == STDERR_PIPE else stdout_fd, data[1:])
+                if data[0] == NOTICE:
+                    notice = data[1:].decode(errors="replace")
+                    continue
+                out = stderr_fd if data[0] == STDERR_PIPE else stdout_fd
+                if out not in gone:
+                    try:
+                        _write_all(out, data[1:])
+                    except BrokenPipeError:  # its reader left (`| head -1`): the rest goes to the log only
+                        gone.add(out)
 
 
 def _write_all(fd: int, data: bytes) -> None:

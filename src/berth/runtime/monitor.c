@@ -13,17 +13,26 @@
  *       [--exit-lock F] [-- EXIT-COMMAND ARG...]
  *   The first process exits as soon as the monitor is daemonized. The monitor writes one line to
  *   the sync fd: "<container pid> <monitor pid>\n" once the container runs, or "-1 <status>\n" when
- *   the runtime failed (the runtime's own log says why).
+ *   the runtime failed (the runtime's own log says why). Of the fds it inherits, it keeps only the
+ *   sync and attach fds.
  *   Attach socket: SOCK_SEQPACKET at BUNDLE/attach. Each output message is one byte naming
- *   the stream (2 stdout, 3 stderr) and the data; what a client sends goes to the container's
- *   stdin, and a client's shutdown(SHUT_WR) closes it. --attach-fd is a client connected before
- *   the container starts, so that it misses no output.
+ *   the stream (2 stdout, 3 stderr) and the data; stream 4 is a last message from the monitor
+ *   itself (why it detached this client), before the end of the stream. What a client sends goes
+ *   to the container's stdin; once that is closed the monitor shuts down its reading side, and a
+ *   client's send fails with EPIPE.
+ *   --attach-fd is the foreground client (`berth run`), connected before the container starts so
+ *   that it misses no output. The container's output waits for it (flow control, as docker's),
+ *   and with --stdin its end of input (shutdown(SHUT_WR), or its going away) closes the container's
+ *   stdin (docker's StdinOnce). Other clients never close the container's stdin; one that falls
+ *   BEHIND_LIMIT bytes behind the output is detached with a notice.
  *   BUNDLE/ctl: a fifo of "1 ROWS COLS\n" lines, terminal resizes.
- *   Exit file: the exit code (128+N for signal N), written atomically once the output has ended.
+ *   Exit file: the exit code (128+N for signal N), written atomically once the output has ended
+ *   (through BUNDLE/exit.tmp, made at start-up: a full disk at the end does not lose the code).
  *   The exit command runs last, unless another process holds the --exit-lock file locked (flock):
  *   a client in the foreground that handles the exit itself.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -38,6 +47,7 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -45,10 +55,13 @@
 #include <unistd.h>
 
 #define CHUNK 32768 /* attach messages carry at most this much data (berth reads CHUNK + 1) */
-#define MAX_CLIENTS 32
 #define MAX_ARGS 64
+/* A client other than the foreground one may fall this far behind before it is detached: the
+ * output must not wait for an `attach` left in a stopped terminal (the container, its log and
+ * the foreground client would all stall), and the monitor must not hold unbounded output. */
+#define BEHIND_LIMIT ((size_t)4 << 20)
 
-enum { STDOUT_STREAM = 2, STDERR_STREAM = 3 };
+enum { STDOUT_STREAM = 2, STDERR_STREAM = 3, NOTICE_STREAM = 4 };
 
 static struct {
     const char *runtime, *id, *bundle, *pid_file, *exit_file, *log, *exit_lock;
@@ -57,24 +70,59 @@ static struct {
     char **exit_command;
 } opt = {.sync_fd = -1, .attach_fd = -1};
 
-static int log_fd = -1;
-static struct client { int fd, reading; } clients[MAX_CLIENTS];
-static int n_clients;
+static int log_fd = -1, exit_fd = -1;
+
+/* Output a client's socket could not take yet, in order, one attach message each. */
+struct msg {
+    struct msg *next;
+    size_t len;
+    char data[];
+};
+
+static struct client {
+    int fd;            /* -1 once closed; the entry goes at the top of the next loop */
+    int reading;       /* what it sends is the container's stdin */
+    int foreground;    /* --attach-fd: the output waits for it, it is never detached */
+    int stdin_once;    /* its end of input is the container's (the foreground client of -i) */
+    int leaving;       /* too far behind: only the notice still goes to it */
+    size_t queued;
+    struct msg *head, *tail;
+} *clients;
+static int n_clients, cap_clients, accepting = 1;
 
 /* The container's stdin, written without blocking: what it has not taken yet waits here, and no
  * client is read meanwhile, so a container that reads slowly slows its clients down instead of
  * stalling the monitor (and with it the container's output). */
 static struct {
-    int fd, close_when_flushed;
+    int fd, close_when_flushed, done;
     size_t len, off;
     char buf[CHUNK];
 } in = {.fd = -1};
+
+/* Discards what a client sent and nobody read: closing a unix socket with unread data resets the
+ * connection, and the client's next recv fails before it has read the output still on its way. */
+static void discard_input(int fd) {
+    char sink[4096]; /* SEQPACKET: the rest of a longer message goes with it */
+    while (recv(fd, sink, sizeof sink, MSG_DONTWAIT) > 0)
+        ;
+}
+
+/* The container takes no more input: the client's next send fails (EPIPE) instead of queueing. */
+static void refuse_input(struct client *c) {
+    c->reading = 0;
+    shutdown(c->fd, SHUT_RD);
+    discard_input(c->fd);
+}
 
 static void close_stdin(void) {
     if (in.fd >= 0 && !opt.terminal) /* a pty's master is also the output: it stays */
         close(in.fd);
     in.fd = -1;
     in.len = in.off = 0;
+    in.done = 1;
+    for (int i = 0; i < n_clients; i++)
+        if (clients[i].fd >= 0 && clients[i].reading)
+            refuse_input(&clients[i]);
 }
 
 static void flush_stdin(void) {
@@ -93,6 +141,89 @@ static void flush_stdin(void) {
     in.len = in.off = 0;
     if (in.close_when_flushed)
         close_stdin();
+}
+
+static void input_ended(struct client *c) {
+    c->reading = 0;
+    if (c->stdin_once && !opt.terminal && !in.done) { /* docker's StdinOnce; a pty has no EOF to pass */
+        in.close_when_flushed = 1;
+        if (!in.len)
+            close_stdin();
+    }
+}
+
+static void discard_queue(struct client *c) {
+    for (struct msg *m = c->head, *next; m; m = next) {
+        next = m->next;
+        free(m);
+    }
+    c->head = c->tail = NULL;
+    c->queued = 0;
+}
+
+/* Ends a connection cleanly: the client reads what was sent, then the end of the stream. */
+static void close_client(struct client *c) {
+    if (c->fd < 0)
+        return;
+    if (c->reading)
+        input_ended(c);
+    shutdown(c->fd, SHUT_RDWR); /* from here the client cannot send more: the discard is final */
+    discard_input(c->fd);
+    close(c->fd);
+    c->fd = -1;
+    discard_queue(c);
+    accepting = 1; /* an fd is free again */
+}
+
+static int enqueue(struct client *c, const char *data, size_t n) {
+    struct msg *m = malloc(sizeof *m + n);
+    if (!m)
+        return -1;
+    m->next = NULL;
+    m->len = n;
+    memcpy(m->data, data, n);
+    if (c->tail)
+        c->tail->next = m;
+    else
+        c->head = m;
+    c->tail = m;
+    c->queued += n;
+    return 0;
+}
+
+/* -1: the client is gone. A message goes whole or not at all (SEQPACKET). */
+static int flush_client(struct client *c) {
+    while (c->head) {
+        struct msg *m = c->head;
+        if (send(c->fd, m->data, m->len, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+            return errno == EAGAIN || errno == EINTR ? 0 : -1;
+        if (!(c->head = m->next))
+            c->tail = NULL;
+        c->queued -= m->len;
+        free(m);
+    }
+    return 0;
+}
+
+static int send_message(struct client *c, const char *data, size_t n) {
+    if (!c->head) {
+        if (send(c->fd, data, n, MSG_NOSIGNAL | MSG_DONTWAIT) >= 0)
+            return 0;
+        if (errno != EAGAIN && errno != EINTR)
+            return -1;
+    }
+    return enqueue(c, data, n);
+}
+
+static void detach_slow_client(struct client *c) {
+    static const char notice[] = "\4this client fell more than 4 MiB behind the container's output "
+                                 "and was detached (the container's log has all of it)";
+    discard_queue(c);
+    if (c->reading)
+        refuse_input(c);
+    c->leaving = 1;
+    if (enqueue(c, notice, sizeof notice - 1) < 0)
+        close_client(c);
 }
 
 static void fail(const char *fmt, ...) {
@@ -136,6 +267,43 @@ static void parse_args(int argc, char **argv) {
     }
     if (!opt.runtime || !opt.id || !opt.bundle || !opt.pid_file || !opt.exit_file || !opt.log)
         fail("missing a required option");
+}
+
+static void close_fds(unsigned lo, unsigned hi) {
+    if (lo > hi)
+        return;
+#ifdef SYS_close_range
+    if (syscall(SYS_close_range, lo, hi, 0) == 0)
+        return;
+#endif
+    DIR *d = opendir("/proc/self/fd"); /* kernels before 5.9 */
+    if (!d)
+        return;
+    for (struct dirent *e; (e = readdir(d));) {
+        int fd = atoi(e->d_name);
+        if (fd >= (int)lo && (unsigned)fd <= hi && fd != dirfd(d))
+            close(fd);
+    }
+    closedir(d);
+}
+
+/* Of the fds inherited, only the ones berth passes on purpose stay: anything else (a caller's
+ * pipe, say) would stay open for the container's whole life, and go on to the exit command. */
+static void close_inherited_fds(void) {
+    int keep[2] = {opt.sync_fd, opt.attach_fd};
+    if (keep[0] > keep[1]) {
+        int t = keep[0];
+        keep[0] = keep[1];
+        keep[1] = t;
+    }
+    unsigned from = 3;
+    for (int i = 0; i < 2; i++) {
+        if (keep[i] < (int)from)
+            continue;
+        close_fds(from, (unsigned)keep[i] - 1);
+        from = (unsigned)keep[i] + 1;
+    }
+    close_fds(from, ~0U);
 }
 
 static int write_all(int fd, const char *p, size_t n) {
@@ -192,20 +360,36 @@ static int receive_console(int listener) {
     return fd;
 }
 
-static void add_client(int fd) {
-    if (n_clients == MAX_CLIENTS) {
-        close(fd);
-        return;
+/* poll slots before the clients' */
+enum { P_SIG, P_LISTEN, P_CTL, P_OUT, P_ERR, P_STDIN, P_CLIENTS };
+static struct pollfd *pfds;
+
+static void add_client(int fd, int foreground) {
+    if (n_clients == cap_clients) {
+        int cap = cap_clients ? 2 * cap_clients : 4;
+        struct client *c = realloc(clients, (size_t)cap * sizeof *c);
+        if (c)
+            clients = c;
+        struct pollfd *p = c ? realloc(pfds, (size_t)(P_CLIENTS + cap) * sizeof *p) : NULL;
+        if (!p) {
+            close(fd);
+            return;
+        }
+        pfds = p;
+        cap_clients = cap;
     }
-    /* a client that stops reading holds the output back, but not forever */
-    struct timeval limit = {.tv_sec = 10};
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit);
-    clients[n_clients++] = (struct client){.fd = fd, .reading = 1};
+    struct client *c = &clients[n_clients++];
+    *c = (struct client){.fd = fd, .reading = 1, .foreground = foreground,
+                         .stdin_once = foreground && opt.stdin_open};
+    if (in.done)
+        refuse_input(c);
 }
 
-static void drop_client(int i) {
-    close(clients[i].fd);
-    clients[i] = clients[--n_clients];
+/* A write that fails (a full disk) is taken back whole: no half record for the next to follow. */
+static void log_write(const char *p, size_t n) {
+    off_t end = lseek(log_fd, 0, SEEK_END);
+    if (write_all(log_fd, p, n) < 0 && end >= 0 && ftruncate(log_fd, end) < 0)
+        return; /* nothing more to try */
 }
 
 /* k8s-file: "<RFC3339Nano> <stdout|stderr> <F|P> <text>\n", P for a line without its newline yet. */
@@ -225,7 +409,7 @@ static void log_output(int stream, const char *data, size_t n) {
         const char *nl = memchr(data, '\n', n);
         size_t line = nl ? (size_t)(nl - data) : n;
         if (o + 128 + line > sizeof out) { /* many short lines: flush before the buffer fills */
-            write_all(log_fd, out, o);
+            log_write(out, o);
             o = 0;
         }
         o += (size_t)snprintf(out + o, sizeof out - o, "%s %s %c ", ts, name, nl ? 'F' : 'P');
@@ -236,7 +420,7 @@ static void log_output(int stream, const char *data, size_t n) {
         data += used;
         n -= used;
     }
-    write_all(log_fd, out, o);
+    log_write(out, o);
 }
 
 static void forward_output(int stream, const char *data, size_t n) {
@@ -244,40 +428,73 @@ static void forward_output(int stream, const char *data, size_t n) {
     char msg[CHUNK + 1];
     msg[0] = (char)stream;
     memcpy(msg + 1, data, n);
-    for (int i = 0; i < n_clients;) {
-        if (send(clients[i].fd, msg, n + 1, MSG_NOSIGNAL) < 0 && errno != EINTR)
-            drop_client(i);
-        else
-            i++;
+    for (int i = 0; i < n_clients; i++) {
+        struct client *c = &clients[i];
+        if (c->fd < 0 || c->leaving)
+            continue;
+        if (send_message(c, msg, n + 1) < 0)
+            close_client(c);
+        else if (!c->foreground && c->queued > BEHIND_LIMIT)
+            detach_slow_client(c);
     }
 }
 
+/* Resizes from the ctl fifo; a line split across reads waits for its end. */
 static void resize(int ctl_fd, int master) {
-    char buf[256];
-    ssize_t n = read(ctl_fd, buf, sizeof buf - 1);
-    if (n <= 0 || master < 0)
+    static char buf[256];
+    static size_t len;
+    ssize_t n = read(ctl_fd, buf + len, sizeof buf - 1 - len);
+    if (n <= 0)
         return;
-    buf[n] = 0;
-    for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n")) {
+    len += (size_t)n;
+    char *line = buf, *nl;
+    while ((nl = memchr(line, '\n', len - (size_t)(line - buf)))) {
+        *nl = 0;
         int kind, rows, cols;
-        if (sscanf(line, "%d %d %d", &kind, &rows, &cols) == 3 && kind == 1) {
+        if (master >= 0 && sscanf(line, "%d %d %d", &kind, &rows, &cols) == 3 && kind == 1) {
             struct winsize ws = {.ws_row = (unsigned short)rows, .ws_col = (unsigned short)cols};
             ioctl(master, TIOCSWINSZ, &ws);
         }
+        line = nl + 1;
+    }
+    len -= (size_t)(line - buf);
+    memmove(buf, line, len);
+    if (len == sizeof buf - 1) /* no resize line is this long */
+        len = 0;
+}
+
+/* Made at start-up, while there is room: the code has to fit whatever the disk is like at the end. */
+static void prepare_exit_file(int dir_fd) {
+    char room[16];
+    memset(room, '\n', sizeof room); /* berth strips the padding */
+    exit_fd = openat(dir_fd, "exit.tmp", O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (exit_fd >= 0 && write(exit_fd, room, sizeof room) != (ssize_t)sizeof room) {
+        close(exit_fd);
+        exit_fd = -1; /* write_exit_file tries again at the end */
     }
 }
 
-static void write_exit_file(int code) {
-    char tmp[4096], text[16];
+static void write_exit_file(int dir_fd, int code) {
+    char text[16];
+    int n = snprintf(text, sizeof text, "%d", code);
+    if (exit_fd >= 0) {
+        int ok = pwrite(exit_fd, text, (size_t)n, 0) == n && ftruncate(exit_fd, n) == 0 && fsync(exit_fd) == 0;
+        close(exit_fd);
+        exit_fd = -1;
+        if (ok && renameat(dir_fd, "exit.tmp", AT_FDCWD, opt.exit_file) == 0)
+            return;
+    }
+    unlinkat(dir_fd, "exit.tmp", 0);
+    /* no room made at start-up, or another filesystem than the bundle's: straight to its directory */
+    char tmp[4096];
     snprintf(tmp, sizeof tmp, "%s.tmp", opt.exit_file);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0)
         return;
-    int n = snprintf(text, sizeof text, "%d", code);
-    write_all(fd, text, (size_t)n);
-    fsync(fd);
+    int ok = write_all(fd, text, (size_t)n) == 0 && fsync(fd) == 0;
     close(fd);
-    rename(tmp, opt.exit_file);
+    if (!ok || rename(tmp, opt.exit_file) < 0)
+        unlink(tmp); /* an empty exit file would read as "no code" anyway */
 }
 
 static pid_t spawn_runtime(int in, int out, int err, const char *console) {
@@ -323,8 +540,69 @@ static int read_pid_file(void) {
     return n > 0 ? atoi(buf) : -1;
 }
 
+static int exit_code(int status) {
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* Reaps every child that ended (the container's init is ours once the runtime exits). */
+static void reap(pid_t container, int *exited, int *code) {
+    int status;
+    pid_t pid;
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+        if (pid == container) {
+            *exited = 1;
+            *code = exit_code(status);
+        }
+}
+
+static int foreground_behind(void) {
+    for (int i = 0; i < n_clients; i++)
+        if (clients[i].fd >= 0 && clients[i].foreground && clients[i].head)
+            return 1;
+    return 0;
+}
+
+static int output_queued(void) {
+    for (int i = 0; i < n_clients; i++)
+        if (clients[i].fd >= 0 && clients[i].head)
+            return 1;
+    return 0;
+}
+
+static void serve_client(struct client *c, short ev) {
+    if (c->fd < 0 || !ev) /* gone meanwhile, or nothing */
+        return;
+    if ((ev & POLLOUT) && flush_client(c) < 0) {
+        close_client(c);
+        return;
+    }
+    if (c->leaving && !c->head) { /* the notice went out */
+        close_client(c);
+        return;
+    }
+    if (ev & POLLIN) {
+        if (in.len)
+            return; /* another client's input is still on its way: this one waits */
+        ssize_t r = recv(c->fd, in.buf, sizeof in.buf, MSG_DONTWAIT);
+        if (r > 0) {
+            if (in.fd >= 0) {
+                in.len = (size_t)r;
+                flush_stdin();
+            }
+        } else if (r == 0) {
+            input_ended(c);
+        } else if (errno != EAGAIN && errno != EINTR) {
+            close_client(c);
+        }
+        return;
+    }
+    if (ev & (POLLHUP | POLLERR)) /* gone: both sides shut, or reset */
+        close_client(c);
+}
+
 int main(int argc, char **argv) {
     parse_args(argc, argv);
+    close_inherited_fds();
     if (opt.sync_fd < 0 || fcntl(opt.sync_fd, F_SETFD, FD_CLOEXEC) < 0)
         fail("--sync-fd is missing or not open");
 
@@ -348,15 +626,21 @@ int main(int argc, char **argv) {
     log_fd = open(opt.log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     if (sig_fd < 0 || null_fd < 0 || log_fd < 0)
         fail("cannot open the log %s: %s", opt.log, strerror(errno));
+    pfds = malloc(P_CLIENTS * sizeof *pfds);
+    if (!pfds)
+        fail("out of memory");
 
     int dir_fd = open(opt.bundle, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dir_fd < 0)
         fail("open %s: %s", opt.bundle, strerror(errno));
+    prepare_exit_file(dir_fd);
     struct sockaddr_un attach_addr, console_addr;
     int attach_listener = listen_at(dir_fd, "attach", &attach_addr);
+    in.done = !opt.stdin_open;
     if (opt.attach_fd >= 0) {
         fcntl(opt.attach_fd, F_SETFD, FD_CLOEXEC);
-        add_client(opt.attach_fd);
+        fcntl(opt.attach_fd, F_SETFL, fcntl(opt.attach_fd, F_GETFL) | O_NONBLOCK); /* as accepted ones */
+        add_client(opt.attach_fd, 1);
     }
 
     unlinkat(dir_fd, "ctl", 0);
@@ -372,12 +656,22 @@ int main(int argc, char **argv) {
         runtime = spawn_runtime(null_fd, null_fd, null_fd, console_addr.sun_path);
         /* the runtime sends the master before it exits; when it fails instead, stop waiting */
         struct pollfd p[2] = {{.fd = console, .events = POLLIN}, {.fd = sig_fd, .events = POLLIN}};
-        while (master < 0 && poll(p, 2, -1) >= 0) {
+        while (master < 0) {
+            if (poll(p, 2, -1) < 0) {
+                if (errno == EINTR)
+                    continue;
+                break;
+            }
             if (p[0].revents)
                 master = receive_console(console);
-            siginfo_t info = {0};
-            if (p[1].revents && waitid(P_PID, (id_t)runtime, &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid)
-                break;
+            if (p[1].revents) {
+                struct signalfd_siginfo si; /* read, or poll reports it again at once; reap() runs later */
+                while (read(sig_fd, &si, sizeof si) > 0)
+                    ;
+                siginfo_t info = {0};
+                if (waitid(P_PID, (id_t)runtime, &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid)
+                    break;
+            }
         }
         close(console);
         unlinkat(dir_fd, "console", 0);
@@ -401,8 +695,9 @@ int main(int argc, char **argv) {
         ;
     int container = WIFEXITED(status) && WEXITSTATUS(status) == 0 ? read_pid_file() : -1;
     if (container <= 0) {
-        dprintf(opt.sync_fd, "-1 %d\n", WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+        dprintf(opt.sync_fd, "-1 %d\n", exit_code(status));
         unlinkat(dir_fd, "attach", 0);
+        unlinkat(dir_fd, "exit.tmp", 0);
         return 1;
     }
     if (in.fd >= 0)
@@ -412,94 +707,103 @@ int main(int argc, char **argv) {
     for (int fd = 0; fd < 3; fd++) /* berth reads our stderr until the sync line; then let it go */
         dup2(null_fd, fd);
 
-    /* relay until the container has exited and its output has ended */
-    int exited = 0, code = -1;
+    /* relay until the container has exited, its output has ended and the clients have it all */
+    int exited = 0, code = -1, exit_written = 0;
+    reap(container, &exited, &code); /* its SIGCHLD may have been read while waiting for the console */
     char buf[CHUNK];
-    while (!exited || fds[0] >= 0 || fds[1] >= 0) {
-        struct pollfd p[6 + MAX_CLIENTS];
+    for (;;) {
         int n = 0;
-        p[n++] = (struct pollfd){.fd = sig_fd, .events = POLLIN};
-        p[n++] = (struct pollfd){.fd = attach_listener, .events = POLLIN};
-        p[n++] = (struct pollfd){.fd = ctl_fd, .events = POLLIN};
-        p[n++] = (struct pollfd){.fd = fds[0], .events = POLLIN};
-        p[n++] = (struct pollfd){.fd = fds[1], .events = POLLIN};
-        p[n++] = (struct pollfd){.fd = in.len ? in.fd : -1, .events = POLLOUT};
+        for (int i = 0; i < n_clients; i++) /* drop the entries of closed clients */
+            if (clients[i].fd >= 0)
+                clients[n++] = clients[i];
+        n_clients = n;
+        int output_open = fds[0] >= 0 || fds[1] >= 0;
+        if (exited && !output_open && !exit_written) { /* before the clients see the end */
+            write_exit_file(dir_fd, code);
+            exit_written = 1;
+        }
+        if (exited && !output_open && !output_queued())
+            break;
+        /* flow control: the output waits while the foreground client has not taken the last of it
+         * (the container blocks on a full pipe). Once the container is gone, what is left in the
+         * pipes is read anyway, so that the exit is recorded, up to a bound. */
+        struct client *fg = NULL;
         for (int i = 0; i < n_clients; i++)
-            p[n++] = (struct pollfd){.fd = clients[i].fd, .events = clients[i].reading && !in.len ? POLLIN : 0};
-        /* once the container is gone, whatever still holds its output gets a moment, not forever */
-        int ready = poll(p, (nfds_t)n, exited ? 1000 : -1);
+            if (clients[i].foreground)
+                fg = &clients[i];
+        int held = fg && fg->head && (!exited || fg->queued > BEHIND_LIMIT);
+        struct pollfd *p = pfds;
+        p[P_SIG] = (struct pollfd){.fd = sig_fd, .events = POLLIN};
+        p[P_LISTEN] = (struct pollfd){.fd = accepting ? attach_listener : -1, .events = POLLIN};
+        p[P_CTL] = (struct pollfd){.fd = ctl_fd, .events = POLLIN};
+        p[P_OUT] = (struct pollfd){.fd = held ? -1 : fds[0], .events = POLLIN};
+        p[P_ERR] = (struct pollfd){.fd = held ? -1 : fds[1], .events = POLLIN};
+        p[P_STDIN] = (struct pollfd){.fd = in.len ? in.fd : -1, .events = POLLOUT};
+        int polled = n_clients;
+        for (int i = 0; i < polled; i++)
+            p[P_CLIENTS + i] = (struct pollfd){
+                .fd = clients[i].fd,
+                .events = (short)((clients[i].reading && !in.len ? POLLIN : 0) | (clients[i].head ? POLLOUT : 0))};
+        /* once the container is gone, whatever still holds its output gets a moment, not forever;
+         * so does a client other than the foreground one that has stopped reading */
+        int ready = poll(p, (nfds_t)(P_CLIENTS + polled), exited ? 1000 : -1);
         if (ready < 0 && errno == EINTR)
             continue;
-        if (ready <= 0)
+        if (ready < 0)
             break;
-        if (p[0].revents) {
+        if (ready == 0) {
+            if (foreground_behind())
+                continue; /* the foreground client gets all of the output, however long it takes */
+            break;
+        }
+        if (p[P_SIG].revents) {
             struct signalfd_siginfo si;
             while (read(sig_fd, &si, sizeof si) > 0)
                 ;
-            pid_t pid;
-            while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
-                if (pid == container) {
-                    exited = 1;
-                    code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-                }
+            reap(container, &exited, &code);
         }
-        if (p[1].revents) {
-            int c = accept4(attach_listener, NULL, NULL, SOCK_CLOEXEC);
-            if (c >= 0)
-                add_client(c);
-        }
-        if (p[2].revents)
+        if (p[P_CTL].revents)
             resize(ctl_fd, master);
         for (int s = 0; s < 2; s++) {
-            if (!p[3 + s].revents)
+            if (!p[P_OUT + s].revents)
                 continue;
             ssize_t r = read(fds[s], buf, sizeof buf);
-            if (r > 0)
+            if (r > 0) {
                 forward_output(s ? STDERR_STREAM : STDOUT_STREAM, buf, (size_t)r);
-            else if (r == 0 || (errno != EINTR && errno != EAGAIN)) { /* EIO: the pty's last user left */
-                if (fds[s] != in.fd)
-                    close(fds[s]);
+            } else if (r == 0 || (errno != EINTR && errno != EAGAIN)) { /* EIO: the pty's last user left */
+                if (fds[s] == master) { /* the pty is done with, its input side too */
+                    close_stdin();
+                    master = -1;
+                }
+                close(fds[s]);
                 fds[s] = -1;
             }
         }
-        if (p[5].revents)
+        if (p[P_STDIN].revents)
             flush_stdin();
-        /* clients: their data is the container's stdin; their end of input closes it */
-        for (int i = n_clients - 1; i >= 0; i--) {
-            short ev = p[6 + i].revents;
-            if (!ev || p[6 + i].fd != clients[i].fd)
-                continue;  /* nothing, or the client list changed under this poll */
-            if ((ev & POLLIN) && in.len)
-                continue;  /* another client's input is still on its way: this one waits */
-            ssize_t r = (ev & POLLIN) ? recv(clients[i].fd, in.buf, sizeof in.buf, 0) : 0;
-            if (r > 0) {
-                if (in.fd >= 0) {
-                    in.len = (size_t)r;
-                    flush_stdin();
-                }
-            } else if (r == 0 && (ev & POLLIN)) {
-                clients[i].reading = 0;
-                if (!opt.terminal) { /* a client's end of input is the container's (docker -i) */
-                    in.close_when_flushed = 1;
-                    if (!in.len)
-                        close_stdin();
-                }
-            } else if (r < 0 ? errno != EINTR && errno != EAGAIN : (ev & (POLLHUP | POLLERR)) != 0) {
-                drop_client(i);
-            }
+        for (int i = polled - 1; i >= 0; i--)
+            serve_client(&clients[i], p[P_CLIENTS + i].revents);
+        if (p[P_LISTEN].revents) { /* last: the client array may move */
+            int c = accept4(attach_listener, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+            if (c >= 0)
+                add_client(c, 0);
+            else if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+                accepting = 0; /* it waits in the backlog until a client leaves */
         }
     }
     if (!exited) { /* the output ended without an exit: wait for it */
-        while (waitpid(container, &status, 0) < 0 && errno == EINTR)
+        pid_t r;
+        while ((r = waitpid(container, &status, 0)) < 0 && errno == EINTR)
             ;
-        code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        code = r == container ? exit_code(status) : -1;
     }
+    if (!exit_written)
+        write_exit_file(dir_fd, code);
 
-    /* the exit file first, then end the clients' streams: a client that sees EOF finds the code */
-    write_exit_file(code);
+    /* end the clients' streams after the exit file: a client that sees EOF finds the code */
     unlinkat(dir_fd, "attach", 0);
     for (int i = 0; i < n_clients; i++)
-        close(clients[i].fd);
+        close_client(&clients[i]);
     unlinkat(dir_fd, "ctl", 0);
     if (!opt.exit_command)
         return 0;
@@ -515,6 +819,7 @@ int main(int argc, char **argv) {
     dup2(null_fd, 2);
     sigprocmask(SIG_UNBLOCK, &chld, NULL);
     signal(SIGPIPE, SIG_DFL);
+    prctl(PR_SET_CHILD_SUBREAPER, 0); /* the exit command's orphans are not its to reap */
     execv(opt.exit_command[0], opt.exit_command);
     return 127;
 }

@@ -47,7 +47,9 @@ def binary() -> str:
 def start(*, runtime, cid: str, bundle: str, exit_file: str, terminal: bool, stdin: bool,
           exit_command: list[str], exit_lock: str, log_path: str, attach: bool = False):
     """Have the monitor create and start the container. Returns (container pid, monitor pid,
-    attach socket or None); with attach, the socket is connected before the container starts.
+    attach socket or None); with attach, the socket is connected before the container starts,
+    and is the foreground client: the output waits for it rather than being dropped, and with
+    stdin its end of input closes the container's stdin (docker's StdinOnce).
     The monitor runs exit_command when the container exits, unless exit_lock is held (flock)."""
     runtime_log = os.path.join(bundle, "runtime.log")
     args = [binary(), "--runtime", runtime.path, "--id", cid, "--bundle", bundle,
