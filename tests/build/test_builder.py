@@ -352,3 +352,16 @@ def test_symbolic_chmod_in_a_build(busybox, tmp_path, http_server):
                         "/tree/sub/x", "/dl/data.bin", "/doc.txt")
     assert modes.splitlines() == ["744 /bin/tool.sh", "640 /tree/f", "751 /tree/sub", "751 /tree/sub/x",
                                   "644 /dl/data.bin", "444 /doc.txt"]
+
+
+def test_a_context_nested_too_deeply_is_one_error_line(busybox, tmp_path):
+    ctx = write(tmp_path / "ctx", {"Dockerfile": "FROM busybox\nCOPY . /ctx/\n"})
+    fd = os.open(ctx, os.O_RDONLY)
+    for _ in range(1100):  # deeper than the walk's recursion allows
+        os.mkdir("a", dir_fd=fd)
+        fd, old = os.open("a", os.O_RDONLY, dir_fd=fd), fd
+        os.close(old)
+    os.close(fd)
+    proc = build(busybox, ctx, "-q", check=False)
+    assert (proc.returncode, proc.stderr) == (1, b"Error: a directory tree is nested too deeply\n")
+    assert [n for n in os.listdir(os.path.join(busybox.root, "tmp")) if not n.startswith(".")] == []

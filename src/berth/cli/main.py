@@ -81,6 +81,9 @@ def run(argv: list[str]) -> int:
     except PermissionError as e:
         echo(f"Error: permission denied: {e.filename or e}", err=True)
         return 1
+    except RecursionError:  # walks of a tree nested over ~900 levels deep (a hostile context or layer)
+        echo("Error: a directory tree is nested too deeply", err=True)
+        return 1
     except OSError as e:  # the system said no (a full disk, a vanished file): one line, as docker
         echo(f"Error: {e.filename}: {e.strerror}" if e.filename and e.strerror else f"Error: {e}", err=True)
         return 1
