@@ -191,3 +191,104 @@ def test_python_api(tmp_path):
         img = engine.images.bootstrap("busybox")
         assert [t.familiar for t in engine.images.get("busybox").tags] == ["busybox:latest"]
         assert engine.images.inspect("busybox")["Id"] == str(img.id)
+
+
+# ---- deep trees left in tmp/ (a RUN step that made a 1200-level tree, then died) ----------------
+
+DEEP = 1500  # deeper than Python's default recursion limit
+
+
+def _make_chain(path, depth: int) -> None:
+    """path/a/a/... `depth` levels, with a file at each level, made relative to dir fds."""
+    os.mkdir(path)
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for _ in range(depth):
+            os.mkdir("a", dir_fd=fd)
+            os.close(os.open("f", os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=fd))
+            sub = os.open("a", os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+            os.close(fd)
+            fd = sub
+    finally:
+        os.close(fd)
+
+
+@pytest.fixture
+def deep_cleanup():
+    """Paths removed at teardown with remove_tree (pytest's shutil.rmtree recurses and fails)."""
+    paths = []
+    yield paths.append
+    for path in paths:
+        fsutil.remove_tree(str(path))
+
+
+def test_recovery_removes_a_dead_deep_staging_dir(tmp_path, deep_cleanup):
+    root = tmp_path / "s"
+    Store(str(root)).close()
+    dead = root / "tmp" / "layer-deadbeef"
+    deep_cleanup(dead)
+    _make_chain(dead, DEEP)
+    (root / "tmp" / "layer-deadbeef.lock").write_bytes(b"")  # its owner died: the lock is free
+    Store(str(root)).close()
+    assert os.listdir(root / "tmp") == []
+
+
+def test_cli_commands_work_with_a_deep_leftover_in_tmp(tmp_path, deep_cleanup):
+    berth = Berth(tmp_path / "s")
+    berth.run("images")
+    dead = tmp_path / "s" / "tmp" / "build-0123456789ab"
+    deep_cleanup(dead)
+    _make_chain(dead, DEEP)
+    proc = berth.run("images")
+    assert proc.stderr == b""
+    assert os.listdir(tmp_path / "s" / "tmp") == []
+
+
+def test_store_opens_when_a_leftover_cannot_be_removed(tmp_path, capsys):
+    """A leftover holding a mount point (EBUSY), and an entry whose lock file cannot be opened
+    (a directory named like one), are reported in one warning line; the store still opens, the
+    rest is cleaned, and the next open retries."""
+    root = tmp_path / "s"
+    Store(str(root)).close()
+    tmp = root / "tmp"
+    stuck = tmp / "layer-stuck"
+    (stuck / "mnt").mkdir(parents=True)
+    (stuck / "junk").write_bytes(b"x")
+    weird = tmp / "layer-weird"
+    weird.mkdir()
+    (tmp / "layer-weird.lock").mkdir()  # flock cannot open it: EISDIR
+    gone = tmp / "layer-gone"
+    gone.mkdir()
+    proc = subprocess.run(["mount", "-t", "tmpfs", "none", str(stuck / "mnt")], capture_output=True, text=True)
+    if proc.returncode != 0:
+        pytest.skip(f"cannot mount here: {proc.stderr.strip()}")
+    try:
+        (stuck / "mnt" / "kept").write_bytes(b"k")
+        capsys.readouterr()
+        store = Store(str(root))
+        store.close()
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and err.startswith("WARNING: ")
+        assert str(stuck) in err and str(weird) in err
+        assert not gone.exists() and not (stuck / "junk").exists()
+        assert (stuck / "mnt" / "kept").read_bytes() == b"k"
+    finally:
+        subprocess.run(["umount", str(stuck / "mnt")], check=True)
+    (tmp / "layer-weird.lock").rmdir()
+    Store(str(root)).close()
+    assert capsys.readouterr().err == ""
+    assert os.listdir(tmp) == []
+
+
+def test_disk_usage_of_a_deep_tree(tmp_path, deep_cleanup):
+    top = tmp_path / "top"
+    deep_cleanup(top)
+    _make_chain(top, DEEP)
+    fd = os.open(top, os.O_RDONLY)
+    try:
+        with open(os.open("big", os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=fd), "wb") as f:
+            f.write(b"x" * 65536)
+    finally:
+        os.close(fd)
+    assert fsutil.disk_usage(str(top)) >= 65536
+    assert fsutil.disk_usage(str(tmp_path / "missing")) == 0

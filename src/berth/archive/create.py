@@ -14,7 +14,7 @@ import stat
 from typing import Callable
 
 from berth.archive import tarformat
-from berth.archive import CHUNK
+from berth.archive import CHUNK, securefs
 from berth.archive.unpack import OPAQUE, OVERLAY_OPAQUE_XATTR, WHITEOUT
 from berth.errors import ArchiveError
 
@@ -83,40 +83,76 @@ class _TreeWriter:
                 os.close(dfd)
 
     def walk(self, dir_fd: int, prefix: str) -> None:
-        names = sorted(os.listdir(dir_fd), key=os.fsencode)
-        for name in names:
-            try:
-                st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
-            except FileNotFoundError:
-                continue  # removed while the tree was archived
-            arcname = prefix + name
-            if self.skip and self.skip(arcname, st):
-                continue
-            where = f"/proc/self/fd/{dir_fd}/{name}"
-            if self.overlay_upper and stat.S_ISCHR(st.st_mode) and st.st_rdev == 0:
-                self._emit(tarformat.Entry(prefix + WHITEOUT + name, tarformat.REG, mode=0,
+        """Everything under the directory dir_fd, depth first in byte order of the names.
+
+        No recursion, and a bounded number of fds (securefs.DirStack): a tree of any depth is
+        written (the tar format has no limit on name lengths; the arcnames just get long)."""
+        dirs = securefs.DirStack(dir_fd)
+        # per level: (its arcname prefix, the names left to write in it)
+        todo = [(prefix, iter(_names(dir_fd)))]
+        try:
+            while todo:
+                prefix, names = todo[-1]
+                for name in names:
+                    sub = self._one(dirs.fd, prefix, name)
+                    if sub is not None:
+                        fd, st = sub
+                        try:
+                            listing = _names(fd)
+                        except BaseException:
+                            os.close(fd)
+                            raise
+                        dirs.push(fd, st)
+                        todo.append((prefix + name + "/", iter(listing)))
+                        break
+                else:
+                    todo.pop()
+                    if todo:
+                        try:
+                            dirs.pop()
+                        except securefs.TreeMoved:
+                            raise ArchiveError(f"{prefix.rstrip('/')}: moved while it was archived") from None
+        finally:
+            dirs.close()
+
+    def _one(self, dir_fd: int, prefix: str, name: str) -> tuple[int, os.stat_result] | None:
+        """Write the entry `name` of dir_fd; for a directory, return its fd (opened, checked to be
+        the directory examined) and fstat, for the caller to write what is under it."""
+        try:
+            st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+        except FileNotFoundError:
+            return None  # removed while the tree was archived
+        arcname = prefix + name
+        if self.skip and self.skip(arcname, st):
+            return None
+        where = f"/proc/self/fd/{dir_fd}/{name}"
+        if self.overlay_upper and stat.S_ISCHR(st.st_mode) and st.st_rdev == 0:
+            self._emit(tarformat.Entry(prefix + WHITEOUT + name, tarformat.REG, mode=0,
+                                       mtime=self._mtime(st)))
+            return None
+        link = os.readlink(name, dir_fd=dir_fd) if stat.S_ISLNK(st.st_mode) else ""
+        entry = self._entry(st, arcname, link, _xattrs(where, False))
+        self._emit(entry)
+        if entry.type == tarformat.REG and entry.size:
+            self._copy(lambda: os.open(name, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd),
+                       st, entry.size)
+        if not stat.S_ISDIR(st.st_mode):
+            return None
+        try:
+            sub = os.open(name, _DIR_FLAGS, dir_fd=dir_fd)
+        except OSError as err:
+            raise ArchiveError(f"{arcname}: changed while it was archived ({err.strerror})") from None
+        try:
+            sub_st = os.fstat(sub)
+            if sub_st.st_ino != st.st_ino:
+                raise ArchiveError(f"{arcname}: replaced while it was archived")
+            if self.overlay_upper and _xattr(where, OVERLAY_OPAQUE_XATTR) == b"y":
+                self._emit(tarformat.Entry(arcname + "/" + OPAQUE, tarformat.REG, mode=0,
                                            mtime=self._mtime(st)))
-                continue
-            link = os.readlink(name, dir_fd=dir_fd) if stat.S_ISLNK(st.st_mode) else ""
-            entry = self._entry(st, arcname, link, _xattrs(where, False))
-            self._emit(entry)
-            if entry.type == tarformat.REG and entry.size:
-                self._copy(lambda: os.open(name, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd),
-                           st, entry.size)
-            if stat.S_ISDIR(st.st_mode):
-                try:
-                    sub = os.open(name, _DIR_FLAGS, dir_fd=dir_fd)
-                except OSError as err:
-                    raise ArchiveError(f"{arcname}: changed while it was archived ({err.strerror})") from None
-                try:
-                    if os.fstat(sub).st_ino != st.st_ino:
-                        raise ArchiveError(f"{arcname}: replaced while it was archived")
-                    if self.overlay_upper and _xattr(where, OVERLAY_OPAQUE_XATTR) == b"y":
-                        self._emit(tarformat.Entry(arcname + "/" + OPAQUE, tarformat.REG, mode=0,
-                                                   mtime=self._mtime(st)))
-                    self.walk(sub, arcname + "/")
-                finally:
-                    os.close(sub)
+        except BaseException:
+            os.close(sub)
+            raise
+        return sub, sub_st
 
     def _entry(self, st, arcname, linkname, xattrs) -> tarformat.Entry:
         e = tarformat.Entry(arcname, tarformat.REG, mode=stat.S_IMODE(st.st_mode), uid=st.st_uid,
@@ -178,6 +214,10 @@ class _TreeWriter:
                 os.close(fd)
         if size % tarformat.BLOCK:
             self.out.write(bytes(tarformat.BLOCK - size % tarformat.BLOCK))
+
+
+def _names(dir_fd: int) -> list[str]:
+    return sorted(os.listdir(dir_fd), key=os.fsencode)
 
 
 def _xattr(path, key, follow=False):

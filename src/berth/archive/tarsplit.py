@@ -10,7 +10,6 @@ Record format (zlib-compressed): frames of  b"R" u32 len bytes  |  b"F" u64 size
 from __future__ import annotations
 
 import os
-import stat
 import struct
 import zlib
 
@@ -95,12 +94,16 @@ def reconstruct(root: str, record, out) -> None:
                 continue
             size, path = value
             try:
-                fd = securefs.open_no_symlinks(root_fd, path, os.O_RDONLY)
+                path_fd = securefs.open_no_symlinks(root_fd, path, os.O_PATH)
+                try:
+                    fd = securefs.open_regular(path_fd)
+                finally:
+                    os.close(path_fd)
             except OSError as e:
                 raise ArchiveError(f"layer content missing: {path}: {e.strerror}") from None
+            if fd is None:  # not opened: a FIFO would block, a device have effects
+                raise ArchiveError(f"layer content missing: {path} is no longer a regular file")
             try:
-                if not stat.S_ISREG(os.fstat(fd).st_mode):
-                    raise ArchiveError(f"layer content missing: {path} is no longer a regular file")
                 remaining = size
                 while remaining:
                     n = os.readv(fd, [view[:min(remaining, CHUNK)]])

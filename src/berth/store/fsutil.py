@@ -28,14 +28,49 @@ def syncfs(path: str) -> None:
 
 
 def disk_usage(path: str) -> int:
-    """Bytes allocated to the files under `path` (what `du` counts), without following symlinks."""
+    """Bytes allocated to the files under `path` (what `du` counts), without following symlinks.
+    No recursion and a bounded number of fds (securefs.DirStack): any depth; unreadable parts are
+    left out."""
+    from berth.archive import securefs
+    try:
+        top = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError:
+        return 0
     total = 0
-    for dirpath, _, files in os.walk(path):
-        for f in files:
-            try:
-                total += os.lstat(os.path.join(dirpath, f)).st_blocks * 512
-            except OSError:
-                pass
+    dirs = securefs.DirStack(top)
+    todo = []
+    try:
+        todo.append(iter(securefs.dir_entries(top)))
+        while todo:
+            for name, is_dir in todo[-1]:
+                try:
+                    if not is_dir:
+                        total += os.stat(name, dir_fd=dirs.fd, follow_symlinks=False).st_blocks * 512
+                        continue
+                    sub = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC,
+                                  dir_fd=dirs.fd)
+                    try:
+                        entries = securefs.dir_entries(sub)
+                    except BaseException:
+                        os.close(sub)
+                        raise
+                    dirs.push(sub)
+                    todo.append(iter(entries))
+                    break
+                except OSError:
+                    continue
+            else:
+                todo.pop()
+                if todo:
+                    try:
+                        dirs.pop()
+                    except OSError:  # moved away meanwhile: what was counted is the answer
+                        break
+    except OSError:
+        pass
+    finally:
+        dirs.close()
+        os.close(top)
     return total
 
 
@@ -154,26 +189,47 @@ class Staging:
         self.cleanup()
 
 
-def remove_stale_staging(tmp_root: str) -> None:
-    """Remove staging entries whose owner died (its flock is free)."""
+def remove_stale_staging(tmp_root: str) -> list[tuple[str, str]]:
+    """Remove staging entries whose owner died (its flock is free). Best effort: returns
+    (path, reason) for each one that could not be removed, and never raises for one of them."""
     try:
         names = os.listdir(tmp_root)
     except FileNotFoundError:
-        return
+        return []
+    failed = []
     for name in names:
         path = os.path.join(tmp_root, name)
-        lock = path if name.endswith(".lock") else path + ".lock"
-        target = lock[:-len(".lock")]
-        if name.endswith(".lock") and os.path.exists(target):
-            continue  # handled with its directory
-        with flock(lock, blocking=False) as got:
-            if not got:
-                continue
-            if os.path.isdir(target) and not os.path.islink(target):
-                remove_tree(target)
-            elif os.path.lexists(target):
-                os.unlink(target)
-            try:
-                os.unlink(lock)
-            except FileNotFoundError:
-                pass
+        try:
+            if not _remove_if_stale(path, name):
+                failed.append((path, "not everything under it could be removed"))
+        except Exception as err:  # noqa: BLE001 - one bad leftover must not stop the others
+            failed.append((path, error_text(err)))
+    return failed
+
+
+def _remove_if_stale(path: str, name: str) -> bool:
+    """False if `path` is a leftover that is still there after trying to remove it."""
+    lock = path if name.endswith(".lock") else path + ".lock"
+    target = lock[:-len(".lock")]
+    if name.endswith(".lock") and os.path.exists(target):
+        return True  # handled with its directory
+    with flock(lock, blocking=False) as got:
+        if not got:
+            return True  # work in progress
+        if os.path.isdir(target) and not os.path.islink(target):
+            remove_tree(target)
+            if os.path.lexists(target):
+                return False  # its lock file stays: retried (and reported) next time
+        elif os.path.lexists(target):
+            os.unlink(target)
+        try:
+            os.unlink(lock)
+        except FileNotFoundError:
+            pass
+    return True
+
+
+def error_text(err: BaseException) -> str:
+    if isinstance(err, OSError) and err.strerror:
+        return err.strerror
+    return f"{type(err).__name__}: {err}" if str(err) else type(err).__name__

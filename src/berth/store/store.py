@@ -32,12 +32,29 @@ class Store:
         return fsutil.flock(os.path.join(self.locks, "store"))
 
     def recover(self) -> None:
-        """Remove what a killed process left half-written: staging entries and orphan layer dirs."""
-        if os.listdir(self.tmp):
-            fsutil.remove_stale_staging(self.tmp)
-        with fsutil.flock(os.path.join(self.locks, "store"), blocking=False) as got:
-            if got:
-                self.layers.remove_orphans()
+        """Remove what a killed process left half-written: staging entries and orphan layer dirs.
+
+        Best effort: what cannot be removed is reported in one line on stderr and left for the next
+        command to retry; recovery never makes the command itself fail."""
+        problems = []
+        try:
+            if os.listdir(self.tmp):
+                problems += [f"{path} ({why})" for path, why in fsutil.remove_stale_staging(self.tmp)]
+        except Exception as err:  # noqa: BLE001
+            problems.append(f"{self.tmp} ({fsutil.error_text(err)})")
+        try:
+            with fsutil.flock(os.path.join(self.locks, "store"), blocking=False) as got:
+                if got:
+                    self.layers.remove_orphans()
+        except Exception as err:  # noqa: BLE001
+            problems.append(f"orphan layers in {self.layers.root} ({fsutil.error_text(err)})")
+        if problems:
+            import sys
+            try:
+                sys.stderr.write(f"WARNING: cannot remove what interrupted work left: {'; '.join(problems)}\n")
+                sys.stderr.flush()
+            except (OSError, ValueError):
+                pass
 
     def close(self) -> None:
         self.db.close()
