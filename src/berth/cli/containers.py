@@ -554,11 +554,16 @@ def port_cmd(engine, name, private_port):
 @argument("names", nargs=-1, required=True)
 def container_inspect_cmd(engine, fmt, names):
     """Display detailed information on one or more containers."""
+    _inspect_each(names, engine.containers.inspect, fmt)
+
+
+def _inspect_each(names, inspect, fmt):
+    """docker's inspect: what was found is printed, then each name not found fails (exit 1)."""
     from berth.errors import BerthError
     docs, failed = [], False
     for n in names:
         try:
-            docs.append(engine.containers.inspect(n))
+            docs.append(inspect(n))
         except BerthError as e:
             echo(f"Error: {e}", err=True)
             failed = True
@@ -669,17 +674,7 @@ def _volume_filter(engine, filters):
 @argument("names", nargs=-1, required=True)
 def volume_inspect(engine, fmt, names):
     """Display detailed information on one or more volumes."""
-    from berth.errors import BerthError
-    docs, failed = [], False
-    for n in names:
-        try:
-            docs.append(engine.volumes.inspect(n))
-        except BerthError as e:
-            echo(f"Error: {e}", err=True)
-            failed = True
-    _print_inspect(docs, fmt)
-    if failed:
-        sys.exit(1)
+    _inspect_each(names, engine.volumes.inspect, fmt)
 
 
 @volume.command("rm")
