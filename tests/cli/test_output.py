@@ -237,8 +237,8 @@ CONTAINERS = [{"ID": "0ab6fd06937c", "Image": "busybox", "Command": '"sleep 600"
                "Status": "Exited (0) 1 hour ago", "State": "exited", "Ports": "", "Names": "ex1", "Labels": ""}]
 
 
-def emitted(capsys, fmt, objs=CONTAINERS, **kw):
-    output.emit(objs, fmt, lambda: print("DEFAULT"), **kw)
+def emitted(capsys, fmt, objs=CONTAINERS, headers=output.CONTAINER_TITLES):
+    output.emit(objs, fmt, lambda: print("DEFAULT"), headers=headers)
     return capsys.readouterr().out
 
 
@@ -260,7 +260,8 @@ def test_emit_table_format(capsys):
 
 def test_emit_titles(capsys):
     images = [{"Repository": "busybox", "Tag": "latest", "ID": "756e666d49b3", "CreatedSince": "6 months ago"}]
-    assert emitted(capsys, "table {{.Repository}}\\t{{.Tag}}\\t{{.ID}}\\t{{.CreatedSince}}", images) == (
+    assert emitted(capsys, "table {{.Repository}}\\t{{.Tag}}\\t{{.ID}}\\t{{.CreatedSince}}", images,
+                   headers=output.IMAGE_TITLES) == (
         "REPOSITORY   TAG       IMAGE ID       CREATED\nbusybox      latest    756e666d49b3   6 months ago\n")
     given = emitted(capsys, "table {{.ID}}\t{{.CreatedAt}}", [{"ID": "x", "CreatedAt": "now"}],
                     headers=output.HISTORY_TITLES)

@@ -122,16 +122,6 @@ def default_title(field: str) -> str:
     return " ".join(re.findall(r"[A-Z]+s?(?![a-z])|[A-Z]?[a-z]+|[0-9]+|[A-Z]+", field)).upper() or field.upper()
 
 
-def _guess_titles(objs: list) -> dict:
-    """The titles for rows whose caller gave none, told apart by their fields."""
-    keys = objs[0].keys() if objs and isinstance(objs[0], dict) else ()
-    for marker, titles in (("CPUPerc", STATS_TITLES), ("CreatedBy", HISTORY_TITLES), ("Repository", IMAGE_TITLES),
-                           ("TotalCount", DF_TITLES), ("Mountpoint", VOLUME_TITLES), ("Names", CONTAINER_TITLES)):
-        if marker in keys:
-            return titles
-    return {}
-
-
 _compiled: dict = {}
 
 
@@ -161,7 +151,7 @@ def emit(objs: list[dict], fmt: str | None, default, headers: dict | None = None
     """A list view: `--format json` (one compact object per line, as docker), a template per object, a
     `table TEMPLATE` (a header row of column titles, then a row per object, aligned as docker's), or the
     default view (no format, or `table`). headers maps field names to column titles (see CONTAINER_TITLES);
-    without it they are guessed from the objects' fields."""
+    a field it lacks is titled by its name."""
     if fmt == "json":
         from berth.cli.gotemplate import go_json
         sys.stdout.write("".join(go_json(o) + "\n" for o in objs))
@@ -179,7 +169,7 @@ def emit(objs: list[dict], fmt: str | None, default, headers: dict | None = None
     if not is_table:
         sys.stdout.write(rows)
         return
-    titles = _guess_titles(objs) if headers is None else headers
+    titles = headers or {}
     try:
         head = tmpl.execute(gotemplate.Titles(lambda f: titles.get(f) or default_title(f)),
                             funcs=gotemplate.HEADER_FUNCS)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from berth.cli.cmdline import Group, echo, option
 
+from berth.cli import output
 from berth.cli.output import ago, emit, human_size, table
 from berth.image.config import parse_time
 
@@ -62,5 +63,5 @@ def df(engine, verbose, fmt):
         echo("\nLocal Volumes space usage:\n")
         table(["VOLUME NAME", "LINKS", "SIZE"], [[v["volume"]["Name"], str(v["links"]), human_size(v["size"])]
                                                  for v in vols])
-    emit(rows if verbose else summary, fmt, show)
+    emit(rows if verbose else summary, fmt, show, headers=output.IMAGE_TITLES if verbose else output.DF_TITLES)
 
