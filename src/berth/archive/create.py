@@ -87,31 +87,22 @@ class _TreeWriter:
 
         No recursion, and a bounded number of fds (securefs.DirStack): a tree of any depth is
         written (the tar format has no limit on name lengths; the arcnames just get long)."""
+        def visit(fd, prefix, name):
+            sub = self._one(fd, prefix, name)
+            if sub is None:
+                return None
+            sub_fd, st = sub
+            try:
+                return sub_fd, st, prefix + name + "/", _names(sub_fd)
+            except BaseException:
+                os.close(sub_fd)
+                raise
+
         dirs = securefs.DirStack(dir_fd)
-        # per level: (its arcname prefix, the names left to write in it)
-        todo = [(prefix, iter(_names(dir_fd)))]
         try:
-            while todo:
-                prefix, names = todo[-1]
-                for name in names:
-                    sub = self._one(dirs.fd, prefix, name)
-                    if sub is not None:
-                        fd, st = sub
-                        try:
-                            listing = _names(fd)
-                        except BaseException:
-                            os.close(fd)
-                            raise
-                        dirs.push(fd, st)
-                        todo.append((prefix + name + "/", iter(listing)))
-                        break
-                else:
-                    todo.pop()
-                    if todo:
-                        try:
-                            dirs.pop()
-                        except securefs.TreeMoved:
-                            raise ArchiveError(f"{prefix.rstrip('/')}: moved while it was archived") from None
+            securefs.walk_below(dirs, prefix, _names(dir_fd), visit)
+        except securefs.TreeMoved as e:
+            raise ArchiveError(f"{e.filename.rstrip('/')}: moved while it was archived") from None
         finally:
             dirs.close()
 

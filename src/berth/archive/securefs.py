@@ -189,6 +189,36 @@ def dir_entries(fd: int) -> list[tuple[str, bool]]:
     return out
 
 
+def walk_below(dirs: DirStack, key, entries, visit, leave=None) -> None:
+    """Depth first below the directory dirs.fd, with no recursion and DirStack's bounded fds.
+
+    visit(dir_fd, key, entry) is called for each entry of a directory (`key` is the caller's name for
+    that directory, the top one's given here) and returns None, or (fd, st, key, entries) of a
+    subdirectory it opened, to go into next. Once everything below a subdirectory is done,
+    leave(its key) is called with dirs.fd its parent again. A directory moved away meanwhile raises
+    TreeMoved, its key as the filename."""
+    todo = [(key, iter(entries))]
+    while todo:
+        key, pending = todo[-1]
+        for entry in pending:
+            sub = visit(dirs.fd, key, entry)
+            if sub is not None:
+                fd, st, sub_key, sub_entries = sub
+                dirs.push(fd, st)
+                todo.append((sub_key, iter(sub_entries)))
+                break
+        else:
+            todo.pop()
+            if todo:
+                try:
+                    dirs.pop()
+                except TreeMoved as e:
+                    e.filename = key
+                    raise
+                if leave is not None:
+                    leave(key)
+
+
 def remove_at(dir_fd: int, name: str, st: os.stat_result | None = None, ignore_errors: bool = False) -> None:
     """Remove `name` in dir_fd without following symlinks; directories with everything below them,
     through fds relative to the parent, never entering another filesystem (a mount point is left
@@ -216,42 +246,39 @@ def remove_at(dir_fd: int, name: str, st: os.stat_result | None = None, ignore_e
 def _empty_dir(top_fd: int, top_st: os.stat_result, ignore_errors: bool) -> None:
     """Remove everything below the directory top_fd (closed on return), depth first."""
     dirs = DirStack(top_fd, top_st)
-    # per level below top: (its name in its parent, what is left to remove in it)
-    todo = [("", iter(dir_entries(top_fd)))]
+
+    def visit(dir_fd, _key, entry):
+        child, is_dir = entry
+        try:
+            if not is_dir:
+                os.unlink(child, dir_fd=dir_fd)
+                return None
+            try:
+                sub, sub_st = _open_same_fs_dir(dir_fd, child, dirs.dev)
+            except OSError as err:
+                if err.errno != errno.EXDEV:
+                    raise
+                os.rmdir(child, dir_fd=dir_fd)  # a mount point: EBUSY (else it was empty)
+                return None
+            try:
+                return sub, sub_st, child, dir_entries(sub)
+            except BaseException:
+                os.close(sub)
+                raise
+        except OSError:
+            if not ignore_errors:
+                raise
+            return None
+
+    def leave(child):  # its level is done: remove it (TreeMoved before this stops the removal)
+        try:
+            os.rmdir(child, dir_fd=dirs.fd)
+        except OSError:
+            if not ignore_errors:
+                raise
+
     try:
-        while todo:
-            for child, is_dir in todo[-1][1]:
-                try:
-                    if not is_dir:
-                        os.unlink(child, dir_fd=dirs.fd)
-                        continue
-                    try:
-                        sub, sub_st = _open_same_fs_dir(dirs.fd, child, dirs.dev)
-                    except OSError as err:
-                        if err.errno != errno.EXDEV:
-                            raise
-                        os.rmdir(child, dir_fd=dirs.fd)  # a mount point: EBUSY (else it was empty)
-                        continue
-                    try:
-                        entries = dir_entries(sub)
-                    except BaseException:
-                        os.close(sub)
-                        raise
-                    dirs.push(sub, sub_st)
-                    todo.append((child, iter(entries)))
-                    break
-                except OSError:
-                    if not ignore_errors:
-                        raise
-            else:  # this level is done: up, and remove it
-                done, _ = todo.pop()
-                if todo:
-                    dirs.pop()  # TreeMoved: the walk lost its place, stop (ignore_errors or not)
-                    try:
-                        os.rmdir(done, dir_fd=dirs.fd)
-                    except OSError:
-                        if not ignore_errors:
-                            raise
+        walk_below(dirs, "", dir_entries(top_fd), visit, leave)
     finally:
         dirs.close()
         os.close(top_fd)

@@ -37,36 +37,27 @@ def disk_usage(path: str) -> int:
     except OSError:
         return 0
     total = 0
+
+    def visit(dir_fd, _key, entry):
+        nonlocal total
+        name, is_dir = entry
+        try:
+            if not is_dir:
+                total += os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_blocks * 512
+                return None
+            sub = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
+        except OSError:
+            return None
+        try:
+            return sub, None, name, securefs.dir_entries(sub)
+        except OSError:
+            os.close(sub)
+            return None
+
     dirs = securefs.DirStack(top)
-    todo = []
     try:
-        todo.append(iter(securefs.dir_entries(top)))
-        while todo:
-            for name, is_dir in todo[-1]:
-                try:
-                    if not is_dir:
-                        total += os.stat(name, dir_fd=dirs.fd, follow_symlinks=False).st_blocks * 512
-                        continue
-                    sub = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC,
-                                  dir_fd=dirs.fd)
-                    try:
-                        entries = securefs.dir_entries(sub)
-                    except BaseException:
-                        os.close(sub)
-                        raise
-                    dirs.push(sub)
-                    todo.append(iter(entries))
-                    break
-                except OSError:
-                    continue
-            else:
-                todo.pop()
-                if todo:
-                    try:
-                        dirs.pop()
-                    except OSError:  # moved away meanwhile: what was counted is the answer
-                        break
-    except OSError:
+        securefs.walk_below(dirs, "", securefs.dir_entries(top), visit)
+    except OSError:  # unreadable, or moved away meanwhile: what was counted is the answer
         pass
     finally:
         dirs.close()
