@@ -219,13 +219,38 @@ def test_restart_rename_and_wait(busybox, tmp_path):
     err = busybox.run("rename", "r2", "w", check=False)
     assert err.returncode != 0 and b"already in use" in err.stderr
     waiters = [popen(busybox, "wait", "w"), popen(busybox, "wait", rm_id)]
-    time.sleep(0.5)
+    wait_for(lambda: all(_waiting(busybox, cid) for cid in (inspect(busybox, "w")["Id"], rm_id)), what="waiters")
     assert [w.poll() for w in waiters] == [None, None]
     (gate / "go").write_text("")
     assert [w.communicate(timeout=20)[0] for w in waiters] == [b"3\n", b"6\n"]
     assert busybox.out("wait", "w") == "3\n"  # an exited container answers at once
     # the --rm one was removed by its monitor's cleanup; wait still told its exit code
     wait_for(lambda: rm_id[:12] not in busybox.out("ps", "-aq"), what="--rm container removed")
+
+
+def _waiting(berth, cid: str) -> bool:
+    """A `wait` on the container has found it and registered itself (its lock file is there)."""
+    return os.path.exists(os.path.join(berth.root, "locks", f"wait-{cid[:32]}"))
+
+
+def test_wait_tells_the_exit_code_of_auto_removed_containers(busybox, tmp_path):
+    """50 `run -d --rm ... exit N` + `wait` pairs, 10 at a time: each waiter prints N, though the
+    container's cleanup removes it right after it exits, before or while the waiter looks."""
+    gate_root = tmp_path / "gates"
+    for batch in range(5):
+        gate = gate_root / str(batch)
+        gate.mkdir(parents=True)
+        codes = [batch * 10 + i + 1 for i in range(10)]
+        ids = [busybox.out("run", "-d", "--rm", "-v", f"{gate}:/g", "busybox", "sh", "-c",
+                           f"while [ ! -e /g/go ]; do sleep 0.01; done; exit {n}").strip() for n in codes]
+        waiters = [popen(busybox, "wait", cid) for cid in ids]
+        wait_for(lambda: all(_waiting(busybox, cid) for cid in ids), what="every waiter registered")
+        (gate / "go").write_text("")
+        assert [int(w.communicate(timeout=30)[0]) for w in waiters] == codes
+        wait_for(lambda: busybox.out("ps", "-aq") == "", what="the --rm containers removed")
+    # a wait that starts after the removal finds no container, as docker's
+    err = busybox.run("wait", ids[0], check=False)
+    assert err.returncode == 1 and b"No such container" in err.stderr
 
 
 def test_ps_all_quiet_and_json(busybox):

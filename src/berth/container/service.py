@@ -505,18 +505,20 @@ class ContainerService:
 
     def wait(self, text: str) -> int:
         c = self.get(text)
-        code = c.state["exit_code"]
         delay = 0.002  # the monitor writes the exit file before it ends the output: look soon, then back off
-        while c.status in ("running", "paused"):
-            code = _read_exit(self._exit_file(c.id), code)
-            try:
-                c = self.reconcile(self.records.get(c.id))
-            except LookupError:  # auto-removed once it exited: the exit file told the code
-                return code
-            if c.status in ("running", "paused"):
+        with self.records.waiting(c.id):
+            while True:
+                try:
+                    c = self.reconcile(self.records.get(c.id))
+                except LookupError:  # removed (--rm, or rm -f) since: its code was kept for us
+                    code = self.records.removed_exit_code(c.id)
+                    if code is None:
+                        raise
+                    return code
+                if c.status not in ("running", "paused"):
+                    return c.state["exit_code"]
                 time.sleep(delay)
                 delay = min(delay * 2, 0.05)
-        return c.state["exit_code"]
 
     def remove(self, text: str, force: bool = False, volumes: bool = False) -> Container:
         c = self.get(text)
@@ -694,15 +696,6 @@ def _restart_delay(state: dict) -> float:
     if ran >= 10:
         return 0.1
     return min(60.0, 0.1 * 2 ** min(state["restart_count"], 10))
-
-
-def _read_exit(path: str, default: int) -> int:
-    try:
-        with open(path) as f:
-            text = f.read().strip()
-    except FileNotFoundError:
-        return default
-    return int(text) if text.lstrip("-").isdigit() else default
 
 
 def _alive(pid: int) -> bool:

@@ -14,6 +14,7 @@ class ContainerNotFound(BerthError, LookupError):
     pass
 
 
+EXIT_KEPT = 600  # seconds an exit code outlives its container (longer while someone waits for it)
 STATE_FIELDS = ("status", "pid", "monitor_pid", "exit_code", "oom_killed", "started_at", "finished_at",
                 "restart_count", "stopped_by_user", "error")
 
@@ -113,5 +114,34 @@ class ContainerStore:
         return [r[0] for r in self.db.execute("SELECT name FROM containers WHERE image_id=?", (image_id,))]
 
     def remove(self, cid: str) -> None:
+        """Delete the records; the exit code stays behind (in the same transaction) for the waiters
+        that started before, until they are gone and it is older than EXIT_KEPT seconds."""
         with self.store.write_lock(), transaction(self.db):
+            self.db.execute("INSERT OR REPLACE INTO container_exits(id, exit_code, removed) "
+                            "SELECT id, exit_code, ? FROM container_state WHERE id=?", (time.time(), cid))
             self.db.execute("DELETE FROM containers WHERE id=?", (cid,))
+        self._forget_old_exits()
+
+    def waiting(self, cid: str):
+        """Held (shared) by a `wait` on the container: its exit code is kept after removal meanwhile."""
+        from berth.store import fsutil
+        return fsutil.flock(self._wait_lock(cid), shared=True)
+
+    def removed_exit_code(self, cid: str) -> int | None:
+        row = self.db.execute("SELECT exit_code FROM container_exits WHERE id=?", (cid,)).fetchone()
+        return None if row is None else row[0]
+
+    def _wait_lock(self, cid: str) -> str:
+        return os.path.join(self.store.locks, f"wait-{cid[:32]}")
+
+    def _forget_old_exits(self) -> None:
+        from berth.store import fsutil
+        old = [r[0] for r in self.db.execute("SELECT id FROM container_exits WHERE removed < ?",
+                                             (time.time() - EXIT_KEPT,))]
+        for cid in old:
+            with fsutil.flock(self._wait_lock(cid), blocking=False) as free:
+                if not free:  # a waiter still wants it
+                    continue
+                with transaction(self.db):
+                    self.db.execute("DELETE FROM container_exits WHERE id=?", (cid,))
+                os.unlink(self._wait_lock(cid))

@@ -10,7 +10,7 @@ except ImportError:  # an interpreter that lays sqlite3 out differently
 
 from .fsutil import flock
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS layers (
@@ -61,6 +61,11 @@ CREATE TABLE IF NOT EXISTS container_state (
     restart_count INTEGER NOT NULL DEFAULT 0,
     stopped_by_user INTEGER NOT NULL DEFAULT 0,
     error         TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE IF NOT EXISTS container_exits (  -- exit codes of removed containers, for waiters
+    id        TEXT PRIMARY KEY,
+    exit_code INTEGER NOT NULL,
+    removed   REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS volumes (
     name      TEXT PRIMARY KEY,
