@@ -393,7 +393,9 @@ def _berth_build(berth: Berth, path: Path, context: Path):
 
 
 def _docker_build(path: Path, context: Path):
-    proc = _docker("build", "-q", "--rm", "--force-rm", "-f", path, context,
+    # the host network: docker's RUN steps then need no docker0 bridge, which this shared machine's
+    # dockerd has been seen to lose (no corpus step depends on the network it runs in)
+    proc = _docker("build", "-q", "--rm", "--force-rm", "--network", "host", "-f", path, context,
                    env={"DOCKER_BUILDKIT": "0"}, check=False)
     return proc, (proc.stdout.decode().strip().splitlines() or [""])[-1]
 
