@@ -72,6 +72,17 @@ static struct {
 
 static int log_fd = -1, exit_fd = -1;
 
+/* What the steps of main() share, from the bundle's files to how the container ended. */
+static struct {
+    int dir_fd, null_fd, sig_fd; /* the bundle; /dev/null; SIGCHLD, read through a signalfd */
+    int attach_listener, ctl_fd;
+    int out[2];                  /* the container's stdout (or the pty master) and stderr; -1 once ended */
+    int master;                  /* the pty master, while it lasts */
+    pid_t runtime, container;
+    int exited, code, exit_written;
+    sigset_t chld;
+} mon = {.dir_fd = -1, .null_fd = -1, .sig_fd = -1, .ctl_fd = -1, .out = {-1, -1}, .master = -1, .code = -1};
+
 /* Output a client's socket could not take yet, in order, one attach message each. */
 struct msg {
     struct msg *next;
@@ -545,14 +556,21 @@ static int exit_code(int status) {
 }
 
 /* Reaps every child that ended (the container's init is ours once the runtime exits). */
-static void reap(pid_t container, int *exited, int *code) {
+static void reap(void) {
     int status;
     pid_t pid;
     while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
-        if (pid == container) {
-            *exited = 1;
-            *code = exit_code(status);
+        if (pid == mon.container) {
+            mon.exited = 1;
+            mon.code = exit_code(status);
         }
+}
+
+/* Reads the pending SIGCHLDs: poll would report them again at once. */
+static void drain_signals(void) {
+    struct signalfd_siginfo si;
+    while (read(mon.sig_fd, &si, sizeof si) > 0)
+        ;
 }
 
 static int foreground_behind(void) {
@@ -600,13 +618,8 @@ static void serve_client(struct client *c, short ev) {
         close_client(c);
 }
 
-int main(int argc, char **argv) {
-    parse_args(argc, argv);
-    close_inherited_fds();
-    if (opt.sync_fd < 0 || fcntl(opt.sync_fd, F_SETFD, FD_CLOEXEC) < 0)
-        fail("--sync-fd is missing or not open");
-
-    /* daemonize: berth reaps this first process; the monitor lives on in a session of its own */
+/* berth reaps this first process; the monitor lives on in a session of its own. */
+static void daemonize(void) {
     pid_t first = fork();
     if (first < 0)
         fail("fork: %s", strerror(errno));
@@ -615,138 +628,215 @@ int main(int argc, char **argv) {
     setsid();
     if (chdir(opt.bundle) < 0) /* not wherever berth ran: that could be a mount to keep free */
         fail("chdir %s: %s", opt.bundle, strerror(errno));
+}
+
+/* The log, /dev/null, SIGCHLD as an fd to poll, and the poll set's fixed slots. */
+static void open_state(void) {
     prctl(PR_SET_CHILD_SUBREAPER, 1); /* the container's init is reparented to us once runc exits */
     signal(SIGPIPE, SIG_IGN);
-    sigset_t chld;
-    sigemptyset(&chld);
-    sigaddset(&chld, SIGCHLD);
-    sigprocmask(SIG_BLOCK, &chld, NULL);
-    int sig_fd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
-    int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+    sigemptyset(&mon.chld);
+    sigaddset(&mon.chld, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &mon.chld, NULL);
+    mon.sig_fd = signalfd(-1, &mon.chld, SFD_CLOEXEC | SFD_NONBLOCK);
+    mon.null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
     log_fd = open(opt.log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-    if (sig_fd < 0 || null_fd < 0 || log_fd < 0)
+    if (mon.sig_fd < 0 || mon.null_fd < 0 || log_fd < 0)
         fail("cannot open the log %s: %s", opt.log, strerror(errno));
     pfds = malloc(P_CLIENTS * sizeof *pfds);
     if (!pfds)
         fail("out of memory");
+}
 
-    int dir_fd = open(opt.bundle, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dir_fd < 0)
+/* The bundle's files, all made before the container starts: exit.tmp, the attach socket (with the
+ * foreground client already on it) and the ctl fifo. */
+static void prepare_bundle(void) {
+    mon.dir_fd = open(opt.bundle, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (mon.dir_fd < 0)
         fail("open %s: %s", opt.bundle, strerror(errno));
-    prepare_exit_file(dir_fd);
-    struct sockaddr_un attach_addr, console_addr;
-    int attach_listener = listen_at(dir_fd, "attach", &attach_addr);
+    prepare_exit_file(mon.dir_fd);
+    struct sockaddr_un addr;
+    mon.attach_listener = listen_at(mon.dir_fd, "attach", &addr);
     in.done = !opt.stdin_open;
     if (opt.attach_fd >= 0) {
         fcntl(opt.attach_fd, F_SETFD, FD_CLOEXEC);
         fcntl(opt.attach_fd, F_SETFL, fcntl(opt.attach_fd, F_GETFL) | O_NONBLOCK); /* as accepted ones */
         add_client(opt.attach_fd, 1);
     }
+    unlinkat(mon.dir_fd, "ctl", 0);
+    if (mkfifoat(mon.dir_fd, "ctl", 0600) == 0) /* O_RDWR: never reads EOF */
+        mon.ctl_fd = openat(mon.dir_fd, "ctl", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+}
 
-    unlinkat(dir_fd, "ctl", 0);
-    int ctl_fd = -1;
-    if (mkfifoat(dir_fd, "ctl", 0600) == 0)
-        ctl_fd = openat(dir_fd, "ctl", O_RDWR | O_NONBLOCK | O_CLOEXEC); /* O_RDWR: never reads EOF */
-
-    /* the container's stdio: fds[0] stdout (or the pty master), fds[1] stderr, in.fd its stdin */
-    int fds[2] = {-1, -1}, master = -1;
-    pid_t runtime;
-    if (opt.terminal) {
-        int console = listen_at(dir_fd, "console", &console_addr);
-        runtime = spawn_runtime(null_fd, null_fd, null_fd, console_addr.sun_path);
-        /* the runtime sends the master before it exits; when it fails instead, stop waiting */
-        struct pollfd p[2] = {{.fd = console, .events = POLLIN}, {.fd = sig_fd, .events = POLLIN}};
-        while (master < 0) {
-            if (poll(p, 2, -1) < 0) {
-                if (errno == EINTR)
-                    continue;
-                break;
-            }
-            if (p[0].revents)
-                master = receive_console(console);
-            if (p[1].revents) {
-                struct signalfd_siginfo si; /* read, or poll reports it again at once; reap() runs later */
-                while (read(sig_fd, &si, sizeof si) > 0)
-                    ;
-                siginfo_t info = {0};
-                if (waitid(P_PID, (id_t)runtime, &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid)
-                    break;
-            }
+/* The pty master, sent by the runtime before it exits; -1 when the runtime fails instead. */
+static int wait_for_console(int console) {
+    struct pollfd p[2] = {{.fd = console, .events = POLLIN}, {.fd = mon.sig_fd, .events = POLLIN}};
+    int master = -1;
+    while (master < 0) {
+        if (poll(p, 2, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            break;
         }
-        close(console);
-        unlinkat(dir_fd, "console", 0);
-        fds[0] = master;
-        in.fd = opt.stdin_open ? master : -1;
-    } else {
-        int out[2], err[2], input[2] = {null_fd, -1};
-        if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0 || (opt.stdin_open && pipe2(input, O_CLOEXEC) < 0))
-            fail("pipe: %s", strerror(errno));
-        runtime = spawn_runtime(input[0], out[1], err[1], NULL);
-        close(out[1]);
-        close(err[1]);
-        if (opt.stdin_open)
-            close(input[0]);
-        fds[0] = out[0];
-        fds[1] = err[0];
-        in.fd = input[1];
+        if (p[0].revents)
+            master = receive_console(console);
+        if (p[1].revents) {
+            drain_signals(); /* reap() runs later */
+            siginfo_t info = {0};
+            if (waitid(P_PID, (id_t)mon.runtime, &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid)
+                break;
+        }
     }
+    return master;
+}
+
+/* The container's stdio is a pty: its master is both the output and, with --stdin, the input. */
+static void start_with_terminal(void) {
+    struct sockaddr_un addr;
+    int console = listen_at(mon.dir_fd, "console", &addr);
+    mon.runtime = spawn_runtime(mon.null_fd, mon.null_fd, mon.null_fd, addr.sun_path);
+    mon.master = wait_for_console(console);
+    close(console);
+    unlinkat(mon.dir_fd, "console", 0);
+    mon.out[0] = mon.master;
+    in.fd = opt.stdin_open ? mon.master : -1;
+}
+
+/* The container's stdio is three pipes (stdin /dev/null without --stdin). */
+static void start_with_pipes(void) {
+    int out[2], err[2], input[2] = {mon.null_fd, -1};
+    if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0 || (opt.stdin_open && pipe2(input, O_CLOEXEC) < 0))
+        fail("pipe: %s", strerror(errno));
+    mon.runtime = spawn_runtime(input[0], out[1], err[1], NULL);
+    close(out[1]);
+    close(err[1]);
+    if (opt.stdin_open)
+        close(input[0]);
+    mon.out[0] = out[0];
+    mon.out[1] = err[0];
+    in.fd = input[1];
+}
+
+/* The sync line, once the runtime has exited: -1 when the container did not start. */
+static int report_start(void) {
     int status;
-    while (waitpid(runtime, &status, 0) < 0 && errno == EINTR)
+    while (waitpid(mon.runtime, &status, 0) < 0 && errno == EINTR)
         ;
-    int container = WIFEXITED(status) && WEXITSTATUS(status) == 0 ? read_pid_file() : -1;
-    if (container <= 0) {
+    mon.container = WIFEXITED(status) && WEXITSTATUS(status) == 0 ? read_pid_file() : -1;
+    if (mon.container <= 0) {
         dprintf(opt.sync_fd, "-1 %d\n", exit_code(status));
-        unlinkat(dir_fd, "attach", 0);
-        unlinkat(dir_fd, "exit.tmp", 0);
-        return 1;
+        unlinkat(mon.dir_fd, "attach", 0);
+        unlinkat(mon.dir_fd, "exit.tmp", 0);
+        return -1;
     }
     if (in.fd >= 0)
         fcntl(in.fd, F_SETFL, fcntl(in.fd, F_GETFL) | O_NONBLOCK);
-    dprintf(opt.sync_fd, "%d %d\n", container, getpid());
+    dprintf(opt.sync_fd, "%d %d\n", mon.container, getpid());
     close(opt.sync_fd);
     for (int fd = 0; fd < 3; fd++) /* berth reads our stderr until the sync line; then let it go */
-        dup2(null_fd, fd);
+        dup2(mon.null_fd, fd);
+    return 0;
+}
 
-    /* relay until the container has exited, its output has ended and the clients have it all */
-    int exited = 0, code = -1, exit_written = 0;
-    reap(container, &exited, &code); /* its SIGCHLD may have been read while waiting for the console */
+static void record_exit(void) {
+    if (!mon.exit_written)
+        write_exit_file(mon.dir_fd, mon.code);
+    mon.exit_written = 1;
+}
+
+static void drop_closed_clients(void) {
+    int n = 0;
+    for (int i = 0; i < n_clients; i++)
+        if (clients[i].fd >= 0)
+            clients[n++] = clients[i];
+    n_clients = n;
+}
+
+/* Flow control: the output waits while the foreground client has not taken the last of it
+ * (the container blocks on a full pipe). Once the container is gone, what is left in the
+ * pipes is read anyway, so that the exit is recorded, up to a bound. */
+static int output_held(void) {
+    for (int i = 0; i < n_clients; i++)
+        if (clients[i].foreground)
+            return clients[i].head && (!mon.exited || clients[i].queued > BEHIND_LIMIT);
+    return 0;
+}
+
+/* Fills pfds for one poll: the fixed slots, then one per client. Returns how many are used. */
+static nfds_t build_poll_set(void) {
+    int held = output_held();
+    pfds[P_SIG] = (struct pollfd){.fd = mon.sig_fd, .events = POLLIN};
+    pfds[P_LISTEN] = (struct pollfd){.fd = accepting ? mon.attach_listener : -1, .events = POLLIN};
+    pfds[P_CTL] = (struct pollfd){.fd = mon.ctl_fd, .events = POLLIN};
+    pfds[P_OUT] = (struct pollfd){.fd = held ? -1 : mon.out[0], .events = POLLIN};
+    pfds[P_ERR] = (struct pollfd){.fd = held ? -1 : mon.out[1], .events = POLLIN};
+    pfds[P_STDIN] = (struct pollfd){.fd = in.len ? in.fd : -1, .events = POLLOUT};
+    for (int i = 0; i < n_clients; i++)
+        pfds[P_CLIENTS + i] = (struct pollfd){
+            .fd = clients[i].fd,
+            .events = (short)((clients[i].reading && !in.len ? POLLIN : 0) | (clients[i].head ? POLLOUT : 0))};
+    return (nfds_t)(P_CLIENTS + n_clients);
+}
+
+/* What the container wrote goes to the log and the clients; an output that ends is closed. */
+static void read_output(void) {
     char buf[CHUNK];
-    for (;;) {
-        int n = 0;
-        for (int i = 0; i < n_clients; i++) /* drop the entries of closed clients */
-            if (clients[i].fd >= 0)
-                clients[n++] = clients[i];
-        n_clients = n;
-        int output_open = fds[0] >= 0 || fds[1] >= 0;
-        if (exited && !output_open && !exit_written) { /* before the clients see the end */
-            write_exit_file(dir_fd, code);
-            exit_written = 1;
+    for (int s = 0; s < 2; s++) {
+        if (!pfds[P_OUT + s].revents)
+            continue;
+        ssize_t r = read(mon.out[s], buf, sizeof buf);
+        if (r > 0) {
+            forward_output(s ? STDERR_STREAM : STDOUT_STREAM, buf, (size_t)r);
+        } else if (r == 0 || (errno != EINTR && errno != EAGAIN)) { /* EIO: the pty's last user left */
+            if (mon.out[s] == mon.master) { /* the pty is done with, its input side too */
+                close_stdin();
+                mon.master = -1;
+            }
+            close(mon.out[s]);
+            mon.out[s] = -1;
         }
-        if (exited && !output_open && !output_queued())
+    }
+}
+
+static void accept_client(void) {
+    int c = accept4(mon.attach_listener, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (c >= 0)
+        add_client(c, 0);
+    else if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+        accepting = 0; /* it waits in the backlog until a client leaves */
+}
+
+/* Serves what one poll reported; `polled` clients were in the poll set. */
+static void serve_ready(int polled) {
+    if (pfds[P_SIG].revents) {
+        drain_signals();
+        reap();
+    }
+    if (pfds[P_CTL].revents)
+        resize(mon.ctl_fd, mon.master);
+    read_output();
+    if (pfds[P_STDIN].revents)
+        flush_stdin();
+    for (int i = polled - 1; i >= 0; i--)
+        serve_client(&clients[i], pfds[P_CLIENTS + i].revents);
+    if (pfds[P_LISTEN].revents) /* last: the client array may move */
+        accept_client();
+}
+
+/* Relays until the container has exited, its output has ended and the clients have it all. */
+static void relay(void) {
+    reap(); /* its SIGCHLD may have been read while waiting for the console */
+    for (;;) {
+        drop_closed_clients();
+        int output_open = mon.out[0] >= 0 || mon.out[1] >= 0;
+        if (mon.exited && !output_open)
+            record_exit(); /* before the clients see the end */
+        if (mon.exited && !output_open && !output_queued())
             break;
-        /* flow control: the output waits while the foreground client has not taken the last of it
-         * (the container blocks on a full pipe). Once the container is gone, what is left in the
-         * pipes is read anyway, so that the exit is recorded, up to a bound. */
-        struct client *fg = NULL;
-        for (int i = 0; i < n_clients; i++)
-            if (clients[i].foreground)
-                fg = &clients[i];
-        int held = fg && fg->head && (!exited || fg->queued > BEHIND_LIMIT);
-        struct pollfd *p = pfds;
-        p[P_SIG] = (struct pollfd){.fd = sig_fd, .events = POLLIN};
-        p[P_LISTEN] = (struct pollfd){.fd = accepting ? attach_listener : -1, .events = POLLIN};
-        p[P_CTL] = (struct pollfd){.fd = ctl_fd, .events = POLLIN};
-        p[P_OUT] = (struct pollfd){.fd = held ? -1 : fds[0], .events = POLLIN};
-        p[P_ERR] = (struct pollfd){.fd = held ? -1 : fds[1], .events = POLLIN};
-        p[P_STDIN] = (struct pollfd){.fd = in.len ? in.fd : -1, .events = POLLOUT};
         int polled = n_clients;
-        for (int i = 0; i < polled; i++)
-            p[P_CLIENTS + i] = (struct pollfd){
-                .fd = clients[i].fd,
-                .events = (short)((clients[i].reading && !in.len ? POLLIN : 0) | (clients[i].head ? POLLOUT : 0))};
+        nfds_t n = build_poll_set();
         /* once the container is gone, whatever still holds its output gets a moment, not forever;
          * so does a client other than the foreground one that has stopped reading */
-        int ready = poll(p, (nfds_t)(P_CLIENTS + polled), exited ? 1000 : -1);
+        int ready = poll(pfds, n, mon.exited ? 1000 : -1);
         if (ready < 0 && errno == EINTR)
             continue;
         if (ready < 0)
@@ -756,55 +846,30 @@ int main(int argc, char **argv) {
                 continue; /* the foreground client gets all of the output, however long it takes */
             break;
         }
-        if (p[P_SIG].revents) {
-            struct signalfd_siginfo si;
-            while (read(sig_fd, &si, sizeof si) > 0)
-                ;
-            reap(container, &exited, &code);
-        }
-        if (p[P_CTL].revents)
-            resize(ctl_fd, master);
-        for (int s = 0; s < 2; s++) {
-            if (!p[P_OUT + s].revents)
-                continue;
-            ssize_t r = read(fds[s], buf, sizeof buf);
-            if (r > 0) {
-                forward_output(s ? STDERR_STREAM : STDOUT_STREAM, buf, (size_t)r);
-            } else if (r == 0 || (errno != EINTR && errno != EAGAIN)) { /* EIO: the pty's last user left */
-                if (fds[s] == master) { /* the pty is done with, its input side too */
-                    close_stdin();
-                    master = -1;
-                }
-                close(fds[s]);
-                fds[s] = -1;
-            }
-        }
-        if (p[P_STDIN].revents)
-            flush_stdin();
-        for (int i = polled - 1; i >= 0; i--)
-            serve_client(&clients[i], p[P_CLIENTS + i].revents);
-        if (p[P_LISTEN].revents) { /* last: the client array may move */
-            int c = accept4(attach_listener, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-            if (c >= 0)
-                add_client(c, 0);
-            else if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
-                accepting = 0; /* it waits in the backlog until a client leaves */
-        }
+        serve_ready(polled);
     }
-    if (!exited) { /* the output ended without an exit: wait for it */
-        pid_t r;
-        while ((r = waitpid(container, &status, 0)) < 0 && errno == EINTR)
-            ;
-        code = r == container ? exit_code(status) : -1;
-    }
-    if (!exit_written)
-        write_exit_file(dir_fd, code);
+}
 
+/* The exit file, then the end of the clients' streams. */
+static void finish(void) {
+    if (!mon.exited) { /* the output ended without an exit: wait for it */
+        int status;
+        pid_t r;
+        while ((r = waitpid(mon.container, &status, 0)) < 0 && errno == EINTR)
+            ;
+        mon.code = r == mon.container ? exit_code(status) : -1;
+    }
+    record_exit();
     /* end the clients' streams after the exit file: a client that sees EOF finds the code */
-    unlinkat(dir_fd, "attach", 0);
+    unlinkat(mon.dir_fd, "attach", 0);
     for (int i = 0; i < n_clients; i++)
         close_client(&clients[i]);
-    unlinkat(dir_fd, "ctl", 0);
+    unlinkat(mon.dir_fd, "ctl", 0);
+}
+
+/* Execs the exit command, unless there is none or a client in the foreground that handles the
+ * exit itself holds the --exit-lock. Returns the monitor's status when it does not exec. */
+static int run_exit_command(void) {
     if (!opt.exit_command)
         return 0;
     if (opt.exit_lock) {
@@ -814,12 +879,31 @@ int main(int argc, char **argv) {
         if (lock >= 0)
             close(lock); /* the exit command takes the lock itself */
     }
-    dup2(null_fd, 0);
-    dup2(null_fd, 1);
-    dup2(null_fd, 2);
-    sigprocmask(SIG_UNBLOCK, &chld, NULL);
+    dup2(mon.null_fd, 0);
+    dup2(mon.null_fd, 1);
+    dup2(mon.null_fd, 2);
+    sigprocmask(SIG_UNBLOCK, &mon.chld, NULL);
     signal(SIGPIPE, SIG_DFL);
     prctl(PR_SET_CHILD_SUBREAPER, 0); /* the exit command's orphans are not its to reap */
     execv(opt.exit_command[0], opt.exit_command);
     return 127;
+}
+
+int main(int argc, char **argv) {
+    parse_args(argc, argv);
+    close_inherited_fds();
+    if (opt.sync_fd < 0 || fcntl(opt.sync_fd, F_SETFD, FD_CLOEXEC) < 0)
+        fail("--sync-fd is missing or not open");
+    daemonize();
+    open_state();
+    prepare_bundle();
+    if (opt.terminal)
+        start_with_terminal();
+    else
+        start_with_pipes();
+    if (report_start() < 0)
+        return 1;
+    relay();
+    finish();
+    return run_exit_command();
 }
