@@ -663,8 +663,8 @@ static void prepare_bundle(void) {
         add_client(opt.attach_fd, 1);
     }
     unlinkat(mon.dir_fd, "ctl", 0);
-    if (mkfifoat(mon.dir_fd, "ctl", 0600) == 0) /* O_RDWR: never reads EOF */
-        mon.ctl_fd = openat(mon.dir_fd, "ctl", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+    if (mkfifoat(mon.dir_fd, "ctl", 0600) == 0)
+        mon.ctl_fd = openat(mon.dir_fd, "ctl", O_RDWR | O_NONBLOCK | O_CLOEXEC); /* O_RDWR: never reads EOF */
 }
 
 /* The pty master, sent by the runtime before it exits; -1 when the runtime fails instead. */
