@@ -527,6 +527,8 @@ static pid_t spawn_runtime(int in, int out, int err, const char *console) {
     argv[n++] = opt.id;
     argv[n] = NULL;
     pid_t pid = fork();
+    if (pid < 0) /* no runtime to wait for (the console wait would never end) */
+        fail("fork: %s", strerror(errno));
     if (pid == 0) {
         sigset_t none;
         sigemptyset(&none);
@@ -638,9 +640,13 @@ static void open_state(void) {
     sigaddset(&mon.chld, SIGCHLD);
     sigprocmask(SIG_BLOCK, &mon.chld, NULL);
     mon.sig_fd = signalfd(-1, &mon.chld, SFD_CLOEXEC | SFD_NONBLOCK);
+    if (mon.sig_fd < 0)
+        fail("signalfd: %s", strerror(errno));
     mon.null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (mon.null_fd < 0)
+        fail("open /dev/null: %s", strerror(errno));
     log_fd = open(opt.log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-    if (mon.sig_fd < 0 || mon.null_fd < 0 || log_fd < 0)
+    if (log_fd < 0)
         fail("cannot open the log %s: %s", opt.log, strerror(errno));
     pfds = malloc(P_CLIENTS * sizeof *pfds);
     if (!pfds)
