@@ -1,15 +1,17 @@
-"""Dockerfile parser, model, scopes and stage graph (berth.build.dockerfile), over the corpus in
-tests/build/dockerfiles/ (buildable files, later compared with docker) and its errors/ directory."""
+"""Dockerfile parser and model (berth.dockerfile), scopes (berth.build.scopes) and stage graph
+(berth.build.stagegraph), over the corpus in tests/build/dockerfiles/ (buildable files, later
+compared with docker) and its errors/ directory."""
 from pathlib import Path
 
 import pytest
 
-from berth.build.dockerfile import (
+from berth.build.scopes import GlobalScope, platform_args
+from berth.build.stagegraph import resolve_stages, target_stages
+from berth.dockerfile import (
     Add, Arg, Cmd, Copy, DockerfileError, Entrypoint, Env, Expose, From, Healthcheck, Heredoc, Label,
-    Maintainer, Mount, Onbuild, Run, Shell, Stopsignal, User, Volume, Workdir, GlobalScope, parse,
-    parse_go_duration, parse_heredoc, parse_mount, parse_trigger, platform_args, resolve_stages,
-    target_stages)
-from berth.build.shellwords import expand_word
+    Maintainer, Mount, Onbuild, Run, Shell, Stopsignal, User, Volume, Workdir, parse,
+    parse_go_duration, parse_heredoc, parse_mount, parse_trigger)
+from berth.dockerfile.shellwords import expand_word
 from berth.errors import BerthError
 
 CORPUS = Path(__file__).parent / "dockerfiles"

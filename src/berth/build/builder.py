@@ -4,7 +4,7 @@ Each stage starts from its base (an image in the store, pulled when missing, `sc
 earlier stage) and applies its instructions in order: metadata instructions change the image
 config (with an `empty_layer` history entry); RUN, COPY and ADD run in a StepRootfs over the
 stage's layers and leave one layer each; WORKDIR leaves a layer only when it creates the directory.
-Only the stages the target needs are built (dockerfile.target_stages).
+Only the stages the target needs are built (stagegraph.target_stages).
 
 The cache (cache.py) maps a step's inputs to its result; a miss is explained from the nearest
 earlier build of the same step. Nothing is tagged unless the whole build succeeded.
@@ -17,9 +17,12 @@ import os
 import posixpath
 import time
 
-from berth.build import dockerfile as df, imageconfig
+from berth import dockerfile as df
+from berth.build import imageconfig
 from berth.build.cache import BuildCache
 from berth.build.run import StepFailed, StepRootfs
+from berth.build.scopes import PLATFORM_ARGS, PROXY_ARGS, GlobalScope
+from berth.build.stagegraph import target_stages
 from berth.errors import ImageNotFound
 from berth.image.config import DEFAULT_PATH, rfc3339
 from berth.oci.image import canonical_json
@@ -69,9 +72,9 @@ class Builder:
         for warning in dockerfile.warnings:
             opts.output(f"WARNING: {warning}")
         host = Platform.host()
-        scope = df.GlobalScope(dockerfile, opts.build_args, host, host)
-        stages = df.target_stages(dockerfile, opts.target, scope)
-        unused = set(opts.build_args) - dockerfile.declared_args() - set(df.PROXY_ARGS) - set(df.PLATFORM_ARGS)
+        scope = GlobalScope(dockerfile, opts.build_args, host, host)
+        stages = target_stages(dockerfile, opts.target, scope)
+        unused = set(opts.build_args) - dockerfile.declared_args() - set(PROXY_ARGS) - set(PLATFORM_ARGS)
         if unused:
             opts.output(f"WARNING: build args not consumed: {', '.join(sorted(unused))}")
         built: dict[int, _Stage] = {}
@@ -477,7 +480,7 @@ def _check_remote(ins, urls: list[str]) -> None:
 
 class _CopySource:
     """The root COPY --from (or RUN --mount from=) reads: an earlier stage's or an image's layers,
-    mounted read-only. The stage is found as dockerfile.resolve_stages found it: an index for
+    mounted read-only. The stage is found as stagegraph.resolve_stages found it: an index for
     COPY only, else the last stage of that name."""
 
     def __init__(self, builder: Builder, ref: str, ins, by_index: bool = True):

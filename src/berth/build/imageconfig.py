@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import posixpath
 
-from berth.build import dockerfile as df
+from berth import dockerfile as df
 from berth.container.options import InvalidOption, expose_ports, merge_env, parse_signal
 
 DEFAULT_SHELL = ["/bin/sh", "-c"]

@@ -622,7 +622,8 @@ _CHANGE_COMMANDS = {"CMD", "ENTRYPOINT", "ENV", "EXPOSE", "LABEL", "ONBUILD", "S
 def apply_changes(config: dict, changes) -> dict:
     """docker commit --change: Dockerfile instructions applied to an image's `config` by the
     builder's own parser and rules, words expanded against the image's environment."""
-    from berth.build import dockerfile as df, imageconfig  # only commit --change needs the parser
+    from berth import dockerfile as df  # only commit --change needs the parser
+    from berth.build import imageconfig
     cfg = copy.deepcopy(config)
     cmd_set = False
     for change in changes:

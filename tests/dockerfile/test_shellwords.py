@@ -1,7 +1,7 @@
-"""Docker's shell-word lexer (berth.build.shellwords): substitution, quotes, escapes, word splitting."""
+"""Docker's shell-word lexer (berth.dockerfile.shellwords): substitution, quotes, escapes, word splitting."""
 import pytest
 
-from berth.build.shellwords import ExpansionError, Lexer, expand_word, expand_words
+from berth.dockerfile.shellwords import ExpansionError, Lexer, expand_word, expand_words
 
 ENV = {"v": "val", "sp": "a b", "empty": "", "path": "/usr/local/lib.tar.gz", "n1": "one"}
 
