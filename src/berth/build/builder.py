@@ -18,11 +18,11 @@ import posixpath
 import time
 
 from berth import dockerfile as df
-from berth.build import imageconfig
 from berth.build.cache import BuildCache
 from berth.build.run import StepFailed, StepRootfs
 from berth.build.scopes import PLATFORM_ARGS, PROXY_ARGS, GlobalScope
 from berth.build.stagegraph import target_stages
+from berth.container import imageconfig
 from berth.errors import ImageNotFound
 from berth.image.config import DEFAULT_PATH, rfc3339
 from berth.oci.image import canonical_json

@@ -623,7 +623,7 @@ def apply_changes(config: dict, changes) -> dict:
     """docker commit --change: Dockerfile instructions applied to an image's `config` by the
     builder's own parser and rules, words expanded against the image's environment."""
     from berth import dockerfile as df  # only commit --change needs the parser
-    from berth.build import imageconfig
+    from berth.container import imageconfig
     cfg = copy.deepcopy(config)
     cmd_set = False
     for change in changes:

@@ -1,7 +1,7 @@
 """The Dockerfile language (dockerfile syntax 1.x, following BuildKit's front end): text -> typed,
 checked instructions that expand their own words. No building here: the build's variables and
 stage graph are berth.build.scopes and berth.build.stagegraph; what metadata instructions do to an
-image's config is berth.build.imageconfig (shared by `build` and `commit --change`).
+image's config is berth.container.imageconfig (shared by `build` and `commit --change`).
 
     df = parse(text, "Dockerfile")          # Dockerfile(filename, directives, global_args, stages)
     ins.expand(variables)                   # the instruction with its words expanded

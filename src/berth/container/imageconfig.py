@@ -1,7 +1,9 @@
-"""What a Dockerfile's metadata instructions do to an image's runtime config.
+"""What a Dockerfile's metadata instructions do to an image's runtime config (the image config's
+"config" object, docker's container.Config).
 
 One rule for `berth build` and for `commit --change`, as in docker, whose commit runs its
-changes through the builder's own dispatcher.
+changes through the builder's own dispatcher. It lives here, beside commit and below build/, so
+that commit needs only the Dockerfile language (berth.dockerfile), never the builder.
 """
 from __future__ import annotations
 
