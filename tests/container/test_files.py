@@ -10,6 +10,7 @@ import io
 import os
 import stat
 import subprocess
+import sys
 import tarfile
 
 import pytest
@@ -183,6 +184,13 @@ def test_commit_change_instructions():
         with pytest.raises(ChangeError) as caught:
             apply_changes({}, [bad])
         assert says in str(caught.value)
+
+
+def test_commit_change_needs_the_dockerfile_language_only_not_the_builder():
+    code = ("import sys; from berth.container.files import apply_changes; "
+            "assert 'berth.dockerfile' not in sys.modules; apply_changes({}, ['USER nobody']); "
+            "assert 'berth.dockerfile' in sys.modules; print(sorted(m for m in sys.modules if m.startswith('berth.build')))")
+    assert subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout == "[]\n"
 
 
 # ---- cp ------------------------------------------------------------------------------------
