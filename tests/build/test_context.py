@@ -6,9 +6,9 @@ import tarfile
 
 import pytest
 
-from berth.build.context import BuildContext, ContextError
-from berth.build.copying import CopyError, plan_copy
-from berth.errors import ArchiveError
+from berth.build.context import BuildContext
+from berth.build.copying import plan_copy
+from berth.errors import ArchiveError, ContextError, CopyError
 
 DOCKERFILE = b"FROM busybox\nCOPY . /app\n"
 

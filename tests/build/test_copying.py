@@ -10,10 +10,9 @@ import tarfile
 import pytest
 import zstandard
 
-from berth.build.copying import (CopyError, SymbolicMode, destination, is_git, is_remote, parse_chmod,
-                                  plan_copy, plan_downloads)
+from berth.build.copying import SymbolicMode, destination, is_git, is_remote, parse_chmod, plan_copy, plan_downloads
 from berth.build.ignore import IgnoreMatcher
-from berth.errors import BerthError
+from berth.errors import BerthError, CopyError
 
 
 def write(path, data=b"", mode=0o644):

@@ -7,12 +7,11 @@ import pytest
 
 from berth.build.scopes import GlobalScope, platform_args
 from berth.build.stagegraph import resolve_stages, target_stages
-from berth.dockerfile import (
-    Add, Arg, Cmd, Copy, DockerfileError, Entrypoint, Env, Expose, From, Healthcheck, Heredoc, Label,
-    Maintainer, Mount, Onbuild, Run, Shell, Stopsignal, User, Volume, Workdir, parse,
-    parse_go_duration, parse_heredoc, parse_mount, parse_trigger)
+from berth.dockerfile import (Add, Arg, Cmd, Copy, Entrypoint, Env, Expose, From, Healthcheck, Heredoc, Label,
+                              Maintainer, Mount, Onbuild, Run, Shell, Stopsignal, User, Volume, Workdir, parse,
+                              parse_go_duration, parse_heredoc, parse_mount, parse_trigger)
 from berth.dockerfile.shellwords import expand_word
-from berth.errors import BerthError
+from berth.errors import BerthError, DockerfileError
 
 CORPUS = Path(__file__).parent / "dockerfiles"
 BASE_ENV = ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root"]

@@ -8,7 +8,8 @@ import stat
 
 import pytest
 
-from berth.build.download import DownloadError, _last_modified, download
+from berth.build.download import _last_modified, download
+from berth.errors import DownloadError
 from berth.oci.digest import Digest
 
 LAST_MODIFIED = "Wed, 21 Oct 2015 07:28:00 GMT"

@@ -2,7 +2,8 @@
 import pytest
 
 from berth.build import pathmatch
-from berth.build.ignore import IgnoreFileError, IgnoreMatcher, parse_ignore_file
+from berth.build.ignore import IgnoreMatcher, parse_ignore_file
+from berth.errors import IgnoreFileError
 
 
 # ---- parsing -----------------------------------------------------------------------------------

@@ -18,7 +18,8 @@ import pytest
 from container_helpers import teardown
 from helpers import Berth
 from berth.archive import extract, write_tree
-from berth.container.files import ChangeError, apply_changes
+from berth.container.files import apply_changes
+from berth.errors import ChangeError
 
 BUSYBOX_PASSWD_SIZE = 75  # the bootstrapped image's /etc/passwd: not the host's
 

@@ -19,11 +19,11 @@ import time
 
 from berth import dockerfile as df
 from berth.build.cache import BuildCache
-from berth.build.run import StepFailed, StepRootfs
+from berth.build.run import StepRootfs
 from berth.build.scopes import PLATFORM_ARGS, PROXY_ARGS, GlobalScope
 from berth.build.stagegraph import target_stages
 from berth.container import imageconfig
-from berth.errors import ImageNotFound
+from berth.errors import ImageNotFound, StepFailed
 from berth.image.config import DEFAULT_PATH, rfc3339
 from berth.oci.image import canonical_json
 from berth.oci.platform import Platform
@@ -259,7 +259,8 @@ class Builder:
         # (BuildKit's layer resets them to 0755 and the --chown owner, moby/moby#44956) and a symlink
         # on the destination path is followed inside the root (BuildKit's layer hides it behind a
         # directory). The step is cached on the previous one, as any COPY.
-        from berth.build.copying import CopyError, check_many_sources, destination, is_remote, parse_chmod, plan_copy
+        from berth.build.copying import check_many_sources, destination, is_remote, parse_chmod, plan_copy
+        from berth.errors import CopyError
         cfg = state.config.get("config", {})
         workdir = cfg.get("WorkingDir") or "/"
         urls = [s for s in ins.sources if is_remote(s)]
@@ -323,7 +324,8 @@ class Builder:
             return
         path = posixpath.normpath(workdir)
         with StepRootfs(self.store, self.engine.containers.runtime(), state.lowers(self.store)) as step:
-            from berth.build.copying import CopyError, make_dir
+            from berth.build.copying import make_dir
+            from berth.errors import CopyError
             try:
                 created = make_dir(step.rootfs, path, "WORKDIR")
             except CopyError as err:
@@ -421,7 +423,8 @@ class _Downloads:
     def fetch(self) -> str:
         if self.staging is not None:
             return self.summary
-        from berth.build.download import DownloadError, download
+        from berth.build.download import download
+        from berth.errors import DownloadError
         from berth.oci.digest import Digest
         from berth.store.fsutil import Staging
         expected = Digest.parse(self.ins.checksum) if self.ins.checksum else None  # checked by _check_remote

@@ -21,14 +21,10 @@ import os
 from berth.archive import securefs
 from berth.build.ignore import IgnoreMatcher, parse_ignore_file
 from berth.build.sources import SourceRoot
-from berth.errors import BerthError
+from berth.errors import ContextError
 
 DEFAULT_DOCKERFILE = "Dockerfile"
 MAX_DOCKERFILE = 16 << 20  # a Dockerfile is text; refuse to buffer more than this
-
-
-class ContextError(BerthError):
-    pass
 
 
 class BuildContext:

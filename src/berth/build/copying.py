@@ -34,9 +34,9 @@ from berth import archive
 from berth.archive import CHUNK, securefs
 from berth.build import pathmatch
 from berth.build.checksum import sources_digest
-from berth.build.ignore import IgnoreMatcher, IgnoreFileError
+from berth.build.ignore import IgnoreMatcher
 from berth.build.sources import Node, Selection, Source, SourceRoot, clean_source, split_pivot
-from berth.errors import ArchiveError, BerthError
+from berth.errors import ArchiveError, BerthError, CopyError, IgnoreFileError
 from berth.record import Record
 
 _RESOLVE = securefs.RESOLVE_IN_ROOT | securefs.RESOLVE_NO_MAGICLINKS
@@ -44,10 +44,6 @@ _DIR_OPEN = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
 MAX_SYMLINKS = 40
 REMOTE_PREFIXES = ("http://", "https://", "git@", "git://", "ssh://")
 GIT_PREFIXES = ("git@", "git://", "ssh://")
-
-
-class CopyError(BerthError):
-    pass
 
 
 class CopyResult(Record):

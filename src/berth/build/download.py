@@ -18,16 +18,12 @@ import posixpath
 
 from berth.archive import CHUNK
 from berth.archive.hashing import HashingWriter
-from berth.errors import BerthError
+from berth.errors import DownloadError
 from berth.oci.digest import Digest
 from berth.record import Record
 
 UNNAMED = "__unnamed__"
 TIMEOUT = 60.0  # seconds for connecting and for each read
-
-
-class DownloadError(BerthError):
-    pass
 
 
 class Downloaded(Record):

@@ -12,13 +12,9 @@ directory is still walked when an exception could re-include something below it.
 from __future__ import annotations
 
 from berth.build import pathmatch
-from berth.errors import BerthError
+from berth.errors import IgnoreFileError
 
 _BOM = "\ufeff"
-
-
-class IgnoreFileError(BerthError):
-    pass
 
 
 def parse_ignore_file(data: bytes | str) -> list[str]:

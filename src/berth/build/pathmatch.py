@@ -20,13 +20,9 @@ import posixpath
 import re
 from functools import lru_cache
 
-from berth.errors import BerthError
+from berth.errors import BadPattern
 
 _META = frozenset("*?[\\")
-
-
-class BadPattern(BerthError, ValueError):
-    pass
 
 
 def has_magic(pattern: str) -> bool:

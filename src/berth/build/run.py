@@ -11,20 +11,11 @@ from __future__ import annotations
 import json
 import os
 
-from berth.errors import BerthError
 from berth.image.config import DEFAULT_PATH
 from berth.runtime import process, rootfs, spec
 from berth.store import fsutil
 
 _MS_BIND = 4096
-
-
-class StepFailed(BerthError):
-    """A RUN command exited non-zero; `exit_code` is its status, as docker reports it."""
-
-    def __init__(self, message: str, exit_code: int):
-        super().__init__(message)
-        self.exit_code = exit_code
 
 
 class StepRootfs:
@@ -96,7 +87,6 @@ class StepRootfs:
         rootfs.unmount(self.rootfs)
         return layer_from_dir(self.store, self.upper, parent, overlay_upper=True, source_date_epoch=source_date_epoch,
                               skip=commit_skip(self.upper, self.lowers, self.mount_points))
-
 
 
 def layer_from_dir(store, directory: str, parent, *, overlay_upper: bool = False,

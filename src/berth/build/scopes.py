@@ -13,8 +13,9 @@ from __future__ import annotations
 
 from typing import Iterable, Iterator, Mapping
 
-from berth.dockerfile import Arg, Dockerfile, DockerfileError, Env, From, Instruction
+from berth.dockerfile import Arg, Dockerfile, Env, From, Instruction
 from berth.dockerfile.shellwords import ExpansionError, Lexer
+from berth.errors import DockerfileError
 
 PROXY_ARGS = ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "FTP_PROXY", "ftp_proxy",
               "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy")

@@ -21,15 +21,11 @@ from contextlib import closing
 from berth.archive import securefs
 from berth.build import pathmatch
 from berth.build.ignore import IgnoreMatcher
-from berth.errors import BerthError
+from berth.errors import SourceError
 from berth.record import Record
 
 _RESOLVE = securefs.RESOLVE_IN_ROOT | securefs.RESOLVE_NO_MAGICLINKS
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-
-
-class SourceError(BerthError):
-    pass
 
 
 class Source(Record):

@@ -9,7 +9,8 @@ from __future__ import annotations
 import re
 
 from berth.build.scopes import GlobalScope
-from berth.dockerfile import Copy, Dockerfile, DockerfileError, Instruction, Run, Stage, stage_by_name
+from berth.dockerfile import Copy, Dockerfile, Instruction, Run, Stage, stage_by_name
+from berth.errors import DockerfileError
 from berth.record import Record
 
 

@@ -76,13 +76,7 @@ def _create(engine, image, command, o):
 @argument("command", nargs=-1)
 def create_cmd(engine, image, command, **o):
     """Create a new container."""
-    from berth.container.options import FlagError
-    try:
-        c = _create(engine, image, command, o)
-    except FlagError as e:  # what docker's client refuses itself: 125; the engine's refusals exit 1
-        echo(f"Error: {e}", err=True)
-        sys.exit(125)
-    echo(c.id)
+    echo(_create(engine, image, command, o).id)  # errors exit with their own code: 125 for a refused flag
 
 
 @command("run", interspersed=False)
@@ -93,7 +87,6 @@ def create_cmd(engine, image, command, **o):
 def run_cmd(engine, image, command, detach, **o):
     """Create and run a new container from an image."""
     from berth.errors import BerthError
-    from berth.runtime.monitor import CreateFailed
     if o["tty"] and o["interactive"] and not detach:
         _require_terminal()
     try:
@@ -110,7 +103,7 @@ def run_cmd(engine, image, command, detach, **o):
     except BerthError as e:
         # docker's codes: 126 the command cannot be run, 127 it is not found, 125 any other error
         echo(f"Error: {e}", err=True)
-        sys.exit(e.exit_code if isinstance(e, CreateFailed) and e.exit_code in (126, 127) else 125)
+        sys.exit(e.exit_code if e.exit_code in (126, 127) else 125)
     sys.exit(code)
 
 
@@ -275,7 +268,7 @@ def unpause_cmd(engine, names):
 @argument("names", nargs=-1, required=True)
 def rm_cmd(engine, force, volumes, names):
     """Remove one or more containers."""
-    from berth.store.containers import ContainerNotFound
+    from berth.errors import ContainerNotFound
 
     def remove(n):
         try:
@@ -459,18 +452,12 @@ def logs_cmd(engine, follow, since, tail, timestamps, until, name):
 @argument("command", nargs=-1, required=True)
 def exec_cmd(engine, detach, interactive, tty, user, workdir, env, name, command):
     """Execute a command in a running container."""
-    from berth.container.service import ExecFailed
     if tty and not detach and not sys.stdin.isatty():
         if interactive:
             _require_terminal()
         tty = False  # as docker's output, without a terminal to share (runc's -t needs one)
-    try:
-        code = engine.containers.exec(name, list(command), tty=tty, interactive=interactive, user=user,
-                                      workdir=workdir, env=env, detach=detach)
-    except ExecFailed as e:
-        echo(f"Error: {e}", err=True)
-        sys.exit(e.exit_code)
-    sys.exit(code)
+    sys.exit(engine.containers.exec(name, list(command), tty=tty, interactive=interactive, user=user,
+                                    workdir=workdir, env=env, detach=detach))
 
 
 @command("wait")

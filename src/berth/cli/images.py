@@ -90,8 +90,7 @@ def image_inspect_cmd(engine, names, fmt):
 
 
 def _inspect(engine, names, fmt, generic: bool):
-    from berth.errors import ImageNotFound, InvalidReference
-    from berth.store.containers import ContainerNotFound
+    from berth.errors import ContainerNotFound, ImageNotFound, InvalidReference
     found, missing = [], []
     for name in names:
         if generic:  # `berth inspect`: containers first, then images (as docker)

@@ -73,7 +73,7 @@ def run(argv: list[str]) -> int:
         return USAGE_EXIT
     except BerthError as e:
         echo(f"Error: {e}", err=True)
-        return 1
+        return e.exit_code
     except BrokenPipeError:
         return 1
     except KeyboardInterrupt:

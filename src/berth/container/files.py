@@ -24,10 +24,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from berth import archive
-from berth.archive.hashing import CountingWriter
 from berth.archive import securefs
+from berth.archive.hashing import CountingWriter
 from berth.archive.unpack import OVERLAY_OPAQUE_XATTR
-from berth.errors import BerthError, Conflict, StoreError
+from berth.errors import ChangeError, Conflict, CopyError, StoreError
 from berth.runtime import rootfs as rootfs_mount
 from berth.store import fsutil
 
@@ -39,14 +39,6 @@ STUB_FILES = {"etc/hostname", "etc/hosts", "etc/resolv.conf"}
 STUB_DIRS = {"dev", "proc", "sys"}
 STUB_PARENTS = {"etc"}
 RUNNING = ("running", "paused")
-
-
-class CopyError(BerthError):
-    pass
-
-
-class ChangeError(BerthError):
-    pass
 
 
 # ---- paths ---------------------------------------------------------------------------------

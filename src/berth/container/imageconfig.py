@@ -10,7 +10,8 @@ from __future__ import annotations
 import posixpath
 
 from berth import dockerfile as df
-from berth.container.options import InvalidOption, expose_ports, merge_env, parse_signal
+from berth.container.options import expose_ports, merge_env, parse_signal
+from berth.errors import InvalidOption
 
 DEFAULT_SHELL = ["/bin/sh", "-c"]
 

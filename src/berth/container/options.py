@@ -4,22 +4,13 @@ from __future__ import annotations
 import re
 from contextlib import contextmanager
 
-from berth.errors import BerthError
+from berth.errors import FlagError, InvalidOption
 from berth.record import Record
 
 _SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([bkmgt]?)b?", re.I)
 _UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
 NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*")
 _PROPAGATION = {"private", "rprivate", "shared", "rshared", "slave", "rslave"}
-
-
-class InvalidOption(BerthError):
-    pass
-
-
-class FlagError(InvalidOption):
-    """A flag docker's client itself rejects before it asks the engine (a size, a port, a -v spec, an
-    env file): `docker create` exits 125 for these, and 1 for what the engine refuses."""
 
 
 @contextmanager

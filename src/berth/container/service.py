@@ -14,7 +14,7 @@ from functools import cached_property
 
 from berth.container import options as opts
 from berth.container.names import random_name
-from berth.errors import BerthError, Conflict
+from berth.errors import BerthError, Conflict, ExecFailed
 from berth.runtime import monitor, rootfs, spec
 from berth.runtime.oci import detect as detect_runtime, runtime_errors
 from berth.runtime.security import capabilities
@@ -25,11 +25,6 @@ DEFAULT_STOP_TIMEOUT = 10
 SIGKILL = 9  # Linux's number; the signal module costs an import on every command
 INIT_BINARY = "/usr/bin/catatonit"
 INIT_PATH = "/dev/init"
-
-
-class ExecFailed(BerthError):
-    """`exec` could not start the process (no such user): docker exits 126 for it."""
-    exit_code = 126
 
 
 class ContainerService:

@@ -7,17 +7,13 @@ import os
 import time
 
 from berth.archive import securefs
-from berth.container.options import NAME, InvalidOption, tmpfs_options
-from berth.errors import BerthError, Conflict
+from berth.container.options import NAME, tmpfs_options
+from berth.errors import Conflict, InvalidOption, VolumeNotFound
 from berth.runtime import spec
 from berth.store import fsutil
 from berth.store.db import transaction
 
 _VOLUME_TYPES = {"tmpfs", "none", "nfs", "nfs4", "ext4", "xfs", "btrfs", "bind"}
-
-
-class VolumeNotFound(BerthError, LookupError):
-    pass
 
 
 class VolumeService:

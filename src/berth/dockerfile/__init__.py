@@ -14,13 +14,13 @@ DockerfileError whose message is `FILE:LINE: problem`.
 
 This package imports only berth.errors and berth.record, so any layer (build, container) may use it.
 """
-from berth.dockerfile.errors import DockerfileError
-from berth.dockerfile.instructions import (
-    Add, Arg, Cmd, Copy, Dockerfile, Entrypoint, Env, Expose, From, Healthcheck, Instruction, Label,
-    Maintainer, Onbuild, Run, Shell, Stage, Stopsignal, User, Volume, Workdir, stage_by_name)
+from berth.dockerfile.instructions import (Add, Arg, Cmd, Copy, Dockerfile, Entrypoint, Env, Expose, From, Healthcheck,
+                                           Instruction, Label, Maintainer, Onbuild, Run, Shell, Stage, Stopsignal, User,
+                                           Volume, Workdir, stage_by_name)
 from berth.dockerfile.mounts import MOUNT_TYPES, Mount, parse_mount
 from berth.dockerfile.nodes import Directives, Heredoc, parse_heredoc
 from berth.dockerfile.parser import parse, parse_go_duration, parse_instructions, parse_trigger
+from berth.errors import DockerfileError
 
 __all__ = [
     "Add", "Arg", "Cmd", "Copy", "Directives", "Dockerfile", "DockerfileError", "Entrypoint", "Env",

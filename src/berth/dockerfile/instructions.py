@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from typing import Callable, Mapping
 
-from berth.dockerfile.errors import DockerfileError, Problem
+from berth.dockerfile.errors import Problem
 from berth.dockerfile.mounts import parse_mount
 from berth.dockerfile.nodes import Directives, Heredoc, parse_heredoc
 from berth.dockerfile.shellwords import ExpansionError, Lexer
+from berth.errors import DockerfileError
 from berth.record import Record
 
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 import json
 import re
 
-from berth.dockerfile.errors import DockerfileError, Problem
+from berth.dockerfile.errors import Problem
 from berth.dockerfile.shellwords import ExpansionError, Lexer
+from berth.errors import DockerfileError
 from berth.record import Record
 
 

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import re
 
-from berth.dockerfile.errors import DockerfileError, Problem
-from berth.dockerfile.instructions import (
-    Add, Arg, Cmd, Copy, Dockerfile, Entrypoint, Env, Expose, From, Healthcheck, Instruction, Label,
-    Maintainer, Onbuild, Run, Shell, Stage, Stopsignal, User, Volume, Workdir)
+from berth.dockerfile.errors import Problem
+from berth.dockerfile.instructions import (Add, Arg, Cmd, Copy, Dockerfile, Entrypoint, Env, Expose, From, Healthcheck,
+                                           Instruction, Label, Maintainer, Onbuild, Run, Shell, Stage, Stopsignal, User,
+                                           Volume, Workdir)
 from berth.dockerfile.mounts import parse_mount
 from berth.dockerfile.nodes import Heredoc, Node, parse_heredoc, parse_nodes
 from berth.dockerfile.shellwords import ExpansionError
+from berth.errors import DockerfileError
 
 
 _FLAGS = {

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 
-from berth.errors import BerthError
+from berth.errors import NetworkError
 from berth.record import Record
 from berth.runtime import process
 
@@ -26,10 +26,6 @@ GATEWAY = "10.90.0.1"
 LEASES = "/run/berth/ipam"
 READY = "/run/berth/bridge-ready"  # the ifindex of the berth0 that set-up last completed for
 CHAIN = "BERTH"
-
-
-class NetworkError(BerthError):
-    pass
 
 
 class PortMapping(Record):
@@ -224,7 +220,7 @@ def detach(cid: str, address: str | None = None, published: bool = True) -> None
 def parse_publish(text: str) -> list[PortMapping]:
     """docker's -p: [IP:][HOST_PORT:]CONTAINER_PORT[/PROTO], ports or equal-length ranges (a-b);
     without a host port, a free one (the kernel's pick, as docker's)."""
-    from berth.container.options import InvalidOption
+    from berth.errors import InvalidOption
     spec, _, proto = text.partition("/")
     proto = proto or "tcp"
     if proto not in ("tcp", "udp"):
@@ -245,7 +241,7 @@ def parse_publish(text: str) -> list[PortMapping]:
 
 
 def _port_range(text: str, whole: str) -> list[int]:
-    from berth.container.options import InvalidOption
+    from berth.errors import InvalidOption
     first, _, last = text.partition("-")
     try:
         lo, hi = int(first), int(last or first)

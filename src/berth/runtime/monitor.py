@@ -10,20 +10,11 @@ from __future__ import annotations
 
 import os
 
-from berth.errors import BerthError
+from berth.errors import BerthError, CreateFailed
 from berth.runtime import process
 from berth.runtime.oci import runtime_errors, runtime_message
 
 BINARY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "berth-monitor")
-
-
-class CreateFailed(BerthError):
-    """The runtime could not create the container. exit_code follows docker: 127 when the command
-    is not found, 126 when it cannot be run, 1 otherwise."""
-
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.exit_code = exec_exit_code(message) or 1
 
 
 def exec_exit_code(message: str) -> int | None:
@@ -86,7 +77,8 @@ def start(*, runtime, cid: str, bundle: str, exit_file: str, terminal: bool, std
         pid, monitor_pid = int(line[0]), int(line[1])
         if pid <= 0:
             messages = runtime_errors(runtime_log) or [err or f"{runtime.name} exited with {monitor_pid}"]
-            raise CreateFailed(f"cannot create container: {runtime_message(messages[-1])}")
+            raise CreateFailed(f"cannot create container: {runtime_message(messages[-1])}",
+                               exec_exit_code(messages[-1]) or 1)
     except BaseException:
         if sock is not None:
             sock.close()

@@ -8,12 +8,8 @@ from __future__ import annotations
 import json
 import os
 
-from berth.errors import BerthError
+from berth.errors import BerthError, RuntimeFailure
 from berth.runtime import process
-
-
-class RuntimeError_(BerthError):
-    pass
 
 
 class OCIRuntime:
@@ -30,7 +26,7 @@ class OCIRuntime:
         proc = process.run([self.path, *self.base_args(), *args])
         if check and proc.returncode != 0:
             message = (proc.stderr.strip().splitlines() or [f"exit {proc.returncode}"])[-1]
-            raise RuntimeError_(f"{self.name} {args[0]}: {runtime_message(message)}")
+            raise RuntimeFailure(f"{self.name} {args[0]}: {runtime_message(message)}")
         return proc
 
     def state(self, cid: str) -> dict | None:
@@ -46,7 +42,7 @@ class OCIRuntime:
         args = ["kill"] + (["--all"] if all_processes else []) + [cid, str(signal)]
         proc = self._run(*args, check=False)
         if proc.returncode != 0 and "not running" not in proc.stderr and "does not exist" not in proc.stderr:
-            raise RuntimeError_(f"{self.name} kill: {runtime_message(proc.stderr.strip())}")
+            raise RuntimeFailure(f"{self.name} kill: {runtime_message(proc.stderr.strip())}")
 
     def has_state(self, cid: str) -> bool:
         """Whether the runtime still knows the container (runc and crun keep a directory per ID)."""

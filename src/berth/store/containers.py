@@ -5,13 +5,9 @@ import json
 import os
 import time
 
-from berth.errors import BerthError, Conflict
+from berth.errors import BerthError, Conflict, ContainerNotFound
 from berth.record import Record
 from berth.store.db import transaction
-
-
-class ContainerNotFound(BerthError, LookupError):
-    pass
 
 
 EXIT_KEPT = 600  # seconds an exit code outlives its container (longer while someone waits for it)

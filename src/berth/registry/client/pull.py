@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import json
 
-from berth.errors import InvalidImage
+from berth.errors import InvalidImage, RegistryClientError
 from berth.oci import mediatype
 from berth.oci.digest import Digest
 from berth.oci.image import MAX_CONFIG_SIZE, MAX_MANIFEST_SIZE, ImageConfig, Index, Manifest
 from berth.oci.platform import Platform
 from berth.oci.reference import Reference
-from berth.registry.client.session import RegistryClientError, Session
+from berth.registry.client.session import Session
 
 ACCEPT = ", ".join([mediatype.OCI_INDEX, mediatype.DOCKER_MANIFEST_LIST, mediatype.OCI_MANIFEST,
                     mediatype.DOCKER_MANIFEST])

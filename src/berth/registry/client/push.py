@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import urllib.parse
 
+from berth.errors import RegistryClientError
 from berth.oci import mediatype
 from berth.oci.descriptor import Descriptor
 from berth.oci.digest import Digest
 from berth.oci.image import Manifest, canonical_json
 from berth.oci.reference import Reference
 from berth.registry.client.pull import scope
-from berth.registry.client.session import RegistryClientError, Session, close
+from berth.registry.client.session import Session, close
 
 PARALLEL_UPLOADS = 3
 

@@ -52,9 +52,9 @@ class RegistryClientService:
 
     def pull(self, text: str, platform: str | None = None, tls_verify: bool = True, progress=None):
         """Pull an image (docker.io by default) for this machine's platform or `platform`."""
+        from berth.errors import RegistryClientError
         from berth.oci.platform import Platform
         from berth.registry.client.pull import pull
-        from berth.registry.client.session import RegistryClientError
         ref = Reference.parse(text)
         chosen = Platform.parse(platform) if platform else Platform.host()
         for mirror in self.config.get("mirrors", {}).get(ref.registry, []):

@@ -15,21 +15,13 @@ import time
 import urllib.parse
 
 from berth.archive import CHUNK
-from berth.errors import BerthError, DigestMismatch
+from berth.errors import DigestMismatch, RegistryClientError
 
 USER_AGENT = "berth/0.1"
 RETRIES = 4                 # attempts after the first for 5xx, 429 and dropped connections
 BACKOFF = 0.25              # seconds before the first retry, doubled each time
 TIMEOUT = 60.0
 _LOOPBACK = ("localhost", "127.", "[::1]", "::1")
-
-
-class RegistryClientError(BerthError):
-    """A registry refused or failed a request; `status` and the spec's `code` when known."""
-
-    def __init__(self, message: str, status: int = 0, code: str = ""):
-        super().__init__(message)
-        self.status, self.code = status, code
 
 
 def is_loopback(host: str) -> bool:
