@@ -309,7 +309,8 @@ class Builder:
             with StepRootfs(self.store, self.engine.containers.runtime(), state.lowers(self.store)) as step:
                 owner = None
                 if ins.chown:
-                    owner = _chown_ids(step.rootfs, ins.chown)
+                    from berth.runtime.users import chown_ids
+                    owner = chown_ids(step.rootfs, ins.chown)
                 # local sources, then downloads: docker takes them in the order given, which only a
                 # local file and a URL of the same name in one ADD could tell apart
                 for plan in plans:
@@ -525,24 +526,6 @@ class _CopySource:
     def __exit__(self, *exc):
         if self.step is not None:
             self.step.close()
-
-
-def _chown_ids(rootfs: str, spec: str) -> tuple[int, int]:
-    """--chown's USER[:GROUP] as numeric ids, names looked up in the stage's own files. Unlike USER
-    at run time, a user without a group gets the GID equal to its UID (the Dockerfile reference)."""
-    from berth.container.users import _entries, _read_in_root
-    from berth.errors import BerthError
-
-    def lookup(name: str, path: str, what: str) -> int:
-        if name.isdigit():
-            return int(name)
-        for parts in _entries(_read_in_root(rootfs, path)):
-            if parts[0] == name and parts[2].isdigit():
-                return int(parts[2])
-        raise BerthError(f"unable to find {what} {name}: no matching entries in {path}")
-    user, _, group = spec.partition(":")
-    uid = lookup(user, "/etc/passwd", "user")
-    return uid, lookup(group, "/etc/group", "group") if group else uid
 
 
 def _bind_source(root, m, ins):

@@ -53,7 +53,7 @@ class StepRootfs:
             hostname: str = "buildkitsandbox", output=None, mounts: list = ()) -> int:
         """Run `args`; `output(bytes)` receives stdout and stderr as they come. Returns the exit code.
         `mounts`: extra spec.Mounts (RUN --mount), on top of the step's root filesystem."""
-        from berth.container.users import resolve
+        from berth.runtime.users import resolve
         uid, gid, groups, home = resolve(self.rootfs, user)
         env = list(env)
         if not any(e.startswith("PATH=") for e in env):
@@ -83,7 +83,7 @@ class StepRootfs:
 
     def layer(self, parent, source_date_epoch: int | None = None):
         """The step's changes as a layer on `parent` (a chain ID or None); empty when nothing changed."""
-        from berth.container.files import commit_skip
+        from berth.runtime.upper import commit_skip
         rootfs.unmount(self.rootfs)
         return layer_from_dir(self.store, self.upper, parent, overlay_upper=True, source_date_epoch=source_date_epoch,
                               skip=commit_skip(self.upper, self.lowers, self.mount_points))

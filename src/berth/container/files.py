@@ -29,16 +29,13 @@ from berth.archive.hashing import CountingWriter
 from berth.archive.unpack import OVERLAY_OPAQUE_XATTR
 from berth.errors import ChangeError, Conflict, CopyError, StoreError
 from berth.runtime import rootfs as rootfs_mount
+from berth.runtime.upper import STUB_PARENTS, Lowers, commit_skip, getxattr, is_stub
 from berth.store import fsutil
 
+RUNNING = ("running", "paused")
 RESOLVE = securefs.RESOLVE_IN_ROOT | securefs.RESOLVE_NO_MAGICLINKS
 MAX_SYMLINKS = 40
-# What the runtime creates in the upper dir as mount points (docker keeps these in its "-init"
-# layer, so `docker diff` and `docker commit` never show them).
-STUB_FILES = {"etc/hostname", "etc/hosts", "etc/resolv.conf"}
-STUB_DIRS = {"dev", "proc", "sys"}
-STUB_PARENTS = {"etc"}
-RUNNING = ("running", "paused")
+
 
 
 # ---- paths ---------------------------------------------------------------------------------
@@ -322,7 +319,7 @@ class FileService:
         """docker diff: ("A"|"C"|"D", "/path") for the upper dir against the image's layers."""
         c = self.containers.get(text)
         upper = os.path.join(self.containers.records.dir(c.id), "upper")
-        lowers = _Lowers(self.lowers(c))
+        lowers = Lowers(self.lowers(c))
         changes: list[tuple[str, str]] = []
         changed_dirs: set[str] = set()
         fd = os.open(upper, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
@@ -340,7 +337,7 @@ class FileService:
             except FileNotFoundError:
                 continue
             rel = f"{rel_dir}/{name}"
-            if _is_stub(rel[1:], st, lowers):
+            if is_stub(rel[1:], st, lowers):
                 continue
             sub = None
             if stat.S_ISDIR(st.st_mode):
@@ -352,7 +349,7 @@ class FileService:
                 kind = None
                 if stat.S_ISCHR(st.st_mode) and st.st_rdev == 0:
                     kind = "D"
-                elif sub is not None and _getxattr(sub, OVERLAY_OPAQUE_XATTR) == b"y":
+                elif sub is not None and getxattr(sub, OVERLAY_OPAQUE_XATTR) == b"y":
                     kind = "D"  # docker reports an opaque directory as deleted (its children as added)
                 else:
                     low = lowers.lookup(rel[1:])
@@ -453,67 +450,6 @@ def _no_type_clash(side, dir_fd, name, src_is_dir, dcp):
     raise CopyError(f"cannot overwrite directory {where} with non-directory")
 
 
-def _getxattr(fd, key):
-    try:
-        return os.getxattr(fd, key)
-    except OSError:
-        return None
-
-
-# ---- the image's layers as one read-only view ---------------------------------------------
-
-class _Lowers:
-    """Looks a path up in the stack of layer directories the way overlayfs merges them: the top
-    layer first; whiteouts and non-directories hide what is below; opaque directories hide what
-    lower layers have under them. Layer directories are immutable, so plain paths are fine, and no
-    symlink is ever followed (each component is checked before descending)."""
-
-    def __init__(self, dirs: list[str]):
-        self.dirs = dirs
-
-    def lookup(self, rel: str) -> os.stat_result | None:
-        parts = [p for p in rel.split("/") if p]
-        for layer in self.dirs:
-            cur = layer
-            opaque = False
-            for i, part in enumerate(parts):
-                cur = os.path.join(cur, part)
-                try:
-                    st = os.lstat(cur)
-                except (FileNotFoundError, NotADirectoryError):
-                    break
-                if stat.S_ISCHR(st.st_mode) and st.st_rdev == 0:
-                    return None  # deleted by this layer
-                if i == len(parts) - 1:
-                    return st
-                if not stat.S_ISDIR(st.st_mode):
-                    return None  # a file or symlink here hides everything below
-                if _xattr_path(cur, OVERLAY_OPAQUE_XATTR) == b"y":
-                    opaque = True
-            else:
-                return None
-            if opaque:
-                return None  # an opaque directory on the way hides the lower layers
-        return None
-
-
-def _xattr_path(path, key):
-    try:
-        return os.getxattr(path, key, follow_symlinks=False)
-    except OSError:
-        return None
-
-
-def _is_stub(rel: str, st: os.stat_result, lowers: _Lowers) -> bool:
-    """A mount point the runtime created (not a change the container made)."""
-    rel = rel.strip("/")
-    if rel in STUB_FILES:
-        return stat.S_ISREG(st.st_mode) and st.st_size == 0
-    if rel in STUB_DIRS:
-        return stat.S_ISDIR(st.st_mode) and lowers.lookup(rel) is None
-    return False
-
-
 def _same_time(a: int, b: int) -> bool:
     """docker's sameFsTime: equal, or equal seconds where one side has no nanoseconds."""
     return a == b or (a // 10**9 == b // 10**9 and (a % 10**9 == 0 or b % 10**9 == 0))
@@ -532,45 +468,14 @@ def _only_stubs(st, low, sub_fd, rel, lowers) -> bool:
     """A directory copied up only because the runtime made mount points in it is no change."""
     if rel not in STUB_PARENTS or (st.st_mode, st.st_uid, st.st_gid) != (low.st_mode, low.st_uid, low.st_gid):
         return False
-    if _getxattr(sub_fd, OVERLAY_OPAQUE_XATTR) == b"y":
+    if getxattr(sub_fd, OVERLAY_OPAQUE_XATTR) == b"y":
         return False
     names = os.listdir(sub_fd)
-    return bool(names) and all(_is_stub(f"{rel}/{n}", os.stat(n, dir_fd=sub_fd, follow_symlinks=False), lowers)
+    return bool(names) and all(is_stub(f"{rel}/{n}", os.stat(n, dir_fd=sub_fd, follow_symlinks=False), lowers)
                                for n in names)
 
 
-def commit_skip(upper: str, lower_dirs: list[str], mount_points: set[str] = frozenset()):
-    """write_tree's skip for an upper dir made into a layer (commit, build steps): mount point stubs,
-    and the directories that hold nothing else, such as /etc for /etc/hosts or /run/secrets that the
-    runtime made for a RUN --mount (BuildKit drops those too). lower_dirs: the layer directories, top
-    first; mount_points: more targets (relative) the runtime created, such as RUN --mount's."""
-    lowers = _Lowers(lower_dirs)
-    parents = set(STUB_PARENTS)
-    for point in mount_points:
-        parts = point.split("/")
-        parents.update("/".join(parts[:i]) for i in range(1, len(parts)))
 
-    def skip(name: str, st: os.stat_result) -> bool:
-        if _is_stub(name, st, lowers) or (name in mount_points and lowers.lookup(name) is None):
-            return True
-        if name not in parents or not stat.S_ISDIR(st.st_mode):
-            return False
-        low = lowers.lookup(name)  # a directory the image has must be as it was; a new one, only stubs
-        if low is not None and (st.st_mode, st.st_uid, st.st_gid) != (low.st_mode, low.st_uid, low.st_gid):
-            return False
-        try:
-            fd = os.open(os.path.join(upper, name), os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
-        except OSError:
-            return False
-        try:
-            if _getxattr(fd, OVERLAY_OPAQUE_XATTR) == b"y":
-                return False
-            names = os.listdir(fd)
-            return bool(names) and all(skip(f"{name}/{n}", os.stat(n, dir_fd=fd, follow_symlinks=False))
-                                       for n in names)
-        finally:
-            os.close(fd)
-    return skip
 
 
 # ---- commit: the container's configuration and Dockerfile-style changes --------------------

@@ -363,7 +363,7 @@ class ContainerService:
         if not rootfs.is_mounted(target):
             rootfs.mount_overlay(lowers, os.path.join(bundle, "upper"), os.path.join(bundle, "work"), target,
                                  volatile=bool(cfg.get("auto_remove")))
-        from berth.container.users import resolve
+        from berth.runtime.users import resolve
         uid, gid, groups, home = resolve(target, cfg["user"])
         env = list(cfg["env"])
         if not any(e.startswith("HOSTNAME=") for e in env):
@@ -591,7 +591,7 @@ class ContainerService:
         env_list = opts.parse_env(list(env), dict(os.environ))
         process_file = None
         if user:
-            from berth.container.users import resolve
+            from berth.runtime.users import resolve
             try:
                 uid, gid, groups, _ = resolve(os.path.join(bundle, "rootfs"), user)
             except BerthError as e:

@@ -1,4 +1,5 @@
-"""Resolve `-u name[:group]` against the container's own /etc/passwd and /etc/group, read safely."""
+"""Users and groups by name in a rootfs's own /etc/passwd and /etc/group, read safely: `-u`/USER
+for a container or a RUN step, --chown for COPY/ADD."""
 from __future__ import annotations
 
 from berth.archive import securefs
@@ -57,3 +58,18 @@ def resolve(rootfs: str, spec: str) -> tuple[int, int, list[int], str]:
             if username in members and parts[2].isdigit() and int(parts[2]) not in extra:
                 extra.append(int(parts[2]))
     return uid, gid, extra, home
+
+
+def chown_ids(rootfs: str, spec: str) -> tuple[int, int]:
+    """--chown's USER[:GROUP] as numeric ids, names looked up in the stage's own files. Unlike USER
+    at run time, a user without a group gets the GID equal to its UID (the Dockerfile reference)."""
+    def lookup(name: str, path: str, what: str) -> int:
+        if name.isdigit():
+            return int(name)
+        for parts in _entries(_read_in_root(rootfs, path)):
+            if parts[0] == name and parts[2].isdigit():
+                return int(parts[2])
+        raise BerthError(f"unable to find {what} {name}: no matching entries in {path}")
+    user, _, group = spec.partition(":")
+    uid = lookup(user, "/etc/passwd", "user")
+    return uid, lookup(group, "/etc/group", "group") if group else uid
