@@ -3,6 +3,8 @@ capabilities, masked and read-only paths, /dev, seccomp, no-new-privileges, read
 of the host is visible; and that the store itself is closed to other host users."""
 from __future__ import annotations
 
+import errno
+import json
 import os
 import shutil
 import stat
@@ -93,19 +95,124 @@ def test_dev_holds_only_the_standard_nodes(busybox):
     assert refused.split() == ["disk-refused", "mem-refused"]
 
 
-def test_seccomp_is_active(busybox):
-    script = "grep -E '^Seccomp(_filters)?:' /proc/self/status; unshare -U true; echo unshare=$?"
-    out = busybox.run("run", "--rm", "busybox", "sh", "-c", script)
-    st = _status(out.stdout.decode())
-    assert st["Seccomp"] == "2" and int(st.get("Seccomp_filters", "1")) >= 1
-    # a new user namespace needs no capability; only the filter refuses it
-    assert "unshare=1" in out.stdout.decode() and b"Operation not permitted" in out.stderr
-    out = busybox.run("run", "--rm", "busybox", "sh", "-c", "mount -t tmpfs none /tmp; echo mount=$?")
-    assert b"mount=1" in out.stdout
-    # CAP_SYS_ADMIN opens the namespace and mount syscalls again, as in docker's profile
+PROBE_SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "seccomp_probe.c")
+PROBES = ["getpid", "nr400", "nr1000", "keyctl", "bpf", "io_uring_setup", "unshare_user", "clone_plain",
+          "clone_newuser", "clone3", "socket_inet", "socket_vsock", "socket_alg", "personality_query",
+          "personality_noaslr", "mount", "kcmp", "ptrace"]
+
+
+@pytest.fixture(scope="module")
+def probe(tmp_path_factory):
+    """seccomp_probe.c, built static: it makes raw syscalls and prints what each one answered."""
+    if not shutil.which("cc"):
+        pytest.skip("the seccomp probe is compiled in the test: needs cc")
+    path = tmp_path_factory.mktemp("seccomp") / "probe"
+    subprocess.run(["cc", "-static", "-O2", "-o", str(path), PROBE_SOURCE], check=True, capture_output=True)
+    return str(path)
+
+
+def _probe(berth, probe, *flags, script: str = "") -> tuple[str, dict]:
+    """Run the probes in a busybox container started with `flags`: (the Seccomp mode the kernel
+    shows for the container's process, {probe: "ok" or the errno name}). `script` runs first."""
+    out = berth.out("run", "--rm", "-v", f"{probe}:/probe:ro", *flags, "busybox", "sh", "-c",
+                    script + 'grep "^Seccomp:" /proc/self/status; exec /probe "$@"', "sh", *PROBES)
+    lines = out.splitlines()
+    mode = lines[-len(PROBES) - 1].split()[1]
+    answers = dict(line.split() for line in lines[-len(PROBES):])
+    return mode, {name: v if v == "ok" else errno.errorcode[int(v)] for name, v in answers.items()}
+
+
+def test_seccomp_default_is_an_allow_list(busybox, probe):
+    mode, seen = _probe(busybox, probe)
+    assert mode == "2"
+    assert seen == {
+        "getpid": "ok", "clone_plain": "ok", "socket_inet": "ok", "personality_query": "ok",
+        "ptrace": "ESRCH",  # allowed, as docker's (kernel 4.8 closed the way past seccomp); nothing is traced
+        # a number not in the list gets EPERM; one beyond every listed call gets ENOSYS (runc's stub
+        # for syscalls newer than the profile, so that libc falls back, as under docker)
+        "nr400": "EPERM", "nr1000": "ENOSYS",
+        "keyctl": "EPERM", "bpf": "EPERM", "io_uring_setup": "EPERM", "kcmp": "EPERM", "mount": "EPERM",
+        "unshare_user": "EPERM", "clone_newuser": "EPERM",  # namespaces: CAP_SYS_ADMIN only
+        "clone3": "ENOSYS",  # so that libc falls back to clone, whose flags the filter can see
+        "socket_vsock": "EPERM", "socket_alg": "EPERM",
+        "personality_noaslr": "EPERM"}
+    # the same calls without the filter: the EPERMs above were the filter's, not the kernel's
+    mode, free = _probe(busybox, probe, "--security-opt", "seccomp=unconfined")
+    assert mode == "0" and free["nr400"] == "ENOSYS"
+    for name in ("keyctl", "unshare_user", "clone_newuser", "clone3", "socket_vsock", "socket_alg",
+                 "personality_noaslr", "kcmp"):
+        assert free[name] != "EPERM", (name, free[name])
+    # and busybox's own tools meet it as users would
+    proc = busybox.run("run", "--rm", "busybox", "sh", "-c",
+                       "unshare -U true; echo unshare=$?; mount -t tmpfs none /tmp; echo mount=$?")
+    assert proc.stdout == b"unshare=1\nmount=1\n" and b"Operation not permitted" in proc.stderr
+
+
+def test_seccomp_capabilities_open_their_calls(busybox, probe):
+    # CAP_SYS_ADMIN: mounts, namespaces (clone with any flags, clone3), bpf; not the rest
+    mode, admin = _probe(busybox, probe, "--cap-add", "SYS_ADMIN")
+    assert mode == "2"
+    assert {k: admin[k] for k in ("mount", "unshare_user", "clone_newuser", "clone3", "bpf")} == {
+        "mount": "ok", "unshare_user": "ok", "clone_newuser": "ok", "clone3": "EINVAL", "bpf": "EINVAL"}
+    assert {k: admin[k] for k in ("keyctl", "kcmp", "nr400", "socket_vsock", "io_uring_setup")} == {
+        "keyctl": "EPERM", "kcmp": "EPERM", "nr400": "EPERM", "socket_vsock": "EPERM", "io_uring_setup": "EPERM"}
+    # CAP_SYS_PTRACE opens kcmp, CAP_BPF bpf; neither opens mounts or namespaces
+    _, traced = _probe(busybox, probe, "--cap-add", "SYS_PTRACE", "--cap-add", "BPF")
+    assert {k: traced[k] for k in ("kcmp", "bpf", "mount", "unshare_user", "clone3")} == {
+        "kcmp": "ok", "bpf": "EINVAL", "mount": "EPERM", "unshare_user": "EPERM", "clone3": "ENOSYS"}
+    # --privileged runs without a filter, as docker's
+    mode, privileged = _probe(busybox, probe, "--privileged")
+    assert mode == "0" and privileged["nr400"] == "ENOSYS"
+    assert {k: privileged[k] for k in ("mount", "keyctl", "unshare_user", "kcmp")} == dict.fromkeys(
+        ("mount", "keyctl", "unshare_user", "kcmp"), "ok")
+    # ... unless it asks for one: the default profile, for all capabilities
+    mode, builtin = _probe(busybox, probe, "--privileged", "--security-opt", "seccomp=builtin")
+    assert mode == "2" and builtin["mount"] == "ok" and builtin["nr400"] == "EPERM" and builtin["keyctl"] == "EPERM"
     out = busybox.out("run", "--rm", "--cap-add", "SYS_ADMIN", "busybox", "sh", "-c",
                       "unshare -U true; echo unshare=$?; mount -t tmpfs none /tmp && echo mounted")
     assert out == "unshare=0\nmounted\n"
+
+
+def test_seccomp_profile_in_dockers_format(busybox, probe, tmp_path):
+    profile = tmp_path / "profile.json"
+    profile.write_text(json.dumps({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "archMap": [{"architecture": "SCMP_ARCH_X86_64", "subArchitectures": ["SCMP_ARCH_X86", "SCMP_ARCH_X32"]},
+                    {"architecture": "SCMP_ARCH_AARCH64", "subArchitectures": ["SCMP_ARCH_ARM"]}],
+        "syscalls": [
+            {"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": errno.EACCES},
+            {"name": "keyctl", "action": "SCMP_ACT_ERRNO", "errnoRet": errno.EOPNOTSUPP,
+             "excludes": {"caps": ["CAP_SYS_ADMIN"]}},
+            {"names": ["kcmp"], "action": "SCMP_ACT_ERRNO", "includes": {"arches": ["nosucharch"]}},
+        ]}))
+    script = "mkdir /made 2>&1; "
+    opt = f"seccomp={profile}"
+    for flags, keyctl in ((), "EOPNOTSUPP"), (("--cap-add", "SYS_ADMIN"), "ok"), (("--privileged",), "ok"):
+        out = busybox.out("run", "--rm", "-v", f"{probe}:/probe:ro", "--security-opt", opt, *flags, "busybox",
+                          "sh", "-c", script + "/probe keyctl kcmp nr400")
+        assert out.splitlines() == ["mkdir: can't create directory '/made': Permission denied",
+                                    f"keyctl {keyctl if keyctl == 'ok' else getattr(errno, keyctl)}",
+                                    "kcmp ok", f"nr400 {errno.ENOSYS}"], (flags, out)
+    busybox.run("create", "--name", "custom", "--security-opt", opt, "busybox", "true")
+    assert inspect(busybox, "custom")["HostConfig"]["SecurityOpt"] == [opt]
+    busybox.run("rm", "custom")
+    # what is not a profile is refused before anything is made
+    bad = tmp_path / "bad.json"
+    cases = [(tmp_path / "missing.json", None, "opening seccomp profile"),
+             (bad, "{not json", "not JSON"),
+             (bad, '{"defaultAction": "SCMP_ACT_MAYBE"}', "defaultAction"),
+             (bad, '{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"names": ["read"], "action": '
+                   '"SCMP_ACT_ALLOW", "args": [{"index": 9, "value": 1, "op": "SCMP_CMP_EQ"}]}]}', "index"),
+             (bad, '{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"names": ["read/../x"], '
+                   '"action": "SCMP_ACT_ALLOW"}]}', "not a name"),
+             (bad, '{"defaultAction": "SCMP_ACT_ERRNO", "listenerPath": "/run/agent.sock"}', "listenerPath")]
+    for path, text, message in cases:
+        if text is not None:
+            path.write_text(text)
+        for cmd in ("create", "run"):
+            proc = busybox.run(cmd, "--security-opt", f"seccomp={path}", "busybox", "true", check=False)
+            assert proc.returncode == 125 and message.encode() in proc.stderr, (cmd, text, proc.stderr)
+    assert busybox.out("ps", "-aq") == ""
 
 
 def test_no_new_privileges(busybox):

@@ -43,7 +43,7 @@ def _create_options(f):
         option("--cap-add", multiple=True, help="Add Linux capabilities."),
         option("--cap-drop", multiple=True, help="Drop Linux capabilities."),
         option("--privileged", is_flag=True, help="Give extended privileges to this container."),
-        option("--security-opt", multiple=True, help="Security options (no-new-privileges)."),
+        option("--security-opt", multiple=True, help="Security options: no-new-privileges, seccomp=unconfined|builtin|PROFILE.json."),
         option("--restart", default="no", help="Restart policy: no, always, on-failure[:N], unless-stopped."),
         option("--stop-signal", help="Signal to stop the container."),
         option("--stop-timeout", help="Timeout (in seconds) to stop a container."),

@@ -256,3 +256,26 @@ def parse_signal(text: str) -> int:
         except ValueError:
             pass
     raise InvalidOption(f"invalid signal {text!r}")
+
+
+def parse_security_opts(items, privileged: bool = False) -> tuple[bool, object]:
+    """--security-opt as docker takes them (KEY=VALUE, or KEY:VALUE): no-new-privileges[=BOOL]
+    and seccomp=unconfined|builtin|PROFILE.json. Returns (no_new_privileges, seccomp setting):
+    "default", "unconfined" (--privileged's default, as docker's) or the loaded profile."""
+    from berth.runtime import seccomp
+    no_new_privs, setting = False, "unconfined" if privileged else "default"
+    for opt in items:
+        key, sep, value = opt.partition("=")
+        if not sep and key != "no-new-privileges":
+            key, sep, value = opt.partition(":")
+        if key == "no-new-privileges" and value in ("", "true", "false"):
+            no_new_privs = value != "false"
+        elif key == "seccomp" and value:
+            try:
+                setting = seccomp.from_option(value)
+            except seccomp.ProfileError as e:
+                raise FlagError(str(e)) from None
+        else:
+            raise InvalidOption(f"unsupported --security-opt {opt!r}: berth knows no-new-privileges and "
+                                "seccomp=unconfined|builtin|PROFILE.json")
+    return no_new_privs, setting

@@ -259,12 +259,7 @@ class ContainerService:
             raise opts.InvalidOption(f"range of CPUs is from 0.01 to {os.cpu_count()}.00, as there are only "
                                      f"{os.cpu_count()} CPUs available")
         caps = capabilities(cap_add, cap_drop, privileged)
-        no_new_privs = False
-        for so in security_opt:
-            if so in ("no-new-privileges", "no-new-privileges:true", "no-new-privileges=true"):
-                no_new_privs = True
-            elif so not in ("no-new-privileges:false", "no-new-privileges=false"):
-                raise opts.InvalidOption(f"unsupported --security-opt {so!r}")
+        no_new_privs, seccomp_setting = opts.parse_security_opts(security_opt, privileged)
         stop_sig = stop_signal or config.config.get("StopSignal") or "SIGTERM"
         opts.parse_signal(stop_sig)
         rt = self.runtime(runtime)
@@ -291,7 +286,8 @@ class ContainerService:
             "resources": resources, "capabilities": caps, "privileged": privileged,
             "cap_add": _cap_names(cap_add), "cap_drop": _cap_names(cap_drop),
             "tmpfs": {m.target: ",".join(m.options) for m in tmpfs_specs},
-            "no_new_privileges": no_new_privs, "restart": {"name": policy.name, "max_retries": policy.max_retries},
+            "no_new_privileges": no_new_privs, "seccomp": seccomp_setting, "security_opt": list(security_opt),
+            "restart": {"name": policy.name, "max_retries": policy.max_retries},
             "stop_signal": stop_sig, "stop_timeout": DEFAULT_STOP_TIMEOUT if stop_timeout is None else stop_timeout,
             "init": init, "auto_remove": auto_remove, "labels": {**(ic.get("Labels") or {}), **(labels or {})},
             "runtime": rt.name if runtime in (None, "", "auto", "runc", "crun") else runtime,
@@ -385,7 +381,8 @@ class ContainerService:
         doc = spec.build(process, hostname=cfg["hostname"], mounts=mounts, readonly_rootfs=cfg["read_only"],
                          network=cfg["network"], netns_path=net.netns if net else None,
                          resources=spec.Resources(**cfg["resources"]), cgroups_path=f"/berth/{c.id}",
-                         masked=not cfg["privileged"])
+                         masked=not cfg["privileged"],
+                         seccomp_setting=cfg.get("seccomp", "unconfined" if cfg["privileged"] else "default"))
         fsutil.atomic_write(os.path.join(bundle, "config.json"), json.dumps(doc, indent=1).encode())
         # while a foreground `berth run` holds the `attached` lock, that client records the exit and
         # removes a --rm container itself, and the monitor starts no Python process in its way

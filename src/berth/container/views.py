@@ -53,7 +53,8 @@ def inspect(service, c) -> dict:
             "AutoRemove": cfg["auto_remove"], "ReadonlyRootfs": cfg["read_only"], "Privileged": cfg["privileged"],
             "Memory": res["memory"] or 0, "MemorySwap": res["memory_swap"] or 0,
             "NanoCpus": int((res["cpus"] or 0) * 1e9), "PidsLimit": res["pids_limit"],
-            "CapAdd": None, "CapDrop": None, "Init": cfg["init"], "Runtime": cfg["runtime"],
+            "CapAdd": None, "CapDrop": None, "SecurityOpt": cfg.get("security_opt") or None,
+            "Init": cfg["init"], "Runtime": cfg["runtime"],
             "Binds": [f"{m['source']}:{m['target']}{':ro' if m['readonly'] else ''}"
                       for m in cfg["mounts"] if m["type"] != "tmpfs" and m["source"]],
         },

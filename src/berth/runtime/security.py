@@ -2,12 +2,9 @@
 
 Capabilities: docker's default set (moby `oci/caps/defaults.go`, same list in podman's
 containers.conf). Masked and read-only /proc and /sys paths: the lists in moby `oci/defaults.go`.
-The seccomp profile is berth's own: allow by default and refuse the syscalls that reach outside a
-container (kernel modules, keyrings, mounts, namespaces, clocks, tracing other processes, ...).
+The seccomp profile is in runtime/seccomp.py.
 """
 from __future__ import annotations
-
-import os
 
 DEFAULT_CAPABILITIES = [
     "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW",
@@ -72,37 +69,3 @@ def capabilities(add: list[str] = (), drop: list[str] = (), privileged: bool = F
         caps = []
     caps += [c for c in add if c != "ALL" and c not in caps]
     return [c for c in caps if c not in drop]
-
-
-# Syscalls no container needs that reach the host kernel's global state.
-_DENIED = [
-    "acct", "add_key", "bpf", "clock_adjtime", "clock_settime", "create_module", "delete_module",
-    "finit_module", "get_kernel_syms", "init_module", "ioperm", "iopl", "kcmp", "kexec_file_load",
-    "kexec_load", "keyctl", "lookup_dcookie", "nfsservctl", "open_by_handle_at", "perf_event_open",
-    "query_module", "quotactl", "reboot", "request_key", "settimeofday", "stime", "swapoff", "swapon",
-    "sysfs", "_sysctl", "uselib", "userfaultfd", "ustat", "vm86", "vm86old", "name_to_handle_at",
-    "process_vm_readv", "process_vm_writev",
-]
-# Allowed only with CAP_SYS_ADMIN (as docker does): mounting and namespace changes.
-_SYS_ADMIN = ["mount", "umount", "umount2", "pivot_root", "setns", "unshare", "fsopen", "fsconfig", "fsmount",
-              "fspick", "open_tree", "move_mount", "mount_setattr"]
-_ARCHES = {"x86_64": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
-           "aarch64": ["SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM"]}
-CLONE_NEWUSER = 0x10000000
-EPERM, ENOSYS = 1, 38
-
-
-def seccomp_profile(caps: list[str]) -> dict:
-    denied = list(_DENIED) + ([] if "CAP_SYS_ADMIN" in caps else _SYS_ADMIN)
-    rules = [{"names": sorted(denied), "action": "SCMP_ACT_ERRNO", "errnoRet": EPERM}]
-    if "CAP_SYS_ADMIN" not in caps:
-        # new user namespaces through clone(2); clone3 gets ENOSYS so libc falls back to clone
-        rules.append({"names": ["clone"], "action": "SCMP_ACT_ERRNO", "errnoRet": EPERM,
-                      "args": [{"index": 0, "value": CLONE_NEWUSER, "valueTwo": CLONE_NEWUSER,
-                                "op": "SCMP_CMP_MASKED_EQ"}]})
-        rules.append({"names": ["clone3"], "action": "SCMP_ACT_ERRNO", "errnoRet": ENOSYS})
-    if "CAP_SYS_PTRACE" not in caps:
-        rules.append({"names": ["ptrace"], "action": "SCMP_ACT_ERRNO", "errnoRet": EPERM})
-    return {"defaultAction": "SCMP_ACT_ALLOW",
-            "architectures": _ARCHES.get(os.uname().machine, []),
-            "syscalls": rules}

@@ -4,7 +4,7 @@ from __future__ import annotations
 import resource
 
 from berth.record import Record
-from berth.runtime import security
+from berth.runtime import seccomp, security
 
 # docker's default, capped at what this host allows (raising a hard limit needs CAP_SYS_RESOURCE in
 # the host's user namespace, and some machines set it lower).
@@ -80,22 +80,27 @@ def standard_mounts() -> list[Mount]:
 
 def build(process: ProcessSpec, *, hostname: str, mounts: list[Mount], readonly_rootfs: bool = False,
           network: str = "none", netns_path: str | None = None, resources: Resources | None = None,
-          cgroups_path: str = "", masked: bool = True) -> dict:
+          cgroups_path: str = "", masked: bool = True, seccomp_setting="default") -> dict:
+    """`seccomp_setting`: "default" (berth's profile for the process's capabilities), "unconfined"
+    or a profile loaded by seccomp.from_option."""
     namespaces = [{"type": t} for t in ("pid", "ipc", "uts", "mount", "cgroup")]
     if network != "host":
         namespaces.append({"type": "network", **({"path": netns_path} if netns_path else {})})
+    linux = {
+        "namespaces": namespaces,
+        "resources": (resources or Resources()).to_dict(),
+        "cgroupsPath": cgroups_path,
+        "maskedPaths": security.MASKED_PATHS if masked else [],
+        "readonlyPaths": security.READONLY_PATHS if masked else [],
+    }
+    filter_section = seccomp.linux_section(seccomp_setting, process.capabilities)
+    if filter_section is not None:
+        linux["seccomp"] = filter_section
     return {
         "ociVersion": "1.0.2",
         "process": process.to_dict(),
         "root": {"path": "rootfs", "readonly": readonly_rootfs},
         "hostname": hostname,
         "mounts": [m.to_dict() for m in standard_mounts() + mounts],
-        "linux": {
-            "namespaces": namespaces,
-            "resources": (resources or Resources()).to_dict(),
-            "cgroupsPath": cgroups_path,
-            "maskedPaths": security.MASKED_PATHS if masked else [],
-            "readonlyPaths": security.READONLY_PATHS if masked else [],
-            "seccomp": security.seccomp_profile(process.capabilities),
-        },
+        "linux": linux,
     }
