@@ -99,6 +99,9 @@ PROBE_SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "seccomp
 PROBES = ["getpid", "nr400", "nr1000", "keyctl", "bpf", "io_uring_setup", "unshare_user", "clone_plain",
           "clone_newuser", "clone3", "socket_inet", "socket_vsock", "socket_alg", "personality_query",
           "personality_noaslr", "mount", "kcmp", "ptrace"]
+X86_64 = os.uname().machine == "x86_64"
+if X86_64:  # the same call through the i386 and x32 ABIs, which the filter must cover too
+    PROBES += ["keyctl_i386", "keyctl_x32"]
 
 
 @pytest.fixture(scope="module")
@@ -135,12 +138,13 @@ def test_seccomp_default_is_an_allow_list(busybox, probe):
         "unshare_user": "EPERM", "clone_newuser": "EPERM",  # namespaces: CAP_SYS_ADMIN only
         "clone3": "ENOSYS",  # so that libc falls back to clone, whose flags the filter can see
         "socket_vsock": "EPERM", "socket_alg": "EPERM",
-        "personality_noaslr": "EPERM"}
+        "personality_noaslr": "EPERM",
+        **({"keyctl_i386": "EPERM", "keyctl_x32": "EPERM"} if X86_64 else {})}
     # the same calls without the filter: the EPERMs above were the filter's, not the kernel's
     mode, free = _probe(busybox, probe, "--security-opt", "seccomp=unconfined")
     assert mode == "0" and free["nr400"] == "ENOSYS"
     for name in ("keyctl", "unshare_user", "clone_newuser", "clone3", "socket_vsock", "socket_alg",
-                 "personality_noaslr", "kcmp"):
+                 "personality_noaslr", "kcmp") + (("keyctl_i386",) if X86_64 else ()):
         assert free[name] != "EPERM", (name, free[name])
     # and busybox's own tools meet it as users would
     proc = busybox.run("run", "--rm", "busybox", "sh", "-c",
