@@ -58,16 +58,16 @@ def _create_options(f):
 
 
 def _create(engine, image, command, o):
-    labels = dict(label.partition("=")[::2] for label in o["labels"])
-    return engine.containers.create(
-        image, list(command), name=o["name"], entrypoint=o["entrypoint"], env=o["env"], env_files=o["env_file"],
+    from berth.container.spec import from_flags
+    return engine.containers.create(from_flags(
+        image, command, entrypoint=o["entrypoint"], env=o["env"], env_files=o["env_file"], volumes=o["volumes"],
+        mounts=o["mounts"], tmpfs=o["tmpfs"], publish=o["publish"], memory=o["memory"],
+        memory_swap=o["memory_swap"], cpus=o["cpus"], pids_limit=o["pids_limit"], stop_timeout=o["stop_timeout"],
+        restart=o["restart"], auto_remove=o["auto_remove"], labels=o["labels"], name=o["name"],
         workdir=o["workdir"], user=o["user"], hostname=o["hostname"], tty=o["tty"], stdin=o["interactive"],
-        volumes=o["volumes"], mounts=o["mounts"], tmpfs=o["tmpfs"], read_only=o["read_only"],
-        network=o["network"], publish=o["publish"], memory=o["memory"], memory_swap=o["memory_swap"], cpus=o["cpus"],
-        pids_limit=o["pids_limit"], cap_add=o["cap_add"], cap_drop=o["cap_drop"], privileged=o["privileged"],
-        security_opt=o["security_opt"], restart=o["restart"], stop_signal=o["stop_signal"],
-        stop_timeout=o["stop_timeout"], init=o["init"], auto_remove=o["auto_remove"], labels=labels,
-        runtime=o["runtime"])
+        read_only=o["read_only"], network=o["network"], cap_add=o["cap_add"], cap_drop=o["cap_drop"],
+        privileged=o["privileged"], security_opt=o["security_opt"], stop_signal=o["stop_signal"], init=o["init"],
+        runtime=o["runtime"]))
 
 
 @command("create", interspersed=False)

@@ -482,9 +482,11 @@ def _only_stubs(st, low, sub_fd, rel, lowers) -> bool:
 
 def container_config(image_config: dict, record: dict) -> dict:
     """The image config's `config` with what the container runs with (docker's container.Config)."""
+    from berth.container.spec import recorded_entrypoint
     cfg = copy.deepcopy(image_config)
-    if record.get("entrypoint") is not None:
-        entrypoint = [record["entrypoint"]] if record["entrypoint"] else None
+    recorded = recorded_entrypoint(record)
+    if recorded is not None:
+        entrypoint = recorded or None
         cmd = list(record.get("cmd") or []) or None  # --entrypoint clears the image's CMD
     else:
         entrypoint = image_config.get("Entrypoint") or None

@@ -180,96 +180,78 @@ class ContainerService:
 
     # ---- create ------------------------------------------------------------------------
 
-    def create(self, image: str, command: list[str] | None = None, *, name: str | None = None,
-               entrypoint: str | None = None, env: list[str] = (), env_files: list[str] = (),
-               workdir: str | None = None, user: str | None = None, hostname: str | None = None,
-               tty: bool = False, stdin: bool = False, volumes: list[str] = (), mounts: list[str] = (),
-               tmpfs: list[str] = (), read_only: bool = False, network: str | None = None, publish: list[str] = (),
-               memory: str | None = None, memory_swap: str | None = None, cpus: float | str | None = None,
-               pids_limit: int | str | None = None, cap_add: list[str] = (), cap_drop: list[str] = (),
-               privileged: bool = False, security_opt: list[str] = (), restart: str = "no",
-               stop_signal: str | None = None, stop_timeout: int | None = None, init: bool = False,
-               auto_remove: bool = False, labels: dict | None = None, runtime: str | None = None) -> Container:
-        # the flags themselves first, as docker's client checks them before it asks the engine
-        # (`create` exits 125 for these, 1 for what the engine refuses after)
-        with opts.flag_errors():
-            ports = []
-            if publish:
-                from berth.network.bridge import parse_publish
-                ports = [p for text in publish for p in parse_publish(text)]
-            if auto_remove and (restart or "no").partition(":")[0] not in ("", "no"):
-                raise opts.InvalidOption("conflicting options: cannot specify both --restart and --rm")
-            file_env = [e for f in env_files for e in opts.read_env_file(f)]
-            user_env = opts.parse_env(file_env + list(env), dict(os.environ))
-            tmpfs_specs = [opts.parse_tmpfs(t) for t in tmpfs]
-            mount_specs = [opts.parse_volume(v) for v in volumes] + [opts.parse_mount(m) for m in mounts] + tmpfs_specs
-            resources = {"memory": opts.parse_size(memory, "memory") if memory else None,
-                         "memory_swap": (-1 if memory_swap == "-1" else opts.parse_size(memory_swap, "memory-swap"))
-                         if memory_swap else None,
-                         "cpus": opts.parse_cpus(cpus) if cpus not in (None, "") else None,
-                         "pids_limit": opts.parse_pids_limit(pids_limit) if pids_limit not in (None, "") else None}
-            if stop_timeout is not None:
-                stop_timeout = opts.parse_int(stop_timeout, "stop-timeout")
-        img = self.images.get(image)
-        config = self.images.store.images.config(img)
-        ic = config.config
-        # validate everything before anything is written
-        if name is not None and not opts.NAME.fullmatch(name):
-            raise opts.InvalidOption(f"invalid container name {name!r}: use [a-zA-Z0-9][a-zA-Z0-9_.-]*")
-        if entrypoint is not None:
-            args = ([entrypoint] if entrypoint else []) + list(command or [])
+    def create(self, spec) -> Container:
+        """A new container from a ContainerSpec: checked against its image, then recorded."""
+        img = self.images.get(spec.image)
+        record = self._container_config(spec, self.images.store.images.config(img).config)
+        return self._persist(record, str(img.id), spec.name)
+
+    def _container_config(self, spec, ic: dict) -> dict:
+        """The container's immutable configuration record: the spec over the image's config, every
+        value checked before anything is written."""
+        if spec.name is not None and not opts.NAME.fullmatch(spec.name):
+            raise opts.InvalidOption(f"invalid container name {spec.name!r}: use [a-zA-Z0-9][a-zA-Z0-9_.-]*")
+        if spec.entrypoint is not None:
+            args = list(spec.entrypoint) + list(spec.command or [])
         else:
-            args = list(ic.get("Entrypoint") or []) + list(command or ic.get("Cmd") or [])
+            args = list(ic.get("Entrypoint") or []) + list(spec.command or ic.get("Cmd") or [])
         if not args:
             raise BerthError("no command specified: the image has no CMD or ENTRYPOINT and none was given")
-        if workdir and not workdir.startswith("/"):
-            raise opts.InvalidOption(f"the working directory {workdir!r} is invalid: it needs to be an absolute path")
-        network = network or "bridge"  # docker's and podman's default
+        if spec.workdir and not spec.workdir.startswith("/"):
+            raise opts.InvalidOption(f"the working directory {spec.workdir!r} is invalid: it needs to be an "
+                                     "absolute path")
+        network = spec.network or "bridge"  # docker's and podman's default
         if network not in ("none", "host", "bridge"):
             raise opts.InvalidOption(f"network {network!r} is not available: use none, host or bridge")
-        if ports and network != "bridge":
+        if spec.ports and network != "bridge":
             raise opts.InvalidOption(f"conflicting options: port publishing and --network {network}")
-        policy = opts.RestartPolicy.parse(restart)
-        env_list = opts.merge_env(list(ic.get("Env") or []), user_env)
-        if not any(e.startswith("PATH=") for e in env_list):
+        policy = opts.RestartPolicy.parse(spec.restart)
+        env = opts.merge_env(list(ic.get("Env") or []), list(spec.env))
+        if not any(e.startswith("PATH=") for e in env):
             from berth.image.config import DEFAULT_PATH
-            env_list.insert(0, DEFAULT_PATH)
-        for m in mount_specs:
+            env.insert(0, DEFAULT_PATH)
+        mounts = [opts.MountSpec(**m.__dict__) for m in spec.mounts]  # sources are filled in below
+        for m in mounts:
             if m.type == "bind" and not os.path.exists(m.source):
                 raise opts.InvalidOption(f"invalid mount: bind source path does not exist: {m.source}")
-        targets = [m.target for m in mount_specs]
+        targets = [m.target for m in mounts]
         if len(set(targets)) != len(targets):
             raise opts.InvalidOption("duplicate mount point in -v/--mount/--tmpfs")
-        for vol in (ic.get("Volumes") or {}):
-            if vol not in targets:
-                mount_specs.append(opts.MountSpec("volume", vol))
-        if resources["memory"] is not None and resources["memory"] < 6 << 20:
-            raise opts.InvalidOption("minimum memory limit allowed is 6MB")
-        # docker's swap rule: memory+swap defaults to twice the memory (as much swap as memory), 0 is
-        # that default, -1 is unlimited swap, and less than the memory itself is refused
-        mem, swap = resources["memory"], resources["memory_swap"] or None
-        if swap is not None and swap > 0:
-            if mem is None:
-                raise opts.InvalidOption("You should always set the Memory limit when using Memoryswap limit, "
-                                         "see usage")
-            if swap < mem:
-                raise opts.InvalidOption("Minimum memoryswap limit should be larger than memory limit, see usage")
-        resources["memory_swap"] = 2 * mem if mem and swap is None else swap
-        if resources["cpus"] is not None and not 0.01 <= resources["cpus"] <= (os.cpu_count() or 1):
-            raise opts.InvalidOption(f"range of CPUs is from 0.01 to {os.cpu_count()}.00, as there are only "
-                                     f"{os.cpu_count()} CPUs available")
-        caps = capabilities(cap_add, cap_drop, privileged)
-        no_new_privs, seccomp_setting = opts.parse_security_opts(security_opt, privileged)
-        stop_sig = stop_signal or config.config.get("StopSignal") or "SIGTERM"
+        mounts += [opts.MountSpec("volume", vol) for vol in (ic.get("Volumes") or {}) if vol not in targets]
+        resources = _resources(spec)
+        caps = capabilities(spec.cap_add, spec.cap_drop, spec.privileged)
+        no_new_privs, seccomp_setting = opts.parse_security_opts(spec.security_opt, spec.privileged)
+        stop_sig = spec.stop_signal or ic.get("StopSignal") or "SIGTERM"
         opts.parse_signal(stop_sig)
-        rt = self.runtime(runtime)
-        if init and not os.path.exists(INIT_BINARY):
+        rt = self.runtime(spec.runtime)
+        if spec.init and not os.path.exists(INIT_BINARY):
             raise BerthError(f"--init needs {INIT_BINARY} (apt-get install catatonit)")
+        return {
+            "image": spec.image, "args": args, "entrypoint": spec.entrypoint, "cmd": list(spec.command or []),
+            "env": env, "workdir": spec.workdir or ic.get("WorkingDir") or "/",
+            "user": spec.user if spec.user is not None else ic.get("User", ""),
+            "hostname": spec.hostname, "tty": spec.tty, "stdin": spec.stdin,
+            "mounts": mounts, "read_only": spec.read_only, "network": network,
+            "ports": [p.__dict__ for p in spec.ports],
+            "resources": resources, "capabilities": caps, "privileged": spec.privileged,
+            "cap_add": _cap_names(spec.cap_add), "cap_drop": _cap_names(spec.cap_drop),
+            "tmpfs": {m.target: ",".join(m.options) for m in spec.tmpfs},
+            "no_new_privileges": no_new_privs, "seccomp": seccomp_setting, "security_opt": list(spec.security_opt),
+            "restart": {"name": policy.name, "max_retries": policy.max_retries},
+            "stop_signal": stop_sig,
+            "stop_timeout": DEFAULT_STOP_TIMEOUT if spec.stop_timeout is None else spec.stop_timeout,
+            "init": spec.init, "auto_remove": spec.auto_remove,
+            "labels": {**(ic.get("Labels") or {}), **spec.labels},
+            "runtime": rt.name if spec.runtime in (None, "", "auto", "runc", "crun") else spec.runtime,
+        }
 
+    def _persist(self, record: dict, image_id: str, name: str | None) -> Container:
+        """Make the bundle directories and the volumes, then add the records (a generated name taken
+        by a concurrent create is drawn again); on failure, nothing is left."""
         cid = os.urandom(32).hex()
-        chosen = name
+        record["hostname"] = record["hostname"] or cid[:12]
         volume_rows = []
-        for m in mount_specs:
+        for m in record["mounts"]:
             if m.type == "volume":
                 if not m.source:
                     m.source = os.urandom(32).hex()
@@ -277,31 +259,17 @@ class ContainerService:
                 else:
                     self.volumes.create(m.source, exist_ok=True)
                 volume_rows.append((m.source, m.target))
-        record = {
-            "image": image, "args": args, "entrypoint": entrypoint, "cmd": list(command or []), "env": env_list,
-            "workdir": workdir or ic.get("WorkingDir") or "/", "user": user if user is not None else ic.get("User", ""),
-            "hostname": hostname or cid[:12], "tty": tty, "stdin": stdin,
-            "mounts": [m.__dict__ for m in mount_specs], "read_only": read_only, "network": network,
-            "ports": [p.__dict__ for p in ports],
-            "resources": resources, "capabilities": caps, "privileged": privileged,
-            "cap_add": _cap_names(cap_add), "cap_drop": _cap_names(cap_drop),
-            "tmpfs": {m.target: ",".join(m.options) for m in tmpfs_specs},
-            "no_new_privileges": no_new_privs, "seccomp": seccomp_setting, "security_opt": list(security_opt),
-            "restart": {"name": policy.name, "max_retries": policy.max_retries},
-            "stop_signal": stop_sig, "stop_timeout": DEFAULT_STOP_TIMEOUT if stop_timeout is None else stop_timeout,
-            "init": init, "auto_remove": auto_remove, "labels": {**(ic.get("Labels") or {}), **(labels or {})},
-            "runtime": rt.name if runtime in (None, "", "auto", "runc", "crun") else runtime,
-        }
+        record["mounts"] = [m.__dict__ for m in record["mounts"]]
         bundle = self.records.dir(cid)
         for sub in ("", "upper", "work", "rootfs"):
             os.makedirs(os.path.join(bundle, sub), mode=0o700 if not sub else 0o755, exist_ok=True)
         try:
             for attempt in range(20):
                 try:
-                    return self.records.add(cid, chosen or self._free_name(), str(img.id), record, volume_rows)
+                    return self.records.add(cid, name or self._free_name(), image_id, record, volume_rows)
                 except Conflict:
-                    if chosen is not None or attempt == 19:
-                        raise  # a generated name can be taken by a concurrent create: draw again
+                    if name is not None or attempt == 19:
+                        raise
         except BaseException:
             fsutil.remove_tree(bundle)
             for vol, _ in volume_rows:
@@ -311,7 +279,7 @@ class ContainerService:
     def _free_name(self) -> str:
         for _ in range(100):
             candidate = random_name()
-            if not self.store.db.execute("SELECT 1 FROM containers WHERE name=?", (candidate,)).fetchone():
+            if not self.records.name_taken(candidate):
                 return candidate
         return f"{random_name()}_{os.urandom(3).hex()}"
 
@@ -670,6 +638,26 @@ class ContainerService:
         if res["memory"] and res["memory_swap"] is None:
             host["MemorySwap"] = 2 * res["memory"]  # what the runtime spec gives it
         return doc
+
+
+def _resources(spec) -> dict:
+    """The spec's limits, checked with docker's rules."""
+    mem, swap = spec.memory, spec.memory_swap or None
+    if mem is not None and mem < 6 << 20:
+        raise opts.InvalidOption("minimum memory limit allowed is 6MB")
+    # docker's swap rule: memory+swap defaults to twice the memory (as much swap as memory), 0 is
+    # that default, -1 is unlimited swap, and less than the memory itself is refused
+    if swap is not None and swap > 0:
+        if mem is None:
+            raise opts.InvalidOption("You should always set the Memory limit when using Memoryswap limit, see usage")
+        if swap < mem:
+            raise opts.InvalidOption("Minimum memoryswap limit should be larger than memory limit, see usage")
+    cpus = spec.cpus
+    if cpus is not None and not 0.01 <= cpus <= (os.cpu_count() or 1):
+        raise opts.InvalidOption(f"range of CPUs is from 0.01 to {os.cpu_count()}.00, as there are only "
+                                 f"{os.cpu_count()} CPUs available")
+    return {"memory": mem, "memory_swap": 2 * mem if mem and swap is None else swap, "cpus": cpus,
+            "pids_limit": spec.pids_limit}
 
 
 def _cap_names(names) -> list[str]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 import datetime as _dt
 import os
 
+from berth.container.spec import recorded_entrypoint
+
 
 def iso(ts: float | None) -> str:
     if not ts:
@@ -65,7 +67,7 @@ def inspect(service, c) -> dict:
         "Config": {
             "Hostname": cfg["hostname"], "User": cfg["user"], "Tty": cfg["tty"], "OpenStdin": cfg["stdin"],
             "Env": cfg["env"], "Cmd": cfg["cmd"] or None, "Image": cfg["image"], "WorkingDir": cfg["workdir"],
-            "Entrypoint": [cfg["entrypoint"]] if cfg["entrypoint"] else None, "Labels": cfg["labels"],
+            "Entrypoint": recorded_entrypoint(cfg) or None, "Labels": cfg["labels"],
             "StopSignal": cfg["stop_signal"], "StopTimeout": cfg["stop_timeout"],
             "Volumes": {m["target"]: {} for m in cfg["mounts"] if m["type"] == "volume"} or None,
         },

@@ -66,6 +66,9 @@ class ContainerStore:
                                 (cid, volume, destination))
         return self.get(cid)
 
+    def name_taken(self, name: str) -> bool:
+        return self.db.execute("SELECT 1 FROM containers WHERE name=?", (name,)).fetchone() is not None
+
     def get(self, cid: str) -> Container:
         row = self.db.execute("SELECT * FROM containers WHERE id=?", (cid,)).fetchone()
         if row is None:

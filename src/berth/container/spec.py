@@ -1,0 +1,88 @@
+"""ContainerSpec: the one typed request for a new container, which every front end fills (the CLI's
+`create`/`run` through from_flags, the Docker API from its JSON body, `kube play` from a pod) and
+ContainerService.create validates against the image.
+
+Values are typed (bytes, counts, parsed mounts and ports); what docker's engine rather than its client
+interprets stays as given (restart policy, stop signal, security options, capabilities, network), so
+that each front end reports the same failure the same way.
+"""
+from __future__ import annotations
+
+import os
+
+from berth.container import options as opts
+from berth.record import Record
+
+
+class ContainerSpec(Record):
+    image: str
+    command: list = None            # None: the image's CMD
+    entrypoint: list = None         # None: the image's ENTRYPOINT; []: none
+    name: str = None                # None: a generated name
+    env: list = []                  # KEY=VALUE, merged over the image's Env
+    workdir: str = None
+    user: str = None
+    hostname: str = None
+    tty: bool = False
+    stdin: bool = False
+    mounts: list = []               # options.MountSpec: -v, --mount and --tmpfs, in that order
+    read_only: bool = False
+    network: str = None             # none | host | bridge (the default)
+    ports: list = []                # network.bridge.PortMapping
+    memory: int = None              # bytes
+    memory_swap: int = None         # bytes of memory + swap; -1: unlimited swap
+    cpus: float = None
+    pids_limit: int = None          # None: unlimited
+    cap_add: list = []
+    cap_drop: list = []
+    privileged: bool = False
+    security_opt: list = []         # no-new-privileges, seccomp=...
+    restart: str = "no"             # docker's --restart text
+    stop_signal: str = None
+    stop_timeout: int = None
+    init: bool = False
+    auto_remove: bool = False
+    labels: dict = {}
+    runtime: str = None             # runc | crun | a path; None: detected
+
+    @property
+    def tmpfs(self) -> list:
+        return [m for m in self.mounts if m.type == "tmpfs"]
+
+
+def from_flags(image: str, command: list[str] = (), *, entrypoint: str | None = None, env: list[str] = (),
+               env_files: list[str] = (), volumes: list[str] = (), mounts: list[str] = (), tmpfs: list[str] = (),
+               publish: list[str] = (), memory: str | None = None, memory_swap: str | None = None,
+               cpus: str | None = None, pids_limit: str | None = None, stop_timeout: str | None = None,
+               restart: str = "no", auto_remove: bool = False, labels: list[str] = (), **plain) -> ContainerSpec:
+    """A spec from docker's command-line flags, checked as docker's client checks them before it asks
+    the engine (FlagError: `create` exits 125 for these). `plain`: the fields that need no parsing."""
+    with opts.flag_errors():
+        ports = []
+        if publish:
+            from berth.network.bridge import parse_publish
+            ports = [p for text in publish for p in parse_publish(text)]
+        if auto_remove and (restart or "no").partition(":")[0] not in ("", "no"):
+            raise opts.InvalidOption("conflicting options: cannot specify both --restart and --rm")
+        file_env = [e for f in env_files for e in opts.read_env_file(f)]
+        user_env = opts.parse_env(file_env + list(env), dict(os.environ))
+        mount_specs = ([opts.parse_volume(v) for v in volumes] + [opts.parse_mount(m) for m in mounts]
+                       + [opts.parse_tmpfs(t) for t in tmpfs])
+        return ContainerSpec(
+            image, list(command) or None, None if entrypoint is None else [entrypoint] if entrypoint else [],
+            env=user_env, mounts=mount_specs, ports=ports,
+            memory=opts.parse_size(memory, "memory") if memory else None,
+            memory_swap=(-1 if memory_swap == "-1" else opts.parse_size(memory_swap, "memory-swap"))
+            if memory_swap else None,
+            cpus=opts.parse_cpus(cpus) if cpus not in (None, "") else None,
+            pids_limit=opts.parse_pids_limit(pids_limit) if pids_limit not in (None, "") else None,
+            stop_timeout=opts.parse_int(stop_timeout, "stop-timeout") if stop_timeout is not None else None,
+            restart=restart, auto_remove=auto_remove,
+            labels=dict(label.partition("=")[::2] for label in labels), **plain)
+
+
+def recorded_entrypoint(record: dict) -> list | None:
+    """A container record's entrypoint as a list (None: the image's). Records made before the spec
+    held lists keep the --entrypoint text."""
+    value = record.get("entrypoint")
+    return [value] if isinstance(value, str) and value else [] if value == "" else value
