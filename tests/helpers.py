@@ -146,3 +146,15 @@ def mounts_under(path: str) -> list[str]:
             if target == path or target.startswith(path + "/"):
                 out.append(target)
     return out
+
+
+def fuzz_settings(max_examples: int = 300, deadline_ms: int | None = 2000):
+    """Hypothesis settings for the fuzz tests: a fixed set of examples (derandomized: the same on every
+    run and in CI), a per-example deadline generous enough for a loaded machine, and no example
+    database left behind in the tree."""
+    from datetime import timedelta
+
+    from hypothesis import HealthCheck, settings
+    return settings(max_examples=max_examples, derandomize=True, database=None, print_blob=False,
+                    deadline=timedelta(milliseconds=deadline_ms) if deadline_ms else None,
+                    suppress_health_check=[HealthCheck.too_slow])

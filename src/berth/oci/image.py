@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 
+from berth import safejson
 from berth.errors import InvalidDigest, InvalidImage
 from berth.oci import mediatype
 from berth.oci.descriptor import Descriptor
@@ -18,8 +19,8 @@ def load_json(data: bytes, what: str, limit: int) -> dict:
     if len(data) > limit:
         raise InvalidImage(f"{what} is larger than {limit} bytes")
     try:
-        doc = json.loads(data)
-    except (ValueError, UnicodeDecodeError) as e:
+        doc = safejson.loads(data, limit)
+    except safejson.InvalidJSON as e:
         raise InvalidImage(f"{what} is not valid JSON: {e}") from None
     if not isinstance(doc, dict):
         raise InvalidImage(f"{what} is not a JSON object")
