@@ -1,10 +1,13 @@
 """Routing, the API version header, error bodies, and names that try to leave the storage dir."""
+import errno
+import json
 import os
 import socket
+import stat
 
 import pytest
 
-from registry_helpers import digest_of, files_under
+from registry_helpers import OpenWatch, digest_of, files_under
 
 
 def test_base_endpoint(registry):
@@ -77,3 +80,142 @@ def test_dot_segments_in_references_are_refused(registry):
         status, _ = _raw_status(registry.port, path)
         assert status in (400, 404), path
     assert client.get("/v2/app/x/manifests/..%2F..%2Fetc").status in (400, 404)
+
+
+# -- hostile names, references, digests and upload ids on every route, with traps outside the storage
+
+SECRET = "SENTINEL-SECRET-CONTENT"
+
+
+def _escapes(target: str) -> list[str]:
+    """`target` (relative to the directory holding the storage) reached by climbing 1 to 9 levels,
+    percent-encoded as the UI's router decodes it, and double-encoded."""
+    out = []
+    for n in range(1, 10):
+        plain = "../" * n + target
+        out += [plain.replace("/", "%2F"), plain.replace("/", "%2f").replace(".", "%2e")]
+    out.append(("../" * 6 + target).replace("%", "%25").replace("/", "%252F"))
+    return out
+
+
+_TARGETS = ["outside/secret", "outside/fifo", "outside/zero", "outside/tag", "outside/repo"]
+HOSTILE_NAMES = (["..", "%2e%2e", "trap%2F..%2F..%2Foutside", "trap/app%2F..%2F..%2F..%2F..%2Foutside%2Frepo",
+                  "trap%00app", "trap/app%00", "tr%C3%A9p", "trap/%C3%A9", "a" * 300, "x/" * 150 + "y",
+                  "%252e%252e", "..%5C..", "trap/app%2F", "%2Ftrap%2Fapp", "trap/.", "trap/./app"]
+                 + [e for t in _TARGETS for e in _escapes(t)[::3]])
+HOSTILE_REFS = (["%2e%2e", "..", "v1%00", "v1%00.json", "%00", "%C3%A9", "v1%2F..%2Fv1", "a" * 2000,
+                 "sha256:%2e%2e", "sha256:" + "a" * 63 + "%00", "%2Fetc%2Fhostname", "..%5C..%5Coutside%5Csecret"]
+                + [e for t in _TARGETS for e in _escapes(t)])
+HOSTILE_DIGESTS = (["sha256:..%2F..%2F..%2Foutside%2Fsecret", "sha256:" + "a" * 64 + "%00", "%2e%2e",
+                    "sha256:" + "%C3%A9" * 32, "sha512:" + "a" * 1000, "sha256%3A" + "a" * 63 + "%2F"]
+                   + [e for e in _escapes("outside/secret")])
+HOSTILE_UPLOADS = ["%2e%2e", "..%2F..%2F..%2Foutside", "0" * 31 + "%00", "0" * 2000, "%C3%A9", "A" * 32,
+                   "..%2F..%2Foutside%2Fsecret"] + _escapes("outside/fifo")
+# names and tags that are valid, but symlinks planted in the storage lead outside: never followed
+PLANTED = [("trap/linked", "latest"), ("trap/app", "linked-tag"), ("trap/app", "fifo-tag"), ("trap/app", "zero-tag")]
+
+
+def _routes(digest: str, upload: str):
+    """(method, path template, body) for every API and UI route; {name}, {ref}, {digest} and
+    {upload} are filled with hostile values one slot at a time."""
+    return [
+        ("GET", "/v2/{name}/tags/list", b""),
+        ("GET", "/v2/{name}/manifests/{ref}", b""), ("HEAD", "/v2/{name}/manifests/{ref}", b""),
+        ("PUT", "/v2/{name}/manifests/{ref}", b"{}"), ("DELETE", "/v2/{name}/manifests/{ref}", b""),
+        ("GET", "/v2/{name}/blobs/{digest}", b""), ("HEAD", "/v2/{name}/blobs/{digest}", b""),
+        ("DELETE", "/v2/{name}/blobs/{digest}", b""),
+        ("POST", "/v2/{name}/blobs/uploads/", b""), ("POST", "/v2/{name}/blobs/uploads/?digest={digest}", b"x"),
+        ("POST", "/v2/trap/app/blobs/uploads/?mount={digest}&from={name}", b""),
+        ("GET", "/v2/{name}/blobs/uploads/{upload}", b""), ("PATCH", "/v2/{name}/blobs/uploads/{upload}", b"x"),
+        ("PUT", "/v2/{name}/blobs/uploads/{upload}?digest={digest}", b""),
+        ("DELETE", "/v2/{name}/blobs/uploads/{upload}", b""),
+        ("GET", "/v2/{name}/referrers/{digest}", b""),
+        ("GET", "/ui/r/{name}", b""), ("GET", "/ui/r/{name}?format=json", b""),
+        ("GET", "/ui/r/{name}/manifests/{ref}", b""), ("GET", "/ui/r/{name}/manifests/{ref}?format=json", b""),
+    ]
+
+
+def _raw(port, method: str, path: str, body: bytes = b"") -> tuple[int, bytes]:
+    """The request line exactly as given (percent-escapes, UTF-8 bytes and all), with a deadline: a
+    worker stuck opening a FIFO shows up as a timeout."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(method.encode() + b" " + path.encode() + b" HTTP/1.1\r\nHost: x\r\n"
+                  + f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode() + body)
+        out = b""
+        while chunk := s.recv(65536):
+            out += chunk
+    head, _, payload = out.partition(b"\r\n\r\n")
+    return int(head.split()[1]), payload
+
+
+@pytest.fixture
+def trapped(start_registry, tmp_path):
+    """A registry whose storage has, beside it, a secret, a FIFO, a device, a tag file and a
+    repository-shaped tree; symlinks planted inside the storage point at them."""
+    root = tmp_path / "root"
+    server = start_registry(root=root)
+    client = server.client()
+    digest, _ = client.push_image("trap/app", "v1", layers=[b"trap layer"])
+    upload = client.request("POST", "/v2/trap/app/blobs/uploads/").headers["Location"].rsplit("/", 1)[1]
+    outside = root / "outside"
+    tags = outside / "repo" / "_manifests" / "tags"
+    tags.mkdir(parents=True)
+    (outside / "secret").write_text(SECRET)
+    (outside / "tag").write_text(digest)
+    (tags / "latest").write_text(digest)
+    os.mkfifo(outside / "fifo")
+    os.mknod(outside / "zero", 0o600 | stat.S_IFCHR, os.makedev(1, 5))  # /dev/zero: endless
+    storage = server.storage
+    os.symlink(outside / "repo", os.path.join(storage, "repositories", "trap", "linked"))
+    app_tags = os.path.join(storage, "repositories", "trap", "app", "_manifests", "tags")
+    for name, target in (("linked-tag", "tag"), ("fifo-tag", "fifo"), ("zero-tag", "zero")):
+        os.symlink(outside / target, os.path.join(app_tags, name))
+    watch = OpenWatch(str(outside), str(outside / "repo"), str(outside / "repo" / "_manifests"), str(tags))
+    yield server, digest, upload, outside
+    watch_events = watch.events()
+    watch.close()
+    assert watch_events == [], f"opened outside the storage: {sorted(set(watch_events))}"
+
+
+def _fifo_has_reader(path) -> bool:
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK))  # ENXIO unless someone opened it to read
+    except OSError as e:
+        assert e.errno == errno.ENXIO
+        return False
+    return True
+
+
+def test_hostile_input_on_every_route_stays_inside_the_storage(trapped):
+    server, digest, upload, outside = trapped
+    valid = {"name": "trap/app", "ref": "v1", "digest": digest, "upload": upload}
+    hostile = {"name": HOSTILE_NAMES, "ref": HOSTILE_REFS, "digest": HOSTILE_DIGESTS, "upload": HOSTILE_UPLOADS}
+    sent = 0
+    for method, template, body in _routes(digest, upload):
+        for slot, values in hostile.items():
+            if "{" + slot + "}" not in template:
+                continue
+            for value in values:
+                path = template.format(**{**valid, slot: value})
+                status, payload = _raw(server.port, method, path, body)
+                sent += 1
+                assert status in (400, 404), (method, path[:200], status, payload[:300])
+                assert SECRET.encode() not in payload
+    # valid names and tags whose storage entries are symlinks planted to lead outside
+    for name, tag in PLANTED:
+        for path in (f"/v2/{name}/manifests/{tag}", f"/ui/r/{name}/manifests/{tag}",
+                     f"/ui/r/{name}/manifests/{tag}?format=json"):
+            status, payload = _raw(server.port, "GET", path)
+            assert status == 404, (path, status, payload[:300])
+    assert _raw(server.port, "GET", "/v2/trap/linked/tags/list")[0] == 404
+    assert _raw(server.port, "GET", "/ui/r/trap/linked?format=json")[0] == 404
+    # a symlink is no tag: only the pushed one is listed, in the API and the UI
+    assert json.loads(_raw(server.port, "GET", "/v2/trap/app/tags/list")[1])["tags"] == ["v1"]
+    ui_tags = json.loads(_raw(server.port, "GET", "/ui/r/trap/app?format=json")[1])["tags"]
+    assert [t["tag"] for t in ui_tags] == ["v1"]
+    assert sent > 1000
+    assert not _fifo_has_reader(outside / "fifo")
+    assert server.client().get("/v2/trap/app/manifests/v1").status == 200  # still serving, nothing stuck
+    server.proc.terminate()
+    log = server.proc.stderr.read()  # until the server exits
+    assert SECRET.encode() not in log and b"Traceback" not in log, log[-2000:]

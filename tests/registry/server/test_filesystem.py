@@ -2,8 +2,11 @@
 import os
 import signal
 import socket
+import stat
 import threading
 import time
+
+import pytest
 
 from registry_helpers import blob_path, digest_of, files_under
 
@@ -137,3 +140,71 @@ def test_storage_option_and_layout(start_registry, tmp_path):
     assert f"repositories/layout/app/_manifests/revisions/sha256/{digest[7:]}" in files
     assert f"blobs/sha256/{digest[7:9]}/{digest[7:]}" in files
     assert not os.path.exists(os.path.join(server.root, "registry"))
+
+
+def _in_time(fn, *args, timeout=10):
+    """fn(*args) in a thread, failing instead of hanging if it blocks (opening a FIFO would)."""
+    result = {}
+
+    def run():
+        try:
+            result["value"] = fn(*args)
+        except BaseException as e:  # reported to the caller
+            result["error"] = e
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    assert not thread.is_alive(), f"{fn.__name__}{args} blocked"
+    if "error" in result:
+        raise result["error"]
+    return result["value"]
+
+
+def test_storage_reads_only_regular_files_beneath_its_root(tmp_path):
+    from berth.oci.digest import Digest
+    from berth.registry.server.filesystem import FilesystemStorage
+    from registry_helpers import OpenWatch
+    storage = FilesystemStorage(str(tmp_path / "store"))
+    manifest = b'{"schemaVersion": 2}'
+    digest = Digest.parse(digest_of(manifest))
+    storage.put_manifest("a/b", digest, "application/vnd.oci.image.manifest.v1+json", manifest)
+    storage.set_tag("a/b", "v1", digest)
+    outside = tmp_path / "outside"
+    (outside / "repo" / "_manifests" / "tags").mkdir(parents=True)
+    (outside / "secret").write_text(str(digest))  # a valid tag file's content, outside
+    (outside / "repo" / "_manifests" / "tags" / "v1").write_text(str(digest))
+    os.mkfifo(outside / "fifo")
+    tags = tmp_path / "store" / "repositories" / "a" / "b" / "_manifests" / "tags"
+    os.mkfifo(tags / "fifo")
+    os.mknod(tags / "zero", 0o600 | stat.S_IFCHR, os.makedev(1, 5))
+    (tags / "big").write_bytes(b"sha256:" + b"0" * (1 << 16))  # past the bound on tag files
+    (tags / "junk").write_text("SENTINEL-SECRET file contents\n")
+    os.symlink(outside / "secret", tags / "link")
+    os.symlink(outside / "fifo", tags / "fifo-link")
+    os.symlink(outside / "repo", tmp_path / "store" / "repositories" / "a" / "evil")
+    hexpart = "ab" * 32
+    os.makedirs(tmp_path / "store" / "blobs" / "sha256" / "ab")
+    os.symlink(outside / "secret", tmp_path / "store" / "blobs" / "sha256" / "ab" / hexpart)
+    watch = OpenWatch(str(outside), str(outside / "repo" / "_manifests" / "tags"))
+
+    assert _in_time(storage.tags, "a/b") == ["big", "junk", "v1"]  # regular files only
+    for tag in ("fifo", "zero", "big", "junk", "link", "fifo-link", "nothing"):
+        assert _in_time(storage.resolve_tag, "a/b", tag) is None, tag
+    assert _in_time(storage.resolve_tag, "a/b", "v1") == digest
+    assert [t.tag for t in _in_time(storage.tag_infos, "a/b")] == ["v1"]
+    assert _in_time(storage.tags, "a/evil") is None
+    assert _in_time(storage.resolve_tag, "a/evil", "v1") is None
+    linked = Digest.parse(f"sha256:{hexpart}")
+    assert _in_time(storage.stat_blob, linked) is None
+    with pytest.raises(FileNotFoundError):
+        _in_time(storage.open_blob, linked)
+    with pytest.raises(OSError):  # a write never goes through a planted symlink either
+        storage.set_tag("a/evil", "v2", digest)
+    # paths that could walk are refused before any lookup, whoever calls
+    for name, tag in (("a/b", "../../../../../outside/secret"), ("a/../..", "v1"), ("a/b", ".."), ("a/b", "x\0")):
+        with pytest.raises(ValueError) as e:
+            storage.resolve_tag(name, tag)
+        assert "SENTINEL" not in str(e.value)
+    assert watch.events() == []
+    watch.close()
+    assert os.listdir(outside / "repo" / "_manifests" / "tags") == ["v1"]

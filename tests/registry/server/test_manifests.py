@@ -184,3 +184,22 @@ def test_retag_moves_tag(registry):
     assert first != second
     assert client.head("/v2/man/retag/manifests/latest").headers["Docker-Content-Digest"] == second
     assert client.get(f"/v2/man/retag/manifests/{first}").status == 200
+
+
+def test_hostile_json_bodies_are_400_not_500(registry):
+    client = registry.client()
+    config = client.push_blob("man/json", b"{}")
+    good = json.loads(image_manifest(config, 2, []))
+    bodies = {
+        "nested array": b"[" * 100_000,
+        "nested object": b'{"a":' * 100_000,
+        "nested in a valid manifest": json.dumps({**good, "annotations": {"x": "PLACEHOLDER"}})
+        .replace('"PLACEHOLDER"', "[" * 5000 + "]" * 5000).encode(),
+        "NaN size": json.dumps(good).replace('"size": 2', '"size": NaN').encode(),
+        "UTF-32 garbage": b"\x00\x00\x00[" * 10 + b"\xff",
+    }
+    for what, body in bodies.items():
+        resp = client.push_manifest("man/json", "v1", body)
+        assert resp.status == 400 and resp.error_codes == ["MANIFEST_INVALID"], (what, resp)
+    assert client.get("/v2/man/json/manifests/v1").status == 404
+    assert client.push_manifest("man/json", "v1", json.dumps(good).encode()).status == 201

@@ -13,21 +13,50 @@ A blob appears only by renaming a complete, fsync'd file to its final name, so a
 leaves nothing partial where readers look; two uploads of the same content race harmlessly (the
 second rename replaces identical bytes). Repository names reaching this module were validated by
 `names`, whose pattern allows no `..`, empty or `_`-leading component: link directories and
-repository directories cannot collide and no path leaves the root.
+repository directories cannot collide.
+
+That no path leaves the root does not rest on `names` alone. Every path is built from components
+checked here (no `/`, NUL, `.` or `..`) and resolved by openat2 relative to an fd of the root,
+with RESOLVE_BENEATH and no symlink followed: the kernel refuses to leave the root whatever the
+path says, and a symlink found in the storage (the registry writes none) counts as missing. Only
+regular files are read (an O_PATH open and fstat come first, so a device or FIFO is never
+opened), and every read is bounded. Writes, renames and unlinks act relative to directory fds
+opened the same way. Files that fail to parse count as missing; their contents never reach an
+error message or the log.
 """
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
+import stat
 import time
 import uuid
 
+from berth import safejson
+from berth.archive import securefs
+from berth.errors import InvalidDigest
 from berth.oci.digest import Digest
+from berth.oci.image import MAX_MANIFEST_SIZE
 from berth.registry.server.storage import ManifestInfo, Revision, Storage, StoredBlob, TagInfo, UploadWriter
-from berth.store.fsutil import atomic_write, flock, fsync_dir
+from berth.store.fsutil import atomic_write, flock
 
 _TMP_PREFIX = ".tmp-"
+_BENEATH = securefs.RESOLVE_BENEATH | securefs.RESOLVE_NO_SYMLINKS | securefs.RESOLVE_NO_MAGICLINKS
+# what openat2 answers for a path that is not there, or not reachable without leaving the root or
+# following a symlink (this module writes none: one found was not put there by the registry)
+_ABSENT = frozenset({errno.ENOENT, errno.ENOTDIR, errno.ELOOP, errno.EXDEV})
+_LINK_LIMIT = 4096  # tag files, revision links, referrer descriptors, upload info: small JSON or a digest
+_REFERRER_LIMIT = 64 << 10  # a referrer descriptor carries the manifest's annotations
+
+
+def _rel(*parts: str) -> str:
+    """A relative path inside the root from single components; refuses anything that could walk."""
+    for part in parts:
+        if not part or part in (".", "..") or "/" in part or "\0" in part:
+            raise ValueError(f"invalid storage path component {part[:100]!r}")
+    return "/".join(parts)
 
 
 class FileUploadWriter(UploadWriter):
@@ -53,55 +82,192 @@ class FilesystemStorage(Storage):
         self.root = os.path.abspath(root)
         for sub in ("blobs", "repositories", "uploads"):
             os.makedirs(os.path.join(self.root, sub), exist_ok=True)
+        # every path resolves beneath this fd (held for the storage's lifetime)
+        self._root_fd = os.open(self.root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
 
-    # -- paths
-    def _blob_path(self, digest: Digest) -> str:
-        return os.path.join(self.root, "blobs", digest.algorithm, digest.hex[:2], digest.hex)
+    # -- paths, relative to the root
+    def _blob_rel(self, digest: Digest) -> str:
+        return _rel("blobs", digest.algorithm, digest.hex[:2], digest.hex)
 
-    def _repo(self, repository: str, *parts: str) -> str:
-        return os.path.join(self.root, "repositories", repository, *parts)
+    def _repo_rel(self, repository: str, *parts: str) -> str:
+        return _rel("repositories", *repository.split("/"), *parts)
 
-    def _layer_link(self, repository: str, digest: Digest) -> str:
-        return self._repo(repository, "_layers", digest.algorithm, digest.hex)
+    def _layer_rel(self, repository: str, digest: Digest) -> str:
+        return self._repo_rel(repository, "_layers", digest.algorithm, digest.hex)
 
-    def _revision(self, repository: str, digest: Digest) -> str:
-        return self._repo(repository, "_manifests", "revisions", digest.algorithm, digest.hex)
+    def _revision_rel(self, repository: str, digest: Digest) -> str:
+        return self._repo_rel(repository, "_manifests", "revisions", digest.algorithm, digest.hex)
 
-    def _tag(self, repository: str, tag: str) -> str:
-        return self._repo(repository, "_manifests", "tags", tag)
+    def _tag_rel(self, repository: str, tag: str) -> str:
+        return self._repo_rel(repository, "_manifests", "tags", tag)
 
-    def _referrers_dir(self, repository: str, subject: Digest) -> str:
-        return self._repo(repository, "_referrers", subject.algorithm, subject.hex)
+    def _referrers_rel(self, repository: str, subject: Digest) -> str:
+        return self._repo_rel(repository, "_referrers", subject.algorithm, subject.hex)
+
+    def _referrer_rel(self, repository: str, subject: Digest, digest: Digest) -> str:
+        return f"{self._referrers_rel(repository, subject)}/{digest.algorithm}-{digest.hex}"
 
     def _upload(self, upload_id: str, name: str = "") -> str:
         return os.path.join(self.root, "uploads", upload_id, name)
 
-    @staticmethod
-    def _write(path: str, data: bytes) -> None:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        atomic_write(path, data, mode=0o644)
-
-    @staticmethod
-    def _remove(path: str) -> bool:
+    # -- reading, beneath the root fd
+    def _open_path(self, rel: str, flags: int = os.O_PATH) -> int | None:
         try:
-            os.unlink(path)
-        except FileNotFoundError:
+            return securefs.openat2(self._root_fd, rel, flags, _BENEATH)
+        except OSError as e:
+            if e.errno in _ABSENT:
+                return None
+            raise
+
+    def _stat(self, rel: str) -> os.stat_result | None:
+        """The regular file's stat; None when it is missing or anything else."""
+        fd = self._open_path(rel)
+        if fd is None:
+            return None
+        try:
+            st = os.fstat(fd)
+        finally:
+            os.close(fd)
+        return st if stat.S_ISREG(st.st_mode) else None
+
+    def _open(self, rel: str) -> int | None:
+        """A read-only fd of the regular file; None when it is missing or anything else (a FIFO or
+        device is looked at through O_PATH only, never opened)."""
+        fd = self._open_path(rel)
+        if fd is None:
+            return None
+        try:
+            return securefs.open_regular(fd)
+        finally:
+            os.close(fd)
+
+    def _read(self, rel: str, limit: int) -> tuple[bytes, os.stat_result] | None:
+        """At most `limit` bytes: the whole regular file, or None when it is missing or anything
+        else. A longer file raises OSError(EFBIG)."""
+        fd = self._open(rel)
+        if fd is None:
+            return None
+        with open(fd, "rb") as f:
+            data = f.read(limit + 1)
+            st = os.fstat(fd)
+        if len(data) > limit:
+            raise OSError(errno.EFBIG, f"larger than {limit} bytes", rel)
+        return data, st
+
+    def _read_json(self, rel: str, limit: int = _LINK_LIMIT):
+        """A small JSON object this module wrote; None when missing, oversized or corrupt."""
+        try:
+            found = self._read(rel, limit)
+            doc = safejson.loads(found[0], limit) if found else None
+        except safejson.InvalidJSON:
+            return None
+        except OSError as e:
+            if e.errno != errno.EFBIG:
+                raise
+            return None
+        return doc if isinstance(doc, dict) else None
+
+    def _read_digest(self, rel: str) -> tuple[Digest, os.stat_result] | None:
+        """The digest in a tag file; None when missing or corrupt."""
+        try:
+            found = self._read(rel, _LINK_LIMIT)
+            return (Digest.parse(found[0].decode("ascii")), found[1]) if found else None
+        except (InvalidDigest, UnicodeDecodeError):
+            return None
+        except OSError as e:
+            if e.errno != errno.EFBIG:
+                raise
+            return None
+
+    def _listdir(self, rel: str, dirs: bool = False) -> list[str] | None:
+        """Names of the regular files (or with `dirs`, the directories) in `rel`, temp files left
+        out; None when `rel` is missing. A symlink is neither."""
+        fd = self._open_path(rel, os.O_RDONLY | os.O_DIRECTORY)
+        if fd is None:
+            return None
+        try:
+            with os.scandir(fd) as entries:
+                return [e.name for e in entries if not e.name.startswith(_TMP_PREFIX)
+                        and (e.is_dir(follow_symlinks=False) if dirs else e.is_file(follow_symlinks=False))]
+        finally:
+            os.close(fd)
+
+    # -- writing, beneath the root fd
+    def _dir(self, rel: str, create: bool = False) -> int | None:
+        """A read-only fd of the directory `rel` (made with its parents when `create`); None when
+        it is missing (or not reachable without a symlink)."""
+        fd = self._open_path(rel, os.O_RDONLY | os.O_DIRECTORY)
+        if fd is not None or not create:
+            return fd
+        parent = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=self._root_fd)
+        try:
+            for part in rel.split("/"):
+                try:
+                    os.mkdir(part, 0o755, dir_fd=parent)
+                except FileExistsError:
+                    pass
+                child = securefs.openat2(parent, part, os.O_RDONLY | os.O_DIRECTORY, _BENEATH)
+                os.close(parent)
+                parent = child
+            return parent
+        except BaseException:
+            os.close(parent)
+            raise
+
+    def _write(self, rel: str, data: bytes) -> None:
+        """Atomically: a temp file beside the target, fsync'd, renamed over it, the directory fsync'd."""
+        directory, _, name = rel.rpartition("/")
+        dir_fd = self._dir(directory, create=True)
+        try:
+            tmp = _TMP_PREFIX + os.urandom(6).hex()
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644,
+                         dir_fd=dir_fd)
+            try:
+                with open(fd, "wb") as f:
+                    f.write(data)
+                    f.flush()
+                    os.fchmod(f.fileno(), 0o644)
+                    os.fsync(f.fileno())
+                os.rename(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+            except BaseException:
+                try:
+                    os.unlink(tmp, dir_fd=dir_fd)
+                except FileNotFoundError:
+                    pass
+                raise
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+    def _remove(self, rel: str) -> bool:
+        directory, _, name = rel.rpartition("/")
+        dir_fd = self._dir(directory)
+        if dir_fd is None:
             return False
+        try:
+            os.unlink(name, dir_fd=dir_fd)  # the entry itself, never what a symlink names
+        except (FileNotFoundError, IsADirectoryError):
+            return False
+        finally:
+            os.close(dir_fd)
         return True
 
     # -- blobs
     def stat_blob(self, digest: Digest) -> int | None:
-        try:
-            return os.stat(self._blob_path(digest)).st_size
-        except FileNotFoundError:
-            return None
+        st = self._stat(self._blob_rel(digest))
+        return st.st_size if st else None
 
     def open_blob(self, digest: Digest):
-        return open(self._blob_path(digest), "rb")
+        fd = self._open(self._blob_rel(digest))
+        if fd is None:
+            raise FileNotFoundError(errno.ENOENT, "no such blob", str(digest))
+        return open(fd, "rb")
 
-    def read_blob(self, digest: Digest) -> bytes:
-        with self.open_blob(digest) as f:
-            return f.read()
+    def read_blob(self, digest: Digest, limit: int = MAX_MANIFEST_SIZE) -> bytes:
+        found = self._read(self._blob_rel(digest), limit)
+        if found is None:
+            raise FileNotFoundError(errno.ENOENT, "no such blob", str(digest))
+        return found[0]
 
     # -- uploads
     def create_upload(self, repository: str) -> str:
@@ -114,41 +280,47 @@ class FilesystemStorage(Storage):
         return upload_id
 
     def _upload_repository(self, upload_id: str) -> str | None:
-        try:
-            with open(self._upload(upload_id, "info"), "rb") as f:
-                return json.load(f).get("repository")
-        except (FileNotFoundError, ValueError):
-            return None
+        info = self._read_json(_rel("uploads", upload_id, "info"))
+        return info.get("repository") if info else None
 
     def upload_size(self, repository: str, upload_id: str) -> int | None:
         if self._upload_repository(upload_id) != repository:
             return None
-        try:
-            return os.stat(self._upload(upload_id, "data")).st_size
-        except FileNotFoundError:
-            return None
+        st = self._stat(_rel("uploads", upload_id, "data"))
+        return st.st_size if st else None
 
     def open_upload(self, repository: str, upload_id: str) -> UploadWriter:
         return FileUploadWriter(self._upload(upload_id, "data"))
 
     def read_upload(self, repository: str, upload_id: str, chunk_size: int):
-        with open(self._upload(upload_id, "data"), "rb") as f:
+        fd = self._open(_rel("uploads", upload_id, "data"))
+        if fd is None:
+            raise FileNotFoundError(errno.ENOENT, "no such upload", upload_id)
+        with open(fd, "rb") as f:
             while chunk := f.read(chunk_size):
                 yield chunk
 
     def commit_upload(self, repository: str, upload_id: str, digest: Digest) -> None:
-        data = self._upload(upload_id, "data")
-        target = self._blob_path(digest)
-        if not os.path.exists(target):
-            fd = os.open(data, os.O_RDONLY | os.O_CLOEXEC)
+        if self.stat_blob(digest) is None:
+            upload_dir = self._dir(_rel("uploads", upload_id))
+            if upload_dir is None:
+                raise FileNotFoundError(errno.ENOENT, "no such upload", upload_id)
+            directory, _, name = self._blob_rel(digest).rpartition("/")
             try:
-                os.fsync(fd)
+                fd = os.open("data", os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=upload_dir)
+                try:
+                    os.fsync(fd)
+                    os.fchmod(fd, 0o644)
+                finally:
+                    os.close(fd)
+                blob_dir = self._dir(directory, create=True)
+                try:
+                    os.rename("data", name, src_dir_fd=upload_dir, dst_dir_fd=blob_dir)
+                    os.fsync(blob_dir)
+                finally:
+                    os.close(blob_dir)
             finally:
-                os.close(fd)
-            os.chmod(data, 0o644)
-            os.makedirs(os.path.dirname(target), exist_ok=True)
-            os.rename(data, target)
-            fsync_dir(os.path.dirname(target))
+                os.close(upload_dir)
         self.link_blob(repository, digest)  # also marks the blob fresh for gc's grace period
         shutil.rmtree(self._upload(upload_id), ignore_errors=True)
 
@@ -188,29 +360,33 @@ class FilesystemStorage(Storage):
 
     # -- repository links
     def has_blob(self, repository: str, digest: Digest) -> bool:
-        return os.path.exists(self._layer_link(repository, digest)) and self.stat_blob(digest) is not None
+        return self._stat(self._layer_rel(repository, digest)) is not None and self.stat_blob(digest) is not None
 
     def link_blob(self, repository: str, digest: Digest) -> None:
-        path = self._layer_link(repository, digest)
-        if not os.path.exists(path):
-            self._write(path, str(digest).encode())
+        if self._stat(self._layer_rel(repository, digest)) is None:
+            self._write(self._layer_rel(repository, digest), str(digest).encode())
         self._touch_blob(digest)
 
     def _touch_blob(self, digest: Digest) -> None:
         """Restart gc's grace period: the blob is about to be referenced (a manifest will follow)."""
+        directory, _, name = self._blob_rel(digest).rpartition("/")
+        dir_fd = self._dir(directory)
+        if dir_fd is None:
+            return
         try:
-            os.utime(self._blob_path(digest))
+            os.utime(name, dir_fd=dir_fd, follow_symlinks=False)
         except FileNotFoundError:
             pass
+        finally:
+            os.close(dir_fd)
 
     def unlink_blob(self, repository: str, digest: Digest) -> bool:
-        return self._remove(self._layer_link(repository, digest))
+        return self._remove(self._layer_rel(repository, digest))
 
     # -- manifests and tags
     def _put_blob_bytes(self, digest: Digest, data: bytes) -> None:
-        path = self._blob_path(digest)
-        if not os.path.exists(path):
-            self._write(path, data)
+        if self.stat_blob(digest) is None:
+            self._write(self._blob_rel(digest), data)
         else:
             self._touch_blob(digest)
 
@@ -218,19 +394,17 @@ class FilesystemStorage(Storage):
                      subject: Digest | None = None, referrer: dict | None = None) -> None:
         self._put_blob_bytes(digest, data)
         if subject is not None and referrer is not None:
-            entry = os.path.join(self._referrers_dir(repository, subject), f"{digest.algorithm}-{digest.hex}")
-            self._write(entry, json.dumps(referrer).encode())
+            self._write(self._referrer_rel(repository, subject, digest), json.dumps(referrer).encode())
         link = {"mediaType": media_type, "size": len(data)}
         if subject is not None:
             link["subject"] = str(subject)
-        self._write(self._revision(repository, digest), json.dumps(link).encode())
+        self._write(self._revision_rel(repository, digest), json.dumps(link).encode())
 
     def _revision_link(self, repository: str, digest: Digest) -> dict | None:
-        try:
-            with open(self._revision(repository, digest), "rb") as f:
-                return json.load(f)
-        except FileNotFoundError:
+        link = self._read_json(self._revision_rel(repository, digest))
+        if link is None or not isinstance(link.get("mediaType"), str) or type(link.get("size")) is not int:
             return None
+        return link
 
     def manifest_info(self, repository: str, digest: Digest) -> ManifestInfo | None:
         link = self._revision_link(repository, digest)
@@ -244,33 +418,31 @@ class FilesystemStorage(Storage):
             return False
         for tag in self.tags(repository) or []:
             if self.resolve_tag(repository, tag) == digest:
-                self._remove(self._tag(repository, tag))
-        if link.get("subject"):
-            subject = Digest.parse(link["subject"])
-            self._remove(os.path.join(self._referrers_dir(repository, subject), f"{digest.algorithm}-{digest.hex}"))
-        return self._remove(self._revision(repository, digest))
+                self._remove(self._tag_rel(repository, tag))
+        try:
+            subject = Digest.parse(link["subject"]) if link.get("subject") else None
+        except InvalidDigest:
+            subject = None
+        if subject is not None:
+            self._remove(self._referrer_rel(repository, subject, digest))
+        return self._remove(self._revision_rel(repository, digest))
 
     def set_tag(self, repository: str, tag: str, digest: Digest) -> None:
-        self._write(self._tag(repository, tag), str(digest).encode())
+        self._write(self._tag_rel(repository, tag), str(digest).encode())
 
     def resolve_tag(self, repository: str, tag: str) -> Digest | None:
-        try:
-            with open(self._tag(repository, tag), "rb") as f:
-                return Digest.parse(f.read().decode())
-        except FileNotFoundError:
-            return None
+        found = self._read_digest(self._tag_rel(repository, tag))
+        return found[0] if found else None
 
     def delete_tag(self, repository: str, tag: str) -> bool:
-        return self._remove(self._tag(repository, tag))
+        return self._remove(self._tag_rel(repository, tag))
 
     def tags(self, repository: str) -> list[str] | None:
-        if not os.path.isdir(self._repo(repository)):
+        fd = self._open_path(self._repo_rel(repository), os.O_PATH | os.O_DIRECTORY)
+        if fd is None:
             return None
-        try:
-            names = os.listdir(self._repo(repository, "_manifests", "tags"))
-        except FileNotFoundError:
-            return []
-        return sorted(n for n in names if not n.startswith(_TMP_PREFIX))
+        os.close(fd)
+        return sorted(self._listdir(self._repo_rel(repository, "_manifests", "tags")) or [])
 
     def repositories(self) -> list[str]:
         top = os.path.join(self.root, "repositories")
@@ -282,50 +454,27 @@ class FilesystemStorage(Storage):
         return sorted(found)
 
     def referrers(self, repository: str, subject: Digest) -> list[dict]:
-        directory = self._referrers_dir(repository, subject)
-        try:
-            names = sorted(os.listdir(directory))
-        except FileNotFoundError:
-            return []
+        directory = self._referrers_rel(repository, subject)
         out = []
-        for name in names:
-            if name.startswith(_TMP_PREFIX):
-                continue
-            try:
-                with open(os.path.join(directory, name), "rb") as f:
-                    out.append(json.load(f))
-            except (FileNotFoundError, ValueError):
-                continue
+        for name in sorted(self._listdir(directory) or []):
+            descriptor = self._read_json(f"{directory}/{_rel(name)}", _REFERRER_LIMIT)
+            if descriptor is not None:
+                out.append(descriptor)
         return out
 
     # -- read-only listings
     def tag_infos(self, repository: str) -> list[TagInfo]:
         out = []
         for tag in self.tags(repository) or []:
-            path = self._tag(repository, tag)
-            try:
-                with open(path, "rb") as f:
-                    digest = Digest.parse(f.read().decode())
-                    updated = os.fstat(f.fileno()).st_mtime  # tags are rewritten, never edited: mtime is when set
-            except (FileNotFoundError, ValueError):
-                continue
-            out.append(TagInfo(tag, digest, updated))
+            found = self._read_digest(self._tag_rel(repository, tag))
+            if found is not None:  # tags are rewritten, never edited: mtime is when set
+                out.append(TagInfo(tag, found[0], found[1].st_mtime))
         return out
 
     def _digests_under(self, directory: str) -> list[Digest]:
         out = []
-        try:
-            algorithms = sorted(os.listdir(directory))
-        except FileNotFoundError:
-            return out
-        for algorithm in algorithms:
-            try:
-                hexes = sorted(os.listdir(os.path.join(directory, algorithm)))
-            except (FileNotFoundError, NotADirectoryError):
-                continue
-            for hexpart in hexes:
-                if hexpart.startswith(_TMP_PREFIX):
-                    continue
+        for algorithm in sorted(self._listdir(directory, dirs=True) or []):
+            for hexpart in sorted(self._listdir(f"{directory}/{algorithm}") or []):
                 try:
                     out.append(Digest.parse(f"{algorithm}:{hexpart}"))
                 except ValueError:
@@ -334,11 +483,11 @@ class FilesystemStorage(Storage):
 
     def manifest_infos(self, repository: str) -> list[ManifestInfo]:
         found = (self.manifest_info(repository, digest)
-                 for digest in self._digests_under(self._repo(repository, "_manifests", "revisions")))
+                 for digest in self._digests_under(self._repo_rel(repository, "_manifests", "revisions")))
         return [info for info in found if info is not None]
 
     def linked_blobs(self, repository: str) -> list[Digest]:
-        return self._digests_under(self._repo(repository, "_layers"))
+        return self._digests_under(self._repo_rel(repository, "_layers"))
 
     def stored_blobs(self):
         top = os.path.join(self.root, "blobs")
@@ -349,21 +498,19 @@ class FilesystemStorage(Storage):
                         continue
                     try:
                         digest = Digest.parse(f"{algorithm}:{name}")
-                        size = os.stat(os.path.join(dirpath, name)).st_size
-                    except (ValueError, FileNotFoundError):
+                    except ValueError:
                         continue
-                    yield digest, size
+                    size = self.stat_blob(digest)
+                    if size is not None:
+                        yield digest, size
 
     # -- garbage collection
     def gc_lock(self, exclusive: bool = False, blocking: bool = True):
         return flock(os.path.join(self.root, "gc.lock"), shared=not exclusive, blocking=blocking)
 
-    def _blob_stat(self, digest: Digest, path: str) -> StoredBlob | None:
-        try:
-            st = os.stat(path)
-        except FileNotFoundError:
-            return None
-        return StoredBlob(digest, st.st_size, st.st_mtime)
+    def _blob_stat(self, digest: Digest) -> StoredBlob | None:
+        st = self._stat(self._blob_rel(digest))
+        return StoredBlob(digest, st.st_size, st.st_mtime) if st else None
 
     def blob_stats(self):
         top = os.path.join(self.root, "blobs")
@@ -376,23 +523,20 @@ class FilesystemStorage(Storage):
                         digest = Digest.parse(f"{algorithm}:{name}")
                     except ValueError:
                         continue
-                    found = self._blob_stat(digest, os.path.join(dirpath, name))
+                    found = self._blob_stat(digest)
                     if found is not None:
                         yield found
 
     def blob_stat(self, digest: Digest) -> StoredBlob | None:
-        return self._blob_stat(digest, self._blob_path(digest))
+        return self._blob_stat(digest)
 
     def revisions(self, repository: str) -> list[Revision]:
         out = []
-        top = self._repo(repository, "_manifests", "revisions")
-        for digest in self._digests_under(top):
-            try:
-                written = os.stat(os.path.join(top, digest.algorithm, digest.hex)).st_mtime
-            except FileNotFoundError:
-                continue
-            out.append(Revision(digest, written))
+        for digest in self._digests_under(self._repo_rel(repository, "_manifests", "revisions")):
+            st = self._stat(self._revision_rel(repository, digest))
+            if st is not None:
+                out.append(Revision(digest, st.st_mtime))
         return out
 
     def delete_blob(self, digest: Digest) -> bool:
-        return self._remove(self._blob_path(digest))
+        return self._remove(self._blob_rel(digest))

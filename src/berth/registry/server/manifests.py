@@ -6,10 +6,9 @@ as docker distribution answers: the registry never converts manifests.
 """
 from __future__ import annotations
 
-import json
-
 from aiohttp import web
 
+from berth import safejson
 from berth.errors import InvalidImage
 from berth.oci import mediatype
 from berth.oci.digest import Digest
@@ -22,15 +21,8 @@ _FOREIGN = {mediatype.DOCKER_LAYER_FOREIGN, mediatype.OCI_LAYER_NONDIST, mediaty
             "application/vnd.oci.image.layer.nondistributable.v1.tar+zstd"}
 
 
-def _reference(reference: str) -> tuple[Digest | None, str | None]:
-    """(digest, None) or (None, tag)."""
-    if ":" in reference:
-        return names.digest(reference), None
-    return None, names.tag(reference)
-
-
 async def _resolve(reg: Registry, name: str, reference: str):
-    digest, tag = _reference(reference)
+    digest, tag = names.reference(reference)
     if tag is not None:
         digest = await reg.io(reg.storage.resolve_tag, name, tag)
     info = await reg.io(reg.storage.manifest_info, name, digest) if digest else None
@@ -134,11 +126,11 @@ async def _check_references(reg: Registry, name: str, media_type: str, data: byt
 
 
 async def put(reg: Registry, request, name: str, reference: str):
-    wanted, tag = _reference(reference)
+    wanted, tag = names.reference(reference)
     data = await _read_body(request)
     try:
-        doc = json.loads(data)
-    except (ValueError, UnicodeDecodeError) as e:
+        doc = safejson.loads(data, MAX_MANIFEST_SIZE)
+    except safejson.InvalidJSON as e:
         raise _invalid(f"manifest is not valid JSON: {e}") from None
     if not isinstance(doc, dict):
         raise _invalid("manifest is not a JSON object")
@@ -168,7 +160,7 @@ async def put(reg: Registry, request, name: str, reference: str):
 
 
 async def delete(reg: Registry, request, name: str, reference: str):
-    digest, tag = _reference(reference)
+    digest, tag = names.reference(reference)
     if tag is not None:
         removed = await reg.io(reg.storage.delete_tag, name, tag)
     else:

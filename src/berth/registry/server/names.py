@@ -1,7 +1,9 @@
-"""Strict patterns for everything a URL brings in: repository names, tags, digests, upload ids.
+"""Strict patterns for everything a request brings in: repository names, tags, digests, upload ids.
 
-Each is checked before it is used in a storage path; the patterns admit no `/`-leading, `.`-only or
-`%`-encoded segment, so a valid name can never leave the storage directory.
+The one validator for the API, the web UI and the token service: each value is checked here before
+any storage access. The patterns admit no `/`-leading, `.`-only, `%`-encoded, NUL or non-ASCII
+segment, so a valid name can never leave the storage directory (the storage checks again on its own
+account: see `filesystem`). Only `RegistryError` (a 4xx) leaves this module.
 """
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ _UPLOAD_ID = re.compile(r"[0-9a-f]{32}")
 
 
 def repository(name: str) -> str:
-    if len(name) > MAX_NAME_LENGTH or not _NAME.fullmatch(name):
+    if not isinstance(name, str) or len(name) > MAX_NAME_LENGTH or not _NAME.fullmatch(name):
         raise RegistryError("NAME_INVALID", f"invalid repository name {name[:300]!r}",
                             detail={"name": name[:300]})
     return name
@@ -33,7 +35,7 @@ def is_tag(reference: str) -> bool:
 
 
 def tag(reference: str) -> str:
-    if not is_tag(reference):
+    if not isinstance(reference, str) or not is_tag(reference):
         raise RegistryError("MANIFEST_INVALID" if ":" not in reference else "DIGEST_INVALID",
                             f"invalid tag {reference[:200]!r}")
     return reference
@@ -46,7 +48,14 @@ def digest(text: str, code: str = "DIGEST_INVALID") -> Digest:
         raise RegistryError(code, str(e)) from None
 
 
+def reference(text: str) -> tuple[Digest | None, str | None]:
+    """A manifest reference: (digest, None) or (None, tag)."""
+    if isinstance(text, str) and ":" in text:
+        return digest(text), None
+    return None, tag(text)
+
+
 def upload_id(text: str) -> str:
-    if not _UPLOAD_ID.fullmatch(text):
+    if not isinstance(text, str) or not _UPLOAD_ID.fullmatch(text):
         raise RegistryError("BLOB_UPLOAD_UNKNOWN", "unknown upload id")
     return text

@@ -8,6 +8,7 @@ the same methods. Every method is blocking: the server calls them from worker th
 from __future__ import annotations
 
 from berth.oci.digest import Digest
+from berth.oci.image import MAX_MANIFEST_SIZE
 from berth.record import Record
 
 
@@ -64,8 +65,8 @@ class Storage:
         """A seekable binary file object; the caller closes it."""
         raise NotImplementedError
 
-    def read_blob(self, digest: Digest) -> bytes:
-        """A small blob (a manifest) in full."""
+    def read_blob(self, digest: Digest, limit: int = MAX_MANIFEST_SIZE) -> bytes:
+        """A small blob (a manifest) in full; OSError(EFBIG) when it is larger than `limit`."""
         raise NotImplementedError
 
     # -- uploads

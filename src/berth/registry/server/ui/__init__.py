@@ -6,6 +6,8 @@
 
 Each page answers `?format=json` with the data it renders. Pages need what the API's base endpoint
 needs (the same credentials), and a repository page also needs pull access to that repository.
+Names and references from the URL (percent-decoded by the router) pass the API's validator
+(`names`) before anything is looked up.
 """
 from __future__ import annotations
 
@@ -63,8 +65,9 @@ async def repository(request):
 async def manifest(request):
     reg: Registry = request.app["registry"]
     name = await _repository_viewer(reg, request)
-    reference = request.match_info["reference"]
-    data = await reg.io(request.app["ui_views"].manifest, name, reference)
+    reference = request.match_info["reference"]  # percent-decoded: checked like the API's, before storage
+    digest, tag = names.reference(reference)
+    data = await reg.io(request.app["ui_views"].manifest, name, digest, tag)
     return _answer(request, data, pages.manifest_page, f"no manifest {reference} in {name}")
 
 

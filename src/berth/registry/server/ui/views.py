@@ -6,9 +6,9 @@ content, so their parsed form is cached by digest and can never go stale.
 """
 from __future__ import annotations
 
-import json
 import threading
 
+from berth import safejson
 from berth.oci import mediatype
 from berth.oci.digest import Digest
 from berth.registry.server.storage import Storage
@@ -36,6 +36,11 @@ def _descriptor(entry) -> dict | None:
 def platform_name(doc: dict) -> str:
     parts = [doc.get("os"), doc.get("architecture"), doc.get("variant")]
     return "/".join(str(p) for p in parts if p) or "unknown"
+
+
+def _list(value) -> list:
+    """A manifest's list field, or [] for anything else (a stored manifest is whatever was pushed)."""
+    return value if isinstance(value, list) else []
 
 
 def _strings(value) -> list[str] | None:
@@ -68,9 +73,9 @@ class Views:
         size = self.storage.stat_blob(digest)
         if size is None or size > limit:
             return None
-        try:
-            doc = json.loads(self.storage.read_blob(digest))
-        except (ValueError, UnicodeDecodeError, FileNotFoundError):
+        try:  # a config is any blob a pusher chose: bounded like every client's JSON
+            doc = safejson.loads(self.storage.read_blob(digest, limit), limit)
+        except (safejson.InvalidJSON, OSError):
             return None
         return doc if isinstance(doc, dict) else None
 
@@ -106,13 +111,13 @@ class Views:
         if doc is None:
             return {}
         out = {}
-        entries = [doc.get("config")] + list(doc.get("layers") or []) if "manifests" not in doc else []
+        entries = [doc.get("config")] + _list(doc.get("layers")) if "manifests" not in doc else []
         for entry in entries:
             d = _descriptor(entry)
             if d and d["digest"]:
                 out[d["digest"]] = d["size"]
         if depth < _INDEX_DEPTH:
-            for entry in doc.get("manifests") or []:
+            for entry in _list(doc.get("manifests")):
                 d = _descriptor(entry)
                 try:
                     child = Digest.parse(d["digest"]) if d else None
@@ -128,7 +133,7 @@ class Views:
         if doc is None:
             return []
         if media_type in mediatype.INDEXES:
-            names = [d["platform"] for d in map(_descriptor, doc.get("manifests") or []) if d and "platform" in d]
+            names = [d["platform"] for d in map(_descriptor, _list(doc.get("manifests"))) if d and "platform" in d]
             return sorted(set(names), key=names.index)
         config = self._config_summary(_descriptor(doc.get("config")) or {})
         return [config["platform"]] if config else []
@@ -185,15 +190,11 @@ class Views:
         untagged = [row for digest, row in sorted(rows.items(), key=lambda kv: str(kv[0])) if digest not in tagged]
         return {"name": name, "tags": tags, "untagged": untagged, "size": self.repository_size(name)}
 
-    def manifest(self, name: str, reference: str) -> dict | None:
-        """A manifest by tag or digest: its config summary, layers or children, and referrers."""
-        if ":" in reference:
-            try:
-                digest = Digest.parse(reference)
-            except ValueError:
-                return None
-        else:
-            digest = self.storage.resolve_tag(name, reference)
+    def manifest(self, name: str, digest: Digest | None, tag: str | None = None) -> dict | None:
+        """A manifest by digest or tag (checked by `names.reference`): its config summary, layers
+        or children, and referrers."""
+        if digest is None:
+            digest = self.storage.resolve_tag(name, tag)
         info = self.storage.manifest_info(name, digest) if digest else None
         doc = self._manifest_doc(digest) if info else None
         if info is None or doc is None:
@@ -208,10 +209,10 @@ class Views:
                "referrers": [d for d in map(_descriptor, self.storage.referrers(name, digest)) if d]}
         if "manifests" in doc:
             out["kind"] = "index"
-            out["manifests"] = [d for d in map(_descriptor, doc.get("manifests") or []) if d]
+            out["manifests"] = [d for d in map(_descriptor, _list(doc.get("manifests"))) if d]
         else:
             out["kind"] = "image"
             config = _descriptor(doc.get("config")) or {}
             out["config"] = {**config, "image": self._config_summary(config)}
-            out["layers"] = [d for d in map(_descriptor, doc.get("layers") or []) if d]
+            out["layers"] = [d for d in map(_descriptor, _list(doc.get("layers"))) if d]
         return out
