@@ -44,14 +44,15 @@ def _check_auth_flags(auth, htpasswd, token_policy):
     return auth
 
 
-def _token_auth(storage_dir, htpasswd, policy_path, issuer, ttl) -> dict:
+def _token_auth(storage_dir, htpasswd, policy_path, issuer, ttl, realm) -> dict:
     from berth.registry.server.auth import HtpasswdAuthenticator
     from berth.registry.server.policy import Policy
     from berth.registry.server.token import TokenAuthenticator, TokenAuthorizer, TokenService, load_secret
     if ttl <= 0:
         raise BerthError("--token-ttl must be positive")
     service = TokenService(load_secret(storage_dir), Policy.load(policy_path),
-                           HtpasswdAuthenticator(htpasswd) if htpasswd else None, issuer=issuer, ttl=ttl)
+                           HtpasswdAuthenticator(htpasswd) if htpasswd else None, issuer=issuer, ttl=ttl,
+                           realm=realm)
     return {"authenticator": TokenAuthenticator(service), "authorizer": TokenAuthorizer(service),
             "token_service": service}
 
@@ -74,6 +75,9 @@ def _token_auth(storage_dir, htpasswd, policy_path, issuer, ttl) -> dict:
              'user "anonymous" is a client without credentials, "*" any logged-in user.')
 @option("--token-issuer", default=NotGiven("token_issuer"), help="The tokens' issuer (iss claim).")
 @option("--token-ttl", default=NotGiven("token_ttl"), help="How long a token stays valid (s/m/h/d).")
+@option("--token-realm", default=NotGiven("token_realm"), metavar="URL",
+        help="The token service's URL sent in challenges (e.g. https://registry.example.com/token); "
+             "default: /token on the host the client named, if that is a plain host[:port].")
 @option("--tls-cert", default=NotGiven("tls_cert"), help="TLS certificate (PEM); needs --tls-key.")
 @option("--tls-key", default=NotGiven("tls_key"), help="TLS private key (PEM).")
 @option("--read-only", is_flag=True, default=NotGiven("read_only"), help="Refuse pushes and deletes.")
@@ -82,18 +86,18 @@ def _token_auth(storage_dir, htpasswd, policy_path, issuer, ttl) -> dict:
         help="Remove unfinished uploads idle for this long (s/m/h/d), at start-up and while serving.")
 @option("--no-ui", is_flag=True, default=NotGiven("ui"), help="Do not serve the web UI at /.")
 @option("--no-metrics", is_flag=True, default=NotGiven("metrics"), help="Do not serve Prometheus metrics at /metrics.")
-def serve_cmd(engine, config, addr, storage, htpasswd, auth, token_policy, token_issuer, token_ttl, tls_cert, tls_key,
-              read_only, max_upload_size, purge_uploads_after, no_ui, no_metrics):
+def serve_cmd(engine, config, addr, storage, htpasswd, auth, token_policy, token_issuer, token_ttl, token_realm,
+              tls_cert, tls_key, read_only, max_upload_size, purge_uploads_after, no_ui, no_metrics):
     """Serve images over the OCI distribution API (docker, podman, skopeo can push and pull), with a
     web UI at / and Prometheus metrics at /metrics."""
     settings = serve_config.merge(dict(
         addr=addr, storage=storage, htpasswd=htpasswd, auth=auth, token_policy=token_policy,
-        token_issuer=token_issuer, token_ttl=token_ttl, tls_cert=tls_cert, tls_key=tls_key, read_only=read_only,
-        max_upload_size=max_upload_size, purge_uploads_after=purge_uploads_after,
+        token_issuer=token_issuer, token_ttl=token_ttl, token_realm=token_realm, tls_cert=tls_cert, tls_key=tls_key,
+        read_only=read_only, max_upload_size=max_upload_size, purge_uploads_after=purge_uploads_after,
         ui=no_ui if isinstance(no_ui, NotGiven) else not no_ui,
         metrics=no_metrics if isinstance(no_metrics, NotGiven) else not no_metrics), config)
     addr, storage, htpasswd, auth = settings["addr"], settings["storage"], settings["htpasswd"], settings["auth"]
-    token_policy, token_issuer = settings["token_policy"], settings["token_issuer"]
+    token_policy, token_issuer, token_realm = settings["token_policy"], settings["token_issuer"], settings["token_realm"]
     token_ttl = str(settings["token_ttl"])
     tls_cert, tls_key, read_only = settings["tls_cert"], settings["tls_key"], settings["read_only"]
     max_upload_size = str(settings["max_upload_size"]) if settings["max_upload_size"] is not None else None
@@ -105,6 +109,8 @@ def serve_cmd(engine, config, addr, storage, htpasswd, auth, token_policy, token
     if bool(tls_cert) != bool(tls_key):
         raise BerthError("--tls-cert and --tls-key go together")
     auth = _check_auth_flags(auth, htpasswd, token_policy)
+    if token_realm and auth != "token":
+        raise BerthError("--token-realm is only used with --auth token")
     token_lifetime = parse_duration(token_ttl)
 
     import asyncio  # lazily: aiohttp and friends cost every other berth command start-up time
@@ -130,7 +136,7 @@ def serve_cmd(engine, config, addr, storage, htpasswd, auth, token_policy, token
     if auth == "basic":
         kw = {"authenticator": HtpasswdAuthenticator(htpasswd), "authorizer": AuthenticatedOnly()}
     elif auth == "token":
-        kw = _token_auth(store.root, htpasswd, token_policy, token_issuer, token_lifetime)
+        kw = _token_auth(store.root, htpasswd, token_policy, token_issuer, token_lifetime, token_realm)
     reg = Registry(store, Settings(read_only=read_only, max_upload_size=limit, ui=settings["ui"],
                                    metrics=settings["metrics"], purge_uploads_after=purge_after), **kw)
     try:

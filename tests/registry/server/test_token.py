@@ -15,9 +15,12 @@ POLICY = {
     "bob": {"team/*": ["pull"], "bob/*": ["pull", "push"]},
     "carol": {"carol/*": ["pull", "push"]},
     "admin": {"*": ["*"]},
+    "prometheus": {"registry:metrics": ["*"]},
+    "lister": {"registry:catalog": ["*"]},
     "anonymous": {"public/*": ["pull"]},
 }
-PASSWORDS = {"alice": "wonderland", "bob": "builder", "carol": "singer", "admin": "root-pw"}
+PASSWORDS = {"alice": "wonderland", "bob": "builder", "carol": "singer", "admin": "root-pw", "prometheus": "scrape",
+             "lister": "ls"}
 SERVICE = "berth-registry"
 
 
@@ -267,3 +270,133 @@ def test_jwt_round_trip_and_leeway():
                                           (950, b"k" * 32, "i", "c")):
         with pytest.raises(jwt.InvalidToken):
             jwt.verify(token, secret, issuer, audience, now=now)
+
+
+def _raw_get(port, path: str, headers: dict) -> tuple[int, dict, bytes]:
+    """A GET with headers exactly as given (http.client would refuse some of them)."""
+    import socket
+    lines = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(f"GET {path} HTTP/1.1\r\n{lines}Connection: close\r\n\r\n".encode("latin-1"))
+        out = b""
+        while chunk := s.recv(65536):
+            out += chunk
+    head, _, body = out.partition(b"\r\n\r\n")
+    status_line, *header_lines = head.decode("latin-1").split("\r\n")
+    return int(status_line.split()[1]), dict(line.split(": ", 1) for line in header_lines), body
+
+
+def test_junk_after_the_signature_and_non_canonical_encodings_are_refused(token_registry):
+    good = get_token(token_registry, "repository:team/app:pull", user="alice")["token"]
+    assert Bearer(token_registry, good).get("/v2/team/app/tags/list").status in (200, 404)
+    header, payload, signature = good.split(".")
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    # the last of 43 characters carries 4 bits of the signature and 2 unused ones: flipping those
+    # decodes to the same bytes, which only a canonical check refuses
+    same_bytes = signature[:-1] + alphabet[alphabet.index(signature[-1]) ^ 1]
+    assert base64.urlsafe_b64decode(same_bytes + "=") == base64.urlsafe_b64decode(signature + "=")
+    for junk in ("!!", "==", "=", "~junk~", "%00", "\\x"):
+        resp = Bearer(token_registry, good + junk).get("/v2/team/app/tags/list")
+        assert resp.status == 401 and 'error="invalid_token"' in resp.headers["WWW-Authenticate"], junk
+    for token in (f"{header}.{payload}.{same_bytes}", f"{header}=.{payload}.{signature}",
+                  f"{header}.{payload.replace('-', '+').replace('_', '/')}x.{signature}", good.replace(".", "..", 1)):
+        resp = Bearer(token_registry, token).get("/v2/team/app/tags/list")
+        assert resp.status == 401, token
+
+
+def test_malformed_token_json_is_401_not_500(token_registry):
+    def b64(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+    good = get_token(token_registry, "repository:team/app:pull", user="alice")["token"]
+    _, payload, signature = good.split(".")
+    for header in (b"[" * 3000, b'{"":' * 1100 + b"1" + b"}" * 1100, b'{"alg": NaN}', b"\xff\xfe", b"[]", b'"HS256"',
+                   b'{"alg": "HS256"' + b" " * 5000 + b"}"):
+        resp = Bearer(token_registry, f"{b64(header)}.{payload}.{signature}").get("/v2/team/app/tags/list")
+        assert resp.status == 401 and 'error="invalid_token"' in resp.headers["WWW-Authenticate"], header[:20]
+    status, _, _ = _raw_get(token_registry.port, "/v2/", {"Host": "x", "Authorization": "Bearer " + "a." * 3000})
+    assert status in (400, 401)
+
+
+def test_registry_wide_reads_need_an_explicit_grant(token_registry):
+    wanted = ("registry:metrics:*", "registry:catalog:*")
+    anonymous = Bearer(token_registry, get_token(token_registry, *wanted)["token"])
+    assert claims_of(anonymous.headers["Authorization"][7:])["access"] == [
+        {"type": "registry", "name": "metrics", "actions": []}, {"type": "registry", "name": "catalog", "actions": []}]
+    assert anonymous.get("/v2/").status == 200  # a valid token opens the base endpoint, nothing more
+    for path in ("/metrics", "/?format=json", "/"):
+        resp = anonymous.get(path)
+        assert resp.status == 401, path
+        assert 'scope="registry:metrics:*",error="insufficient_scope"' in resp.headers["WWW-Authenticate"], path
+    assert b"berth_registry" not in anonymous.get("/metrics").body
+    assert anonymous.get("/v2/_catalog").status == 401
+    # a known user whose policy never grants it: 403, asking again cannot help
+    alice = Bearer(token_registry, get_token(token_registry, *wanted, user="alice")["token"])
+    for path in ("/metrics", "/?format=json", "/v2/_catalog"):
+        resp = alice.get(path)
+        assert resp.status == 403 and resp.error_codes == ["DENIED"], path
+    # the explicit grants, each for its own resource
+    prometheus = Bearer(token_registry, get_token(token_registry, *wanted, user="prometheus")["token"])
+    assert claims_of(prometheus.headers["Authorization"][7:])["access"][0]["actions"] == ["*"]
+    resp = prometheus.get("/metrics")
+    assert resp.status == 200 and b"berth_registry_http_requests_total" in resp.body
+    totals = prometheus.get("/?format=json")
+    assert totals.status == 200 and set(totals.json()["storage"]) >= {"repositories", "blobs", "stored_bytes"}
+    assert totals.json()["repositories"] == []  # the grant shows totals, not repositories it may not pull
+    assert prometheus.get("/v2/_catalog").status == 403
+    lister = Bearer(token_registry, get_token(token_registry, *wanted, user="lister")["token"])
+    assert lister.get("/v2/_catalog").status == 200 and lister.get("/metrics").status == 403
+    # a token from before the grant was asked for gets the scope to ask for
+    plain = Bearer(token_registry, get_token(token_registry, user="prometheus")["token"])
+    resp = plain.get("/metrics")
+    assert resp.status == 401 and 'scope="registry:metrics:*"' in resp.headers["WWW-Authenticate"]
+
+
+def test_realm_never_reflects_an_unchecked_host(token_registry):
+    port = token_registry.port
+    expected_default = f"http://127.0.0.1:{port}/token"
+    for host, realm in ((f"127.0.0.1:{port}", expected_default), ("registry.example:5000", "http://registry.example:5000/token"),
+                        ("[::1]:5000", "http://[::1]:5000/token")):
+        status, headers, _ = _raw_get(port, "/v2/", {"Host": host})
+        assert status == 401 and f'realm="{realm}"' in headers["WWW-Authenticate"], host
+    for host in ('evil"x', 'a",service="other', "a b", "evil.example/path?", "a\\b", "x" * 300, "-bad", "é.example"):
+        status, headers, _ = _raw_get(port, "/v2/", {"Host": host})
+        assert status in (400, 401), host
+        if status == 401:
+            assert headers["WWW-Authenticate"].startswith(f'Bearer realm="{expected_default}",'), host
+    status, headers, _ = _raw_get(port, "/v2/", {})  # no Host at all (HTTP/1.1 requires one)
+    assert status in (400, 401) and (status == 400 or expected_default in headers["WWW-Authenticate"])
+
+
+def test_realm_flag_and_config_key(start_registry, tmp_path):
+    policy = tmp_path / "policy.json"
+    policy.write_text(json.dumps({"anonymous": {"public/*": ["pull"]}}))
+    server = start_registry("--auth", "token", "--token-policy", policy,
+                            "--token-realm", "https://auth.example.com/token")
+    status, headers, _ = _raw_get(server.port, "/v2/", {"Host": "whatever.example"})
+    assert status == 401 and headers["WWW-Authenticate"].startswith('Bearer realm="https://auth.example.com/token",')
+    config = tmp_path / "registry.json"
+    config.write_text(json.dumps({"auth": "token", "token_policy": "policy.json",
+                                  "token_realm": "https://from-config.example/token"}))
+    server = start_registry("--config", config, root=tmp_path / "root2")
+    assert 'realm="https://from-config.example/token"' in server.client().get("/v2/").headers["WWW-Authenticate"]
+    for bad in ('https://x"y/token', "ftp://x/token", "https:// x", "/token"):
+        with pytest.raises(AssertionError, match="invalid token realm"):
+            start_registry("--auth", "token", "--token-policy", policy, "--token-realm", bad, root=tmp_path / "r3")
+    with pytest.raises(AssertionError, match="only used with --auth token"):
+        start_registry("--token-realm", "https://x/token", root=tmp_path / "r4")
+
+
+def test_policy_registry_grants():
+    from berth.errors import BerthError
+    from berth.registry.server.policy import Policy
+    policy = Policy.parse({"prom": {"registry:metrics": ["*"]}, "admin": {"*": ["*"]},
+                           "anonymous": {"registry:catalog": ["*"]}})
+    assert policy.may_read_registry("prom", "metrics") and not policy.may_read_registry("admin", "metrics")
+    assert policy.may_read_registry("admin", "catalog")  # pull on every repository still lists them
+    assert policy.may_read_registry("", "catalog") and policy.may_read_registry("prom", "catalog")
+    assert not policy.may_read_registry("", "metrics") and policy.grants_anonymous()
+    assert policy.allowed("prom", "registry") == frozenset()
+    for bad in ({"u": {"registry:everything": ["*"]}}, {"u": {"registry:metrics": ["pull"]}},
+                {"u": {"registry:metrics": []}}):
+        with pytest.raises(BerthError, match="registry"):
+            Policy.parse(bad)

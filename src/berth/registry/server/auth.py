@@ -42,6 +42,11 @@ class Authorizer:
         """Whether `user` may pull from every repository (so a blob mount needs no `from`)."""
         return True
 
+    def authorize_registry(self, user: str | None, resource: str) -> None:
+        """May `user` read the registry-wide `resource` ("metrics": /metrics and the storage totals)?
+        Here whoever may use the API; the token service asks for an explicit grant."""
+        self.authorize(user, None, ())
+
 
 class AuthenticatedOnly(Authorizer):
     def authorize(self, user, repository, actions) -> None:

@@ -32,11 +32,15 @@ class Registry:
         self.authorizer = authorizer or Authorizer()
         self.uploads = UploadSessions()
 
-    async def viewer(self, request) -> str | None:
-        """The user behind a request for a registry-wide read (web UI, /metrics): the same check as
-        the API's base endpoint, so these pages are exactly as open as the API."""
+    async def viewer(self, request, resource: str | None = None) -> str | None:
+        """The user behind a request for a page beside the API (web UI, /metrics): the same check as
+        the API's base endpoint, so these pages are exactly as open as the API; with `resource`
+        (a registry-wide one such as "metrics"), also the authorizer's grant for it."""
         user = await self.authenticator.authenticate(request)
-        self.authorizer.authorize(user, None, ())
+        if resource is None:
+            self.authorizer.authorize(user, None, ())
+        else:
+            self.authorizer.authorize_registry(user, resource)
         return user
 
     @contextlib.asynccontextmanager

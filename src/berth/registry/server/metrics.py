@@ -179,5 +179,5 @@ class Metrics:
         return record
 
     async def handler(self, request):
-        await request.app["registry"].viewer(request)
+        await request.app["registry"].viewer(request, "metrics")
         return web.Response(body=self.render().encode(), headers={"Content-Type": CONTENT_TYPE})

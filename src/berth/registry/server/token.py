@@ -16,6 +16,15 @@ When a valid token lacks an action the request needs:
   of looping or blaming the password. Docker distribution itself always answers 401 because its
   token server is a separate program whose policy it cannot see; ours is built in.
 
+Registry-wide reads need a grant of their own (see `policy`): the catalog `registry:catalog:*`,
+/metrics and the web UI's front page (registry-wide storage totals) `registry:metrics:*`. A valid
+token alone, as an anonymous one granting nothing, only opens /v2/.
+
+The realm is `--token-realm` when given (checked at start-up: an http(s) URL, nothing to escape in
+a header). Otherwise it is built from the request's Host header, used only when it is a plain
+host[:port]; any other Host gives the address the connection came in on. So the challenge never
+carries text the client chose beyond a well-formed host name.
+
 Tokens are signed with a secret generated once per storage directory (`token-secret`, mode 0600)
 so they stay valid across restarts of the same registry. Only `GET /token` is served; containerd's
 OAuth2 `POST` gets 405, on which it falls back to `GET`.
@@ -23,6 +32,7 @@ OAuth2 `POST` gets 405, on which it falls back to `GET`.
 from __future__ import annotations
 
 import os
+import re
 import time
 
 from aiohttp import web
@@ -30,7 +40,7 @@ from aiohttp import web
 from berth.registry.server import jwt, names
 from berth.registry.server.auth import Authenticator, Authorizer, HtpasswdAuthenticator
 from berth.registry.server.errors import RegistryError
-from berth.registry.server.policy import ACTIONS, Policy
+from berth.registry.server.policy import ACTIONS, REGISTRY_RESOURCES, Policy
 from berth.store.fsutil import atomic_write, flock
 
 SECRET_FILE = "token-secret"
@@ -38,6 +48,24 @@ DEFAULT_SERVICE = "berth-registry"
 DEFAULT_ISSUER = "berth-token-service"
 TOKEN_PATH = "/token"
 _SECRET_BYTES = 32
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_HOST = re.compile(rf"(?:{_LABEL}(?:\.{_LABEL})*|\[[0-9A-Fa-f:.]{{2,45}}\])(?::[0-9]{{1,5}})?")
+_REALM = re.compile(r"https?://[!#-\[\]-~]+")  # printable ASCII without space, quote or backslash
+_MAX_REALM = 1024
+
+
+def check_realm(url: str) -> str:
+    """`--token-realm`: an absolute http(s) URL that goes into a header as it is."""
+    from urllib.parse import urlsplit
+    from berth.errors import BerthError
+    try:
+        valid = len(url) <= _MAX_REALM and bool(_REALM.fullmatch(url)) and bool(urlsplit(url).hostname)
+    except ValueError:  # urlsplit: a malformed [IPv6] host
+        valid = False
+    if not valid:
+        raise BerthError(f"invalid token realm {url[:200]!r}: use an http(s) URL such as "
+                         "https://registry.example.com/token (no spaces, quotes or backslashes)")
+    return url
 
 
 def load_secret(directory: str) -> bytes:
@@ -85,9 +113,11 @@ class TokenService:
     """Issues tokens (the /token endpoint) and checks the ones requests carry."""
 
     def __init__(self, secret: bytes, policy: Policy, users: HtpasswdAuthenticator | None = None,
-                 issuer: str = DEFAULT_ISSUER, service: str = DEFAULT_SERVICE, ttl: float = 300.0):
+                 issuer: str = DEFAULT_ISSUER, service: str = DEFAULT_SERVICE, ttl: float = 300.0,
+                 realm: str | None = None):
         self.secret, self.policy, self.users = secret, policy, users
         self.issuer, self.service, self.ttl = issuer, service, ttl
+        self.fixed_realm = check_realm(realm) if realm else None
 
     # -- issuing
     def grant(self, user: str, requested: list[str]) -> list[dict]:
@@ -105,8 +135,8 @@ class TokenService:
                 wanted = ACTIONS if "*" in actions else actions
                 allowed = self.policy.allowed(user, name)
                 granted = [a for a in ACTIONS if a in wanted and a in allowed]
-            elif resource_type == "registry" and name == "catalog":
-                granted = ["*"] if "*" in actions and self.policy.may_list_catalog(user) else []
+            elif resource_type == "registry" and name in REGISTRY_RESOURCES:
+                granted = ["*"] if "*" in actions and self.policy.may_read_registry(user, name) else []
             else:
                 continue
             access.append({"type": resource_type, "name": name, "actions": granted})
@@ -144,7 +174,12 @@ class TokenService:
 
     # -- checking
     def realm(self, request) -> str:
-        return f"{request.scheme}://{request.host}{TOKEN_PATH}"
+        if self.fixed_realm:
+            return self.fixed_realm
+        host = request.headers.get("Host", "")
+        if len(host) > 255 or not _HOST.fullmatch(host):
+            host = _local_address(request)
+        return f"{request.scheme}://{host}{TOKEN_PATH}"
 
     def identity(self, request) -> TokenIdentity:
         realm = self.realm(request)
@@ -177,23 +212,28 @@ class TokenService:
                 if not caller.has_token:
                     raise self.challenge(caller.realm, None, "authentication required")
                 return
-            needed_type, needed_name, needed_actions = "registry", "catalog", ("*",)
-        else:
-            needed_type, needed_name, needed_actions = "repository", repository, actions
-        needed = scope(needed_type, needed_name, needed_actions)
+            self.authorize_registry(caller, "catalog")
+            return
+        self._require(caller, "repository", repository, actions,
+                      lambda: all(a in self.policy.allowed(caller, repository) for a in actions),
+                      f"{','.join(actions)} {repository}")
+
+    def authorize_registry(self, caller: TokenIdentity, resource: str) -> None:
+        """A registry-wide read (`resource` in REGISTRY_RESOURCES) needs its `registry:<resource>:*` grant."""
+        self._require(caller, "registry", resource, ("*",),
+                      lambda: self.policy.may_read_registry(caller, resource), f"read the registry's {resource}")
+
+    def _require(self, caller: TokenIdentity, resource_type: str, name: str, actions, possible, what: str) -> None:
+        """Pass if the token holds `actions` on the resource; else 403 when the policy never allows
+        it to this known user, else 401 naming the scope to ask for."""
+        needed = scope(resource_type, name, actions)
         if not caller.has_token:
             raise self.challenge(caller.realm, needed, "authentication required")
-        held = caller.access.get((needed_type, needed_name), frozenset())
-        if all(a in held for a in needed_actions):
+        held = caller.access.get((resource_type, name), frozenset())
+        if all(a in held for a in actions):
             return
-        if caller:  # a known user: would a new token help?
-            if repository is None:
-                possible = self.policy.may_list_catalog(caller)
-            else:
-                possible = all(a in self.policy.allowed(caller, repository) for a in needed_actions)
-            if not possible:
-                raise RegistryError("DENIED", f"{caller} may not {','.join(needed_actions)} "
-                                    f"{needed_name if repository else 'the catalog'}")
+        if caller and not possible():  # a known user whom a new token cannot help
+            raise RegistryError("DENIED", f"{caller} may not {what}")
         raise self.challenge(caller.realm, needed, f"token does not grant {needed}", error="insufficient_scope")
 
 
@@ -216,3 +256,17 @@ class TokenAuthorizer(Authorizer):
 
     def sees_every_repository(self, user) -> bool:
         return False  # per-repository permissions: a mount must name its source
+
+    def authorize_registry(self, user, resource: str) -> None:
+        if not isinstance(user, TokenIdentity):
+            raise RegistryError("UNAUTHORIZED", "authentication required")
+        self.service.authorize_registry(user, resource)
+
+
+def _local_address(request) -> str:
+    """host:port of the socket the request came in on (never anything the client wrote)."""
+    sockname = request.transport.get_extra_info("sockname") if request.transport else None
+    if not sockname or not isinstance(sockname, tuple):
+        return "localhost"
+    host, port = sockname[0], sockname[1]
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"

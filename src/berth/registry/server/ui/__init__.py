@@ -5,9 +5,10 @@
     /ui/r/<name>/manifests/<tag or digest>     config, layers or child manifests, annotations, referrers
 
 Each page answers `?format=json` with the data it renders. Pages need what the API's base endpoint
-needs (the same credentials), and a repository page also needs pull access to that repository.
-Names and references from the URL (percent-decoded by the router) pass the API's validator
-(`names`) before anything is looked up.
+needs (the same credentials), and a repository page also needs pull access to that repository. The
+front page shows registry-wide storage totals, so it needs what /metrics needs: with `--auth token`,
+the `registry:metrics:*` grant. Names and references from the URL (percent-decoded by the router)
+pass the API's validator (`names`) before anything is looked up.
 """
 from __future__ import annotations
 
@@ -42,7 +43,7 @@ async def _repository_viewer(reg: Registry, request) -> str:
 
 async def index(request):
     reg: Registry = request.app["registry"]
-    user = await reg.viewer(request)
+    user = await reg.viewer(request, "metrics")
 
     def allowed(name: str) -> bool:
         try:
