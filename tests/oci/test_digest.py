@@ -27,3 +27,25 @@ def test_chain_ids_follow_the_spec():
     assert chain[0] == a
     assert chain[1] == Digest.of_bytes(f"{a} {b}".encode())
     assert chain[2] == Digest.of_bytes(f"{chain[1]} {c}".encode())
+
+
+# -- fuzz: only InvalidDigest escapes, and what parses prints back as given
+from hypothesis import given, strategies as st  # noqa: E402
+
+from helpers import fuzz_settings  # noqa: E402
+
+_DIGESTISH = st.one_of(
+    st.text(max_size=200),
+    st.builds(lambda alg, hexpart: f"{alg}:{hexpart}", st.sampled_from(["sha256", "sha512", "SHA256", "md5", ""]),
+              st.text(alphabet="0123456789abcdefABCDEF:/.%\0é", max_size=130)),
+    st.integers() | st.none() | st.binary(max_size=10))
+
+
+@fuzz_settings()
+@given(_DIGESTISH)
+def test_fuzz_parse_raises_only_invalid_digest(text):
+    try:
+        digest = Digest.parse(text)
+    except InvalidDigest:
+        return
+    assert str(digest) == text and "/" not in text and ".." not in text

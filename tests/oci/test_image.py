@@ -62,3 +62,32 @@ def test_config_validation():
                 {**good, "config": []}, {**good, "architecture": 5}):
         with pytest.raises(Exception):
             ImageConfig.parse(json.dumps(bad).encode())
+
+
+# -- fuzz: whatever the bytes, the manifest, index and config parsers raise InvalidImage and nothing else
+from hypothesis import given, strategies as st  # noqa: E402
+
+from helpers import fuzz_settings  # noqa: E402
+
+_SCALARS = (st.none() | st.booleans() | st.integers(min_value=-2**70, max_value=2**70)
+            | st.floats(allow_nan=False) | st.text(max_size=8)
+            | st.sampled_from([D, mediatype.OCI_MANIFEST, mediatype.OCI_INDEX, mediatype.OCI_CONFIG, 2, "layers"]))
+_VALUES = st.recursive(_SCALARS, lambda inner: st.lists(inner, max_size=4)
+                       | st.dictionaries(st.sampled_from(["mediaType", "digest", "size", "platform", "os",
+                                                          "architecture", "annotations", "urls", "x"]), inner,
+                                         max_size=5), max_leaves=25)
+_KEYS = ["schemaVersion", "mediaType", "config", "layers", "manifests", "annotations", "subject", "rootfs",
+         "diff_ids", "history", "architecture", "os"]
+_DOCUMENTS = st.dictionaries(st.sampled_from(_KEYS), _VALUES, max_size=8).map(lambda d: json.dumps(d).encode())
+_BYTES = st.binary(max_size=200) | _DOCUMENTS | st.sampled_from([b"[" * 5000, b'{"a":' * 3000, b"NaN", b"{}"])
+
+
+@fuzz_settings(max_examples=300)
+@given(_BYTES, st.sampled_from([None, mediatype.OCI_MANIFEST, mediatype.OCI_INDEX, mediatype.DOCKER_MANIFEST]))
+def test_fuzz_parsers_raise_only_invalid_image(data, media_type):
+    for parse in (lambda: Manifest.parse(data, media_type), lambda: Index.parse(data, media_type),
+                  lambda: ImageConfig.parse(data)):
+        try:
+            parse()
+        except InvalidImage:
+            pass

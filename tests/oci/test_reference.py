@@ -46,3 +46,25 @@ def test_malformed_references_are_rejected(bad):
 def test_uppercase_error_says_why():
     with pytest.raises(InvalidReference, match="lowercase"):
         Reference.parse("MyApp")
+
+
+# -- fuzz: only InvalidReference escapes; what parses normalizes to a fixed point
+from hypothesis import given, strategies as st  # noqa: E402
+
+from helpers import fuzz_settings  # noqa: E402
+
+_PIECES = st.sampled_from(["busybox", "a", "A", "localhost", "localhost:5000", "[::1]:5000", "example.com",
+                           "/", "//", ":", "@", "sha256:", D, "ab" * 32, "..", ".", "-", "_", "__", "latest",
+                           "t" * 130, "%2F", "\0", "é", " ", "x" * 300, "docker.io", "index.docker.io", "library"])
+_REFERENCES = st.text(max_size=300) | st.lists(_PIECES, max_size=8).map("".join)
+
+
+@fuzz_settings()
+@given(_REFERENCES)
+def test_fuzz_parse_raises_only_invalid_reference(text):
+    try:
+        ref = Reference.parse(text)
+    except InvalidReference:
+        return
+    assert Reference.parse(str(ref)) == ref
+    assert ".." not in ref.repository.split("/") and len(ref.name) <= 255

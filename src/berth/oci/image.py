@@ -27,6 +27,13 @@ def load_json(data: bytes, what: str, limit: int) -> dict:
     return doc
 
 
+def _media_type(doc: dict, given: str | None, default: str) -> str:
+    field = doc.get("mediaType")
+    if field is not None and not isinstance(field, str):
+        raise InvalidImage("mediaType is not a string")
+    return field or given or default
+
+
 def canonical_json(doc) -> bytes:
     """Compact, key-sorted JSON: the same document always hashes to the same digest."""
     return json.dumps(doc, separators=(",", ":"), sort_keys=True, ensure_ascii=False).encode()
@@ -41,7 +48,7 @@ class Manifest(Record):
     @classmethod
     def parse(cls, data: bytes, media_type: str | None = None) -> "Manifest":
         doc = load_json(data, "manifest", MAX_MANIFEST_SIZE)
-        mt = doc.get("mediaType") or media_type or mediatype.OCI_MANIFEST
+        mt = _media_type(doc, media_type, mediatype.OCI_MANIFEST)
         if mt in (mediatype.DOCKER_SCHEMA1, mediatype.DOCKER_SCHEMA1_SIGNED) or doc.get("schemaVersion") == 1:
             raise InvalidImage("Docker schema1 manifests are not supported (deprecated since 2017); re-push the image with a current client")
         if mt not in mediatype.MANIFESTS:
@@ -70,7 +77,7 @@ class Index(Record):
     @classmethod
     def parse(cls, data: bytes, media_type: str | None = None) -> "Index":
         doc = load_json(data, "index", MAX_MANIFEST_SIZE)
-        mt = doc.get("mediaType") or media_type or mediatype.OCI_INDEX
+        mt = _media_type(doc, media_type, mediatype.OCI_INDEX)
         if mt not in mediatype.INDEXES:
             raise InvalidImage(f"not an image index: media type {mt!r}")
         manifests = doc.get("manifests")

@@ -219,3 +219,47 @@ def test_hostile_input_on_every_route_stays_inside_the_storage(trapped):
     server.proc.terminate()
     log = server.proc.stderr.read()  # until the server exits
     assert SECRET.encode() not in log and b"Traceback" not in log, log[-2000:]
+
+
+# -- fuzz against the running server: paths, references and bodies give 4xx (or success), never a 500
+from hypothesis import given, strategies as st  # noqa: E402
+
+from helpers import fuzz_settings  # noqa: E402
+
+_SEGMENTS = st.sampled_from(["fuzz", "app", "..", ".", "%2e%2e", "%2F", "%00", "%C3%A9", "é", "A", "_layers",
+                             "manifests", "blobs", "uploads", "tags", "list", "referrers", "v1", "latest",
+                             "sha256:" + "0" * 64, "sha256:zz", "sha512:" + "a" * 128, "0" * 32, "x" * 300,
+                             "%252e", ";", "?", "#", "~", "%", "%ZZ", "ui", "r", "v2", "_catalog", "metrics"])
+_PATHS = st.builds(lambda prefix, parts, query: prefix + "/".join(parts) + query,
+                   st.sampled_from(["/v2/", "/v2/fuzz/app/", "/ui/r/", "/ui/r/fuzz/app/manifests/", "/",
+                                    "/v2/fuzz/app/manifests/", "/v2/fuzz/app/blobs/uploads/"]),
+                   st.lists(_SEGMENTS, max_size=6),
+                   st.sampled_from(["", "?format=json", "?n=-1", "?n=abc&last=%00", "?digest=sha256:x",
+                                    "?mount=..&from=..%2F..", "?digest=" + "sha256:" + "0" * 64]))
+_NESTED = st.integers(min_value=1, max_value=20000).map(lambda n: b"[" * n + b"]" * n)
+_BODIES = (st.binary(max_size=300) | _NESTED
+           | st.builds(lambda doc: json.dumps(doc).encode(),
+                       st.recursive(st.none() | st.integers() | st.text(max_size=10) | st.sampled_from(
+                           ["application/vnd.oci.image.manifest.v1+json", "sha256:" + "0" * 64, 2]),
+                           lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(
+                               ["schemaVersion", "mediaType", "config", "layers", "manifests", "subject",
+                                "digest", "size", "annotations"]), inner, max_size=5), max_leaves=20)))
+
+
+@fuzz_settings(max_examples=400, deadline_ms=10000)
+@given(method=st.sampled_from(["GET", "HEAD", "PUT", "POST", "PATCH", "DELETE"]), path=_PATHS, body=_BODIES,
+       content_type=st.sampled_from(["", "application/json", "application/vnd.oci.image.manifest.v1+json",
+                                     "application/vnd.oci.image.index.v1+json", "text/html; x=\"", "*/*"]),
+       extra=st.sampled_from([{}, {"Range": "bytes=5-1"}, {"Range": "bytes=-0"}, {"Content-Range": "9-1"},
+                              {"Accept": ",,;;"}, {"If-None-Match": "\"x\""}, {"Authorization": "Bearer %%"}]))
+def test_fuzz_server_never_answers_500(registry, method, path, body, content_type, extra):
+    headers = {**extra, **({"Content-Type": content_type} if content_type else {})}
+    lines = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+    with socket.create_connection(("127.0.0.1", registry.port), timeout=20) as s:
+        s.sendall(f"{method} {path} HTTP/1.1\r\nHost: x\r\n{lines}Content-Length: {len(body)}\r\n"
+                  f"Connection: close\r\n\r\n".encode() + body)
+        out = b""
+        while chunk := s.recv(65536):
+            out += chunk
+    status = int(out.split(b" ", 2)[1])
+    assert status < 500, (method, path, body[:100], out[:400])

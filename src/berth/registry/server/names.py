@@ -25,8 +25,8 @@ _UPLOAD_ID = re.compile(r"[0-9a-f]{32}")
 
 def repository(name: str) -> str:
     if not isinstance(name, str) or len(name) > MAX_NAME_LENGTH or not _NAME.fullmatch(name):
-        raise RegistryError("NAME_INVALID", f"invalid repository name {name[:300]!r}",
-                            detail={"name": name[:300]})
+        shown = str(name)[:300]
+        raise RegistryError("NAME_INVALID", f"invalid repository name {shown!r}", detail={"name": shown})
     return name
 
 
@@ -36,8 +36,8 @@ def is_tag(reference: str) -> bool:
 
 def tag(reference: str) -> str:
     if not isinstance(reference, str) or not is_tag(reference):
-        raise RegistryError("MANIFEST_INVALID" if ":" not in reference else "DIGEST_INVALID",
-                            f"invalid tag {reference[:200]!r}")
+        shown = str(reference)[:200]
+        raise RegistryError("MANIFEST_INVALID" if ":" not in shown else "DIGEST_INVALID", f"invalid tag {shown!r}")
     return reference
 
 

@@ -190,13 +190,8 @@ class TokenService:
             claims = jwt.verify(token.strip(), self.secret, self.issuer, self.service)
         except jwt.InvalidToken as e:
             raise self.challenge(realm, None, str(e), error="invalid_token") from None
-        access = {}
-        for entry in claims.get("access") or []:
-            if isinstance(entry, dict) and isinstance(entry.get("actions"), list):
-                key = (entry.get("type"), entry.get("name"))
-                access[key] = access.get(key, frozenset()) | frozenset(map(str, entry["actions"]))
         subject = claims.get("sub")
-        return TokenIdentity(subject if isinstance(subject, str) else "", access, realm, has_token=True)
+        return TokenIdentity(subject if isinstance(subject, str) else "", access_of(claims), realm, has_token=True)
 
     def challenge(self, realm: str, needed: str | None, message: str, error: str | None = None) -> RegistryError:
         header = f'Bearer realm="{realm}",service="{self.service}"'
@@ -261,6 +256,21 @@ class TokenAuthorizer(Authorizer):
         if not isinstance(user, TokenIdentity):
             raise RegistryError("UNAUTHORIZED", "authentication required")
         self.service.authorize_registry(user, resource)
+
+
+def access_of(claims: dict) -> dict[tuple[str, str], frozenset[str]]:
+    """(resource type, name) -> actions from a verified token's `access` claim; entries of any
+    other shape grant nothing."""
+    access = {}
+    entries = claims.get("access")
+    for entry in entries if isinstance(entries, list) else []:
+        if not isinstance(entry, dict) or not isinstance(entry.get("actions"), list):
+            continue
+        key = (entry.get("type"), entry.get("name"))
+        if all(isinstance(part, str) for part in key):
+            actions = frozenset(a for a in entry["actions"] if isinstance(a, str))
+            access[key] = access.get(key, frozenset()) | actions
+    return access
 
 
 def _local_address(request) -> str:
