@@ -226,17 +226,26 @@ from hypothesis import given, strategies as st  # noqa: E402
 
 from helpers import fuzz_settings  # noqa: E402
 
-_SEGMENTS = st.sampled_from(["fuzz", "app", "..", ".", "%2e%2e", "%2F", "%00", "%C3%A9", "é", "A", "_layers",
-                             "manifests", "blobs", "uploads", "tags", "list", "referrers", "v1", "latest",
-                             "sha256:" + "0" * 64, "sha256:zz", "sha512:" + "a" * 128, "0" * 32, "x" * 300,
-                             "%252e", ";", "?", "#", "~", "%", "%ZZ", "ui", "r", "v2", "_catalog", "metrics"])
-_PATHS = st.builds(lambda prefix, parts, query: prefix + "/".join(parts) + query,
-                   st.sampled_from(["/v2/", "/v2/fuzz/app/", "/ui/r/", "/ui/r/fuzz/app/manifests/", "/",
-                                    "/v2/fuzz/app/manifests/", "/v2/fuzz/app/blobs/uploads/"]),
-                   st.lists(_SEGMENTS, max_size=6),
-                   st.sampled_from(["", "?format=json", "?n=-1", "?n=abc&last=%00", "?digest=sha256:x",
-                                    "?mount=..&from=..%2F..", "?digest=" + "sha256:" + "0" * 64]))
-_NESTED = st.integers(min_value=1, max_value=20000).map(lambda n: b"[" * n + b"]" * n)
+_PIECES = ["fuzz", "app", "..", ".", "%2e%2e", "%2F", "%00", "%C3%A9", "é", "A", "_layers", "v1", "latest",
+           "sha256:" + "0" * 64, "sha256:zz", "sha512:" + "a" * 128, "0" * 32, "x" * 300, "%252e", ";", "~",
+           "%", "%ZZ", "..%2F" * 5 + "gc.lock", "..%2F" * 6 + "registry%2Fgc.lock", "..%2f..%2f..", "v1%00", "/"]
+_SLOT = st.one_of(st.sampled_from(_PIECES), st.lists(st.sampled_from(_PIECES), min_size=2, max_size=4).map("".join),
+                  st.text(alphabet=st.characters(codec="ascii", exclude_characters=" \r\n#?"), max_size=40))
+_TEMPLATES = [t for _, t, _ in _routes("{digest}", "{upload}")] + [
+    "/v2/_catalog?n={ref}&last={name}", "/metrics", "/?format=json", "/v2/{name}/referrers/{digest}?artifactType={ref}"]
+_VALID = {"name": "fuzz/app", "ref": "v1", "digest": "sha256:" + "0" * 64, "upload": "0" * 32}
+
+
+@st.composite
+def _paths(draw):
+    """A route of the API or UI with some of its slots hostile, the others valid."""
+    template = draw(st.sampled_from(_TEMPLATES))
+    slots = {slot: draw(_SLOT) if draw(st.booleans()) else valid for slot, valid in _VALID.items()}
+    return template.format(**slots)
+
+
+_PATHS = _paths()
+_NESTED = st.sampled_from([2, 64, 65, 1500, 30000]).map(lambda n: b"[" * n + b"]" * n)
 _BODIES = (st.binary(max_size=300) | _NESTED
            | st.builds(lambda doc: json.dumps(doc).encode(),
                        st.recursive(st.none() | st.integers() | st.text(max_size=10) | st.sampled_from(
@@ -246,13 +255,21 @@ _BODIES = (st.binary(max_size=300) | _NESTED
                                 "digest", "size", "annotations"]), inner, max_size=5), max_leaves=20)))
 
 
-@fuzz_settings(max_examples=400, deadline_ms=10000)
+@pytest.fixture(scope="module")
+def fuzz_target(registry):
+    """The module's registry with fuzz/app:v1 in it, so fuzzed references find real storage."""
+    registry.client().push_image("fuzz/app", "v1", layers=[b"fuzz layer"])
+    return registry
+
+
+@fuzz_settings(max_examples=300, deadline_ms=10000)
 @given(method=st.sampled_from(["GET", "HEAD", "PUT", "POST", "PATCH", "DELETE"]), path=_PATHS, body=_BODIES,
        content_type=st.sampled_from(["", "application/json", "application/vnd.oci.image.manifest.v1+json",
                                      "application/vnd.oci.image.index.v1+json", "text/html; x=\"", "*/*"]),
        extra=st.sampled_from([{}, {"Range": "bytes=5-1"}, {"Range": "bytes=-0"}, {"Content-Range": "9-1"},
                               {"Accept": ",,;;"}, {"If-None-Match": "\"x\""}, {"Authorization": "Bearer %%"}]))
-def test_fuzz_server_never_answers_500(registry, method, path, body, content_type, extra):
+def test_fuzz_server_never_answers_500(fuzz_target, method, path, body, content_type, extra):
+    registry = fuzz_target
     headers = {**extra, **({"Content-Type": content_type} if content_type else {})}
     lines = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
     with socket.create_connection(("127.0.0.1", registry.port), timeout=20) as s:
