@@ -68,10 +68,12 @@ def loads(data: bytes | str, max_bytes: int, max_depth: int = MAX_DEPTH):
             text = data
         else:
             raise InvalidJSON(f"cannot parse JSON from {type(data).__name__}")
-        utf8 = text.encode("utf-8", "surrogatepass")
+        # nesting deeper than max_depth takes more than 2 * max_depth characters; anything shorter
+        # cannot be valid and too deep, and the parser recurses at most once per character
+        deep_enough = len(text) > 2 * max_depth and too_deep(text.encode("utf-8", "surrogatepass"), max_depth)
     except UnicodeError:
         raise InvalidJSON("JSON document is not valid UTF-8, -16 or -32") from None
-    if too_deep(utf8, max_depth):
+    if deep_enough:
         raise InvalidJSON(f"JSON document is nested deeper than {max_depth} levels")
     try:
         return json.loads(text, parse_constant=_refuse_constant)

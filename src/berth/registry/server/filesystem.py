@@ -147,12 +147,22 @@ class FilesystemStorage(Storage):
         fd = self._open(rel)
         if fd is None:
             return None
-        with open(fd, "rb") as f:
-            data = f.read(limit + 1)
+        try:
             st = os.fstat(fd)
-        if len(data) > limit:
+            # read what fstat promises (plus one byte, to see the end) rather than `limit`: a read of
+            # `limit` bytes allocates that much up front, megabytes for a 100-byte file
+            pieces, size = [], 0
+            while size <= limit:
+                piece = os.read(fd, min(max(st.st_size - size, 0), limit - size) + 1)
+                if not piece:
+                    break
+                pieces.append(piece)
+                size += len(piece)
+        finally:
+            os.close(fd)
+        if size > limit:
             raise OSError(errno.EFBIG, f"larger than {limit} bytes", rel)
-        return data, st
+        return b"".join(pieces), st
 
     def _read_json(self, rel: str, limit: int = _LINK_LIMIT):
         """A small JSON object this module wrote; None when missing, oversized or corrupt."""
