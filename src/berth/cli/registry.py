@@ -72,7 +72,9 @@ def _token_auth(storage_dir, htpasswd, policy_path, issuer, ttl, realm) -> dict:
              "flow with a built-in token service at /token and per-repository permissions from --token-policy.")
 @option("--token-policy", default=NotGiven("token_policy"), metavar="FILE",
         help='JSON permissions for --auth token: {"USER": {"REPO-GLOB": ["pull", "push", "delete" or "*"]}}; '
-             'user "anonymous" is a client without credentials, "*" any logged-in user.')
+             'user "anonymous" is a client without credentials, "*" any logged-in user; the keys '
+             '"registry:metrics" and "registry:catalog" (with ["*"]) grant /metrics with the UI front page, '
+             'and the catalog.')
 @option("--token-issuer", default=NotGiven("token_issuer"), help="The tokens' issuer (iss claim).")
 @option("--token-ttl", default=NotGiven("token_ttl"), help="How long a token stays valid (s/m/h/d).")
 @option("--token-realm", default=NotGiven("token_realm"), metavar="URL",

@@ -20,9 +20,11 @@ checked here (no `/`, NUL, `.` or `..`) and resolved by openat2 relative to an f
 with RESOLVE_BENEATH and no symlink followed: the kernel refuses to leave the root whatever the
 path says, and a symlink found in the storage (the registry writes none) counts as missing. Only
 regular files are read (an O_PATH open and fstat come first, so a device or FIFO is never
-opened), and every read is bounded. Writes, renames and unlinks act relative to directory fds
-opened the same way. Files that fail to parse count as missing; their contents never reach an
-error message or the log.
+opened), and every read is bounded. Writes, renames and unlinks of blobs, links, tags and
+referrers act relative to directory fds opened the same way; the upload area's own files
+(uploads/<id>, an id generated here or matched against a strict pattern by `names`) are still
+handled by path. Files that fail to parse count as missing; their contents never reach an error
+message or the log.
 """
 from __future__ import annotations
 
@@ -82,8 +84,19 @@ class FilesystemStorage(Storage):
         self.root = os.path.abspath(root)
         for sub in ("blobs", "repositories", "uploads"):
             os.makedirs(os.path.join(self.root, sub), exist_ok=True)
-        # every path resolves beneath this fd (held for the storage's lifetime)
+        # every path resolves beneath this fd (held until close)
         self._root_fd = os.open(self.root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+
+    def close(self) -> None:
+        if self._root_fd >= 0:
+            os.close(self._root_fd)
+            self._root_fd = -1
+
+    def __del__(self):
+        try:
+            self.close()
+        except (OSError, AttributeError, TypeError):  # half-built, or at interpreter exit
+            pass
 
     # -- paths, relative to the root
     def _blob_rel(self, digest: Digest) -> str:
