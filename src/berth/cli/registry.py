@@ -99,7 +99,8 @@ def serve_cmd(engine, config, addr, storage, htpasswd, auth, token_policy, token
         ui=no_ui if isinstance(no_ui, NotGiven) else not no_ui,
         metrics=no_metrics if isinstance(no_metrics, NotGiven) else not no_metrics), config)
     addr, storage, htpasswd, auth = settings["addr"], settings["storage"], settings["htpasswd"], settings["auth"]
-    token_policy, token_issuer, token_realm = settings["token_policy"], settings["token_issuer"], settings["token_realm"]
+    token_policy, token_issuer = settings["token_policy"], settings["token_issuer"]
+    token_realm = settings["token_realm"]
     token_ttl = str(settings["token_ttl"])
     tls_cert, tls_key, read_only = settings["tls_cert"], settings["tls_key"], settings["read_only"]
     max_upload_size = str(settings["max_upload_size"]) if settings["max_upload_size"] is not None else None

@@ -354,7 +354,8 @@ def test_registry_wide_reads_need_an_explicit_grant(token_registry):
 def test_realm_never_reflects_an_unchecked_host(token_registry):
     port = token_registry.port
     expected_default = f"http://127.0.0.1:{port}/token"
-    for host, realm in ((f"127.0.0.1:{port}", expected_default), ("registry.example:5000", "http://registry.example:5000/token"),
+    for host, realm in ((f"127.0.0.1:{port}", expected_default),
+                        ("registry.example:5000", "http://registry.example:5000/token"),
                         ("[::1]:5000", "http://[::1]:5000/token")):
         status, headers, _ = _raw_get(port, "/v2/", {"Host": host})
         assert status == 401 and f'realm="{realm}"' in headers["WWW-Authenticate"], host
@@ -423,7 +424,8 @@ def _token_pieces():
 
 _JSONISH = st.recursive(st.none() | st.booleans() | st.integers(min_value=-2**80, max_value=2**80) | st.floats()
                         | st.text(max_size=6),
-                        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+                        lambda inner: st.lists(inner, max_size=3)
+                        | st.dictionaries(st.text(max_size=6), inner, max_size=3),
                         max_leaves=15)
 _CLAIM_KEYS = st.sampled_from(["iss", "aud", "exp", "nbf", "sub", "access", "type", "name", "actions"])
 _CLAIMS = st.dictionaries(_CLAIM_KEYS, _JSONISH | st.lists(st.dictionaries(_CLAIM_KEYS, _JSONISH, max_size=4),

@@ -77,7 +77,8 @@ class Policy:
                         raise BerthError(f"{source}: {user!r}: unknown registry resource {pattern!r} (use "
                                          f"{', '.join(REGISTRY_PREFIX + r for r in REGISTRY_RESOURCES)})")
                     if set(actions) != {"*"}:
-                        raise BerthError(f"{source}: {user!r} {pattern!r}: a registry resource takes the actions [\"*\"]")
+                        raise BerthError(f"{source}: {user!r} {pattern!r}: a registry resource takes "
+                                         'the actions ["*"]')
                     resources.add(resource)
                     continue
                 unknown = set(actions) - {*ACTIONS, "*"}
