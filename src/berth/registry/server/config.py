@@ -34,13 +34,15 @@ class NotGiven:
 
 
 DEFAULTS = {"addr": "127.0.0.1:5000", "storage": None, "htpasswd": None, "auth": None, "token_policy": None,
-            "token_issuer": "berth-token-service", "token_ttl": "5m", "token_realm": None, "tls_cert": None,
-            "tls_key": None, "read_only": False, "max_upload_size": None, "purge_uploads_after": "168h",
-            "ui": True, "metrics": True}
+            "token_issuer": "berth-token-service", "token_ttl": "5m", "tls_cert": None, "tls_key": None,
+            "token_realm": None,
+            "read_only": False, "max_upload_size": None, "purge_uploads_after": "168h", "ui": True,
+            "metrics": True}
 _TYPES = {"addr": (str,), "storage": (str,), "htpasswd": (str,), "auth": (str,), "token_policy": (str,),
-          "token_issuer": (str,), "token_ttl": (str, int, float), "token_realm": (str,), "tls_cert": (str,),
-          "tls_key": (str,), "read_only": (bool,), "max_upload_size": (str, int),
-          "purge_uploads_after": (str, int, float), "ui": (bool,), "metrics": (bool,)}
+          "token_issuer": (str,), "token_ttl": (str, int, float), "tls_cert": (str,), "tls_key": (str,),
+          "token_realm": (str,),
+          "read_only": (bool,), "max_upload_size": (str, int), "purge_uploads_after": (str, int, float),
+          "ui": (bool,), "metrics": (bool,)}
 _CHOICES = {"auth": ("basic", "token")}
 _PATHS = ("storage", "htpasswd", "token_policy", "tls_cert", "tls_key")
 _TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false"}
