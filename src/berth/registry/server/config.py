@@ -34,8 +34,8 @@ class NotGiven:
 
 
 DEFAULTS = {"addr": "127.0.0.1:5000", "storage": None, "htpasswd": None, "auth": None, "token_policy": None,
-            "token_issuer": "berth-token-service", "token_ttl": "5m", "tls_cert": None, "tls_key": None,
             "token_realm": None,
+            "token_issuer": "berth-token-service", "token_ttl": "5m", "tls_cert": None, "tls_key": None,
             "read_only": False, "max_upload_size": None, "purge_uploads_after": "168h", "ui": True,
             "metrics": True}
 _TYPES = {"addr": (str,), "storage": (str,), "htpasswd": (str,), "auth": (str,), "token_policy": (str,),
