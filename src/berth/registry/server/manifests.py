@@ -21,15 +21,21 @@ _FOREIGN = {mediatype.DOCKER_LAYER_FOREIGN, mediatype.OCI_LAYER_NONDIST, mediaty
             "application/vnd.oci.image.layer.nondistributable.v1.tar+zstd"}
 
 
-async def _resolve(reg: Registry, name: str, reference: str):
-    digest, tag = names.reference(reference)
+def _lookup(storage, name: str, digest: Digest | None, tag: str | None, read: bool):
+    """(ManifestInfo or None, its bytes if `read`): the whole lookup in one worker-thread hop."""
     if tag is not None:
-        digest = await reg.io(reg.storage.resolve_tag, name, tag)
-    info = await reg.io(reg.storage.manifest_info, name, digest) if digest else None
+        digest = storage.resolve_tag(name, tag)
+    info = storage.manifest_info(name, digest) if digest else None
+    return info, (storage.read_blob(info.digest) if info is not None and read else None)
+
+
+async def _resolve(reg: Registry, name: str, reference: str, read: bool = False):
+    digest, tag = names.reference(reference)
+    info, data = await reg.io(_lookup, reg.storage, name, digest, tag, read)
     if info is None:
         raise RegistryError("MANIFEST_UNKNOWN", f"manifest {reference} unknown to repository {name}",
                             detail={"reference": reference})
-    return info
+    return info, data
 
 
 def accepts(header: str, media_type: str) -> bool:
@@ -38,7 +44,7 @@ def accepts(header: str, media_type: str) -> bool:
 
 
 async def get(reg: Registry, request, name: str, reference: str):
-    info = await _resolve(reg, name, reference)
+    info, data = await _resolve(reg, name, reference, read=request.method == "GET")
     accept = ",".join(request.headers.getall("Accept", []))
     if not accepts(accept, info.media_type):
         raise RegistryError("MANIFEST_UNKNOWN", f"manifest {reference} is a {info.media_type}, which the "
@@ -53,7 +59,6 @@ async def get(reg: Registry, request, name: str, reference: str):
         await response.prepare(request)
         await response.write_eof()
         return response
-    data = await reg.io(reg.storage.read_blob, info.digest)
     return web.Response(body=data, headers=headers)
 
 
