@@ -27,6 +27,18 @@ class Engine:
         return ContainerService(self.store, self.images)
 
     @cached_property
+    def builds(self):
+        """Images from Dockerfiles (BuildRequest)."""
+        from berth.build.service import BuildService
+        return BuildService(self)
+
+    @cached_property
+    def files(self):
+        """A container's files: cp, diff, commit, export."""
+        from berth.container.files import FileService
+        return FileService(self.containers)
+
+    @cached_property
     def registries(self):
         """Pull, push, copy, login: images to and from registries."""
         from berth.registry.client.service import RegistryClientService

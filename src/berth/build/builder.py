@@ -24,25 +24,10 @@ from berth.build.scopes import PLATFORM_ARGS, PROXY_ARGS, GlobalScope
 from berth.build.stagegraph import target_stages
 from berth.container import imageconfig
 from berth.errors import ImageNotFound, StepFailed
-from berth.image.config import DEFAULT_PATH, rfc3339
+from berth.image.config import DEFAULT_PATH
 from berth.oci.image import canonical_json
 from berth.oci.platform import Platform
-from berth.oci.reference import Reference
-
-class BuildOptions:
-    def __init__(self, tags=(), target: str | None = None, build_args: dict | None = None, no_cache: bool = False,
-                 pull: bool = False, network: str = "bridge", labels: dict | None = None,
-                 source_date_epoch: int | None = None, output=None, explain: bool = False,
-                 secrets: dict | None = None):
-        self.tags = [Reference.parse(t) for t in tags]
-        self.target, self.build_args = target, dict(build_args or {})
-        self.no_cache, self.pull, self.network = no_cache, pull, network
-        self.labels = dict(labels or {})
-        self.source_date_epoch = source_date_epoch
-        self.output = output or (lambda text: None)   # progress lines (str)
-        self.explain = explain
-        self.secrets = dict(secrets or {})  # RUN --mount=type=secret: id -> file on the host
-
+from berth.timefmt import rfc3339
 
 class _Stage:
     """What a stage has built so far: its config, layers, and the cache key of its last step."""
@@ -66,17 +51,17 @@ class Builder:
         self.store = engine.store
         self.cache = BuildCache(self.store)
 
-    def build(self, context, opts: BuildOptions):
-        """Build from a BuildContext; returns the final Image (tagged with opts.tags)."""
+    def build(self, context, opts):
+        """Build from a BuildContext as a BuildRequest (`opts`) asks; returns the final Image, tagged."""
         dockerfile = df.parse(context.dockerfile, context.dockerfile_name)
         for warning in dockerfile.warnings:
-            opts.output(f"WARNING: {warning}")
+            opts.say(f"WARNING: {warning}")
         host = Platform.host()
         scope = GlobalScope(dockerfile, opts.build_args, host, host)
         stages = target_stages(dockerfile, opts.target, scope)
         unused = set(opts.build_args) - dockerfile.declared_args() - set(PROXY_ARGS) - set(PLATFORM_ARGS)
         if unused:
-            opts.output(f"WARNING: build args not consumed: {', '.join(sorted(unused))}")
+            opts.say(f"WARNING: build args not consumed: {', '.join(sorted(unused))}")
         built: dict[int, _Stage] = {}
         # this build's state, for COPY --from and RUN --mount sources
         self._built, self._dockerfile, self._context = built, dockerfile, context
@@ -84,14 +69,14 @@ class Builder:
         step = 0
         for rs in stages:
             step += 1
-            opts.output(f"[{step}/{total}] FROM {rs.base}" + (f" AS {rs.stage.name}" if rs.stage.name else ""))
+            opts.say(f"[{step}/{total}] FROM {rs.base}" + (f" AS {rs.stage.name}" if rs.stage.name else ""))
             state = self._base(rs, built, opts)
             variables = scope.stage_scope(state.config.get("config", {}).get("Env") or [])
             triggers = self._onbuild_triggers(state, rs)
             for i, ins in enumerate(triggers + list(rs.stage.instructions)):
                 step += 1 if i >= len(triggers) else 0
                 ins = variables.step(ins)
-                opts.output(f"[{step}/{total}] {ins.original.strip()}")
+                opts.say(f"[{step}/{total}] {ins.original.strip()}")
                 self._apply(ins, state, variables, opts)
             built[rs.stage.index] = state
         final = built[stages[-1].stage.index]
@@ -101,12 +86,12 @@ class Builder:
         history = config.get("history") or []
         config["created"] = history[-1]["created"] if history else rfc3339(self._now(opts))
         config_bytes = canonical_json(config)
-        image = self.store.images.add(config_bytes, final.layers, opts.tags)
+        image = self.store.images.add(config_bytes, final.layers, opts.references)
         return image
 
     # ---- stages ----------------------------------------------------------------------------
 
-    def _base(self, rs, built: dict, opts: BuildOptions) -> _Stage:
+    def _base(self, rs, built: dict, opts) -> _Stage:
         if rs.is_scratch:
             host = Platform.host()
             # docker gives a scratch stage the default PATH, so that RUN and the image's command find binaries
@@ -125,7 +110,7 @@ class Builder:
             except ImageNotFound:
                 image = None
         if image is None:
-            opts.output(f"pulling {rs.base}")
+            opts.say(f"pulling {rs.base}")
             image = self.engine.registries.pull(rs.base)
         config = self.store.images.config(image).doc
         config = copy.deepcopy(config)
@@ -137,7 +122,7 @@ class Builder:
 
     # ---- instructions ----------------------------------------------------------------------
 
-    def _apply(self, ins, state: _Stage, variables, opts: BuildOptions) -> None:
+    def _apply(self, ins, state: _Stage, variables, opts) -> None:
         cfg = state.config.setdefault("config", {})
         if isinstance(ins, df.Run):
             return self._run(ins, state, variables, opts)
@@ -163,7 +148,7 @@ class Builder:
         self.cache.put(key, state.key, ins.keyword, {"config": cfg}, None, state.config)
         state.key = key
 
-    def _run(self, ins, state: _Stage, variables, opts: BuildOptions) -> None:
+    def _run(self, ins, state: _Stage, variables, opts) -> None:
         cfg = state.config.get("config", {})
         script = ins.heredoc_script()
         if script and script[0] == "file":
@@ -186,7 +171,7 @@ class Builder:
             return
         def output(data: bytes):
             for line in data.decode(errors="replace").splitlines():
-                opts.output(f"  {line}")
+                opts.say(f"  {line}")
         from contextlib import ExitStack
         with ExitStack() as sources, \
                 StepRootfs(self.store, self.engine.containers.runtime(), state.lowers(self.store)) as step:
@@ -199,7 +184,7 @@ class Builder:
             layer = step.layer(state.parent, opts.source_date_epoch)
         self._add_layer(state, layer, ins, opts, key, inputs)
 
-    def _run_mount(self, m, ins, sources, opts: BuildOptions):
+    def _run_mount(self, m, ins, sources, opts):
         """A RUN --mount as an OCI mount. cache: a directory kept in the store across builds (by id,
         default the target); tmpfs: fresh memory; bind: from the context, a stage or an image,
         read-only unless rw; secret: a file given with --secret, never part of a layer or key."""
@@ -252,7 +237,7 @@ class Builder:
             raise ins.error("RUN --mount=type=bind needs a build context or from=")
         return self._context.source_root()
 
-    def _copy(self, ins, state: _Stage, opts: BuildOptions) -> None:
+    def _copy(self, ins, state: _Stage, opts) -> None:
         # --link (BuildKit: copy into an empty layer stacked on the stage, so that it survives a new
         # base) copies as without it: the same files in every usual case. Where BuildKit differs,
         # berth keeps the image as it was: existing parent directories keep their mode and owner
@@ -318,7 +303,7 @@ class Builder:
                 layer = step.layer(state.parent, opts.source_date_epoch)
         self._add_layer(state, layer, ins, opts, key, inputs)
 
-    def _workdir(self, ins, state: _Stage, workdir: str, opts: BuildOptions) -> None:
+    def _workdir(self, ins, state: _Stage, workdir: str, opts) -> None:
         key = self.cache.key(state.key, "WORKDIR", workdir)  # as configured: `/a/` and `/a` differ in the config
         inputs = {"path": workdir}
         if self._cached(key, state, ins, inputs, opts):
@@ -349,7 +334,7 @@ class Builder:
         state.key = key
         self.cache.put(key, parent_key, ins.keyword, inputs, layer.chain_id, state.config)
 
-    def _cached(self, key: str, state: _Stage, ins, inputs: dict, opts: BuildOptions) -> bool:
+    def _cached(self, key: str, state: _Stage, ins, inputs: dict, opts) -> bool:
         if opts.no_cache:
             return False
         hit = self.cache.get(key)
@@ -361,13 +346,13 @@ class Builder:
                     state.layers.append(layer)
                 state.config = config
                 state.key = key
-                opts.output("  CACHED")
+                opts.say("  CACHED")
                 return True
         if opts.explain:
-            opts.output(f"  cache miss: {self.cache.explain(state.key, ins.keyword, inputs)}")
+            opts.say(f"  cache miss: {self.cache.explain(state.key, ins.keyword, inputs)}")
         return False
 
-    def _history(self, state: _Stage, ins, opts: BuildOptions, empty: bool) -> None:
+    def _history(self, state: _Stage, ins, opts, empty: bool) -> None:
         entry = {"created": rfc3339(self._now(opts)), "created_by": f"{ins.original.strip()} # buildkit",
                  "comment": "buildkit.dockerfile.v0"}
         if empty:
@@ -375,7 +360,7 @@ class Builder:
         state.config.setdefault("history", []).append(entry)
 
     @staticmethod
-    def _now(opts: BuildOptions) -> float:
+    def _now(opts) -> float:
         return opts.source_date_epoch if opts.source_date_epoch is not None else time.time()
 
 
@@ -412,7 +397,7 @@ class _Downloads:
     cache key needs of them: each file's name, content digest and mtime (BuildKit keys downloads on
     these too, so a cache hit never differs from what a fresh download would give)."""
 
-    def __init__(self, store, ins, urls: list[str], workdir: str, opts: BuildOptions):
+    def __init__(self, store, ins, urls: list[str], workdir: str, opts):
         self.store, self.ins, self.urls, self.workdir, self.opts = store, ins, urls, workdir, opts
         self.staging = None
         self.files: list[str] = []  # relative to the staging directory
@@ -440,7 +425,7 @@ class _Downloads:
                 raise self.ins.error(str(err)) from None
             if not got.name and self.ins.dest.endswith("/"):
                 raise self.ins.error(f"cannot determine filename for source {url}")
-            self.opts.output(f"  downloaded {url}: {got.size} bytes, {got.digest}")
+            self.opts.say(f"  downloaded {url}: {got.size} bytes, {got.digest}")
             self.files.append(os.path.relpath(got.path, self.staging.path))
             fetched.append(f"{posixpath.basename(got.path)}:{got.digest}:{got.mtime}")
         self.summary = " ".join(fetched)

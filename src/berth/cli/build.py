@@ -58,26 +58,15 @@ def _secrets(values) -> dict:
 def build_cmd(engine, tags, dockerfile, target, build_args, no_cache, pull, network, labels, source_date_epoch,
               progress, quiet, iidfile, explain, secrets, context):
     """Build an image from a Dockerfile and a context (a directory, or - for a tar or Dockerfile on stdin)."""
-    from berth.build.builder import Builder, BuildOptions
-    from berth.build.context import BuildContext, read_dockerfile
+    from berth.build.service import BuildRequest
     quiet = quiet or progress == "quiet"
-    opts = BuildOptions(tags=tags, target=target, build_args=_pairs(build_args, "--build-arg"), no_cache=no_cache,
-                        pull=pull, network=network, labels=_pairs(labels, "--label"),
-                        source_date_epoch=source_date_epoch, explain=explain, secrets=_secrets(secrets),
-                        output=None if quiet else (lambda line: echo(line, err=True)))
-    if context == "-":
-        ctx = BuildContext.from_stream(sys.stdin.buffer, engine.store.tmp, dockerfile)
-    elif dockerfile == "-":
-        ctx = BuildContext.from_directory(context, dockerfile_data=read_dockerfile(sys.stdin.buffer))
-    else:
-        ctx = BuildContext.from_directory(context, dockerfile)
-    with ctx:
-        image = Builder(engine).build(ctx, opts)
-    if iidfile:
-        from berth.store.fsutil import replace_atomically
-        with replace_atomically(iidfile) as f:
-            f.write(str(image.id).encode())
+    request = BuildRequest(context=None if context == "-" else context, stream=sys.stdin.buffer, dockerfile=dockerfile,
+                           tags=list(tags), target=target, build_args=_pairs(build_args, "--build-arg"),
+                           no_cache=no_cache, pull=pull, network=network, labels=_pairs(labels, "--label"),
+                           source_date_epoch=source_date_epoch, explain=explain, secrets=_secrets(secrets),
+                           output=None if quiet else (lambda line: echo(line, err=True)), iidfile=iidfile)
+    image = engine.builds.build(request)
     if not quiet:
-        for t in opts.tags:
+        for t in request.references:
             echo(f"Successfully tagged {t.familiar}", err=True)
     echo(str(image.id))

@@ -115,68 +115,41 @@ def _require_terminal() -> None:
 
 
 def _run_attached(engine, c, interactive: bool, tty: bool, remove: bool, remove_on_failure: bool = True) -> int:
-    """Start attached, copy I/O until the container's output ends, and return its exit code. While
-    attached, this client (not the monitor's cleanup) removes a --rm container."""
-    from berth.store import fsutil
-    svc = engine.containers
-    bundle = svc.records.dir(c.id)
+    """Start attached, copy I/O until the container's output ends, and return its exit code."""
     size = None
     if tty and sys.stdin.isatty():  # the container starts at the client terminal's size, as docker's
         size = os.get_terminal_size(sys.stdin.fileno())[::-1]
-    with fsutil.flock(os.path.join(bundle, "attached")):
-        try:
-            c, sock = svc.start(c.id, attach=True, console_size=size)
-        except BaseException:
-            if remove_on_failure:
-                svc.remove(c.id, force=True, volumes=True)
-            raise
-        code = _pump(svc, c, sock, interactive, tty)
-        if remove:
-            svc.remove(c.id, force=True, volumes=True)
-    if not remove and c.config["restart"]["name"] != "no":
-        # the monitor's exit hook left this to the attached client: apply the restart policy in
-        # the background, as the engine does after `docker run` returns
-        import subprocess
-        subprocess.Popen([sys.executable, "-m", "berth", "--root", svc.store.root, "container", "cleanup", c.id],
-                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                         start_new_session=True)
-    return code
+    with engine.containers.run_attached(c.id, size, remove=remove, remove_on_failure=remove_on_failure) as session:
+        return _pump(session, interactive, tty)
 
 
-def _pump(svc, c, sock, interactive: bool, tty: bool) -> int:
+def _pump(session, interactive: bool, tty: bool) -> int:
+    """The terminal's side of an attachment: raw mode and size changes for -t, signals forwarded
+    without; returns the exit code."""
     import _signal as signal  # the C module: `signal` builds enums at import, on every `berth run`
-    from berth.runtime import attach
     stdin_fd = sys.stdin.fileno() if interactive else None
     restore = None
-    rt = svc.runtime(c.config.get("runtime"))
-
-    def forward(signum, _frame):  # docker's --sig-proxy: signals go to the container
-        try:
-            rt.kill(c.id, signum)
-        except Exception:
-            pass
-    previous = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)} if not tty else {}
+    previous = {s: signal.signal(s, lambda signum, _frame: session.signal(signum))
+                for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)} if not tty else {}
     if tty and sys.stdin.isatty():
         import termios
         import tty as ttymod
 
         def resize(*_):  # now, and whenever the client's terminal changes size
             size = os.get_terminal_size(sys.stdin.fileno())
-            attach.resize(svc.records.dir(c.id), size.lines, size.columns)
+            session.resize(size.lines, size.columns)
         restore = termios.tcgetattr(sys.stdin.fileno())
         ttymod.setraw(sys.stdin.fileno())
         resize()
         previous[signal.SIGWINCH] = signal.signal(signal.SIGWINCH, resize)
     try:
-        attach.pump(sock, stdin_fd, sys.stdout.fileno(), sys.stderr.fileno())
+        return session.pump(stdin_fd, sys.stdout.fileno(), sys.stderr.fileno())
     finally:
-        sock.close()
         if restore is not None:
             import termios
             termios.tcsetattr(sys.stdin.fileno(), termios.TCSADRAIN, restore)
         for s, h in previous.items():
             signal.signal(s, h)
-    return svc.wait(c.id)
 
 
 @command("start")
@@ -214,13 +187,9 @@ def _each(names, action, echo_name=False):
 @argument("name")
 def attach_cmd(engine, no_stdin, name):
     """Attach local standard input, output, and error streams to a running container."""
-    from berth.errors import Conflict
-    from berth.runtime.attach import connect
-    c = engine.containers.get(name)
-    if c.status != "running":
-        raise Conflict("You cannot attach to a stopped container, start it first")
-    sock = connect(engine.containers.records.dir(c.id))
-    sys.exit(_pump(engine.containers, c, sock, c.config["stdin"] and not no_stdin, c.config["tty"]))
+    session = engine.containers.attach(name)
+    c = session.container
+    sys.exit(_pump(session, c.config["stdin"] and not no_stdin, c.config["tty"]))
 
 
 @command("stop")
@@ -422,7 +391,7 @@ def _ps_filter(engine, filters):
 def logs_cmd(engine, follow, since, tail, timestamps, until, name):
     """Fetch the logs of a container."""
     from berth.errors import BerthError
-    from berth.runtime.logs import docker_time, parse_bound
+    from berth.timefmt import docker_time, parse_bound
     if tail != "all" and not tail.isdigit():
         raise BerthError(f"invalid --tail value {tail!r}: a number or 'all'")
     now = time.time_ns()

@@ -25,11 +25,6 @@ def _os_errors(f):
     return run
 
 
-def _files(engine):
-    from berth.container.files import FileService
-    return FileService(engine.containers)
-
-
 def _split(arg: str) -> tuple[str | None, str]:
     """docker's splitCpArg: CONTAINER:PATH, unless the argument is a local absolute path or
     starts with `.` (./file:name is a local file)."""
@@ -69,7 +64,7 @@ def cp_cmd(engine, archive_mode, follow_link, quiet, src, dest):
         raise BerthError("copying between containers is not supported")
     if src_ctr is None and dest_ctr is None:
         raise BerthError("must specify at least one container source")
-    files = _files(engine)
+    files = engine.files
     if src_ctr is not None:
         if dest_path == "-" and sys.stdout.isatty():
             raise BerthError("cowardly refusing to write a tar archive to a terminal: redirect stdout")
@@ -93,7 +88,7 @@ def cp_cmd(engine, archive_mode, follow_link, quiet, src, dest):
 @_os_errors
 def diff_cmd(engine, name):
     """Inspect changes to files or directories on a container's filesystem."""
-    for kind, path in _files(engine).diff(name):
+    for kind, path in engine.files.diff(name):
         echo(f"{kind} {path}")
 
 
@@ -107,7 +102,7 @@ def diff_cmd(engine, name):
 @_os_errors
 def commit_cmd(engine, author, message, changes, pause, name, repository):
     """Create a new image from a container's changes."""
-    img = _files(engine).commit(name, repository, author=author, message=message, changes=list(changes),
+    img = engine.files.commit(name, repository, author=author, message=message, changes=list(changes),
                                 pause=pause)
     echo(str(img.id))
 
@@ -119,14 +114,9 @@ def commit_cmd(engine, author, message, changes, pause, name, repository):
 def export_cmd(engine, output, name):
     """Export a container's filesystem as a tar archive."""
     from berth.errors import BerthError
-    files = _files(engine)
+    if output is None and sys.stdout.isatty():
+        raise BerthError("cowardly refusing to save to a terminal. Use the -o flag or redirect")
+    engine.files.export(name, output or sys.stdout.buffer)
     if output is None:
-        if sys.stdout.isatty():
-            raise BerthError("cowardly refusing to save to a terminal. Use the -o flag or redirect")
-        files.export(name, sys.stdout.buffer)
         sys.stdout.buffer.flush()
-        return
-    from berth.store.fsutil import replace_atomically
-    with replace_atomically(output) as f:
-        files.export(name, f)
 

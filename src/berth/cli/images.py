@@ -8,7 +8,7 @@ from berth.cli.cmdline import Group, argument, command, confirm, echo, option
 
 from berth.cli import output
 from berth.cli.output import ago, emit, human_size, render, table
-from berth.image.config import parse_time
+from berth.timefmt import parse_time
 
 
 image = Group("image", "Manage images.",

@@ -5,7 +5,7 @@ from berth.cli.cmdline import Group, echo, option
 
 from berth.cli import output
 from berth.cli.output import ago, emit, human_size, table
-from berth.image.config import parse_time
+from berth.timefmt import parse_time
 
 
 system = Group("system", "Manage berth as a whole.")

@@ -379,10 +379,10 @@ class FileService:
                changes: list[str] = (), pause: bool = True):
         """docker commit: the upper dir as a new layer on the container's image, with the container's
         configuration and `changes` (Dockerfile instructions) applied."""
-        from berth.image.config import rfc3339
         from berth.oci.digest import Digest
         from berth.oci.image import ImageConfig
         from berth.oci.reference import Reference
+        from berth.timefmt import rfc3339
         c = self.containers.get(text)
         refs = [Reference.parse(repo)] if repo else []
         store = self.store
@@ -434,7 +434,11 @@ class FileService:
     # -- export
 
     def export(self, text: str, out) -> None:
-        """docker export: the container's merged filesystem as one tar."""
+        """docker export: the container's merged filesystem as one tar, to a binary file or a path (which
+        appears only once the tar is whole)."""
+        if isinstance(out, str):
+            with fsutil.replace_atomically(out) as f:
+                return self.export(text, f)
         with self.mounted(text) as (_, root_fd):
             archive.write_tree(root_fd, out)
 

@@ -10,6 +10,7 @@ import json
 import os
 import sys
 import time
+from contextlib import contextmanager
 from functools import cached_property
 
 from berth.container import options as opts
@@ -66,6 +67,15 @@ class ContainerService:
 
     def _exit_file(self, cid: str) -> str:
         return os.path.join(self.exit_dir, cid)
+
+    def _attached_lock(self, cid: str) -> str:
+        """Held by a client that runs the container in the foreground: the monitor's exit command then
+        leaves the exit (--rm, the restart policy) to that client."""
+        return os.path.join(self.records.dir(cid), "attached")
+
+    def _cleanup_command(self, cid: str) -> list[str]:
+        """What runs when the container exits: finalize, then --rm or the restart policy."""
+        return [sys.executable, "-m", "berth", "--root", self.store.root, "container", "cleanup", cid]
 
     def _restarter_lock(self, cid: str, blocking: bool = False):
         """Held by the `cleanup` process that is about to restart a container (status restarting)."""
@@ -137,7 +147,7 @@ class ContainerService:
             return
         if c.config.get("auto_remove"):
             try:
-                with fsutil.flock(os.path.join(self.records.dir(c.id), "attached"), blocking=False) as free:
+                with fsutil.flock(self._attached_lock(c.id), blocking=False) as free:
                     if free:  # no foreground client: it would remove the container itself
                         self.remove(c.id, force=True, volumes=True)
             except (FileNotFoundError, LookupError):  # removed meanwhile
@@ -356,9 +366,8 @@ class ContainerService:
         # removes a --rm container itself, and the monitor starts no Python process in its way
         pid, monitor_pid, sock = monitor.start(
             runtime=rt, cid=c.id, bundle=bundle, exit_file=self._exit_file(c.id), terminal=cfg["tty"],
-            stdin=cfg["stdin"], exit_command=[sys.executable, "-m", "berth", "--root", self.store.root,
-                                              "container", "cleanup", c.id],
-            exit_lock=os.path.join(bundle, "attached"), log_path=self.log_path(c), attach=attach)
+            stdin=cfg["stdin"], exit_command=self._cleanup_command(c.id), exit_lock=self._attached_lock(c.id),
+            log_path=self.log_path(c), attach=attach)
         self.records.update_state(c.id, status="running", pid=pid, monitor_pid=monitor_pid, exit_code=0,
                                   oom_killed=0, started_at=time.time(), finished_at=None, stopped_by_user=0,
                                   error="")
@@ -462,6 +471,43 @@ class ContainerService:
             raise Conflict(f"container {c.name} is not paused")
         self.runtime(c.config.get("runtime")).resume(c.id)
         self.records.update_state(c.id, status="running")
+
+    def attach(self, text: str):
+        """An Attachment to a running container's stdio (`attach`)."""
+        from berth.container.attachment import Attachment
+        from berth.runtime.attach import connect
+        c = self.get(text)
+        if c.status != "running":
+            raise Conflict("You cannot attach to a stopped container, start it first")
+        return Attachment(self, c, connect(self.records.dir(c.id)))
+
+    @contextmanager
+    def run_attached(self, text: str, console_size: tuple[int, int] | None = None, remove: bool = False,
+                     remove_on_failure: bool = True):
+        """Start a container with this client attached from its first byte (run without -d, start -a);
+        yields the Attachment. The client, not the monitor's exit command, handles the exit: a `remove`
+        container is removed once the block ends, and a restart policy is applied in the background,
+        as docker's engine does after `docker run` returns."""
+        from berth.container.attachment import Attachment
+        c = self.records.find(text)
+        with fsutil.flock(self._attached_lock(c.id)):
+            try:
+                c, sock = self.start(c.id, attach=True, console_size=console_size)
+            except BaseException:
+                if remove_on_failure:
+                    self.remove(c.id, force=True, volumes=True)
+                raise
+            attachment = Attachment(self, c, sock)
+            try:
+                yield attachment
+            finally:
+                attachment.close()
+            if remove:
+                self.remove(c.id, force=True, volumes=True)
+        if not remove and c.config["restart"]["name"] != "no":
+            import subprocess
+            subprocess.Popen(self._cleanup_command(c.id), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL, start_new_session=True)
 
     def wait(self, text: str) -> int:
         c = self.get(text)

@@ -7,8 +7,9 @@ import subprocess
 
 from berth import archive
 from berth.errors import BerthError
-from berth.image.config import new_config, rfc3339
+from berth.image.config import new_config
 from berth.store import fsutil
+from berth.timefmt import rfc3339
 
 BUSYBOX_CANDIDATES = ("/bin/busybox", "/usr/bin/busybox")
 KINDS = ("busybox", "debian")

@@ -1,7 +1,7 @@
 """The shapes users see: docker's inspect JSON, history rows, `system df`, and berth's layer tree."""
 from __future__ import annotations
 
-from berth.image.config import parse_time
+from berth.timefmt import parse_time
 
 
 def inspect(store, image) -> dict:

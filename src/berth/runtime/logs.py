@@ -4,6 +4,8 @@ from __future__ import annotations
 import time
 from collections import deque
 
+from berth.timefmt import time_ns
+
 
 def _parse(line: bytes):
     parts = line.rstrip(b"\n").split(b" ", 3)
@@ -13,66 +15,6 @@ def _parse(line: bytes):
     text = parts[3] if len(parts) == 4 else b""
     # 'P' marks a partial line: the container wrote no newline (yet)
     return stream.decode(), ts.decode(), text if tag == b"P" else text + b"\n"
-
-
-def time_ns(ts: str) -> int:
-    """Nanoseconds since the epoch of an RFC 3339 time with up to 9 fraction digits (a record's time)."""
-    import datetime as dt
-    head, dot, rest = ts.partition(".")
-    frac = ""
-    if dot:
-        digits = len(rest) - len(rest.lstrip("0123456789"))
-        frac, zone = rest[:digits], rest[digits:]
-    else:
-        head, zone = ts[:19], ts[19:]
-    when = dt.datetime.fromisoformat(head + (zone or "Z"))
-    return int(when.timestamp()) * 1_000_000_000 + int((frac + "000000000")[:9])
-
-
-def docker_time(ts: str) -> str:
-    """A record's time as `docker logs -t` shows it: RFC3339Nano in UTC, trailing zeros trimmed."""
-    try:
-        secs, nanos = divmod(time_ns(ts), 1_000_000_000)
-    except ValueError:  # not a time: shown as the log has it
-        return ts
-    frac = f"{nanos:09d}".rstrip("0")
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + (f".{frac}" if frac else "") + "Z"
-
-
-_GO_UNITS = {"ns": 1, "us": 1_000, "µs": 1_000, "ms": 1_000_000, "s": 10**9, "m": 60 * 10**9, "h": 3600 * 10**9}
-
-
-def _go_duration(text: str) -> int | None:
-    """Go's time.ParseDuration in nanoseconds (1h30m, 10m, 1.5s, -5m), or None."""
-    import re
-    m = re.fullmatch(r"([-+]?)((?:(?:\d+\.?\d*|\.\d+)(?:ns|us|µs|ms|s|m|h))+)", text)
-    if not m:
-        return None
-    total = sum(float(n) * _GO_UNITS[u] for n, u in re.findall(r"(\d+\.?\d*|\.\d+)(ns|us|µs|ms|s|m|h)", m.group(2)))
-    return int(-total if m.group(1) == "-" else total)
-
-
-def parse_bound(what: str, text: str, now_ns: int) -> int:
-    """docker's --since/--until value in nanoseconds: a duration back from now (10m, 1h30m), a Unix
-    time (1700000000 or 1700000000.5), or an RFC 3339 date or time (local time when it has no zone)."""
-    from berth.errors import BerthError
-    duration = _go_duration(text) if text != "0" else None
-    if duration is not None:  # docker keeps whole seconds of it
-        return (now_ns - duration) // 1_000_000_000 * 1_000_000_000
-    secs, dot, frac = text.partition(".")
-    if secs.isdigit() and (not dot or frac.isdigit()):
-        return int(secs) * 1_000_000_000 + int((frac + "000000000")[:9])
-    if "-" not in text:
-        raise BerthError(f'invalid value for "{what}": failed to parse value as time or duration: "{text}"')
-    import datetime as dt
-    head, dot, rest = text.partition(".")
-    digits = len(rest) - len(rest.lstrip("0123456789"))
-    frac, zone = (rest[:digits], rest[digits:]) if dot else ("", "")
-    try:
-        when = dt.datetime.fromisoformat(head + zone)
-    except ValueError as e:
-        raise BerthError(f'invalid value for "{what}": parsing time "{text}": {e}') from None
-    return int(when.timestamp()) * 1_000_000_000 + int((frac + "000000000")[:9])
 
 
 def _tail(lines: list[bytes], count: int) -> list:
