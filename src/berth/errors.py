@@ -45,6 +45,10 @@ class InvalidDigest(InvalidArgument, ValueError):
     pass
 
 
+class BadPattern(InvalidArgument, ValueError):
+    """A malformed wildcard pattern (COPY source, .dockerignore line, image reference filter)."""
+
+
 class DigestMismatch(BerthError):
     """Content does not hash to the digest it was named by."""
 
@@ -140,10 +144,6 @@ class ContextError(BuildError):
 
 class IgnoreFileError(ContextError):
     """A .dockerignore that cannot be used."""
-
-
-class BadPattern(BuildError, InvalidArgument, ValueError):
-    """A malformed wildcard pattern (COPY source, .dockerignore line)."""
 
 
 class SourceError(BuildError):

@@ -1,7 +1,7 @@
-""".dockerignore parsing and matching, and Go filepath.Match patterns (berth.build.pathmatch)."""
+""".dockerignore parsing and matching, and Go filepath.Match patterns (berth.pathmatch)."""
 import pytest
 
-from berth.build import pathmatch
+from berth import pathmatch
 from berth.build.ignore import IgnoreMatcher, parse_ignore_file
 from berth.errors import IgnoreFileError
 

@@ -48,6 +48,33 @@ def test_images_filter_by_repository(two_images):
     assert two_images.out("images", "app:2", "--format", "{{.Repository}}").split() == []
 
 
+def test_images_filters(busybox):
+    """docker's `images --filter`: reference (a path.Match pattern on name:tag or the name), label,
+    before, since, dangling; values of one key are alternatives, keys all hold."""
+    busybox.run("tag", "busybox", "tools/a:1")
+    busybox.run("tag", "busybox", "tools/b:2")
+    busybox.run("run", "--name", "c", "busybox", "true")
+    busybox.run("commit", "-c", "LABEL team=x", "c", "labelled:1")
+
+    def listed(*args):
+        return sorted(f"{r['Repository']}:{r['Tag']}" for r in busybox.jsonlines("images", "--format", "json", *args))
+    everything = ["busybox:latest", "labelled:1", "tools/a:1", "tools/b:2"]
+    assert listed() == everything
+    assert listed("--filter", "reference=tools/*") == ["tools/a:1", "tools/b:2"]
+    assert listed("--filter", "reference=tools/*:1", "--filter", "reference=busybox") == ["busybox:latest", "tools/a:1"]
+    assert listed("--filter", "reference=docker.io/library/busybox:latest") == ["busybox:latest"]
+    assert listed("tools/b") == ["tools/b:2"]
+    assert listed("--filter", "label=team") == listed("--filter", "label=team=x") == ["labelled:1"]
+    assert listed("--filter", "label=team=y") == []
+    assert listed("--filter", "since=busybox") == ["labelled:1"]
+    assert listed("--filter", "before=labelled:1") == ["busybox:latest", "tools/a:1", "tools/b:2"]
+    assert listed("--filter", "dangling=false") == everything and listed("--filter", "dangling=true") == []
+    bad = busybox.run("images", "--filter", "colour=red", check=False)
+    assert bad.returncode == 1 and b"invalid filter 'colour'" in bad.stderr
+    bad = busybox.run("images", "--filter", "dangling", check=False)
+    assert bad.returncode == 125 and b"bad format of filter" in bad.stderr
+
+
 def test_inspect_docker_shape(busybox):
     doc = busybox.json("image", "inspect", "busybox")
     assert isinstance(doc, list) and len(doc) == 1

@@ -30,9 +30,8 @@ import posixpath
 import stat
 from contextlib import closing
 
-from berth import archive
+from berth import archive, pathmatch
 from berth.archive import CHUNK, securefs
-from berth.build import pathmatch
 from berth.build.checksum import sources_digest
 from berth.build.ignore import IgnoreMatcher
 from berth.build.sources import Node, Selection, Source, SourceRoot, clean_source, split_pivot

@@ -11,7 +11,7 @@ directory is still walked when an exception could re-include something below it.
 """
 from __future__ import annotations
 
-from berth.build import pathmatch
+from berth import pathmatch
 from berth.errors import IgnoreFileError
 
 _BOM = "\ufeff"

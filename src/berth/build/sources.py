@@ -18,8 +18,8 @@ import os
 import stat
 from contextlib import closing
 
+from berth import pathmatch
 from berth.archive import securefs
-from berth.build import pathmatch
 from berth.build.ignore import IgnoreMatcher
 from berth.errors import SourceError
 from berth.record import Record

@@ -213,6 +213,19 @@ class Command:
         return self.callback(obj, **self.parse(args))
 
 
+def parse_filters(args, command) -> dict:
+    """--filter KEY=VALUE flags as the engine takes them ({key: [values]}); the keys and values are
+    the engine's to check."""
+    given: dict[str, list[str]] = {}
+    for f in args:
+        key, eq, value = f.partition("=")
+        if not eq:
+            raise UsageError(f'invalid argument "{f}" for "-f, --filter" flag: bad format of filter '
+                             "(expected name=value)", command)
+        given.setdefault(key, []).append(value)
+    return given
+
+
 class HelpRequested(Exception):
     """`--help`: main() prints target.usage()."""
 

@@ -6,7 +6,7 @@ import os
 import sys
 import time
 
-from berth.cli.cmdline import Group, argument, command, confirm, echo, option
+from berth.cli.cmdline import Group, argument, command, confirm, echo, option, parse_filters
 
 from berth.cli import output
 from berth.cli.output import emit, human_duration, human_size, render, table
@@ -275,9 +275,8 @@ def status_text(c, now: float) -> str:
 @option("--format", "fmt", help="json, or a template.")
 def ps_cmd(engine, show_all, filters, last, latest, quiet, no_trunc, fmt):
     """List containers."""
-    keep, wants_all = _ps_filter(engine, filters)
     limit = 1 if latest else last
-    found = [c for c in engine.containers.list(all=show_all or wants_all or limit > 0) if keep(c)]
+    found = engine.containers.list(all=show_all or limit > 0, filters=parse_filters(filters, ps_cmd))
     if limit > 0:
         found = found[:limit]  # newest first
     now = time.time()
@@ -298,87 +297,6 @@ def ps_cmd(engine, show_all, filters, last, latest, quiet, no_trunc, fmt):
     emit(rows, fmt, lambda: table(["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"],
                                   [[r["ID"], r["Image"], r["Command"], r["RunningFor"], r["Status"], r["Ports"],
                                     r["Names"]] for r in rows]), headers=output.CONTAINER_TITLES)
-
-
-def _search(patterns, text: str) -> bool:
-    """docker's filter match: any of the patterns, as regular expressions, found in text."""
-    import re
-    for p in patterns:
-        try:
-            if re.search(p, text):
-                return True
-        except re.error:  # a pattern that is no regular expression matches nothing
-            pass
-    return False
-
-
-_STATES = ("created", "restarting", "running", "removing", "paused", "exited", "dead")
-
-
-def _ps_filter(engine, filters):
-    """docker's `ps --filter KEY=VALUE`: (a test for a container, whether stopped ones are listed).
-    Values of one key are alternatives, except label, where each must hold; different keys all must
-    hold. name and id are regular expressions searched in the name and the full ID."""
-    from berth.cli.cmdline import UsageError
-    from berth.errors import BerthError
-    wanted: dict[str, list[str]] = {}
-    for f in filters:
-        key, eq, value = f.partition("=")
-        if not eq:
-            raise UsageError(f'invalid argument "{f}" for "-f, --filter" flag: bad format of filter '
-                             "(expected name=value)", ps_cmd)
-        if key not in ("status", "name", "id", "label", "ancestor", "exited", "volume"):
-            raise BerthError(f"invalid filter '{key}'")
-        wanted.setdefault(key, []).append(value)
-    for value in wanted.get("status", []):
-        if value not in _STATES:
-            raise BerthError(f"invalid filter 'status={value}'")
-    codes = set()
-    for value in wanted.get("exited", []):
-        try:
-            codes.add(int(value))
-        except ValueError:
-            raise BerthError(f"invalid filter 'exited={value}': not a number") from None
-    chains = []
-    for ref in wanted.get("ancestor", []):  # the image, and images made from it (its layers and more)
-        try:
-            chains.append(engine.images.get(ref).chain)
-        except LookupError:
-            pass
-    image_chain = {}
-
-    def descends(c):
-        if c.image_id not in image_chain:
-            from berth.oci.digest import Digest
-            try:
-                image_chain[c.image_id] = engine.images.store.images.get(Digest.parse(c.image_id)).chain
-            except LookupError:
-                image_chain[c.image_id] = None
-        chain = image_chain[c.image_id]
-        return chain is not None and any(chain[:len(a)] == a for a in chains)
-
-    def labelled(c, spec):
-        key, eq, value = spec.partition("=")
-        return key in c.config["labels"] and (not eq or c.config["labels"][key] == value)
-
-    def keep(c):
-        if "name" in wanted and not _search(wanted["name"], c.name) and not _search(wanted["name"], "/" + c.name):
-            return False
-        if "id" in wanted and not _search(wanted["id"], c.id):
-            return False
-        if not all(labelled(c, spec) for spec in wanted.get("label", [])):
-            return False
-        if "status" in wanted and c.status not in wanted["status"]:
-            return False
-        if codes and not (c.status == "exited" and c.state["started_at"] and c.state["exit_code"] in codes):
-            return False
-        vols = wanted.get("volume")  # a volume's name, a bind's host path, or where it is mounted
-        if vols and not any(m["target"] in vols or (m["source"] and m["source"] in vols) for m in c.config["mounts"]):
-            return False
-        if "ancestor" in wanted and not descends(c):
-            return False
-        return True
-    return keep, "status" in wanted
 
 
 @command("logs")
@@ -585,44 +503,13 @@ def volume_create(engine, driver, opts, labels, name):
 @option("--format", "fmt")
 def volume_ls(engine, filters, quiet, fmt):
     """List volumes."""
-    keep = _volume_filter(engine, filters)
-    vols = [v for v in engine.volumes.list() if keep(v)]
+    vols = engine.volumes.list(parse_filters(filters, volume_ls))
     if quiet:
         for v in vols:
             echo(v["Name"])
         return
     emit(vols, fmt, lambda: table(["DRIVER", "VOLUME NAME"], [[v["Driver"], v["Name"]] for v in vols]),
          headers=output.VOLUME_TITLES)
-
-
-def _volume_filter(engine, filters):
-    """docker's `volume ls --filter`: name (a regular expression searched in the name), dangling
-    (true: used by no container), label (KEY or KEY=VALUE, each must hold), driver."""
-    from berth.errors import BerthError
-    wanted: dict[str, list[str]] = {}
-    for f in filters:
-        key, _, value = f.partition("=")
-        if key not in ("name", "dangling", "label", "driver"):
-            raise BerthError(f"invalid filter '{key}'")
-        wanted.setdefault(key, []).append(value)
-    dangling = None
-    for value in wanted.get("dangling", []):
-        if value.lower() not in ("true", "1", "false", "0"):
-            raise BerthError(f"invalid filter 'dangling={value}'")
-        dangling = value.lower() in ("true", "1")
-
-    def keep(v):
-        labels = v["Labels"] or {}
-        for spec in wanted.get("label", []):
-            key, eq, value = spec.partition("=")
-            if key not in labels or (eq and labels[key] != value):
-                return False
-        if "name" in wanted and not _search(wanted["name"], v["Name"]):
-            return False
-        if "driver" in wanted and v["Driver"] not in wanted["driver"]:
-            return False
-        return dangling is None or dangling == (not engine.volumes.users(v["Name"]))
-    return keep
 
 
 @volume.command("inspect")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import sys
 
-from berth.cli.cmdline import Group, argument, command, confirm, echo, option
+from berth.cli.cmdline import Group, argument, command, confirm, echo, option, parse_filters
 
 from berth.cli import output
 from berth.cli.output import ago, emit, human_size, render, table
@@ -16,13 +16,11 @@ image = Group("image", "Manage images.",
                     "build": "berth.cli.build:build_cmd"})
 
 
-def _image_rows(engine, show_all, repo_filter):
+def _image_rows(engine, show_all, filters):
     rows = []
-    for img in engine.images.list(all=show_all):
+    for img in engine.images.list(all=show_all, filters=filters):
         created = parse_time(img.created)
         for t in img.tags or [None]:
-            if repo_filter and not _matches(t, repo_filter):
-                continue
             rows.append({
                 "Repository": t.familiar_name if t else "<none>", "Tag": t.tag if t else "<none>",
                 "ID": str(img.id), "CreatedAt": img.created, "CreatedSince": ago(created),
@@ -37,27 +35,21 @@ def _image_rows(engine, show_all, repo_filter):
     return rows
 
 
-def _matches(tag, pattern: str) -> bool:
-    if tag is None:
-        return False
-    from berth.oci.reference import Reference
-    try:
-        want = Reference.parse(pattern, default_tag=False)
-    except Exception:
-        return False
-    return want.name == tag.name and (want.tag is None or want.tag == tag.tag)
-
-
 @command("images")
 @argument("repository", required=False)
 @option("-a", "--all", "show_all", is_flag=True, help="Show all images.")
 @option("-q", "--quiet", is_flag=True, help="Only show image IDs.")
 @option("--no-trunc", is_flag=True, help="Don't truncate output.")
 @option("--digests", is_flag=True, help="Show digests.")
+@option("-f", "--filter", "filters", multiple=True,
+        help="Filter output based on conditions provided (dangling, label, before, since, reference).")
 @option("--format", "fmt", help="json, or a template such as '{{.Repository}}:{{.Tag}}'.")
-def images_cmd(engine, repository, show_all, quiet, no_trunc, digests, fmt):
+def images_cmd(engine, repository, show_all, quiet, no_trunc, digests, filters, fmt):
     """List images."""
-    rows = _image_rows(engine, show_all, repository)
+    given = parse_filters(filters, images_cmd)
+    if repository:  # as docker: the argument is one more reference filter
+        given.setdefault("reference", []).append(repository)
+    rows = _image_rows(engine, show_all, given)
     short = (lambda i: i) if no_trunc else (lambda i: i.split(":", 1)[1][:12])
     if quiet:
         for ident in dict.fromkeys(short(r["ID"]) for r in rows):

@@ -57,11 +57,17 @@ class ContainerService:
         c = self.records.find(text)
         return self.reconcile(c)
 
-    def list(self, all: bool = False) -> list[Container]:
+    def list(self, all: bool = False, filters: dict | None = None) -> list[Container]:
+        """Newest first: the running ones, or `all`; `filters` as docker's `ps --filter` (a status
+        filter lists stopped ones too)."""
+        keep, wants_all = (None, False)
+        if filters:
+            from berth.container.filters import container_filter
+            keep, wants_all = container_filter(filters, self.images)
         out = []
         for c in self.records.list():
             c = self.reconcile(c)
-            if all or c.status in ("running", "paused", "restarting"):
+            if (all or wants_all or c.status in ("running", "paused", "restarting")) and (keep is None or keep(c)):
                 out.append(c)
         return out
 

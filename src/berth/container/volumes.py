@@ -62,8 +62,14 @@ class VolumeService:
                 "Mountpoint": self.path(name), "Name": name, "Options": json.loads(row["options"]),
                 "Scope": "local", "Anonymous": bool(row["anonymous"])}
 
-    def list(self) -> list[dict]:
-        return [self.inspect(r[0]) for r in self.db.execute("SELECT name FROM volumes ORDER BY name")]
+    def list(self, filters: dict | None = None) -> list[dict]:
+        """By name; `filters` as docker's `volume ls --filter` (name, dangling, label, driver)."""
+        volumes = [self.inspect(r[0]) for r in self.db.execute("SELECT name FROM volumes ORDER BY name")]
+        if not filters:
+            return volumes
+        from berth.container.filters import volume_filter
+        keep = volume_filter(filters, self.users)
+        return [v for v in volumes if keep(v)]
 
     def users(self, name: str) -> list[str]:
         return [r[0] for r in self.db.execute("SELECT container_id FROM container_volumes WHERE volume=?", (name,))]

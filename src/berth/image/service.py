@@ -17,8 +17,14 @@ class ImageService:
 
     # ---- reading -----------------------------------------------------------------------
 
-    def list(self, all: bool = False):
-        return self.store.images.list()
+    def list(self, all: bool = False, filters: dict | None = None):
+        """Newest first; `filters` as docker's `images --filter` (dangling, label, before, since,
+        reference)."""
+        images = self.store.images.list()
+        if not filters:
+            return images
+        from berth.image.filters import filter_images
+        return filter_images(images, filters, self)
 
     def get(self, text: str):
         return self.store.images.resolve(text)

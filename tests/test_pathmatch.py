@@ -1,4 +1,4 @@
-"""berth.build.pathmatch: what a pattern matches, and that matching takes polynomial time.
+"""berth.pathmatch: what a pattern matches, and that matching takes polynomial time.
 
 A pattern means what its regular expression (pathmatch.translate) means. compile_pattern runs
 that expression on Python's `re` only when backtracking is bounded, rewritten with atomic groups
@@ -13,7 +13,7 @@ import textwrap
 
 import pytest
 
-from berth.build import pathmatch
+from berth import pathmatch
 
 
 def _engines(pattern, doublestar):
@@ -189,7 +189,7 @@ def test_pathological_patterns_take_polynomial_time(tmp_path):
     (tmp_path / ("a" * 80 + "b")).write_text("")
     script = textwrap.dedent(f"""
         import time
-        from berth.build import pathmatch
+        from berth import pathmatch
         from berth.build.ignore import IgnoreMatcher
         from berth.build.sources import SourceRoot
         start = time.monotonic()
