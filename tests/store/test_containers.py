@@ -10,7 +10,7 @@ def _store_with_containers(tmp_path, *codes):
     store = Store(str(tmp_path / "s"))
     layer = store.layers.add(lambda: io.BytesIO(layer_tar({"etc/": None})), None)
     image = store.images.add(image_config([str(layer.diff_id)]), [layer])
-    records = containers.ContainerStore(store)
+    records = store.containers
     ids = []
     for n, code in enumerate(codes):
         cid = f"{n:x}" * 64

@@ -194,7 +194,7 @@ class Builder:
             return spec.Mount(target, "tmpfs", "tmpfs", ["nosuid", "nodev"] + ([f"size={m.size}"] if m.size else []))
         if m.type == "cache":
             name = self.cache.key("cache-mount", m.id or target)
-            path = os.path.join(self.store.root, "build-cache-mounts", name)
+            path = self.store.build_cache.mount_dir(name)
             if not os.path.isdir(path):
                 os.makedirs(path, mode=0o755)
                 if m.uid is not None or m.gid is not None:

@@ -8,16 +8,11 @@ only say "not cached").
 from __future__ import annotations
 
 import hashlib
-import json
-import time
-
-from berth.oci.digest import Digest
-from berth.store.db import transaction
 
 
 class BuildCache:
     def __init__(self, store):
-        self.db = store.db
+        self.records = store.build_cache
 
     @staticmethod
     def key(*parts: str) -> str:
@@ -27,28 +22,19 @@ class BuildCache:
             h.update(len(data).to_bytes(8, "big") + data)
         return h.hexdigest()
 
-    def get(self, key: str) -> tuple[Digest | None, dict] | None:
-        row = self.db.execute("SELECT chain_id, config FROM build_cache WHERE key=?", (key,)).fetchone()
-        if row is None:
-            return None
-        return (Digest.parse(row[0]) if row[0] else None), json.loads(row[1])
+    def get(self, key: str):
+        return self.records.get(key)
 
-    def put(self, key: str, parent: str, keyword: str, inputs: dict, chain_id: Digest | None, config: dict) -> None:
-        with transaction(self.db):
-            self.db.execute("INSERT OR REPLACE INTO build_cache(key, parent, keyword, inputs, chain_id, config, created) "
-                            "VALUES (?,?,?,?,?,?,?)",
-                            (key, parent, keyword, json.dumps(inputs, sort_keys=True),
-                             str(chain_id) if chain_id else None, json.dumps(config), time.time()))
+    def put(self, key: str, parent: str, keyword: str, inputs: dict, chain_id, config: dict) -> None:
+        self.records.put(key, parent, keyword, inputs, chain_id, config)
 
     def explain(self, parent: str, keyword: str, inputs: dict) -> str:
         """Why a step missed, in one line."""
-        row = self.db.execute("SELECT inputs FROM build_cache WHERE parent=? AND keyword=? ORDER BY created DESC "
-                              "LIMIT 1", (parent, keyword)).fetchone()
-        if row is None:
-            if self.db.execute("SELECT 1 FROM build_cache WHERE keyword=? LIMIT 1", (keyword,)).fetchone() is None:
+        before = self.records.latest_inputs(parent, keyword)
+        if before is None:
+            if not self.records.has_keyword(keyword):
                 return f"no earlier {keyword} step in the cache"
             return "an earlier step changed (or was not cached), so this step's parent is new"
-        before = json.loads(row[0])
         changed = [name for name in sorted(set(before) | set(inputs)) if before.get(name) != inputs.get(name)]
         if not changed:
             return "the cached result is gone (its layer was removed)"

@@ -20,7 +20,7 @@ from berth.runtime import monitor, rootfs, spec
 from berth.runtime.oci import detect as detect_runtime, runtime_errors
 from berth.runtime.security import capabilities
 from berth.store import fsutil
-from berth.store.containers import Container, ContainerStore
+from berth.store.containers import Container
 
 DEFAULT_STOP_TIMEOUT = 10
 SIGKILL = 9  # Linux's number; the signal module costs an import on every command
@@ -32,18 +32,13 @@ class ContainerService:
     def __init__(self, store, images):
         self.store = store
         self.images = images
-        self.records = ContainerStore(store)
-        self.exit_dir = self._dir("exits")
+        self.records = store.containers
+        self.exit_dir = store.exits
         self._runtimes: dict = {}
-
-    def _dir(self, name: str) -> str:
-        path = os.path.join(self.store.root, name)
-        os.makedirs(path, mode=0o700, exist_ok=True)
-        return path
 
     def runtime(self, name: str | None = None):
         if name not in self._runtimes:
-            self._runtimes[name] = detect_runtime(name, os.path.join(self.store.root, "runtime"))
+            self._runtimes[name] = detect_runtime(name, self.store.runtime_state)
         return self._runtimes[name]
 
     @cached_property

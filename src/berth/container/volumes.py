@@ -2,7 +2,6 @@
 (tmpfs, nfs, a device) made when a container first uses it."""
 from __future__ import annotations
 
-import json
 import os
 import time
 
@@ -11,23 +10,16 @@ from berth.container.options import NAME, tmpfs_options
 from berth.errors import Conflict, InvalidOption, VolumeNotFound
 from berth.runtime import spec
 from berth.store import fsutil
-from berth.store.db import transaction
 
 _VOLUME_TYPES = {"tmpfs", "none", "nfs", "nfs4", "ext4", "xfs", "btrfs", "bind"}
 
 
 class VolumeService:
     def __init__(self, store):
-        self.store = store
-        self.db = store.db
-        self.root = os.path.join(store.root, "volumes")
-        os.makedirs(self.root, mode=0o700, exist_ok=True)
+        self.records = store.volumes
 
     def path(self, name: str) -> str:
-        return os.path.join(self.root, name, "_data")
-
-    def _row(self, name: str):
-        return self.db.execute("SELECT * FROM volumes WHERE name=?", (name,)).fetchone()
+        return self.records.data(name)
 
     def create(self, name: str, driver: str = "local", options: dict | None = None, labels: dict | None = None,
                anonymous: bool = False, exist_ok: bool = False) -> dict:
@@ -43,28 +35,21 @@ class VolumeService:
             raise InvalidOption(f"invalid volume type {options.get('type')!r}")
         if options.get("type") not in (None, "tmpfs") and not options.get("device"):
             raise InvalidOption("a volume of this type needs --opt device=...")
-        with self.store.write_lock(), transaction(self.db):
-            if self._row(name):
-                if exist_ok:
-                    return self.inspect(name)
-                raise Conflict(f"volume {name} already exists")
-            os.makedirs(self.path(name), mode=0o755, exist_ok=True)
-            self.db.execute("INSERT INTO volumes(name, driver, options, labels, anonymous, created) VALUES (?,?,?,?,?,?)",
-                            (name, driver, json.dumps(options), json.dumps(labels or {}), int(anonymous), time.time()))
+        self.records.add(name, driver, options, dict(labels or {}), anonymous, exist_ok)
         return self.inspect(name)
 
     def inspect(self, name: str) -> dict:
-        row = self._row(name)
+        row = self.records.get(name)
         if row is None:
             raise VolumeNotFound(f"no such volume: {name}")
         created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(row["created"]))
-        return {"CreatedAt": created, "Driver": row["driver"], "Labels": json.loads(row["labels"]),
-                "Mountpoint": self.path(name), "Name": name, "Options": json.loads(row["options"]),
-                "Scope": "local", "Anonymous": bool(row["anonymous"])}
+        return {"CreatedAt": created, "Driver": row["driver"], "Labels": row["labels"],
+                "Mountpoint": self.path(name), "Name": name, "Options": row["options"],
+                "Scope": "local", "Anonymous": row["anonymous"]}
 
     def list(self, filters: dict | None = None) -> list[dict]:
         """By name; `filters` as docker's `volume ls --filter` (name, dangling, label, driver)."""
-        volumes = [self.inspect(r[0]) for r in self.db.execute("SELECT name FROM volumes ORDER BY name")]
+        volumes = [self.inspect(name) for name in self.records.names()]
         if not filters:
             return volumes
         from berth.container.filters import volume_filter
@@ -72,10 +57,10 @@ class VolumeService:
         return [v for v in volumes if keep(v)]
 
     def users(self, name: str) -> list[str]:
-        return [r[0] for r in self.db.execute("SELECT container_id FROM container_volumes WHERE volume=?", (name,))]
+        return self.records.users(name)
 
     def remove(self, name: str, force: bool = False) -> None:
-        if self._row(name) is None:
+        if self.records.get(name) is None:
             if force:
                 return
             raise VolumeNotFound(f"no such volume: {name}")
@@ -83,12 +68,10 @@ class VolumeService:
         if users:
             raise Conflict(f"volume {name} is in use by container(s) {', '.join(u[:12] for u in users)}")
         self._unmount(name)
-        with self.store.write_lock(), transaction(self.db):
-            self.db.execute("DELETE FROM volumes WHERE name=?", (name,))
-        fsutil.remove_tree(os.path.join(self.root, name))
+        self.records.remove(name)
 
     def remove_if_anonymous_unused(self, name: str) -> None:
-        row = self._row(name)
+        row = self.records.get(name)
         if row is not None and row["anonymous"] and not self.users(name):
             self.remove(name)
 
@@ -107,7 +90,7 @@ class VolumeService:
     # ---- use by containers -------------------------------------------------------------
 
     def _ensure_mounted(self, name: str) -> None:
-        options = json.loads(self._row(name)["options"])
+        options = self.records.get(name)["options"]
         target = self.path(name)
         if not options or os.path.ismount(target):
             return
@@ -134,7 +117,7 @@ class VolumeService:
             if m["type"] == "bind":
                 out.append(spec.Mount(m["target"], m["source"], "bind", ["rbind"] + ro + propagation))
                 continue
-            if self._row(m["source"]) is None:
+            if self.records.get(m["source"]) is None:
                 raise VolumeNotFound(f"volume {m['source']} was removed")
             self._ensure_mounted(m["source"])
             self._fill_from_image(m["source"], rootfs, m["target"])
@@ -144,7 +127,7 @@ class VolumeService:
     def _fill_from_image(self, name: str, rootfs: str, target: str) -> None:
         """Copy what the image has at `target` into an empty volume (resolved inside the rootfs)."""
         dest = self.path(name)
-        marker = os.path.join(self.root, name, ".filled")
+        marker = self.records.fill_marker(name)
         if os.path.exists(marker) or os.listdir(dest):
             return
         root_fd = os.open(rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)

@@ -36,8 +36,7 @@ class ContainerStore:
     def __init__(self, store):
         self.store = store
         self.db = store.db
-        self.root = os.path.join(store.root, "containers")
-        os.makedirs(self.root, mode=0o700, exist_ok=True)
+        self.root = store.subdir("containers")
 
     def dir(self, cid: str) -> str:
         return os.path.join(self.root, cid)

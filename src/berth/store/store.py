@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from functools import cached_property
 
 from berth.store import db, fsutil
 from berth.store.content import ContentStore
@@ -14,15 +15,57 @@ class Store:
         self.root = os.path.abspath(root)
         os.makedirs(self.root, mode=0o700, exist_ok=True)
         os.chmod(self.root, 0o700)  # store files are not for other host users
-        self.tmp = self._dir("tmp")
-        self.locks = self._dir("locks")
+        self.tmp = self.subdir("tmp")
+        self.locks = self.subdir("locks")
         self.db = db.connect(os.path.join(self.root, "berth.db"))
-        self.content = ContentStore(self._dir("blobs"), self.tmp)
-        self.layers = LayerStore(self._dir("layers"), self.tmp, self.locks, self.content, self.db)
+        self.content = ContentStore(self.subdir("blobs"), self.tmp)
+        self.layers = LayerStore(self.subdir("layers"), self.tmp, self.locks, self.content, self.db)
         self.images = ImageStore(self)
         self.recover()
 
-    def _dir(self, name: str) -> str:
+    # the parts that not every command needs: made on first use
+    @cached_property
+    def containers(self):
+        from berth.store.containers import ContainerStore
+        return ContainerStore(self)
+
+    @cached_property
+    def volumes(self):
+        from berth.store.volumes import VolumeStore
+        return VolumeStore(self)
+
+    @cached_property
+    def build_cache(self):
+        from berth.store.buildcache import BuildCacheStore
+        return BuildCacheStore(self)
+
+    @cached_property
+    def exits(self) -> str:
+        """Exit files: the monitors write a container's exit code here."""
+        return self.subdir("exits")
+
+    @cached_property
+    def runtime_state(self) -> str:
+        """The OCI runtime's own state directory (its --root)."""
+        return os.path.join(self.root, "runtime")
+
+    @property
+    def auth_file(self) -> str:
+        """Registry credentials (`login`), 0600."""
+        return os.path.join(self.root, "auth.json")
+
+    @property
+    def registries_file(self) -> str:
+        """Per-registry client settings."""
+        return os.path.join(self.root, "registries.json")
+
+    @property
+    def registry_storage(self) -> str:
+        """The default storage of `registry serve`."""
+        return os.path.join(self.root, "registry")
+
+    def subdir(self, name: str) -> str:
+        """A directory of the store, made (private) if missing."""
         path = os.path.join(self.root, name)
         os.makedirs(path, mode=0o700, exist_ok=True)
         return path

@@ -11,7 +11,6 @@ does not have the image is skipped; what a mirror does send is verified like any
 from __future__ import annotations
 
 import json
-import os
 
 from berth.errors import BerthError, InvalidReference
 from berth.oci.reference import Reference
@@ -22,8 +21,8 @@ class RegistryClientService:
     def __init__(self, store, images):
         self.store = store
         self.images = images
-        self.auth_file = os.path.join(store.root, "auth.json")
-        self.config_file = os.path.join(store.root, "registries.json")
+        self.auth_file = store.auth_file
+        self.config_file = store.registries_file
         self._config: dict | None = None
 
     @property

@@ -1,0 +1,59 @@
+"""Volume records and directories: volumes/<name>/_data (the data, or a mount point for a volume
+with options) and volumes/<name>/.filled (the image's content was copied in on first use)."""
+from __future__ import annotations
+
+import json
+import os
+import time
+
+from berth.errors import Conflict
+from berth.store.db import transaction
+
+
+class VolumeStore:
+    def __init__(self, store):
+        self.store = store
+        self.db = store.db
+        self.root = store.subdir("volumes")
+
+    def dir(self, name: str) -> str:
+        return os.path.join(self.root, name)
+
+    def data(self, name: str) -> str:
+        return os.path.join(self.root, name, "_data")
+
+    def fill_marker(self, name: str) -> str:
+        return os.path.join(self.root, name, ".filled")
+
+    def get(self, name: str) -> dict | None:
+        row = self.db.execute("SELECT * FROM volumes WHERE name=?", (name,)).fetchone()
+        if row is None:
+            return None
+        return {"name": row["name"], "driver": row["driver"], "options": json.loads(row["options"]),
+                "labels": json.loads(row["labels"]), "anonymous": bool(row["anonymous"]), "created": row["created"]}
+
+    def names(self) -> list[str]:
+        return [r[0] for r in self.db.execute("SELECT name FROM volumes ORDER BY name")]
+
+    def users(self, name: str) -> list[str]:
+        """The IDs of the containers that use the volume."""
+        return [r[0] for r in self.db.execute("SELECT container_id FROM container_volumes WHERE volume=?", (name,))]
+
+    def add(self, name: str, driver: str, options: dict, labels: dict, anonymous: bool, exist_ok: bool) -> bool:
+        """Record a new volume and make its directory; False when it exists (and exist_ok)."""
+        with self.store.write_lock(), transaction(self.db):
+            if self.db.execute("SELECT 1 FROM volumes WHERE name=?", (name,)).fetchone():
+                if exist_ok:
+                    return False
+                raise Conflict(f"volume {name} already exists")
+            os.makedirs(self.data(name), mode=0o755, exist_ok=True)
+            self.db.execute("INSERT INTO volumes(name, driver, options, labels, anonymous, created) VALUES (?,?,?,?,?,?)",
+                            (name, driver, json.dumps(options), json.dumps(labels), int(anonymous), time.time()))
+        return True
+
+    def remove(self, name: str) -> None:
+        """The record, then the directory (its data must be unmounted by then)."""
+        from berth.store import fsutil
+        with self.store.write_lock(), transaction(self.db):
+            self.db.execute("DELETE FROM volumes WHERE name=?", (name,))
+        fsutil.remove_tree(self.dir(name))
