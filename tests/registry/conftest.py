@@ -24,8 +24,8 @@ def registry(tmp_path_factory):
 def start_registry(tmp_path):
     servers = []
 
-    def start(*args, root=None):
-        server = Server(root or tmp_path / "root", *args)
+    def start(*args, root=None, **options):
+        server = Server(root or tmp_path / "root", *args, **options)
         servers.append(server)
         return server.start()
 

@@ -25,9 +25,11 @@ DOCKER_LAYER = "application/vnd.docker.image.rootfs.diff.tar.gzip"
 class Server:
     """`berth registry serve` on 127.0.0.1 with port 0: the server picks a free port and prints it."""
 
-    def __init__(self, root, *args):
+    def __init__(self, root, *args, log=None, preexec_fn=None):
+        """`log`: a file for the server's stderr (else a pipe); `preexec_fn` runs in the child."""
         self.root = str(root)
         self.args = [str(a) for a in args]
+        self.log, self.preexec_fn = log, preexec_fn
         self.proc = None
         self.url = self.port = None
 
@@ -38,8 +40,14 @@ class Server:
         return os.path.join(self.root, "registry")
 
     def start(self, timeout: float = 20) -> "Server":
-        self.proc = subprocess.Popen(BERTH + ["--root", self.root, "registry", "serve", "--addr", "127.0.0.1:0",
-                                              *self.args], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        stderr = open(self.log, "ab") if self.log else subprocess.PIPE
+        try:
+            self.proc = subprocess.Popen(BERTH + ["--root", self.root, "registry", "serve", "--addr", "127.0.0.1:0",
+                                                  *self.args], stdout=subprocess.PIPE, stderr=stderr,
+                                         preexec_fn=self.preexec_fn)
+        finally:
+            if self.log:
+                stderr.close()
         deadline = time.monotonic() + timeout
         line = b""
         while not line.endswith(b"\n"):
@@ -49,7 +57,7 @@ class Server:
                 raise AssertionError("registry did not report 'listening' in time")
             byte = os.read(self.proc.stdout.fileno(), 1)
             if not byte:
-                err = self.proc.stderr.read().decode(errors="replace")
+                err = self.stderr_text()
                 raise AssertionError(f"registry exited ({self.proc.wait()}): {err}")
             line += byte
         text = line.decode().strip()
@@ -57,6 +65,13 @@ class Server:
         self.url = text.removeprefix("listening on ")
         self.port = int(self.url.rsplit(":", 1)[1])
         return self
+
+    def stderr_text(self) -> str:
+        """What the server wrote to stderr (all of it once it exited; with `log`, so far)."""
+        if self.log:
+            with open(self.log, "rb") as f:
+                return f.read().decode(errors="replace")
+        return self.proc.stderr.read().decode(errors="replace")
 
     def client(self, auth: tuple[str, str] | None = None) -> "Client":
         return Client(self.port, auth)
@@ -66,7 +81,8 @@ class Server:
             self.proc.send_signal(sig)
         code = self.proc.wait(timeout=15) if self.proc else None
         for stream in (self.proc.stdout, self.proc.stderr) if self.proc else ():
-            stream.close()
+            if stream is not None:
+                stream.close()
         return code
 
 

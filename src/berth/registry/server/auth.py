@@ -9,16 +9,14 @@ per-repository permissions (`--auth token`) plugs in through `token.TokenAuthent
 from __future__ import annotations
 
 import base64
-import binascii
-import hashlib
-import os
+import re
 
 from berth.errors import BerthError
 from berth.registry.server.errors import RegistryError
 
 REALM = "berth-registry"
 _BCRYPT_PREFIXES = ("$2y$", "$2b$", "$2a$")
-_CACHE_LIMIT = 4096
+_BCRYPT_HASH = re.compile(r"\$2[aby]\$(0[4-9]|[12][0-9]|3[01])\$[./A-Za-z0-9]{53}")
 
 
 def challenge(message: str = "authentication required") -> RegistryError:
@@ -55,38 +53,28 @@ class AuthenticatedOnly(Authorizer):
 
 
 class HtpasswdAuthenticator(Authenticator):
-    """HTTP Basic against an htpasswd file of bcrypt entries (`htpasswd -B`)."""
+    """HTTP Basic against an htpasswd file of bcrypt entries (`htpasswd -B`); the checks are
+    `passwords.PasswordChecker`'s (own thread pool, back-off per client, remembered successes)."""
 
     def __init__(self, path: str):
+        from berth.registry.server.passwords import PasswordChecker
         self.users = load_htpasswd(path)
-        # bcrypt costs ~0.1 s per check and clients send credentials on every request: remember
-        # successful checks, keyed by a salted hash so passwords are not kept in memory.
-        self._salt = os.urandom(16)
-        self._verified: set[bytes] = set()
+        self.checker = PasswordChecker(self.users)
 
     async def authenticate(self, request) -> str | None:
         header = request.headers.get("Authorization", "")
         scheme, _, encoded = header.partition(" ")
         if scheme.lower() != "basic" or not encoded:
             raise challenge()
-        try:
-            user, sep, password = base64.b64decode(encoded.strip(), validate=True).decode().partition(":")
-        except (binascii.Error, UnicodeDecodeError):
+        try:  # any str method on a header may meet non-ASCII (aiohttp decodes headers as UTF-8)
+            decoded = base64.b64decode(encoded.strip().encode("ascii"), validate=True)
+            user, sep, password = decoded.decode("utf-8").partition(":")
+        except (ValueError, UnicodeError):  # binascii.Error is a ValueError
             raise challenge("malformed Basic credentials") from None
-        stored = self.users.get(user)
-        if not sep or stored is None:
+        if not sep:
+            raise challenge("malformed Basic credentials: no colon between user and password")
+        if not await self.checker.check(user, password.encode(), request.remote):
             raise challenge("invalid username or password")
-        key = hashlib.sha256(self._salt + user.encode() + b"\0" + password.encode()).digest()
-        if key in self._verified:
-            return user
-        import asyncio
-        import bcrypt
-        ok = await asyncio.get_running_loop().run_in_executor(None, bcrypt.checkpw, password.encode(), stored)
-        if not ok:
-            raise challenge("invalid username or password")
-        if len(self._verified) >= _CACHE_LIMIT:
-            self._verified.clear()
-        self._verified.add(key)
         return user
 
 
@@ -107,6 +95,8 @@ def load_htpasswd(path: str) -> dict[str, bytes]:
         if not hashed.startswith(_BCRYPT_PREFIXES):
             raise BerthError(f"{path}:{number}: user {user!r} has a non-bcrypt hash; only bcrypt entries are "
                              "supported (create them with `htpasswd -B`)")
+        if not _BCRYPT_HASH.fullmatch(hashed):
+            raise BerthError(f"{path}:{number}: user {user!r} has a malformed bcrypt hash")
         users[user] = hashed.encode()
     if not users:
         raise BerthError(f"htpasswd file {path} has no users")
