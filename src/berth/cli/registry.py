@@ -83,19 +83,34 @@ def _token_auth(storage_dir, htpasswd, policy_path, issuer, ttl, realm) -> dict:
 @option("--tls-cert", default=NotGiven("tls_cert"), help="TLS certificate (PEM); needs --tls-key.")
 @option("--tls-key", default=NotGiven("tls_key"), help="TLS private key (PEM).")
 @option("--read-only", is_flag=True, default=NotGiven("read_only"), help="Refuse pushes and deletes.")
-@option("--max-upload-size", default=NotGiven("max_upload_size"), help="Largest blob accepted (bytes, or with k/m/g).")
+@option("--max-upload-size", default=NotGiven("max_upload_size"),
+        help="Largest blob accepted (bytes, or with k/m/g; 0: no limit).")
+@option("--max-open-uploads", type=int, default=NotGiven("max_open_uploads"),
+        help="Unfinished uploads a repository may have at once; more are refused (429) until some finish.")
+@option("--header-timeout", default=NotGiven("header_timeout"),
+        help="Time a client has to send a request's headers (s/m/h/d).")
+@option("--idle-timeout", default=NotGiven("idle_timeout"),
+        help="Close a kept-alive connection idle for this long (s/m/h/d).")
+@option("--body-timeout", default=NotGiven("body_timeout"),
+        help="Abort a request whose body stops arriving for this long (s/m/h/d).")
+@option("--max-connections", type=int, default=NotGiven("max_connections"),
+        help="Connections served at once; more wait to be accepted (default: what the open-file limit allows, "
+             "at most 1024).")
 @option("--purge-uploads-after", default=NotGiven("purge_uploads_after"),
         help="Remove unfinished uploads idle for this long (s/m/h/d), at start-up and while serving.")
 @option("--no-ui", is_flag=True, default=NotGiven("ui"), help="Do not serve the web UI at /.")
 @option("--no-metrics", is_flag=True, default=NotGiven("metrics"), help="Do not serve Prometheus metrics at /metrics.")
 def serve_cmd(engine, config, addr, storage, htpasswd, auth, token_policy, token_issuer, token_ttl, token_realm,
-              tls_cert, tls_key, read_only, max_upload_size, purge_uploads_after, no_ui, no_metrics):
+              tls_cert, tls_key, read_only, max_upload_size, max_open_uploads, header_timeout, idle_timeout,
+              body_timeout, max_connections, purge_uploads_after, no_ui, no_metrics):
     """Serve images over the OCI distribution API (docker, podman, skopeo can push and pull), with a
     web UI at / and Prometheus metrics at /metrics."""
     settings = serve_config.merge(dict(
         addr=addr, storage=storage, htpasswd=htpasswd, auth=auth, token_policy=token_policy,
         token_issuer=token_issuer, token_ttl=token_ttl, token_realm=token_realm, tls_cert=tls_cert, tls_key=tls_key,
         read_only=read_only, max_upload_size=max_upload_size, purge_uploads_after=purge_uploads_after,
+        max_open_uploads=max_open_uploads, header_timeout=header_timeout, idle_timeout=idle_timeout,
+        body_timeout=body_timeout, max_connections=max_connections,
         ui=no_ui if isinstance(no_ui, NotGiven) else not no_ui,
         metrics=no_metrics if isinstance(no_metrics, NotGiven) else not no_metrics), config)
     addr, storage, htpasswd, auth = settings["addr"], settings["storage"], settings["htpasswd"], settings["auth"]
@@ -109,6 +124,14 @@ def serve_cmd(engine, config, addr, storage, htpasswd, auth, token_policy, token
     from berth.container.options import parse_size
     limit = parse_size(max_upload_size, "--max-upload-size") if max_upload_size else None
     purge_after = parse_duration(purge_uploads_after)
+    timeouts = {}
+    for key in ("header_timeout", "idle_timeout", "body_timeout"):
+        timeouts[key] = parse_duration(str(settings[key]))
+        if timeouts[key] <= 0:
+            raise BerthError(f"--{key.replace('_', '-')} must be positive")
+    for key in ("max_connections", "max_open_uploads"):
+        if settings[key] is not None and settings[key] < 1:
+            raise BerthError(f"--{key.replace('_', '-')} must be at least 1")
     if bool(tls_cert) != bool(tls_key):
         raise BerthError("--tls-cert and --tls-key go together")
     auth = _check_auth_flags(auth, htpasswd, token_policy)
@@ -120,6 +143,7 @@ def serve_cmd(engine, config, addr, storage, htpasswd, auth, token_policy, token
 
     from berth.registry.server.app import run
     from berth.registry.server.auth import AuthenticatedOnly, HtpasswdAuthenticator
+    from berth.registry.server.connections import Limits
     from berth.registry.server.context import Registry, Settings
     from berth.registry.server.filesystem import FilesystemStorage
 
@@ -140,8 +164,10 @@ def serve_cmd(engine, config, addr, storage, htpasswd, auth, token_policy, token
         kw = {"authenticator": HtpasswdAuthenticator(htpasswd), "authorizer": AuthenticatedOnly()}
     elif auth == "token":
         kw = _token_auth(store.root, htpasswd, token_policy, token_issuer, token_lifetime, token_realm)
-    reg = Registry(store, Settings(read_only=read_only, max_upload_size=limit, ui=settings["ui"],
-                                   metrics=settings["metrics"], purge_uploads_after=purge_after), **kw)
+    limits = Limits(max_connections=settings["max_connections"], **timeouts)
+    reg = Registry(store, Settings(read_only=read_only, max_upload_size=limit or None, ui=settings["ui"],
+                                   metrics=settings["metrics"], purge_uploads_after=purge_after,
+                                   max_open_uploads=settings["max_open_uploads"], limits=limits), **kw)
     try:
         asyncio.run(run(reg, host, port, ssl_context, on_ready=_ready))
     except OSError as e:

@@ -13,6 +13,7 @@ import signal
 from aiohttp import web
 
 from berth.registry.server import blobs, listing, manifests, names, referrers, uploads
+from berth.registry.server.connections import BodyTimeout, Listener, bind
 from berth.registry.server.context import Registry
 from berth.registry.server.errors import RegistryError, error_body
 
@@ -88,6 +89,9 @@ async def errors_middleware(request, handler):
         return web.Response(status=e.status, body=e.body(), content_type="application/json", headers=e.headers)
     except web.HTTPException:
         raise
+    except BodyTimeout as e:
+        return web.Response(status=408, body=error_body("UNKNOWN", f"request body timed out: {e}"),
+                            content_type="application/json", headers={"Connection": "close"})
     except (ConnectionResetError, asyncio.CancelledError):
         raise
     except Exception:
@@ -137,11 +141,17 @@ def make_app(registry: Registry) -> web.Application:
 
 
 async def run(registry: Registry, host: str, port: int, ssl_context=None, on_ready=None) -> None:
-    """Serve until SIGTERM or SIGINT; `on_ready(url)` once the socket listens."""
-    runner = web.AppRunner(make_app(registry), access_log=None, handle_signals=False)
+    """Serve until SIGTERM or SIGINT; `on_ready(url)` once the socket listens. Connections go
+    through `connections.Listener`, for its timeouts and connection limit."""
+    runner = web.AppRunner(make_app(registry), handle_signals=False, shutdown_timeout=5.0)
     await runner.setup()
-    site = web.TCPSite(runner, host or None, port, ssl_context=ssl_context, shutdown_timeout=5.0)
-    await site.start()
+    try:
+        sockets = bind(host, port)
+    except BaseException:
+        await runner.cleanup()
+        raise
+    listener = Listener(runner.server, sockets, registry.settings.limits, ssl_context, access_log=None)
+    listener.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -150,7 +160,7 @@ async def run(registry: Registry, host: str, port: int, ssl_context=None, on_rea
     if registry.settings.purge_uploads_after:
         purger = asyncio.get_running_loop().create_task(_purge_stale_uploads(registry))
     try:
-        bound_host, bound_port = runner.addresses[0][:2]
+        bound_host, bound_port = sockets[0].getsockname()[:2]
         shown = f"[{bound_host}]" if ":" in bound_host else bound_host
         if on_ready:
             on_ready(f"{'https' if ssl_context else 'http'}://{shown}:{bound_port}")
@@ -158,6 +168,7 @@ async def run(registry: Registry, host: str, port: int, ssl_context=None, on_rea
     finally:
         if purger:
             purger.cancel()
+        await listener.close()
         await runner.cleanup()
 
 

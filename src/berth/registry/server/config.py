@@ -2,7 +2,9 @@
 command line win over the file, the file wins over the defaults.
 
     {"addr": ":5000", "storage": "/srv/registry", "htpasswd": "htpasswd", "read_only": false,
-     "max_upload_size": "5g", "purge_uploads_after": "72h", "ui": true, "metrics": false}
+     "max_upload_size": "5g", "purge_uploads_after": "72h", "ui": true, "metrics": false,
+     "header_timeout": "10s", "idle_timeout": "2m", "body_timeout": 30, "max_connections": 500,
+     "max_open_uploads": 16}
 
 Relative paths in the file are relative to the file's directory, so it works from any cwd. Kept
 free of heavy imports: the CLI loads it while parsing.
@@ -36,13 +38,15 @@ class NotGiven:
 DEFAULTS = {"addr": "127.0.0.1:5000", "storage": None, "htpasswd": None, "auth": None, "token_policy": None,
             "token_realm": None,
             "token_issuer": "berth-token-service", "token_ttl": "5m", "tls_cert": None, "tls_key": None,
-            "read_only": False, "max_upload_size": None, "purge_uploads_after": "168h", "ui": True,
-            "metrics": True}
+            "read_only": False, "max_upload_size": "10g", "purge_uploads_after": "168h", "ui": True,
+            "metrics": True, "header_timeout": "30s", "idle_timeout": "120s", "body_timeout": "60s",
+            "max_connections": None, "max_open_uploads": 64}
 _TYPES = {"addr": (str,), "storage": (str,), "htpasswd": (str,), "auth": (str,), "token_policy": (str,),
           "token_issuer": (str,), "token_ttl": (str, int, float), "tls_cert": (str,), "tls_key": (str,),
           "token_realm": (str,),
           "read_only": (bool,), "max_upload_size": (str, int), "purge_uploads_after": (str, int, float),
-          "ui": (bool,), "metrics": (bool,)}
+          "ui": (bool,), "metrics": (bool,), "header_timeout": (str, int, float), "idle_timeout": (str, int, float),
+          "body_timeout": (str, int, float), "max_connections": (int,), "max_open_uploads": (int,)}
 _CHOICES = {"auth": ("basic", "token")}
 _PATHS = ("storage", "htpasswd", "token_policy", "tls_cert", "tls_key")
 _TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false"}

@@ -7,15 +7,19 @@ import contextlib
 from aiohttp import web
 
 from berth.registry.server.auth import Authenticator, Authorizer
+from berth.registry.server.connections import Limits
 from berth.registry.server.storage import Storage
 
 
 class Settings:
     def __init__(self, read_only: bool = False, max_upload_size: int | None = None, ui: bool = True,
-                 metrics: bool = True, purge_uploads_after: float | None = None):
+                 metrics: bool = True, purge_uploads_after: float | None = None, max_open_uploads: int | None = 64,
+                 limits: Limits | None = None):
         self.read_only = read_only
         self.purge_uploads_after = purge_uploads_after  # seconds an unfinished upload may sit idle
         self.max_upload_size = max_upload_size
+        self.max_open_uploads = max_open_uploads  # unfinished uploads per repository
+        self.limits = limits or Limits()  # connection timeouts and limit
         self.ui = ui  # the web UI at /
         self.metrics = metrics  # /metrics
 

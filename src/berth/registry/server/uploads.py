@@ -4,7 +4,8 @@ finish, GET for status, DELETE to cancel.
 Bytes are hashed (sha256) as they arrive, so finishing a sha256 upload reads nothing back; a sha512
 digest, or a hash state lost to a restart, is rebuilt by reading the upload once. A request whose
 body fails part way (a lying Content-Length, a size cap, a dropped connection) is rolled back to
-where it started, so the upload's offset only ever moves by whole accepted requests.
+where it started, so the upload's offset only ever moves by whole accepted requests. A stalled body
+(`connections.BodyTimeout`) is rolled back too, and answered 408 by the app.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import re
 from berth.oci.digest import Digest
 from berth.registry.server import names
 from berth.archive import CHUNK
+from berth.registry.server.connections import BodyTimeout
 from berth.registry.server.context import Registry, empty
 from berth.registry.server.errors import RegistryError
 
@@ -102,7 +104,7 @@ async def _receive(reg: Registry, request, name: str, upload_id: str, session: U
                     if len(buffer) >= CHUNK:
                         await reg.io(_write_and_hash, writer, session.hasher, bytes(buffer))
                         buffer.clear()
-            except RegistryError:
+            except (RegistryError, BodyTimeout):
                 raise
             except Exception as e:  # the body ended early or the connection broke
                 raise RegistryError("BLOB_UPLOAD_INVALID", f"incomplete request body: {e}") from None
