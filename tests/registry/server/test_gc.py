@@ -222,3 +222,56 @@ def test_server_writes_wait_for_the_sweep(start_registry):
         assert results == [] and client.get("/v2/").status == 200  # reads go on meanwhile
     pusher.join(timeout=10)
     assert results == [digest_of(b"waiting")]
+
+
+def _age_upload(server, upload_id, seconds=2 * HOUR):
+    then = time.time() - seconds
+    directory = os.path.join(server.storage, "uploads", upload_id)
+    for name in os.listdir(directory):
+        os.utime(os.path.join(directory, name), (then, then))
+
+
+def test_orphaned_uploads_are_removed_and_clients_uploads_kept(start_registry, tmp_path):
+    import signal
+    import socket
+    root = tmp_path / "root"
+    server = start_registry(root=root)
+    client = server.client()
+    uploads = os.path.join(server.storage, "uploads")
+    # the client's own upload, idle for hours: the client may still resume it
+    location = client.request("POST", "/v2/gc/up/blobs/uploads/").headers["Location"]
+    assert client.request("PATCH", location, body=b"first half ").status == 202
+    kept = location.rsplit("/", 1)[1]
+    # a single-request push, the server killed in the middle: no client knows that upload's id
+    data = os.urandom(4 << 20)
+    sock = socket.create_connection(("127.0.0.1", server.port))
+    sock.sendall(f"POST /v2/gc/up/blobs/uploads/?digest={digest_of(data)} HTTP/1.1\r\nHost: x\r\n"
+                 f"Content-Length: {len(data)}\r\n\r\n".encode() + data[:3 << 20])
+    deadline = time.monotonic() + 10
+    while not [u for u in os.listdir(uploads) if u != kept and os.path.getsize(os.path.join(uploads, u, "data"))]:
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    server.stop(signal.SIGKILL)
+    sock.close()
+    orphan = next(u for u in os.listdir(uploads) if u != kept)
+    # a start cut short: the directory and data made, the record of whose upload it is not yet
+    cut_short = "0" * 32
+    os.makedirs(os.path.join(uploads, cut_short))
+    open(os.path.join(uploads, cut_short, "data"), "wb").close()
+
+    server = start_registry(root=root)
+    assert "orphaned" not in gc(server, "--grace", "1h").stdout  # young still
+    for upload_id in (kept, orphan, cut_short):
+        _age_upload(server, upload_id)
+    out = gc(server, "--dry-run", "--grace", "1h").stdout
+    assert f"would delete orphaned upload {orphan} in gc/up" in out
+    assert f"would delete orphaned upload {cut_short} of an unknown repository (0 bytes)" in out
+    assert "2 orphaned upload(s)" in out.splitlines()[-1] and kept not in out
+    assert sorted(os.listdir(uploads)) == sorted([kept, orphan, cut_short])
+    out = gc(server, "--grace", "1h").stdout
+    assert f"deleted orphaned upload {orphan}" in out and f"deleted orphaned upload {cut_short}" in out
+    assert os.listdir(uploads) == [kept]
+    client = server.client()  # the client's upload is untouched and can be finished
+    assert client.request("PATCH", location, body=b"second half").status == 202
+    digest = digest_of(b"first half second half")
+    assert client.request("PUT", f"{location}?digest={digest}").status == 201

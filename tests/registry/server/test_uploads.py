@@ -304,3 +304,46 @@ def test_max_upload_size(start_registry):
     assert os.path.getsize(os.path.join(server.storage, "uploads", upload_id, "data")) == 0
     blobs = [f for f in files_under(server.storage) if f.startswith("blobs/")]
     assert blobs == [f"blobs/sha256/{digest_of(b'y' * 1024)[7:9]}/{digest_of(b'y' * 1024)[7:]}"]
+
+
+def test_open_uploads_per_repository_are_bounded(start_registry, tmp_path):
+    root = tmp_path / "root"
+    server = start_registry("--max-open-uploads", "3", root=root)
+    client = server.client()
+    locations = [_start(client, "cap/app") for _ in range(3)]
+    resp = client.request("POST", "/v2/cap/app/blobs/uploads/")
+    assert resp.status == 429 and resp.error_codes == ["TOOMANYREQUESTS"], resp
+    assert "3 unfinished uploads" in resp.json()["errors"][0]["message"]
+    resp = client.request("POST", f"/v2/cap/app/blobs/uploads/?digest={digest_of(b'x')}", body=b"x")
+    assert resp.status == 429  # a single-request push needs a place too, for as long as it runs
+    assert _start(client, "cap/other")  # the limit is per repository
+
+    assert client.request("DELETE", locations.pop()).status == 204  # cancelling frees a place...
+    locations.append(_start(client, "cap/app"))
+    digest = digest_of(b"finished")
+    assert client.request("PUT", f"{locations.pop()}?digest={digest}", body=b"finished").status == 201  # ...so does finishing
+    locations.append(_start(client, "cap/app"))
+    assert client.request("POST", "/v2/cap/app/blobs/uploads/").status == 429
+
+    server.stop()  # the count is read back from storage
+    server = start_registry("--max-open-uploads", "3", root=root)
+    client = server.client()
+    assert client.request("POST", "/v2/cap/app/blobs/uploads/").status == 429
+    # uploads that go behind the server's back (purged, `registry gc`) free their places
+    gone = locations.pop().rsplit("/", 1)[1]
+    for name in os.listdir(os.path.join(server.storage, "uploads", gone)):
+        os.unlink(os.path.join(server.storage, "uploads", gone, name))
+    os.rmdir(os.path.join(server.storage, "uploads", gone))
+    assert _start(client, "cap/app")
+
+
+def test_default_upload_size_limit(registry):
+    client = registry.client()
+    location = _start(client, "cap/huge")
+    # 10 GiB and a byte, announced: refused before a byte of it is read
+    with socket.create_connection(("127.0.0.1", registry.port), timeout=10) as sock:
+        sock.sendall(f"PATCH {location} HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\n"
+                     f"Content-Length: {10 * 1024 ** 3 + 1}\r\nConnection: close\r\n\r\n".encode())
+        reply = sock.recv(65536)
+    assert reply.startswith(b"HTTP/1.1 413 "), reply
+    assert b"SIZE_INVALID" in reply and str(10 * 1024 ** 3).encode() in reply

@@ -41,8 +41,9 @@ from berth.archive import securefs
 from berth.errors import InvalidDigest
 from berth.oci.digest import Digest
 from berth.oci.image import MAX_MANIFEST_SIZE
-from berth.registry.server.storage import ManifestInfo, Revision, Storage, StoredBlob, TagInfo, UploadWriter
-from berth.store.fsutil import atomic_write, flock
+from berth.registry.server.storage import (ManifestInfo, Revision, Storage, StoredBlob, StoredUpload, TagInfo,
+                                           UploadWriter)
+from berth.store.fsutil import atomic_write, flock, fsync_dir
 
 _TMP_PREFIX = ".tmp-"
 _BENEATH = securefs.RESOLVE_BENEATH | securefs.RESOLVE_NO_SYMLINKS | securefs.RESOLVE_NO_MAGICLINKS
@@ -293,12 +294,15 @@ class FilesystemStorage(Storage):
         return found[0]
 
     # -- uploads
-    def create_upload(self, repository: str) -> str:
+    def create_upload(self, repository: str, private: bool = False) -> str:
         upload_id = uuid.uuid4().hex
         os.makedirs(self._upload(upload_id))
         with open(self._upload(upload_id, "data"), "wb"):
             pass
-        info = json.dumps({"repository": repository, "started": time.time()}).encode()
+        record = {"repository": repository, "started": time.time()}
+        if private:
+            record["private"] = True
+        info = json.dumps(record).encode()
         atomic_write(self._upload(upload_id, "info"), info)
         return upload_id
 
@@ -380,6 +384,41 @@ class FilesystemStorage(Storage):
                     except FileNotFoundError:
                         pass
         return purged
+
+    def _upload_stat(self, upload_id: str) -> StoredUpload | None:
+        path = self._upload(upload_id)
+        try:
+            names = os.listdir(path)
+            stats = {name: os.lstat(os.path.join(path, name)) for name in names}
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        try:
+            with open(os.path.join(path, "info"), "rb") as f:
+                record = json.load(f)
+            repository = record.get("repository") if "data" in stats else None
+        except (OSError, ValueError, AttributeError):
+            record, repository = {}, None
+        if not isinstance(repository, str):
+            repository = None
+        modified = max([st.st_mtime for st in stats.values()] or [os.lstat(path).st_mtime])
+        size = stats["data"].st_size if "data" in stats else 0
+        return StoredUpload(upload_id, repository, record.get("private") is True, size, modified)
+
+    def upload_stats(self):
+        for upload_id in sorted(os.listdir(os.path.join(self.root, "uploads"))):
+            try:
+                found = self._upload_stat(upload_id)
+            except FileNotFoundError:
+                continue
+            if found is not None:
+                yield found
+
+    def remove_upload_if_idle(self, upload_id: str, since: float) -> bool:
+        current = self._upload_stat(upload_id)
+        if current is None or current.modified >= since:
+            return False
+        shutil.rmtree(self._upload(upload_id), ignore_errors=True)
+        return True
 
     # -- repository links
     def has_blob(self, repository: str, digest: Digest) -> bool:

@@ -20,10 +20,17 @@ deleting anything, under that lock, the sweep re-reads what changed since markin
 manifest links written since then are kept and marked (with their children), and a blob written
 or re-linked since then (commit, mount and manifest put refresh a blob's mtime) is spared. A
 write that starts after the sweep finds the blob gone and fails as for any unknown blob, or
-re-uploads it; it never links a deleted blob. Uploads in progress live outside `blobs/` and
-are never touched. The grace period adds a margin for clients between steps of a push (a layer
-uploaded, its manifest not yet sent): such a blob is unmarked but young. Marking takes no lock,
-so pushes are paused only while the sweep deletes files.
+re-uploads it; it never links a deleted blob. The grace period adds a margin for clients between
+steps of a push (a layer uploaded, its manifest not yet sent): such a blob is unmarked but young.
+Marking takes no lock, so pushes are paused only while the sweep deletes files.
+
+Uploads. An unfinished upload is its client's to resume, however long it waits: the server purges
+abandoned ones (`serve --purge-uploads-after`). gc removes the orphans, those no client can ever
+finish, once nothing was written to them for the grace period: the server's own uploads for a
+single-request push (POST with ?digest=, whose id no client learns), left behind by a server killed
+mid-request, and uploads whose start was cut short (no record of their repository). An upload
+that vanishes under a request that was still writing it (a grace of 0) fails that request as an
+unknown upload.
 """
 from __future__ import annotations
 
@@ -41,11 +48,13 @@ _CLOCK_SLACK = 0.05
 class GcReport(Record):
     blobs: list = []  # [(digest, size)] deleted, or that would be with dry_run
     manifests: list = []  # [(repository, digest)] untagged manifests unlinked
+    uploads: list = []  # [(upload id, size)] orphaned uploads removed
     freed: int = 0  # bytes
 
     def summary(self, dry_run: bool) -> str:
         verb, freed = ("would delete", "would free") if dry_run else ("deleted", "freed")
-        return (f"{verb} {len(self.blobs)} blob(s) and {len(self.manifests)} untagged manifest(s), "
+        uploads = f", {len(self.uploads)} orphaned upload(s)" if self.uploads else ""
+        return (f"{verb} {len(self.blobs)} blob(s) and {len(self.manifests)} untagged manifest(s){uploads}, "
                 f"{freed} {self.freed} bytes")
 
 
@@ -106,6 +115,21 @@ class _Marker:
                         continue
 
 
+def _remove_orphaned_uploads(storage: Storage, idle_since: float, dry_run: bool, report, result: GcReport) -> None:
+    for upload in storage.upload_stats():
+        if not (upload.private or upload.repository is None) or upload.modified >= idle_since:
+            continue
+        whose = f"in {upload.repository}" if upload.repository else "of an unknown repository"
+        if dry_run:
+            report(f"would delete orphaned upload {upload.upload_id} {whose} ({upload.size} bytes)")
+        elif storage.remove_upload_if_idle(upload.upload_id, idle_since):
+            report(f"deleted orphaned upload {upload.upload_id} {whose} ({upload.size} bytes)")
+        else:
+            continue
+        result.uploads.append((upload.upload_id, upload.size))
+        result.freed += upload.size
+
+
 def collect(storage: Storage, grace: float = 3600.0, delete_untagged: bool = False, dry_run: bool = False,
             report=lambda line: None) -> GcReport:
     """Mark and sweep; `report(line)` hears about each deletion as it happens."""
@@ -127,6 +151,7 @@ def collect(storage: Storage, grace: float = 3600.0, delete_untagged: bool = Fal
     candidates = [blob for blob in storage.blob_stats() if blob.digest not in marker.marked and blob.modified < young]
 
     result = GcReport()
+    _remove_orphaned_uploads(storage, young, dry_run, report, result)
     if dry_run:
         for repository, digest in untagged:
             report(f"would delete untagged manifest {repository}@{digest}")

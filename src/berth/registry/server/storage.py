@@ -35,6 +35,14 @@ class Revision(Record):
     written: float  # when the repository's link to the manifest was last written
 
 
+class StoredUpload(Record):
+    upload_id: str
+    repository: str | None  # None: its start was cut short (no readable record of whose it is)
+    private: bool  # the server's own, for a single-request push: no client knows its id
+    size: int
+    modified: float  # last written (seconds since the epoch)
+
+
 class UploadWriter:
     """An open upload: bytes are appended at `size`; `truncate` undoes a failed request's tail."""
     size: int
@@ -70,7 +78,9 @@ class Storage:
         raise NotImplementedError
 
     # -- uploads
-    def create_upload(self, repository: str) -> str:
+    def create_upload(self, repository: str, private: bool = False) -> str:
+        """A new, empty upload; `private` for one the server finishes within the request that
+        started it (its id never reaches a client), so gc knows no client will resume it."""
         raise NotImplementedError
 
     def upload_size(self, repository: str, upload_id: str) -> int | None:
@@ -93,6 +103,14 @@ class Storage:
 
     def purge_uploads(self, older_than: float) -> int:
         """Remove uploads (and other leftovers of interrupted writes) not touched for `older_than` seconds."""
+        raise NotImplementedError
+
+    def upload_stats(self):
+        """Iterate StoredUpload over every upload, finished or not, valid or not."""
+        raise NotImplementedError
+
+    def remove_upload_if_idle(self, upload_id: str, since: float) -> bool:
+        """Remove the upload if nothing was written to it since `since` (seconds since the epoch)."""
         raise NotImplementedError
 
     # -- repository links

@@ -3,9 +3,13 @@ finish, GET for status, DELETE to cancel.
 
 Bytes are hashed (sha256) as they arrive, so finishing a sha256 upload reads nothing back; a sha512
 digest, or a hash state lost to a restart, is rebuilt by reading the upload once. A request whose
-body fails part way (a lying Content-Length, a size cap, a dropped connection) is rolled back to
-where it started, so the upload's offset only ever moves by whole accepted requests. A stalled body
-(`connections.BodyTimeout`) is rolled back too, and answered 408 by the app.
+body fails part way (a lying Content-Length, a size cap, a dropped connection, a stalled body) is
+rolled back to where it started, so the upload's offset only ever moves by whole accepted requests.
+
+A repository may have `max_open_uploads` unfinished uploads at once; starting one more is refused
+with 429 TOOMANYREQUESTS until some finish, are cancelled or are purged. The count is kept in
+memory (read from storage once), and recounted from storage before refusing, so uploads that
+went behind the server's back (`registry gc`, purging) free their places.
 """
 from __future__ import annotations
 
@@ -33,14 +37,60 @@ class UploadSession:
 
 
 class UploadSessions:
+    """The sessions of uploads in progress, and which uploads each repository has open."""
+
     def __init__(self):
         self._sessions: dict[str, UploadSession] = {}
+        self._open: dict[str, set[str]] | None = None  # repository -> upload ids; read from storage once
+        self._starting: dict[str, int] = {}  # repository -> uploads being created
+        self._reading = asyncio.Lock()
 
     def get(self, upload_id: str) -> UploadSession:
         return self._sessions.setdefault(upload_id, UploadSession())
 
-    def drop(self, upload_id: str) -> None:
+    def drop(self, name: str, upload_id: str) -> None:
+        """Forget an upload that was finished or cancelled."""
         self._sessions.pop(upload_id, None)
+        if self._open is not None and name in self._open:
+            self._open[name].discard(upload_id)
+            if not self._open[name]:
+                del self._open[name]
+
+    async def _open_uploads(self, reg: Registry) -> dict[str, set[str]]:
+        async with self._reading:
+            if self._open is None:
+                found: dict[str, set[str]] = {}
+                for upload in await reg.io(lambda: list(reg.storage.upload_stats())):
+                    if upload.repository is not None:
+                        found.setdefault(upload.repository, set()).add(upload.upload_id)
+                self._open = found
+        return self._open
+
+    async def create(self, reg: Registry, name: str, private: bool = False) -> str:
+        """A new upload in `name`, within the repository's limit of open uploads."""
+        limit = reg.settings.max_open_uploads
+        open_uploads = await self._open_uploads(reg)
+        if limit and len(open_uploads.get(name, ())) + self._starting.get(name, 0) >= limit:
+            ids = list(open_uploads.get(name, ()))
+            gone = await reg.io(_gone, reg.storage, name, ids)
+            if name in open_uploads:
+                open_uploads[name].difference_update(gone)
+            if len(open_uploads.get(name, ())) + self._starting.get(name, 0) >= limit:
+                raise RegistryError("TOOMANYREQUESTS", f"{name} has {limit} unfinished uploads, the most this "
+                                    "registry allows; finish or cancel some first")
+        self._starting[name] = self._starting.get(name, 0) + 1
+        try:
+            upload_id = await reg.io(reg.storage.create_upload, name, private)
+        finally:
+            self._starting[name] -= 1
+            if not self._starting[name]:
+                del self._starting[name]
+        open_uploads.setdefault(name, set()).add(upload_id)
+        return upload_id
+
+
+def _gone(storage, name: str, upload_ids: list[str]) -> set[str]:
+    return {upload_id for upload_id in upload_ids if storage.upload_size(name, upload_id) is None}
 
 
 def location(name: str, upload_id: str) -> str:
@@ -79,7 +129,10 @@ async def _receive(reg: Registry, request, name: str, upload_id: str, session: U
     storage = reg.storage
     declared = request.content_length
     limit = reg.settings.max_upload_size
-    writer = await reg.io(storage.open_upload, name, upload_id)
+    try:
+        writer = await reg.io(storage.open_upload, name, upload_id)
+    except FileNotFoundError:
+        raise _removed(name, upload_id) from None
     try:
         begin = writer.size
         if start is not None and start != begin:
@@ -124,6 +177,11 @@ async def _receive(reg: Registry, request, name: str, upload_id: str, session: U
         writer.close()
 
 
+def _removed(name: str, upload_id: str) -> RegistryError:
+    return RegistryError("BLOB_UPLOAD_UNKNOWN", f"upload {upload_id} in {name} was removed (purged as stale, "
+                         "or by `registry gc`)")
+
+
 def _content_range(request, name: str, upload_id: str, size: int) -> tuple[int | None, int | None]:
     header = request.headers.get("Content-Range")
     if not header:
@@ -147,8 +205,11 @@ async def _finish(reg: Registry, name: str, upload_id: str, session: UploadSessi
         raise RegistryError("DIGEST_INVALID", f"upload has digest {actual}, not {digest}",
                             detail={"expected": str(digest), "actual": str(actual)})
     async with reg.holding_off_gc():
-        await reg.io(storage.commit_upload, name, upload_id, digest)
-    reg.uploads.drop(upload_id)
+        try:
+            await reg.io(storage.commit_upload, name, upload_id, digest)
+        except FileNotFoundError:
+            raise _removed(name, upload_id) from None
+    reg.uploads.drop(name, upload_id)
     return empty(201, {"Location": f"/v2/{name}/blobs/{digest}", "Docker-Content-Digest": str(digest)})
 
 
@@ -186,16 +247,16 @@ async def start(reg: Registry, request, name: str):
             return empty(201, {"Location": f"/v2/{name}/blobs/{digest}", "Docker-Content-Digest": str(digest)})
     if "digest" in query:  # the whole blob in this one request
         digest = names.digest(query["digest"])
-        upload_id = await reg.io(storage.create_upload, name)
+        upload_id = await reg.uploads.create(reg, name, private=True)
         session = reg.uploads.get(upload_id)
         try:
             async with session.lock:
                 await _receive(reg, request, name, upload_id, session)
                 return await _finish(reg, name, upload_id, session, digest)
         finally:
-            reg.uploads.drop(upload_id)
+            reg.uploads.drop(name, upload_id)
             await reg.io(storage.delete_upload, name, upload_id)
-    upload_id = await reg.io(storage.create_upload, name)
+    upload_id = await reg.uploads.create(reg, name)
     return empty(202, _progress(name, upload_id, 0))
 
 
@@ -229,7 +290,7 @@ async def cancel(reg: Registry, request, name: str, upload_id: str):
     session = reg.uploads.get(upload_id)
     async with session.lock:
         if not await reg.io(reg.storage.delete_upload, name, upload_id):
-            reg.uploads.drop(upload_id)
+            reg.uploads.drop(name, upload_id)
             raise RegistryError("BLOB_UPLOAD_UNKNOWN", f"no upload {upload_id} in {name}")
-    reg.uploads.drop(upload_id)
+    reg.uploads.drop(name, upload_id)
     return empty(204)
