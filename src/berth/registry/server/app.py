@@ -12,7 +12,7 @@ import signal
 
 from aiohttp import web
 
-from berth.registry.server import blobs, listing, manifests, names, referrers, uploads
+from berth.registry.server import blobs, listing, manifests, names, origins, referrers, uploads
 from berth.registry.server.connections import BodyTimeout, Listener, bind
 from berth.registry.server.context import Registry
 from berth.registry.server.errors import RegistryError, error_body
@@ -100,6 +100,15 @@ async def errors_middleware(request, handler):
                             content_type="application/json")
 
 
+@web.middleware
+async def same_origin_middleware(request, handler):
+    """Refuse state-changing requests a browser sends from another site (see `origins`)."""
+    refused = origins.refusal(request.method, request.headers, request.headers.get("Host"))
+    if refused is not None:
+        raise refused
+    return await handler(request)
+
+
 async def _add_api_version(request, response):
     response.headers[API_VERSION[0]] = API_VERSION[1]
 
@@ -123,7 +132,7 @@ def route_label(request) -> str:
 
 
 def make_app(registry: Registry) -> web.Application:
-    middlewares = [errors_middleware]
+    middlewares = [errors_middleware, same_origin_middleware]
     if registry.settings.metrics:
         from berth.registry.server.metrics import Metrics
         metrics = Metrics()
