@@ -1,5 +1,6 @@
 """Connection bounds of a real `berth registry serve` over real sockets: head, body and idle
 timeouts, the connection limit, running out of file descriptors, malformed requests."""
+import os
 import resource
 import socket
 import time
@@ -224,3 +225,34 @@ def test_malformed_requests_are_4xx_without_tracebacks(start_registry, tmp_path)
         assert status is not None and 400 <= status < 500, (raw[:40], reply[:200])
     text = server.stderr_text()
     assert "Traceback" not in text, text[:3000]
+
+
+def _tcp_state(sock) -> int:
+    return sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 1)[0]
+
+
+def test_response_the_client_stops_reading_is_aborted(start_registry):
+    server = start_registry("--body-timeout", "1s")
+    client = Client(server.port)
+    blob = os.urandom(16 << 20)  # more than the socket buffers of both ends hold
+    digest = client.push_blob("slow/reader", blob)
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", server.port))
+    sock.sendall(f"GET /v2/slow/reader/blobs/{digest} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    started = time.monotonic()
+    established = 1
+    while _tcp_state(sock) == established:  # reading nothing, until the server gives up
+        assert time.monotonic() - started < 15, "the server still waits for the client to read"
+        time.sleep(0.05)
+    took = time.monotonic() - started
+    received = b""
+    try:
+        while chunk := sock.recv(1 << 20):
+            received += chunk
+    except ConnectionResetError:
+        pass
+    sock.close()
+    assert 0.9 <= took < 10, took
+    assert len(received) < len(blob)  # cut off, not delivered
+    assert client.get(f"/v2/slow/reader/blobs/{digest}").body == blob  # and others are served

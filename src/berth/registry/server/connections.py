@@ -14,7 +14,8 @@ the bytes as they arrive (a subclass, since aiohttp has no setting or hook for e
   only while the server reads: not while reading is paused because the server's buffers are full
   (a slow disk, a handler waiting for a lock). On expiry, the handler's next read raises
   `BodyTimeout` (answered 408, an upload rolls back to where the request started) and the
-  connection closes after that response.
+  connection closes after that response. The same time bounds the other direction: a response
+  the client stops reading (the send buffer full and not drained for that long) is aborted.
 
 `Listener` accepts connections itself instead of `loop.create_server`, because asyncio cannot
 stop accepting at a limit, and on EMFILE logs a traceback for every pending connection, every
@@ -32,6 +33,7 @@ import errno
 import logging
 import resource
 import socket
+import struct
 import time
 
 from aiohttp import web
@@ -79,6 +81,7 @@ class GuardedRequestHandler(RequestHandler):
         self._head_started = False  # some of that head arrived
         self._body = None  # the newest request's body stream
         self._body_progress = 0.0  # loop time of the last body byte, or of a server-side pause
+        self._send_stalled_since: float | None = None  # the client stopped reading our response
         self._watchdog: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport) -> None:
@@ -116,6 +119,15 @@ class GuardedRequestHandler(RequestHandler):
             if not self._body.is_eof():
                 self._body_progress = self._loop.time()
                 self._arm(self._body_progress + self._limits.body_timeout)
+
+    def pause_writing(self) -> None:
+        super().pause_writing()
+        self._send_stalled_since = self._loop.time()
+        self._arm(self._send_stalled_since + self._limits.body_timeout)
+
+    def resume_writing(self) -> None:
+        self._send_stalled_since = None
+        super().resume_writing()
 
     def resume_reading(self, resume_parser: bool = True) -> None:
         self._body_progress = self._loop.time()  # the pause was the server's, not the client's
@@ -162,11 +174,32 @@ class GuardedRequestHandler(RequestHandler):
                 self.close()  # after the response the handler sends
             else:
                 deadlines.append(due)
+        if self._send_stalled_since is not None:
+            due = self._send_stalled_since + self._limits.body_timeout
+            if now >= due:
+                self.logger.debug("aborting a response its client stopped reading")
+                self._reset()
+                return
+            deadlines.append(due)
         if deadlines:
             self._arm(min(deadlines))
 
+    def _reset(self) -> None:
+        """Drop the connection and what it still had to send: a plain close would leave the kernel
+        holding that data (and the connection) until the client reads, which it does not."""
+        sock = self.transport.get_extra_info("socket")
+        if sock is not None:
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            except OSError:
+                pass
+        self.transport.abort()
+
     def _head_timed_out(self) -> None:
-        if self._head_started and self.transport is not None:
+        if self._paused:  # not even reading what it was sent before: nothing would get through
+            self._reset()
+            return
+        if self._head_started:
             self.transport.write(_TIMEOUT_RESPONSE)
         self.force_close()
 
