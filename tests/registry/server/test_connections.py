@@ -1,9 +1,15 @@
-"""Connection bounds of a real `berth registry serve` over real sockets: head, body and idle
-timeouts, the connection limit, running out of file descriptors, malformed requests."""
+"""Connection bounds of a real `berth registry serve` over real sockets: head, body, idle and
+send-stall timeouts, TLS handshakes, the connection limit, running out of file descriptors,
+malformed requests."""
 import os
 import resource
+import shutil
 import socket
+import ssl
+import subprocess
 import time
+
+import pytest
 
 from registry_helpers import Client
 
@@ -256,3 +262,25 @@ def test_response_the_client_stops_reading_is_aborted(start_registry):
     assert 0.9 <= took < 10, took
     assert len(received) < len(blob)  # cut off, not delivered
     assert client.get(f"/v2/slow/reader/blobs/{digest}").body == blob  # and others are served
+
+
+@pytest.mark.skipif(not shutil.which("openssl"), reason="openssl not installed")
+def test_tls_handshake_is_bounded_by_the_head_timeout(start_registry, tmp_path):
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    log = tmp_path / "serve.log"
+    server = start_registry("--tls-cert", cert, "--tls-key", key, "--header-timeout", "1s", log=log)
+    silent, half = _connect(server.port), _connect(server.port)
+    half.sendall(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03")  # the start of a ClientHello
+    closed = _wait_closed([silent, half], deadline_s=10)
+    assert all(0.9 <= seconds < 8 for seconds, _ in closed.values()), closed
+    for sock in (silent, half):
+        sock.close()
+    context = ssl.create_default_context(cafile=str(cert))
+    context.check_hostname = False
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as raw:
+        with context.wrap_socket(raw) as tls:  # others are served
+            tls.sendall(b"GET /v2/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            assert tls.recv(100).startswith(b"HTTP/1.1 200 ")
+    assert "Traceback" not in server.stderr_text()

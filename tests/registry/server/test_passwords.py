@@ -11,7 +11,7 @@ import time
 
 import bcrypt
 
-from registry_helpers import OCI_MANIFEST, Client
+from registry_helpers import Client
 
 
 def _htpasswd(tmp_path, cost, **users):

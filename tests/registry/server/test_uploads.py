@@ -321,7 +321,8 @@ def test_open_uploads_per_repository_are_bounded(start_registry, tmp_path):
     assert client.request("DELETE", locations.pop()).status == 204  # cancelling frees a place...
     locations.append(_start(client, "cap/app"))
     digest = digest_of(b"finished")
-    assert client.request("PUT", f"{locations.pop()}?digest={digest}", body=b"finished").status == 201  # ...so does finishing
+    resp = client.request("PUT", f"{locations.pop()}?digest={digest}", body=b"finished")
+    assert resp.status == 201  # ...so does finishing
     locations.append(_start(client, "cap/app"))
     assert client.request("POST", "/v2/cap/app/blobs/uploads/").status == 429
 
