@@ -42,6 +42,9 @@ from aiohttp.web_protocol import RequestHandler
 log = logging.getLogger("berth.registry")
 
 _OUT_OF_RESOURCES = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
+# accept() reports a queued connection's own trouble (the client gave up, its network failed): skip it
+_CLIENT_GONE = (errno.ECONNABORTED, errno.EPROTO, errno.ENETDOWN, errno.ENOPROTOOPT, errno.EHOSTDOWN,
+                errno.ENONET, errno.EHOSTUNREACH, errno.EOPNOTSUPP, errno.ENETUNREACH, errno.EPERM)
 _REPORT_EVERY = 60.0  # seconds between two log lines about running out of descriptors
 _BACKLOG = 1024  # connections waiting for accept() (Linux caps it at net.core.somaxconn)
 _TIMEOUT_RESPONSE = b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
@@ -292,10 +295,14 @@ class Listener:
             try:
                 conn, _ = await loop.sock_accept(sock)
             except OSError as e:
+                if e.errno in _CLIENT_GONE:
+                    continue
+                self._report(e)
                 if e.errno in _OUT_OF_RESOURCES:
-                    self._report_exhaustion(e)
                     await self._wait_for_a_free_slot(timeout=1.0)
-                continue  # otherwise a client that gave up while queued (ECONNABORTED and the like)
+                else:  # unexpected: do not spin on it
+                    await asyncio.sleep(0.1)
+                continue
             self.open += 1
             task = loop.create_task(self._serve(conn, _Slot(self)))
             self._starting.add(task)
@@ -319,7 +326,7 @@ class Listener:
                 raise
             log.debug("connection dropped before its first request: %s", e)
 
-    def _report_exhaustion(self, error: OSError) -> None:
+    def _report(self, error: OSError) -> None:
         now = time.monotonic()
         if now < self._quiet_until:
             self._unreported += 1
