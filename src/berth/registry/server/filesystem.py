@@ -43,7 +43,7 @@ from berth.oci.digest import Digest
 from berth.oci.image import MAX_MANIFEST_SIZE
 from berth.registry.server.storage import (ManifestInfo, Revision, Storage, StoredBlob, StoredUpload, TagInfo,
                                            UploadWriter)
-from berth.store.fsutil import atomic_write, flock, fsync_dir
+from berth.store.fsutil import atomic_write, flock
 
 _TMP_PREFIX = ".tmp-"
 _BENEATH = securefs.RESOLVE_BENEATH | securefs.RESOLVE_NO_SYMLINKS | securefs.RESOLVE_NO_MAGICLINKS
