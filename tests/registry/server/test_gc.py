@@ -275,3 +275,12 @@ def test_orphaned_uploads_are_removed_and_clients_uploads_kept(start_registry, t
     assert client.request("PATCH", location, body=b"second half").status == 202
     digest = digest_of(b"first half second half")
     assert client.request("PUT", f"{location}?digest={digest}").status == 201
+
+
+def test_references_of_a_hostile_stored_manifest_are_none():
+    """A manifest stored before bodies were bounded (deeply nested, not JSON) names nothing, and
+    gc goes on instead of failing with a RecursionError."""
+    from berth.registry.server.gc import references
+    assert references(b"[" * 100_000 + b"]" * 100_000) == ([], [])
+    assert references(b'{"layers": ' * 5000 + b"1" + b"}" * 5000) == ([], [])
+    assert references(b"\xff\xfe junk") == ([], [])

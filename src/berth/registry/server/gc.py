@@ -34,10 +34,11 @@ unknown upload.
 """
 from __future__ import annotations
 
-import json
 import time
 
+from berth import safejson
 from berth.oci.digest import Digest
+from berth.oci.image import MAX_MANIFEST_SIZE
 from berth.record import Record
 from berth.registry.server.storage import Storage
 
@@ -62,8 +63,8 @@ def references(data: bytes) -> tuple[list[Digest], list[Digest]]:
     """(blobs, child manifests) a manifest or index names; tolerant of unexpected shapes, since
     missing one reference would delete a blob still in use."""
     try:
-        doc = json.loads(data)
-    except (ValueError, UnicodeDecodeError):
+        doc = safejson.loads(data, MAX_MANIFEST_SIZE)
+    except safejson.InvalidJSON:  # not a manifest any client could pull
         return [], []
     if not isinstance(doc, dict):
         return [], []
