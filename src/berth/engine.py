@@ -44,6 +44,12 @@ class Engine:
         from berth.registry.client.service import RegistryClientService
         return RegistryClientService(self.store, self.images)
 
+    @cached_property
+    def registry_server(self):
+        """`registry serve` and `registry gc`, from one ServerConfig."""
+        from berth.registry.server.service import RegistryServerService
+        return RegistryServerService(self)
+
     @property
     def volumes(self):
         return self.containers.volumes

@@ -58,7 +58,7 @@ def _secrets(values) -> dict:
 def build_cmd(engine, tags, dockerfile, target, build_args, no_cache, pull, network, labels, source_date_epoch,
               progress, quiet, iidfile, explain, secrets, context):
     """Build an image from a Dockerfile and a context (a directory, or - for a tar or Dockerfile on stdin)."""
-    from berth.build.service import BuildRequest
+    from berth.build.request import BuildRequest
     quiet = quiet or progress == "quiet"
     request = BuildRequest(context=None if context == "-" else context, stream=sys.stdin.buffer, dockerfile=dockerfile,
                            tags=list(tags), target=target, build_args=_pairs(build_args, "--build-arg"),

@@ -4,31 +4,23 @@ from __future__ import annotations
 import re
 from contextlib import contextmanager
 
-from berth.errors import FlagError, InvalidOption
+from berth.errors import FlagError, InvalidArgument, InvalidOption
 from berth.record import Record
+from berth.units import parse_size  # noqa: F401  (options.parse_size: one of the flag parsers)
 
-_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([bkmgt]?)b?", re.I)
-_UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
 NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*")
 _PROPAGATION = {"private", "rprivate", "shared", "rshared", "slave", "rslave"}
 
 
 @contextmanager
 def flag_errors():
-    """Report the InvalidOption raised inside as a FlagError."""
+    """Report the refusals raised inside as FlagErrors."""
     try:
         yield
     except FlagError:
         raise
-    except InvalidOption as e:
+    except InvalidArgument as e:
         raise FlagError(str(e)) from None
-
-
-def parse_size(text: str, what: str = "size") -> int:
-    m = _SIZE.fullmatch(text.strip())
-    if not m:
-        raise InvalidOption(f"invalid {what} {text!r}: expected a number with an optional unit (b, k, m, g)")
-    return int(float(m.group(1)) * _UNITS[m.group(2).lower()])
 
 
 def parse_int(text, what: str) -> int:
