@@ -50,20 +50,15 @@ class Engine:
         from berth.registry.server.service import RegistryServerService
         return RegistryServerService(self)
 
+    @cached_property
+    def system(self):
+        """`system df` and `info`."""
+        from berth.system import SystemService
+        return SystemService(self)
+
     @property
     def volumes(self):
         return self.containers.volumes
-
-    def disk_usage(self) -> dict:
-        """`system df`: images (with sharing), containers (their upper dirs) and volumes."""
-        from berth.store.fsutil import disk_usage
-        usage = self.images.disk_usage()
-        containers = self.containers.list(all=True)
-        usage["containers"] = [{"container": c, "size": disk_usage(self.containers.records.dir(c.id) + "/upper")}
-                               for c in containers]
-        usage["volumes"] = [{"volume": v, "size": disk_usage(v["Mountpoint"]),
-                             "links": len(self.volumes.users(v["Name"]))} for v in self.volumes.list()]
-        return usage
 
     def close(self) -> None:
         if "store" in self.__dict__:

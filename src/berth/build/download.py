@@ -39,7 +39,7 @@ def download(url: str, directory: str, expected: Digest | None = None) -> Downlo
     import urllib.parse
     import urllib.request
     from http.client import HTTPException
-    from berth.registry.client.session import USER_AGENT, error_reason, is_loopback
+    from berth.netutil import USER_AGENT, error_reason, is_loopback
 
     parts = urllib.parse.urlsplit(url)
     handlers = [urllib.request.ProxyHandler({})] if is_loopback(parts.hostname or "") else []

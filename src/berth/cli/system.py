@@ -16,7 +16,7 @@ system = Group("system", "Manage berth as a whole.")
 @option("--format", "fmt", help="json, or a template.")
 def df(engine, verbose, fmt):
     """Show disk usage, with the space images share."""
-    usage = engine.disk_usage()
+    usage = engine.system.df()
     total, reclaim = usage["total"], usage["reclaimable"]
     ctrs, vols = usage["containers"], usage["volumes"]
     ctr_size = sum(c["size"] for c in ctrs)
@@ -65,3 +65,28 @@ def df(engine, verbose, fmt):
                                                  for v in vols])
     emit(rows if verbose else summary, fmt, show, headers=output.IMAGE_TITLES if verbose else output.DF_TITLES)
 
+
+@system.command("info")
+@option("-f", "--format", "fmt", help="json, or a template such as '{{.ServerVersion}}'.")
+def info(engine, fmt):
+    """Display system-wide information."""
+    doc = engine.system.info()
+    if fmt == "json":
+        import json
+        echo(json.dumps(doc))
+        return
+    if fmt:
+        from berth.cli.output import render
+        echo(render(fmt, doc))
+        return
+    lines = [("Containers", doc["Containers"]), (" Running", doc["ContainersRunning"]),
+             (" Paused", doc["ContainersPaused"]), (" Stopped", doc["ContainersStopped"]), ("Images", doc["Images"]),
+             ("Server Version", doc["ServerVersion"]), ("Storage Driver", doc["Driver"]),
+             ("Cgroup Driver", doc["CgroupDriver"]), ("Cgroup Version", doc["CgroupVersion"]),
+             ("Runtimes", " ".join(doc["Runtimes"])), ("Default Runtime", doc["DefaultRuntime"]),
+             ("Security Options", ", ".join(doc["SecurityOptions"])), ("Kernel Version", doc["KernelVersion"]),
+             ("Operating System", doc["OperatingSystem"]), ("OSType", doc["OSType"]),
+             ("Architecture", doc["Architecture"]), ("CPUs", doc["NCPU"]),
+             ("Total Memory", human_size(doc["MemTotal"])), ("Name", doc["Name"]),
+             ("Berth Root Dir", doc["DockerRootDir"])]
+    echo("\n".join(f" {k}: {v}" for k, v in lines))

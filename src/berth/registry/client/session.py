@@ -16,18 +16,11 @@ import urllib.parse
 
 from berth.archive import CHUNK
 from berth.errors import DigestMismatch, RegistryClientError
+from berth.netutil import USER_AGENT, error_reason, is_loopback
 
-USER_AGENT = "berth/0.1"
 RETRIES = 4                 # attempts after the first for 5xx, 429 and dropped connections
 BACKOFF = 0.25              # seconds before the first retry, doubled each time
 TIMEOUT = 60.0
-_LOOPBACK = ("localhost", "127.", "[::1]", "::1")
-
-
-def is_loopback(host: str) -> bool:
-    return host.startswith(_LOOPBACK)
-
-
 def parse_challenge(header: str) -> tuple[str, dict]:
     """`Bearer realm="...",service="...",scope="..."` -> ("bearer", {...})."""
     scheme, _, rest = header.strip().partition(" ")
@@ -324,15 +317,3 @@ def _drain(response, limit: int = 1 << 20) -> bytes:
 def _sleep(delay: float) -> float:
     time.sleep(delay)
     return delay * 2
-
-
-def error_reason(e: BaseException) -> str:
-    if isinstance(e, ssl.SSLError):
-        return f"TLS error ({e.reason or e})"
-    if isinstance(e, ConnectionRefusedError):
-        return "connection refused"
-    if isinstance(e, socket.gaierror):
-        return "unknown host"
-    if isinstance(e, (socket.timeout, TimeoutError)):
-        return "timed out"
-    return str(e) or type(e).__name__
