@@ -23,13 +23,13 @@ class SystemService:
     def info(self) -> dict:
         """docker's `info` fields that berth has an answer for (the names of GET /info)."""
         import platform
-        from berth import __version__
+        from importlib.metadata import version
         from berth.runtime.oci import cgroup_v2_only
         engine = self.engine
         states = [c.status for c in engine.containers.list(all=True)]
         runtime = engine.containers.runtime()
         return {
-            "ID": "", "Name": platform.node(), "ServerVersion": __version__,
+            "ID": "", "Name": platform.node(), "ServerVersion": version("berth"),
             "Containers": len(states), "ContainersRunning": states.count("running"),
             "ContainersPaused": states.count("paused"),
             "ContainersStopped": len(states) - states.count("running") - states.count("paused"),
