@@ -468,11 +468,7 @@ def container_prune_cmd(engine, force):
     if not force and not confirm("WARNING! This will remove all stopped containers.\n"
                                  "Are you sure you want to continue?"):
         return
-    removed = []
-    for c in engine.containers.list(all=True):
-        if c.status in ("exited", "created"):
-            engine.containers.remove(c.id)
-            removed.append(c.id)
+    removed = engine.containers.prune()
     if removed:
         echo("Deleted Containers:\n" + "\n".join(removed) + "\n")
     echo("Total reclaimed space: 0B")
@@ -490,10 +486,9 @@ volume = Group("volume", "Manage volumes.")
 @argument("name", required=False)
 def volume_create(engine, driver, opts, labels, name):
     """Create a volume."""
-    import os
     options = dict(o.partition("=")[::2] for o in opts)
-    v = engine.volumes.create(name or os.urandom(32).hex(), driver, options,
-                              dict(lbl.partition("=")[::2] for lbl in labels), exist_ok=True)  # as docker
+    v = engine.volumes.create(name, driver, options, dict(lbl.partition("=")[::2] for lbl in labels),
+                              exist_ok=True)  # as docker
     echo(v["Name"])
 
 

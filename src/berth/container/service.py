@@ -564,6 +564,15 @@ class ContainerService:
             return c
         raise BerthError(f"cannot remove container {c.name}: it keeps being restarted")
 
+    def prune(self) -> list[str]:
+        """Remove every stopped container (exited or created); returns their IDs."""
+        removed = []
+        for c in self.list(all=True):
+            if c.status in ("exited", "created"):
+                self.remove(c.id)
+                removed.append(c.id)
+        return removed
+
     def rename(self, text: str, new_name: str) -> None:
         if not opts.NAME.fullmatch(new_name):
             raise opts.InvalidOption(f"invalid container name {new_name!r}")

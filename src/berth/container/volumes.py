@@ -21,8 +21,10 @@ class VolumeService:
     def path(self, name: str) -> str:
         return self.records.data(name)
 
-    def create(self, name: str, driver: str = "local", options: dict | None = None, labels: dict | None = None,
-               anonymous: bool = False, exist_ok: bool = False) -> dict:
+    def create(self, name: str | None = None, driver: str = "local", options: dict | None = None,
+               labels: dict | None = None, anonymous: bool = False, exist_ok: bool = False) -> dict:
+        """A volume (docker's `local` driver); without a name, one of 64 hex digits, as docker's."""
+        name = name or os.urandom(32).hex()
         if not NAME.fullmatch(name) or len(name) > 255:
             raise InvalidOption(f"invalid volume name {name!r}: use [a-zA-Z0-9][a-zA-Z0-9_.-]*")
         if driver != "local":
