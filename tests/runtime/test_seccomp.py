@@ -22,7 +22,8 @@ def test_default_profile_refuses_what_it_does_not_list():
     profile = seccomp.default_profile(DEFAULT_CAPABILITIES)
     assert profile["defaultAction"] == "SCMP_ACT_ERRNO" and profile["defaultErrnoRet"] == 1
     if os.uname().machine == "x86_64":
-        assert profile["architectures"] == ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"]
+        assert profile["architectures"] == ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86"] + (
+            ["SCMP_ARCH_X32"] if seccomp._kernel_runs_x32() else [])
     allowed = _allowed(profile)
     assert {"read", "openat", "execve", "futex", "ptrace", "chroot", "arch_prctl"} <= allowed
     for name in ("mount", "umount2", "unshare", "setns", "keyctl", "add_key", "request_key", "bpf", "kexec_load",
@@ -176,3 +177,14 @@ def test_option_values(tmp_path):
     path.write_text('{"defaultAction": "SCMP_ACT_NOPE"}')
     with pytest.raises(seccomp.ProfileError, match=f"seccomp profile {re.escape(str(path))}: defaultAction"):
         seccomp.from_option(str(path))
+
+
+def test_x32_is_filtered_where_the_kernel_runs_it(tmp_path):
+    import gzip
+    config = tmp_path / "config.gz"
+    filler = "".join(f"CONFIG_FILLER_{i}=y\n" for i in range(5000))  # past the first read
+    for text, runs in ((filler + "CONFIG_X86_X32_ABI=y\n", True), (filler + "# CONFIG_X86_X32_ABI is not set\n", False),
+                       ("CONFIG_64BIT=y\n", False)):
+        config.write_bytes(gzip.compress(text.encode()))
+        assert seccomp._kernel_runs_x32(str(config)) is runs
+    assert seccomp._kernel_runs_x32(str(tmp_path / "absent")) is True  # unknown: filtered, as docker's

@@ -119,12 +119,14 @@ class ContainerService:
         # read before `delete` removes the cgroup
         from berth.runtime.cgroups import oom_killed
         oom = oom_killed(c.id)
+        # the runtime's `delete` runs meanwhile: nothing below depends on its state, and the caller
+        # holds the container's lock, so no start can meet that state before it is gone
         deleted = self.runtime(c.config.get("runtime")).delete_async(c.id, force=True)
-        rootfs.unmount(os.path.join(bundle, "rootfs"))  # independent of the runtime's state: overlap them
-        deleted()
+        rootfs.unmount(os.path.join(bundle, "rootfs"))
         self._detach_network(c)
         self.records.update_state(c.id, status="exited", pid=0, monitor_pid=0, exit_code=code,
                                   oom_killed=int(oom), finished_at=finished)
+        deleted()
 
     def cleanup(self, text: str) -> None:
         """Run by the monitor when a container exits: finalize, then auto-remove or restart per policy.
