@@ -246,7 +246,8 @@ def test_wait_tells_the_exit_code_of_auto_removed_containers(busybox, tmp_path):
         waiters = [popen(busybox, "wait", cid) for cid in ids]
         wait_for(lambda: all(_waiting(busybox, cid) for cid in ids), what="every waiter registered")
         (gate / "go").write_text("")
-        assert [int(w.communicate(timeout=30)[0]) for w in waiters] == codes
+        answers = [w.communicate(timeout=30) for w in waiters]
+        assert [out for out, _ in answers] == [f"{n}\n".encode() for n in codes], [err for _, err in answers]
         wait_for(lambda: busybox.out("ps", "-aq") == "", what="the --rm containers removed")
     # a wait that starts after the removal finds no container, as docker's
     err = busybox.run("wait", ids[0], check=False)

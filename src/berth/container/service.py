@@ -61,7 +61,10 @@ class ContainerService:
             keep, wants_all = container_filter(filters, self.images)
         out = []
         for c in self.records.list():
-            c = self.reconcile(c)
+            try:
+                c = self.reconcile(c)
+            except LookupError:  # removed since the listing (--rm, another process's rm)
+                continue
             if (all or wants_all or c.status in ("running", "paused", "restarting")) and (keep is None or keep(c)):
                 out.append(c)
         return out

@@ -13,6 +13,7 @@ from berth.store.db import transaction
 EXIT_KEPT = 600  # seconds an exit code outlives its container (longer while someone waits for it)
 STATE_FIELDS = ("status", "pid", "monitor_pid", "exit_code", "oom_killed", "started_at", "finished_at",
                 "restart_count", "stopped_by_user", "error")
+_STATE_COLUMNS = ", ".join(f"s.{k}" for k in STATE_FIELDS)
 
 
 class Container(Record):
@@ -45,10 +46,13 @@ class ContainerStore:
         from berth.store import fsutil
         return fsutil.flock(os.path.join(self.store.locks, f"ctr-{cid[:32]}"))
 
-    def _load(self, row) -> Container:
-        state = self.db.execute("SELECT * FROM container_state WHERE id=?", (row["id"],)).fetchone()
-        return Container(row["id"], row["name"], row["image_id"], json.loads(row["config"]), row["created"],
-                         {k: state[k] for k in STATE_FIELDS} if state else {"status": "unknown"})
+    def _select(self, where: str, args: tuple = ()) -> list[Container]:
+        """Containers with their state, read in one statement: one snapshot of the database, so a
+        removal in another process never leaves a container without its state."""
+        rows = self.db.execute(f"SELECT c.id, c.name, c.image_id, c.config, c.created, {_STATE_COLUMNS} "
+                               f"FROM containers c JOIN container_state s ON s.id = c.id {where}", args)
+        return [Container(r["id"], r["name"], r["image_id"], json.loads(r["config"]), r["created"],
+                          {k: r[k] for k in STATE_FIELDS}) for r in rows]
 
     def add(self, cid: str, name: str, image_id: str, config: dict, volumes: list[tuple[str, str]]) -> Container:
         with self.store.write_lock(), transaction(self.db):
@@ -69,26 +73,25 @@ class ContainerStore:
         return self.db.execute("SELECT 1 FROM containers WHERE name=?", (name,)).fetchone() is not None
 
     def get(self, cid: str) -> Container:
-        row = self.db.execute("SELECT * FROM containers WHERE id=?", (cid,)).fetchone()
-        if row is None:
+        found = self._select("WHERE c.id=?", (cid,))
+        if not found:
             raise ContainerNotFound(f"No such container: {cid}")
-        return self._load(row)
+        return found[0]
 
     def find(self, text: str) -> Container:
         """By full ID, name (with or without a leading /), or unique ID prefix."""
         name = text[1:] if text.startswith("/") else text
-        row = self.db.execute("SELECT * FROM containers WHERE id=? OR name=?", (text, name)).fetchone()
-        if row is None and text and all(c in "0123456789abcdef" for c in text):
-            rows = self.db.execute("SELECT * FROM containers WHERE id LIKE ?", (text + "%",)).fetchall()
-            if len(rows) > 1:
+        found = self._select("WHERE c.id=? OR c.name=? LIMIT 1", (text, name))
+        if not found and text and all(c in "0123456789abcdef" for c in text):
+            found = self._select("WHERE c.id LIKE ? LIMIT 2", (text + "%",))
+            if len(found) > 1:
                 raise BerthError(f"multiple containers match ID prefix {text!r}")
-            row = rows[0] if rows else None
-        if row is None:
+        if not found:
             raise ContainerNotFound(f"No such container: {text}")
-        return self._load(row)
+        return found[0]
 
     def list(self) -> list[Container]:
-        return [self._load(r) for r in self.db.execute("SELECT * FROM containers ORDER BY created DESC")]
+        return self._select("ORDER BY c.created DESC")
 
     def update_state(self, cid: str, **changes) -> None:
         bad = set(changes) - set(STATE_FIELDS)
