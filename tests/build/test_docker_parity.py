@@ -167,6 +167,13 @@ ADD extra/plain.gz /plain/
 ADD --chown=5:6 extra/tree.tar /owned-tar/
 RUN rm /untarred/top/a && rm -r /untarred-gz/top/sub
 """,
+    "x-base-without-path": """\
+FROM parity-nopath
+ENV GREETING=hi
+ARG TOOL=sh
+RUN echo "$PATH" > /path.txt && command -v $TOOL > /tool.txt && echo "$GREETING" > /greeting
+CMD ["sh", "-c", "echo $PATH"]
+""",
     "x-scratch": """\
 FROM busybox AS src
 RUN mkdir -p /out/dir && echo x > /out/dir/f && chmod 4755 /out/dir/f && ln -s dir/f /out/link \
@@ -313,6 +320,13 @@ def engines(tmp_path_factory, http_server):
     before = _docker_images()
     proc = subprocess.run(["docker", "load"], input=archive, capture_output=True)
     assert proc.returncode == 0, proc.stderr
+    # a base without PATH in its config: the same rootfs imported into both (docker's and berth's
+    # import leave Env out), for x-base-without-path
+    berth.run("create", "--name", "rootfs", "busybox")
+    rootfs = work / "rootfs.tar"
+    berth.run("export", "-o", rootfs, "rootfs")
+    berth.run("import", rootfs, "parity-nopath:latest")
+    _docker("import", rootfs, "parity-nopath:latest")
     for path, (headers, body) in SERVED.items():
         http_server.add(path, body, **{name.replace("-", "_"): value for name, value in headers.items()})
     http_server.add("/parity/redirect", b"", status=302, Location=http_server.url("/parity/target.txt"))

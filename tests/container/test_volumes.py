@@ -6,7 +6,11 @@ import hashlib
 import json
 import os
 import re
+import shutil
+import subprocess
 import tarfile
+
+import pytest
 
 from container_helpers import expect_error, inspect, mounts_under
 from helpers import docker_archive, layer_tar
@@ -49,25 +53,95 @@ def test_volume_create_ls_inspect_rm_prune(busybox):
     assert os.listdir(os.path.join(busybox.root, "volumes")) == []
 
 
-def test_tmpfs_volume(busybox):
-    busybox.run("volume", "create", "--opt", "type=tmpfs", "--opt", "device=tmpfs", "--opt", "o=size=2m", "t")
+def test_tmpfs_volume_is_mounted_while_containers_use_it(busybox):
+    """docker's local driver with options: mounted at first use, shared, unmounted when the last
+    user stops (a tmpfs then starts empty again), refused up front when malformed."""
+    busybox.run("volume", "create", "--opt", "type=tmpfs", "--opt", "device=tmpfs", "-o", "o=size=2m,uid=1000", "t")
     assert busybox.json("volume", "inspect", "t")[0]["Options"] == {"type": "tmpfs", "device": "tmpfs",
-                                                                   "o": "size=2m"}
-    out = busybox.out("run", "--rm", "-v", "t:/t", "busybox", "sh", "-c",
-                      "awk '$2 == \"/t\" {print $3}' /proc/mounts; df -k /t | tail -1; echo x > /t/f")
-    fstype, df = out.splitlines()
-    assert fstype == "tmpfs" and df.split()[1] == "2048"
+                                                                   "o": "size=2m,uid=1000"}
     mountpoint = busybox.json("volume", "inspect", "t")[0]["Mountpoint"]
-    assert mounts_under(mountpoint) == [mountpoint]
-    # two containers at once share it
+    assert mounts_under(mountpoint) == []  # created, not mounted until a container uses it
+    out = busybox.out("run", "--rm", "-v", "t:/t", "busybox", "sh", "-c",
+                      "awk '$2 == \"/t\" {print $3}' /proc/mounts; df -k /t | tail -1; stat -c %u /t; echo x > /t/f")
+    fstype, df, owner = out.splitlines()
+    assert fstype == "tmpfs" and df.split()[1] == "2048" and owner == "1000"
+    assert mounts_under(mountpoint) == []  # its only user has gone
+    # two containers at once share one mount; it stays until the second stops
     busybox.run("run", "-d", "--name", "a", "-v", "t:/t", "busybox", "sleep", "300")
+    busybox.run("run", "-d", "--name", "b", "-v", "t:/t", "busybox", "sleep", "300")
     busybox.run("exec", "a", "sh", "-c", "echo from-a > /t/shared")
-    assert busybox.out("run", "--rm", "-v", "t:/t", "busybox", "cat", "/t/shared") == "from-a\n"
+    assert busybox.out("exec", "b", "cat", "/t/shared") == "from-a\n"
+    assert mounts_under(mountpoint) == [mountpoint]
+    busybox.run("stop", "-t", "0", "a")
+    assert mounts_under(mountpoint) == [mountpoint] and busybox.out("exec", "b", "cat", "/t/shared") == "from-a\n"
+    busybox.run("rm", "-f", "b")
+    assert mounts_under(mountpoint) == []
+    busybox.run("start", "a")  # a new first user: a fresh tmpfs
+    assert busybox.run("exec", "a", "cat", "/t/shared", check=False).returncode != 0
     busybox.run("rm", "-f", "a")
     busybox.run("volume", "rm", "t")
     assert mounts_under(mountpoint) == [] and not os.path.exists(mountpoint)
     expect_error(busybox, "volume", "create", "--opt", "type=nfs", "n", says="device")
     expect_error(busybox, "volume", "create", "--opt", "colour=blue", "n", says="invalid volume option")
+    expect_error(busybox, "volume", "create", "--driver", "nfs-plugin", "n", says="volume driver")
+
+
+def test_bind_volume_shows_a_host_directory(busybox, tmp_path):
+    host = tmp_path / "exported"
+    host.mkdir()
+    (host / "seed").write_text("seed\n")
+    busybox.run("volume", "create", "--opt", "type=none", "--opt", "o=bind", "--opt", f"device={host}", "hostdir")
+    assert busybox.out("run", "--rm", "-v", "hostdir:/data", "busybox", "sh", "-c",
+                       "cat /data/seed; echo made > /data/made") == "seed\n"
+    assert (host / "made").read_text() == "made\n"
+    assert mounts_under(busybox.json("volume", "inspect", "hostdir")[0]["Mountpoint"]) == []
+    busybox.run("volume", "rm", "hostdir")
+    assert (host / "made").exists()  # removing the volume leaves the host's files
+
+
+def _kernel_has(fstype: str) -> bool:
+    with open("/proc/filesystems") as f:
+        return fstype in f.read().split()
+
+
+def test_nfs_volume_without_kernel_support_fails_at_first_use_cleanly(busybox):
+    """The notes' NFS volume where the kernel has no NFS client (this machine's): created as asked,
+    refused at first use in one line, nothing left mounted or running."""
+    if _kernel_has("nfs"):
+        pytest.skip("this kernel has an NFS client: test_nfs_volume_mounts_an_export covers it")
+    busybox.run("volume", "create", "--driver", "local", "--opt", "type=nfs", "--opt", "o=addr=127.0.0.1,rw,nfsvers=3",
+                "--opt", "device=:/export", "nfsdata")
+    assert busybox.json("volume", "inspect", "nfsdata")[0]["Options"]["type"] == "nfs"
+    err = busybox.run("run", "--name", "n", "-v", "nfsdata:/data", "busybox", "true", check=False)
+    lines = err.stderr.decode().strip().splitlines()
+    assert err.returncode == 125 and len(lines) == 1, lines
+    assert "volume nfsdata: this kernel cannot mount nfs volumes (no nfs in /proc/filesystems)" in lines[0]
+    assert mounts_under(busybox.root) == [] and busybox.out("ps", "-aq") == ""  # as berth's run -d: no half-made one
+    busybox.run("volume", "rm", "nfsdata")
+
+
+def test_nfs_volume_mounts_an_export(busybox, tmp_path):
+    """The real NFS path, where the kernel has an NFS client and unfs3 (a user-space NFSv3 server)
+    can serve a directory on loopback."""
+    if not _kernel_has("nfs"):
+        pytest.skip("this kernel has no NFS client (no nfs in /proc/filesystems)")
+    if not shutil.which("unfsd"):
+        pytest.skip("unfs3 (unfsd) is not installed")
+    export = tmp_path / "export"
+    export.mkdir()
+    (export / "hello").write_text("over nfs\n")
+    exports = tmp_path / "exports"
+    exports.write_text(f"{export} 127.0.0.1(rw,no_root_squash)\n")
+    server = subprocess.Popen(["unfsd", "-d", "-s", "-p", "-n", "20490", "-m", "20490", "-e", str(exports)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        busybox.run("volume", "create", "--opt", "type=nfs", "--opt", f"device=:{export}", "--opt",
+                    "o=addr=127.0.0.1,port=20490,mountport=20490,nfsvers=3,proto=tcp,nolock", "nfs")
+        assert busybox.out("run", "--rm", "-v", "nfs:/data", "busybox", "cat", "/data/hello") == "over nfs\n"
+        assert mounts_under(busybox.root) == []
+    finally:
+        server.terminate()
+        server.wait()
 
 
 def test_named_volume_outlives_its_container_and_is_shared(busybox):

@@ -112,8 +112,12 @@ class Builder:
         if image is None:
             opts.say(f"pulling {rs.base}")
             image = self.engine.registries.pull(rs.base)
-        config = self.store.images.config(image).doc
-        config = copy.deepcopy(config)
+        config = copy.deepcopy(self.store.images.config(image).doc)
+        # docker's builders: a base without PATH (an imported rootfs) gets the default one, first
+        run_config = config["config"] = config.get("config") or {}
+        env = run_config.get("Env") or []
+        if not any(e.startswith("PATH=") for e in env):
+            run_config["Env"] = [DEFAULT_PATH, *env]
         return _Stage(config, self.store.images.layers(image), self.cache.key("image", str(image.id)))
 
     def _onbuild_triggers(self, state: _Stage, rs) -> list:

@@ -126,6 +126,7 @@ class ContainerService:
         # holds the container's lock, so no start can meet that state before it is gone
         deleted = self.runtime(c.config.get("runtime")).delete_async(c.id, force=True)
         rootfs.unmount(os.path.join(bundle, "rootfs"))
+        self.volumes.release(c)
         self._detach_network(c)
         self.records.update_state(c.id, status="exited", pid=0, monitor_pid=0, exit_code=code,
                                   oom_killed=int(oom), finished_at=finished)
@@ -190,7 +191,7 @@ class ContainerService:
             try:
                 self._start_locked(c)
             except BaseException as e:
-                rootfs.unmount(os.path.join(self.records.dir(cid), "rootfs"))
+                self._undo_start(c)
                 self.records.update_state(cid, status="exited", error=str(e))
                 raise
 
@@ -319,8 +320,7 @@ class ContainerService:
             try:
                 sock = self._start_locked(c, attach, console_size)
             except BaseException as e:
-                self._detach_network(c)
-                rootfs.unmount(os.path.join(self.records.dir(c.id), "rootfs"))
+                self._undo_start(c)
                 self.records.update_state(c.id, error=str(e))
                 raise
         c = self.records.get(c.id)
@@ -378,6 +378,12 @@ class ContainerService:
                                   oom_killed=0, started_at=time.time(), finished_at=None, stopped_by_user=0,
                                   error="")
         return sock
+
+    def _undo_start(self, c: Container) -> None:
+        """What a failed start leaves: the network, the rootfs mount, the volumes it mounted."""
+        self._detach_network(c)
+        rootfs.unmount(os.path.join(self.records.dir(c.id), "rootfs"))
+        self.volumes.release(c)
 
     def _attach_network(self, c: Container):
         """--network bridge: the container's namespace, address and published ports (bundle/network.json

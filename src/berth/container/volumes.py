@@ -91,15 +91,29 @@ class VolumeService:
 
     # ---- use by containers -------------------------------------------------------------
 
-    def _ensure_mounted(self, name: str) -> None:
+    def _mount_for(self, name: str, cid: str) -> None:
+        """A volume with options is mounted while a container uses it: the first user mounts it."""
         options = self.records.get(name)["options"]
-        target = self.path(name)
-        if not options or os.path.ismount(target):
+        if not options:
             return
-        from berth.runtime.rootfs import mount
-        kind = options.get("type", "none")
-        flags = 4096 if kind in ("none", "bind") else 0  # MS_BIND
-        mount(options.get("device", kind), target, None if kind == "none" else kind, flags, options.get("o", ""))
+        target = self.path(name)
+        with self.records.lock(name):
+            if not os.path.ismount(target):
+                _mount_volume(name, options, target)
+            self.records.add_mount_user(name, cid)
+
+    def release(self, c) -> None:
+        """The container stopped (or failed to start): the last user of a volume with options
+        unmounts it, as docker's local driver does."""
+        for m in c.config["mounts"]:
+            if m["type"] != "volume":
+                continue
+            row = self.records.get(m["source"])
+            if row is None or not row["options"]:
+                continue
+            with self.records.lock(m["source"]):
+                if self.records.drop_mount_user(m["source"], c.id) == 0:
+                    self._unmount(m["source"])
 
     def _unmount(self, name: str) -> None:
         from berth.runtime.rootfs import unmount
@@ -121,7 +135,7 @@ class VolumeService:
                 continue
             if self.records.get(m["source"]) is None:
                 raise VolumeNotFound(f"volume {m['source']} was removed")
-            self._ensure_mounted(m["source"])
+            self._mount_for(m["source"], c.id)
             self._fill_from_image(m["source"], rootfs, m["target"])
             out.append(spec.Mount(m["target"], self.path(m["source"]), "bind", ["rbind"] + ro + propagation))
         return out
@@ -146,6 +160,47 @@ class VolumeService:
             finally:
                 os.close(src_fd)
         open(marker, "w").close()
+
+
+# mount(2) flags for the words of docker's `o` option; the other words are the filesystem's data
+_MOUNT_FLAGS = {"ro": (1, True), "rw": (1, False), "nosuid": (2, True), "suid": (2, False), "nodev": (4, True),
+                "dev": (4, False), "noexec": (8, True), "exec": (8, False), "sync": (16, True), "async": (16, False),
+                "noatime": (1024, True), "atime": (1024, False), "nodiratime": (2048, True),
+                "diratime": (2048, False), "bind": (4096, True), "rbind": (4096 | 16384, True),
+                "relatime": (1 << 21, True), "strictatime": (1 << 24, True)}
+
+
+def _mount_volume(name: str, options: dict, target: str) -> None:
+    """Mount as docker's local driver does: `device` on the volume's directory, as `type`, with `o`
+    split into mount flags and the filesystem's own options. One clear line when it cannot."""
+    from berth.errors import BerthError
+    from berth.runtime.rootfs import mount
+    kind = options.get("type", "none")
+    flags, data = 0, []
+    for word in filter(None, options.get("o", "").split(",")):
+        if word in _MOUNT_FLAGS:
+            bit, on = _MOUNT_FLAGS[word]
+            flags = flags | bit if on else flags & ~bit
+        else:
+            data.append(word)
+    if kind in ("none", "bind"):
+        flags |= 4096  # MS_BIND
+    fstype = None if kind in ("none", "bind") else kind
+    try:
+        mount(options.get("device", kind), target, fstype, flags, ",".join(data))
+    except BerthError as e:
+        if fstype and not _kernel_has(fstype):  # the mount asked the kernel to load its module first
+            raise BerthError(f"volume {name}: this kernel cannot mount {fstype} volumes "
+                             f"(no {fstype} in /proc/filesystems)") from None
+        raise BerthError(f"volume {name}: {e}") from None
+
+
+def _kernel_has(fstype: str) -> bool:
+    try:
+        with open("/proc/filesystems") as f:
+            return fstype in {line.split()[-1] for line in f if line.strip()}
+    except OSError:
+        return True
 
 
 def _copy_tree(src: str, dest: str) -> None:

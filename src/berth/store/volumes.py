@@ -1,5 +1,6 @@
 """Volume records and directories: volumes/<name>/_data (the data, or a mount point for a volume
-with options) and volumes/<name>/.filled (the image's content was copied in on first use)."""
+with options), volumes/<name>/.filled (the image's content was copied in on first use) and
+volumes/<name>/users/<container ID> (the containers that hold a volume with options mounted)."""
 from __future__ import annotations
 
 import json
@@ -57,3 +58,24 @@ class VolumeStore:
         with self.store.write_lock(), transaction(self.db):
             self.db.execute("DELETE FROM volumes WHERE name=?", (name,))
         fsutil.remove_tree(self.dir(name))
+
+    def lock(self, name: str):
+        """Serializes mounting and unmounting a volume with options across processes."""
+        from berth.store import fsutil
+        return fsutil.flock(os.path.join(self.store.locks, f"vol-{name[:64]}"))
+
+    def add_mount_user(self, name: str, cid: str) -> None:
+        os.makedirs(os.path.join(self.dir(name), "users"), mode=0o700, exist_ok=True)
+        open(os.path.join(self.dir(name), "users", cid), "w").close()
+
+    def drop_mount_user(self, name: str, cid: str) -> int:
+        """Forget one user; returns how many are left."""
+        users = os.path.join(self.dir(name), "users")
+        try:
+            os.unlink(os.path.join(users, cid))
+        except FileNotFoundError:
+            pass
+        try:
+            return len(os.listdir(users))
+        except FileNotFoundError:
+            return 0
