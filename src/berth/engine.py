@@ -60,6 +60,11 @@ class Engine:
     def volumes(self):
         return self.containers.volumes
 
+    @property
+    def networks(self):
+        """User-defined networks (and the built-in bridge, host and none)."""
+        return self.containers.networks
+
     def close(self) -> None:
         if "store" in self.__dict__:
             self.store.close()

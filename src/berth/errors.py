@@ -123,6 +123,10 @@ class NetworkError(BerthError):
     pass
 
 
+class NetworkNotFound(NotFound):
+    pass
+
+
 # ---- builds -----------------------------------------------------------------------------------
 
 class BuildError(BerthError):

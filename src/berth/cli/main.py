@@ -23,6 +23,7 @@ COMMANDS = {
     **{name: f"berth.cli.distribution:{name}_cmd" for name in ("pull", "push", "login", "logout")},
     "build": "berth.cli.build:build_cmd",
     "registry": "berth.cli.registry:registry",
+    "network": "berth.cli.networks:network",
 }
 
 cli = Group("berth", "berth: containers, images and registries.", lazy=COMMANDS)

@@ -42,6 +42,11 @@ class ContainerService:
         return self._runtimes[name]
 
     @cached_property
+    def networks(self):
+        from berth.network.service import NetworkService
+        return NetworkService(self.store)
+
+    @cached_property
     def volumes(self):
         from berth.container.volumes import VolumeService
         return VolumeService(self.store)
@@ -217,10 +222,18 @@ class ContainerService:
         if spec.workdir and not spec.workdir.startswith("/"):
             raise opts.InvalidOption(f"the working directory {spec.workdir!r} is invalid: it needs to be an "
                                      "absolute path")
-        network = spec.network or "bridge"  # docker's and podman's default
-        if network not in ("none", "host", "bridge"):
-            raise opts.InvalidOption(f"network {network!r} is not available: use none, host or bridge")
-        if spec.ports and network != "bridge":
+        network, networks = spec.network or "bridge", []  # docker's and podman's default
+        if network.startswith("container:"):
+            network = f"container:{self.get(network.partition(':')[2]).id}"
+        elif network not in ("none", "host", "bridge"):
+            networks = self.networks.resolve_attachments(
+                spec.networks or [{"name": network, "aliases": [], "ip": None}])
+            network = networks[0]["name"]
+        ports = list(spec.ports)
+        if spec.publish_all:
+            from berth.network.bridge import parse_publish
+            ports += [p for exposed in sorted(ic.get("ExposedPorts") or {}) for p in parse_publish(exposed)]
+        if ports and (network in ("none", "host") or network.startswith("container:")):
             raise opts.InvalidOption(f"conflicting options: port publishing and --network {network}")
         policy = opts.RestartPolicy.parse(spec.restart)
         env = opts.merge_env(list(ic.get("Env") or []), list(spec.env))
@@ -248,8 +261,10 @@ class ContainerService:
             "env": env, "workdir": spec.workdir or ic.get("WorkingDir") or "/",
             "user": spec.user if spec.user is not None else ic.get("User", ""),
             "hostname": spec.hostname, "tty": spec.tty, "stdin": spec.stdin,
-            "mounts": mounts, "read_only": spec.read_only, "network": network,
-            "ports": [p.__dict__ for p in spec.ports],
+            "mounts": mounts, "read_only": spec.read_only, "network": network, "networks": networks,
+            "ports": [p.__dict__ for p in ports], "dns": list(spec.dns), "dns_search": list(spec.dns_search),
+            "dns_options": list(spec.dns_options), "extra_hosts": list(spec.extra_hosts),
+            "domainname": spec.domainname or "",
             "resources": resources, "capabilities": caps, "privileged": spec.privileged,
             "cap_add": _cap_names(spec.cap_add), "cap_drop": _cap_names(spec.cap_drop),
             "tmpfs": {m.target: ",".join(m.options) for m in spec.tmpfs},
@@ -354,7 +369,15 @@ class ContainerService:
             env.append("TERM=xterm")
         args = list(cfg["args"])
         net = self._attach_network(c)
-        mounts = rootfs.etc_mounts(bundle, cfg["hostname"], cfg["network"], address=net.address if net else "")
+        netns_path = net.netns if net else None
+        if cfg["network"].startswith("container:"):  # its network namespace, and its view of names
+            other = self._running(cfg["network"].partition(":")[2])
+            netns_path = f"/proc/{other.state['pid']}/ns/net" if other.config["network"] != "host" else None
+            mounts = [spec.Mount(f"/etc/{name}", os.path.join(self.records.dir(other.id), name), "bind",
+                                 ["rbind", "rprivate"]) for name in ("hostname", "hosts", "resolv.conf")]
+        else:
+            mounts = rootfs.etc_mounts(bundle, cfg["hostname"], cfg["network"], address=net.address if net else "",
+                                       resolv=self._resolv_conf(c, net), extra_hosts=self._extra_hosts(c, net))
         if cfg["init"]:
             mounts.append(spec.Mount(INIT_PATH, INIT_BINARY, "bind", ["bind", "ro", "nosuid", "nodev"]))
             args = [INIT_PATH, "--"] + args
@@ -362,8 +385,11 @@ class ContainerService:
         process = spec.ProcessSpec(args=args, env=env, cwd=cfg["workdir"], uid=uid, gid=gid, groups=groups,
                                    terminal=cfg["tty"], console_size=console_size, capabilities=cfg["capabilities"],
                                    no_new_privileges=cfg["no_new_privileges"])
-        doc = spec.build(process, hostname=cfg["hostname"], mounts=mounts, readonly_rootfs=cfg["read_only"],
-                         network=cfg["network"], netns_path=net.netns if net else None,
+        doc = spec.build(process, hostname=cfg["hostname"], domainname=cfg.get("domainname", ""), mounts=mounts,
+                         readonly_rootfs=cfg["read_only"],
+                         network="host" if cfg["network"] == "host" or (cfg["network"].startswith("container:")
+                                                                       and netns_path is None) else "own",
+                         netns_path=netns_path,
                          resources=spec.Resources(**cfg["resources"]), cgroups_path=f"/berth/{c.id}",
                          masked=not cfg["privileged"],
                          seccomp_setting=cfg.get("seccomp", "unconfined" if cfg["privileged"] else "default"))
@@ -379,6 +405,34 @@ class ContainerService:
                                   error="")
         return sock
 
+    def _running(self, text: str) -> Container:
+        other = self.get(text)
+        if other.status not in ("running", "paused"):
+            raise Conflict(f"cannot join the network of container {other.name}: it is not running")
+        return other
+
+    def _resolv_conf(self, c: Container, net) -> str | None:
+        """/etc/resolv.conf: on a user network its name server (the gateway), which forwards the
+        rest; elsewhere the host's, with --dns, --dns-search and --dns-option over it."""
+        cfg = c.config
+        if not (cfg.get("networks") or cfg.get("dns") or cfg.get("dns_search") or cfg.get("dns_options")):
+            return None  # etc_mounts' default for the mode
+        if cfg.get("networks"):
+            base = rootfs.resolv_conf("", [net.gateway], cfg.get("dns_search") or _host_search(),
+                                      cfg.get("dns_options") or ["ndots:0"])
+            return base
+        base = rootfs.read_host_resolv(cfg["network"])
+        return rootfs.resolv_conf(base, cfg.get("dns") or [], cfg.get("dns_search") or [], cfg.get("dns_options") or [])
+
+    def _extra_hosts(self, c: Container, net) -> list[tuple[str, str]]:
+        """--add-host NAME:IP; host-gateway is the host's address on the container's (first) network."""
+        from berth.network.bridge import GATEWAY
+        out = []
+        for entry in c.config.get("extra_hosts") or []:
+            name, _, address = entry.partition(":")
+            out.append((name, (net.gateway if net else GATEWAY) if address == "host-gateway" else address))
+        return out
+
     def _undo_start(self, c: Container) -> None:
         """What a failed start leaves: the network, the rootfs mount, the volumes it mounted."""
         self._detach_network(c)
@@ -386,27 +440,52 @@ class ContainerService:
         self.volumes.release(c)
 
     def _attach_network(self, c: Container):
-        """--network bridge: the container's namespace, address and published ports (bundle/network.json
-        says what they are, for inspect); None for the other networks."""
-        if c.config["network"] != "bridge":
+        """The container's network namespace, addresses and published ports (bundle/network.json says
+        what they are, for inspect); None where it has none of its own (none, host, container:)."""
+        mode = c.config["network"]
+        if mode in ("none", "host") or mode.startswith("container:"):
             return None
         from berth.network import bridge
-        net = bridge.attach(c.id, [bridge.PortMapping(**p) for p in c.config.get("ports", [])])
+        ports = [bridge.PortMapping(**p) for p in c.config.get("ports", [])]
+        if mode == "bridge":
+            net = bridge.attach(c.id, ports)
+            connected = self.networks.interfaces(c, default_route=False)  # `network connect` since
+            for index, iface in enumerate(connected, start=1):
+                bridge.add_interface(c.id, iface, index)
+        else:
+            net = bridge.attach(c.id, ports, self.networks.interfaces(c))
         fsutil.atomic_write(os.path.join(self.records.dir(c.id), "network.json"), json.dumps(net.__dict__).encode())
         return net
 
     def _detach_network(self, c: Container) -> None:
-        if c.config["network"] != "bridge":
+        mode = c.config["network"]
+        if mode in ("none", "host") or mode.startswith("container:"):
             return
         from berth.network import bridge
         net = self.network_settings(c)
-        if net is None and not os.path.exists(bridge.namespace(c.id)):
+        veths = [bridge.user_veth(c.id, a["id"]) for a in self.networks.attachments(c)]
+        if net is None and not os.path.exists(bridge.namespace(c.id)) and not veths:
             return  # not attached, or detached already (finalize, then rm)
-        bridge.detach(c.id, net["address"] if net else None, published=bool(c.config.get("ports")))
+        bridge.detach(c.id, net["address"] if net and mode == "bridge" else None,
+                      published=bool(c.config.get("ports")), veths=veths, leased=mode == "bridge")
         try:
             os.unlink(os.path.join(self.records.dir(c.id), "network.json"))
         except FileNotFoundError:
             pass
+
+    def network_endpoints(self, c: Container) -> list[dict]:
+        """The container's places on user networks (inspect): name, ID, address, prefix, gateway, aliases."""
+        out = []
+        for a in self.networks.attachments(c):
+            endpoint = self.store.networks.endpoint(a["id"], c.id)
+            try:
+                network = self.store.networks.find(a["id"])
+            except LookupError:
+                continue
+            out.append({"name": network.name, "id": network.id, "address": endpoint.address if endpoint else "",
+                        "prefix": int(network.subnet.split("/")[1]), "gateway": network.gateway,
+                        "aliases": (endpoint.aliases if endpoint else a["aliases"]) + [c.short_id]})
+        return out
 
     def network_settings(self, c: Container) -> dict | None:
         try:
@@ -575,6 +654,24 @@ class ContainerService:
             return c
         raise BerthError(f"cannot remove container {c.name}: it keeps being restarted")
 
+    def connect(self, text: str, network: str, aliases: list[str] = (), ip: str | None = None) -> None:
+        """`network connect`: a running container gets its interface at once, a stopped one at start."""
+        c = self.get(text)
+        with self.records.lock(c.id):
+            c = self.records.get(c.id)
+            self.networks.connect(c, network, aliases, ip, running=c.status in ("running", "paused"))
+
+    def disconnect(self, text: str, network: str, force: bool = False) -> None:
+        try:
+            c = self.get(text)
+        except LookupError:
+            if force:  # docker: -f also clears an endpoint whose container is gone
+                return
+            raise
+        with self.records.lock(c.id):
+            c = self.records.get(c.id)
+            self.networks.disconnect(c, network, running=c.status in ("running", "paused"))
+
     def prune(self) -> list[str]:
         """Remove every stopped container (exited or created); returns their IDs."""
         removed = []
@@ -705,6 +802,19 @@ class ContainerService:
         if res["memory"] and res["memory_swap"] is None:
             host["MemorySwap"] = 2 * res["memory"]  # what the runtime spec gives it
         return doc
+
+
+def _host_search() -> list[str]:
+    """The host's search domains (a user network's resolv.conf keeps them, as docker's)."""
+    try:
+        with open("/etc/resolv.conf") as f:
+            for line in f:
+                words = line.split()
+                if words[:1] in (["search"], ["domain"]):
+                    return words[1:]
+    except OSError:
+        pass
+    return []
 
 
 def _resources(spec) -> dict:

@@ -27,8 +27,15 @@ class ContainerSpec(Record):
     stdin: bool = False
     mounts: list = []               # options.MountSpec: -v, --mount and --tmpfs, in that order
     read_only: bool = False
-    network: str = None             # none | host | bridge (the default)
+    network: str = None             # none | host | bridge (the default) | container:ID | a user network's name
+    networks: list = []             # user networks: [{"name", "aliases", "ip"}], the first is `network`
     ports: list = []                # network.bridge.PortMapping
+    publish_all: bool = False       # -P: every EXPOSEd port to a free host port
+    dns: list = []                  # name servers (a user network's forwards to them)
+    dns_search: list = []
+    dns_options: list = []
+    extra_hosts: list = []          # NAME:IP lines for /etc/hosts (IP may be host-gateway)
+    domainname: str = None
     memory: int = None              # bytes
     memory_swap: int = None         # bytes of memory + swap; -1: unlimited swap
     cpus: float = None
@@ -54,10 +61,17 @@ def from_flags(image: str, command: list[str] = (), *, entrypoint: str | None = 
                env_files: list[str] = (), volumes: list[str] = (), mounts: list[str] = (), tmpfs: list[str] = (),
                publish: list[str] = (), memory: str | None = None, memory_swap: str | None = None,
                cpus: str | None = None, pids_limit: str | None = None, stop_timeout: str | None = None,
-               restart: str = "no", auto_remove: bool = False, labels: list[str] = (), **plain) -> ContainerSpec:
+               restart: str = "no", auto_remove: bool = False, labels: list[str] = (), network: list[str] = (),
+               network_aliases: list[str] = (), ip: str | None = None, add_hosts: list[str] = (),
+               **plain) -> ContainerSpec:
     """A spec from docker's command-line flags, checked as docker's client checks them before it asks
     the engine (FlagError: `create` exits 125 for these). `plain`: the fields that need no parsing."""
     with opts.flag_errors():
+        mode, networks = _networks(list(network), list(network_aliases), ip)
+        for entry in add_hosts:
+            name, sep, address = entry.partition(":")
+            if not sep or not name or not address:
+                raise opts.InvalidOption(f"invalid argument {entry!r} for --add-host: expected NAME:IP")
         ports = []
         if publish:
             from berth.network.bridge import parse_publish
@@ -77,8 +91,30 @@ def from_flags(image: str, command: list[str] = (), *, entrypoint: str | None = 
             cpus=opts.parse_cpus(cpus) if cpus not in (None, "") else None,
             pids_limit=opts.parse_pids_limit(pids_limit) if pids_limit not in (None, "") else None,
             stop_timeout=opts.parse_int(stop_timeout, "stop-timeout") if stop_timeout is not None else None,
-            restart=restart, auto_remove=auto_remove,
+            restart=restart, auto_remove=auto_remove, network=mode, networks=networks, extra_hosts=list(add_hosts),
             labels=dict(label.partition("=")[::2] for label in labels), **plain)
+
+
+_BUILTIN_NETWORKS = ("bridge", "host", "none")
+
+
+def _networks(given: list[str], aliases: list[str], ip: str | None) -> tuple[str | None, list]:
+    """--network (repeatable), --network-alias and --ip as (mode, user networks); the aliases and the
+    address are for the first network, as docker's client gives them."""
+    if not given:
+        if aliases or ip:
+            raise opts.InvalidOption("--network-alias and --ip need a user-defined --network")
+        return None, []
+    special = [n for n in given if n in _BUILTIN_NETWORKS or n.startswith("container:")]
+    if special and len(given) > 1:
+        raise opts.InvalidOption(f"conflicting options: --network {special[0]} cannot be combined with other networks")
+    if special:
+        if aliases or ip:
+            raise opts.InvalidOption("--network-alias and --ip are only for user-defined networks")
+        return special[0], []
+    networks = [{"name": n, "aliases": [], "ip": None} for n in given]
+    networks[0].update(aliases=list(aliases), ip=ip)
+    return given[0], networks
 
 
 def recorded_entrypoint(record: dict) -> list | None:

@@ -71,17 +71,25 @@ def inspect(service, c) -> dict:
             "StopSignal": cfg["stop_signal"], "StopTimeout": cfg["stop_timeout"],
             "Volumes": {m["target"]: {} for m in cfg["mounts"] if m["type"] == "volume"} or None,
         },
-        "NetworkSettings": _network_settings(cfg, service.network_settings(c)),
+        "NetworkSettings": _network_settings(cfg, service.network_settings(c), service.network_endpoints(c)),
     }
 
 
-def _network_settings(cfg: dict, net: dict | None) -> dict:
-    """docker's NetworkSettings: the address while the container runs on the bridge, and its ports
-    ("80/tcp": [{"HostIp", "HostPort"}]) as configured."""
+def _network_settings(cfg: dict, net: dict | None, endpoints: list[dict]) -> dict:
+    """docker's NetworkSettings: the address while the container runs on the bridge (user networks: its
+    address on each, kept while it exists), and its ports ("80/tcp": [{"HostIp", "HostPort"}])."""
     ports: dict = {}
     for p in cfg.get("ports", []):
         ports.setdefault(f"{p['container_port']}/{p['protocol']}", []).append(
             {"HostIp": p["host_ip"] or "0.0.0.0", "HostPort": str(p["host_port"])})
-    address, gateway, prefix = (net["address"], net["gateway"], net["prefix"]) if net else ("", "", 0)
-    return {"IPAddress": address, "IPPrefixLen": prefix, "Gateway": gateway, "Ports": ports,
-            "Networks": {cfg["network"]: {"IPAddress": address, "IPPrefixLen": prefix, "Gateway": gateway}}}
+    networks = {}
+    if not cfg.get("networks"):  # a built-in network (and maybe user networks connected since)
+        address, gateway, prefix = (net["address"], net["gateway"], net["prefix"]) if net else ("", "", 0)
+        networks[cfg["network"]] = {"IPAddress": address, "IPPrefixLen": prefix, "Gateway": gateway,
+                                    "Aliases": None, "NetworkID": ""}
+    for e in endpoints:
+        networks[e["name"]] = {"IPAddress": e["address"], "IPPrefixLen": e["prefix"], "Gateway": e["gateway"],
+                               "Aliases": e["aliases"], "NetworkID": e["id"]}
+    first = networks.get(cfg["network"]) or {"IPAddress": "", "IPPrefixLen": 0, "Gateway": ""}
+    return {"IPAddress": first["IPAddress"], "IPPrefixLen": first["IPPrefixLen"], "Gateway": first["Gateway"],
+            "Ports": ports, "Networks": networks}

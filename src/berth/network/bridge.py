@@ -126,6 +126,69 @@ def ensure_bridge() -> None:
             fsutil.atomic_write(READY, f.read().strip().encode())
 
 
+FORWARD_CHAIN = "BERTH-FORWARD"  # filter rules for user networks, jumped to first from FORWARD
+USER_PREFIX = "bn"  # user networks' bridges: bn + 12 hex digits of the network's ID
+
+
+def create_network_bridge(network) -> None:
+    """A user network's bridge, its address, forwarding, isolation from every other berth network
+    (and no way out when internal), NAT out and published ports in, as docker's bridge driver does.
+    Each rule carries the network's ID as a comment, which is how they are found and removed."""
+    from berth.store import fsutil
+    os.makedirs(LEASES, mode=0o700, exist_ok=True)
+    ip, ipt = _tool("ip"), _tool("iptables")
+    name, prefix = network.bridge, network.subnet.split("/")[1]
+    with fsutil.flock(os.path.join(os.path.dirname(LEASES), "network.lock")):
+        if not os.path.exists(f"/sys/class/net/{name}"):
+            _run(ip, "-batch", commands=f"link add {name} type bridge\naddr add {network.gateway}/{prefix} dev {name}\n"
+                                        f"link set {name} up\n")
+        for path in ("/proc/sys/net/ipv4/ip_forward", f"/proc/sys/net/ipv4/conf/{name}/route_localnet"):
+            with open(path, "w") as f:
+                f.write("1")
+        for table, chain in (("nat", CHAIN), ("filter", FORWARD_CHAIN)):
+            if process.run([ipt, "-w", "-t", table, "-L", chain, "-n"]).returncode != 0:
+                _run(ipt, "-w", "-t", table, "-N", chain)
+        if process.run([ipt, "-w", "-C", "FORWARD", "-j", FORWARD_CHAIN]).returncode != 0:
+            _run(ipt, "-w", "-I", "FORWARD", "1", "-j", FORWARD_CHAIN)
+        for table, rule in (("nat", f"PREROUTING -m addrtype --dst-type LOCAL -j {CHAIN}"),
+                            ("nat", f"OUTPUT -m addrtype --dst-type LOCAL -j {CHAIN}")):
+            _iptables_rule(table, rule)
+        tag = f"-m comment --comment berth-net:{network.id}"
+        rules = [f"-A {FORWARD_CHAIN} -i {name} -o {name} {tag} -j ACCEPT",
+                 f"-A {FORWARD_CHAIN} -i {name} -o {USER_PREFIX}+ {tag} -j DROP",
+                 f"-A {FORWARD_CHAIN} -i {name} -o {BRIDGE} {tag} -j DROP",
+                 f"-A {FORWARD_CHAIN} -i {BRIDGE} -o {name} {tag} -j DROP"]
+        if network.internal:
+            rules += [f"-A {FORWARD_CHAIN} -i {name} {tag} -j DROP", f"-A {FORWARD_CHAIN} -o {name} {tag} -j DROP"]
+        else:
+            rules += [f"-A {FORWARD_CHAIN} -i {name} {tag} -j ACCEPT",
+                      f"-A {FORWARD_CHAIN} -o {name} -m conntrack --ctstate RELATED,ESTABLISHED,DNAT {tag} -j ACCEPT"]
+        nat = [f"-A POSTROUTING -s 127.0.0.0/8 -o {name} {tag} -j MASQUERADE"]
+        if not network.internal:
+            nat.append(f"-A POSTROUTING -s {network.subnet} ! -o {name} {tag} -j MASQUERADE")
+        _remove_rules(network.id)  # a half-made network of a crashed create
+        _run(_tool("iptables-restore"), "-w", "--noflush",
+             commands="*filter\n" + "".join(r + "\n" for r in rules) + "COMMIT\n*nat\n"
+                      + "".join(r + "\n" for r in nat) + "COMMIT\n")
+
+
+def delete_network_bridge(network) -> None:
+    """Undo create_network_bridge: its rules, then the bridge (berth deletes only what it made)."""
+    _remove_rules(network.id)
+    if os.path.exists(f"/sys/class/net/{network.bridge}"):
+        _run(_tool("ip"), "link", "delete", network.bridge)
+
+
+def _remove_rules(network_id: str) -> None:
+    import shlex
+    ipt = _tool("iptables")
+    for table in ("filter", "nat"):
+        for line in process.run([ipt, "-w", "-t", table, "-S"]).stdout.splitlines():
+            rule = shlex.split(line)
+            if rule[:1] == ["-A"] and f"berth-net:{network_id}" in rule:
+                process.run([ipt, "-w", "-t", table, "-D", *rule[1:]])
+
+
 def _addresses():
     """The subnet's host addresses after the gateway, in order."""
     a, b, _, _ = (int(x) for x in SUBNET.split("/")[0].split("."))
@@ -155,36 +218,79 @@ def namespace(cid: str) -> str:
     return f"/run/netns/{_names(cid)[0]}"
 
 
-def attach(cid: str, ports: list[PortMapping] = ()) -> Attachment:
-    """A namespace wired to the bridge, with an address and the published ports, for container `cid`."""
-    ensure_bridge()
+class Interface(Record):
+    """One of a container's network interfaces: a veth from `bridge` into the container's namespace."""
+    bridge: str
+    address: str
+    prefix: int
+    gateway: str
+    route: bool = False     # the default route goes through this one's gateway
+    host_name: str = ""     # the veth's host end ("" for a network's own naming)
+
+
+def user_veth(cid: str, network_id: str) -> str:
+    """The host end of a container's veth on a user network (15 characters at most)."""
+    return f"vn{cid[:7]}{network_id[:6]}"
+
+
+def attach(cid: str, ports: list[PortMapping] = (), interfaces: list[Interface] | None = None) -> Attachment:
+    """A namespace wired to bridges, with addresses and the published ports, for container `cid`.
+    Without `interfaces`: one on the default bridge berth0, its address leased here."""
     ip = _tool("ip")
     netns, veth = _names(cid)
     if os.path.exists(namespace(cid)):  # what a crashed start left behind
         detach(cid, published=bool(ports))
-    address = _lease(cid)
+    address = None
+    if interfaces is None:
+        ensure_bridge()
+        address = _lease(cid)
+        interfaces = [Interface(BRIDGE, address, PREFIX, GATEWAY, True, veth)]
     try:
-        _run(ip, "-batch", commands=f"netns add {netns}\n"
-                                    f"link add {veth} type veth peer name eth0 netns {netns}\n"
-                                    f"link set {veth} master {BRIDGE} up\n")
-        _run(ip, "-netns", netns, "-batch", commands=f"link set lo up\n"
-                                                     f"addr add {address}/{PREFIX} dev eth0\n"
-                                                     f"link set eth0 up\n"
-                                                     f"route add default via {GATEWAY}\n")
-        if ports:
+        _run(ip, "-batch", commands=f"netns add {netns}\n" + "".join(
+            _host_side(iface, netns, index) for index, iface in enumerate(interfaces)))
+        _run(ip, "-netns", netns, "-batch", commands="link set lo up\n" + "".join(
+            _inside(iface, index) for index, iface in enumerate(interfaces)))
+        if ports and interfaces:
+            to = interfaces[0].address
             rules = "".join(f"-A {CHAIN} -p {p.protocol}{f' -d {p.host_ip}' if p.host_ip else ''} --dport {p.host_port}"
-                            f" -m comment --comment berth:{cid} -j DNAT --to-destination {address}:{p.container_port}\n"
+                            f" -m comment --comment berth:{cid} -j DNAT --to-destination {to}:{p.container_port}\n"
                             for p in ports)
             _run(_tool("iptables-restore"), "-w", "--noflush", commands=f"*nat\n{rules}COMMIT\n")
     except BaseException:
-        detach(cid, address)
+        detach(cid, address, veths=[i.host_name for i in interfaces], leased=address is not None)
         raise
-    return Attachment(namespace(cid), address, GATEWAY, PREFIX)
+    first = interfaces[0] if interfaces else Interface("", "", 0, "")
+    return Attachment(namespace(cid), first.address, first.gateway, first.prefix)
 
 
-def detach(cid: str, address: str | None = None, published: bool = True) -> None:
-    """Undo attach: ports, namespace (its veth goes with it), lease. Safe to call twice. `address`:
-    the lease, when known (else every lease is looked at); published=False: no port rules to look for."""
+def add_interface(cid: str, iface: Interface, index: int) -> None:
+    """A veth from the bridge into the container's (existing) namespace, as eth<index>."""
+    ip, netns = _tool("ip"), _names(cid)[0]
+    _run(ip, "-batch", commands=_host_side(iface, netns, index))
+    _run(ip, "-netns", netns, "-batch", commands=_inside(iface, index))
+
+
+def _host_side(iface: Interface, netns: str, index: int) -> str:
+    return (f"link add {iface.host_name} type veth peer name eth{index} netns {netns}\n"
+            f"link set {iface.host_name} master {iface.bridge} up\n")
+
+
+def _inside(iface: Interface, index: int) -> str:
+    commands = f"addr add {iface.address}/{iface.prefix} dev eth{index}\nlink set eth{index} up\n"
+    return commands + (f"route add default via {iface.gateway}\n" if iface.route else "")
+
+
+def remove_interface(host_name: str) -> None:
+    """Delete a veth by its host end (its peer in the container goes with it)."""
+    if os.path.exists(f"/sys/class/net/{host_name}"):
+        process.run([_tool("ip"), "link", "delete", host_name])
+
+
+def detach(cid: str, address: str | None = None, published: bool = True, veths=(), leased: bool = True) -> None:
+    """Undo attach: ports, namespace (its veths go with it), berth0's lease. Safe to call twice.
+    `address`: the lease, when known (else every lease is looked at); published=False: no port rules
+    to look for; `veths`: host ends to delete if the namespace failed half-way; leased=False: the
+    container had no address on berth0."""
     if published:
         import shlex
         ipt = _tool("iptables")
@@ -201,8 +307,10 @@ def detach(cid: str, address: str | None = None, published: bool = True) -> None
             os.unlink(path)
         except FileNotFoundError:
             pass
-    if os.path.exists(f"/sys/class/net/{veth}"):  # a namespace that failed half-way
-        process.run([_tool("ip"), "link", "delete", veth])
+    for name in (veth, *veths):
+        remove_interface(name)
+    if not leased:
+        return
     try:
         names = [address] if address else os.listdir(LEASES)
     except FileNotFoundError:

@@ -88,19 +88,17 @@ def _read(path: str) -> str:
         return ""
 
 
-def etc_mounts(bundle: str, hostname: str, network: str, read_only: bool = False, address: str = "") -> list:
+def etc_mounts(bundle: str, hostname: str, network: str, read_only: bool = False, address: str = "",
+               resolv: str | None = None, extra_hosts: list[tuple[str, str]] = ()) -> list:
     """/etc/hostname, /etc/hosts and /etc/resolv.conf written into the bundle and bind-mounted over
     the image's: the host's resolver for --network host, namespaced_resolv's for bridge, none for
-    none."""
+    none, unless `resolv` is given; `extra_hosts` (name, address) go into /etc/hosts (--add-host)."""
     from berth.runtime.spec import Mount
-    resolv = ""
-    if network == "host":
-        resolv = _read("/etc/resolv.conf")
-    elif network == "bridge":
-        resolv = namespaced_resolv(_read("/etc/resolv.conf"), _read(SYSTEMD_RESOLV))
+    if resolv is None:
+        resolv = read_host_resolv(network)
     files = {"hostname": f"{hostname}\n",
              "hosts": f"127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
-                      f"{address or '127.0.1.1'}\t{hostname}\n",
+                      f"{address or '127.0.1.1'}\t{hostname}\n" + "".join(f"{ip}\t{name}\n" for name, ip in extra_hosts),
              "resolv.conf": resolv}
     mounts = []
     for name, content in files.items():
@@ -110,3 +108,25 @@ def etc_mounts(bundle: str, hostname: str, network: str, read_only: bool = False
         os.chmod(path, 0o644)
         mounts.append(Mount(f"/etc/{name}", path, "bind", ["rbind", "rprivate"] + (["ro"] if read_only else [])))
     return mounts
+
+
+def read_host_resolv(network: str) -> str:
+    """The host's resolv.conf as a container with this network mode sees it (see etc_mounts)."""
+    if network == "host":
+        return _read("/etc/resolv.conf")
+    if network == "bridge":
+        return namespaced_resolv(_read("/etc/resolv.conf"), _read(SYSTEMD_RESOLV))
+    return ""
+
+
+def resolv_conf(base: str, nameservers: list[str] = (), search: list[str] = (), options: list[str] = ()) -> str:
+    """docker's --dns, --dns-search, --dns-option over a resolv.conf: each replaces the lines of its kind."""
+    kept = [line for line in base.splitlines()
+            if not ((nameservers and _nameserver(line)) or (search and line.split()[:1] in (["search"], ["domain"]))
+                    or (options and line.split()[:1] == ["options"]))]
+    kept += [f"nameserver {n}" for n in nameservers]
+    if search:
+        kept.append("search " + " ".join(search))
+    if options:
+        kept.append("options " + " ".join(options))
+    return "".join(line + "\n" for line in kept)

@@ -80,7 +80,7 @@ def standard_mounts() -> list[Mount]:
 
 def build(process: ProcessSpec, *, hostname: str, mounts: list[Mount], readonly_rootfs: bool = False,
           network: str = "none", netns_path: str | None = None, resources: Resources | None = None,
-          cgroups_path: str = "", masked: bool = True, seccomp_setting="default") -> dict:
+          cgroups_path: str = "", masked: bool = True, seccomp_setting="default", domainname: str = "") -> dict:
     """`seccomp_setting`: "default" (berth's profile for the process's capabilities), "unconfined"
     or a profile loaded by seccomp.from_option."""
     namespaces = [{"type": t} for t in ("pid", "ipc", "uts", "mount", "cgroup")]
@@ -93,6 +93,8 @@ def build(process: ProcessSpec, *, hostname: str, mounts: list[Mount], readonly_
         "maskedPaths": security.MASKED_PATHS if masked else [],
         "readonlyPaths": security.READONLY_PATHS if masked else [],
     }
+    if domainname:  # as a sysctl of the container's UTS namespace: runc before 1.2 ignores "domainname"
+        linux["sysctl"] = {"kernel.domainname": domainname}
     filter_section = seccomp.linux_section(seccomp_setting, process.capabilities)
     if filter_section is not None:
         linux["seccomp"] = filter_section

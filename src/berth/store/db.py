@@ -10,7 +10,7 @@ except ImportError:  # an interpreter that lays sqlite3 out differently
 
 from .fsutil import flock
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS layers (
@@ -66,6 +66,27 @@ CREATE TABLE IF NOT EXISTS container_exits (  -- exit codes of removed container
     id        TEXT PRIMARY KEY,
     exit_code INTEGER NOT NULL,
     removed   REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS networks (     -- user-defined bridge networks
+    id        TEXT PRIMARY KEY,
+    name      TEXT UNIQUE NOT NULL,
+    driver    TEXT NOT NULL,
+    subnet    TEXT NOT NULL,            -- CIDR
+    gateway   TEXT NOT NULL,
+    ip_range  TEXT NOT NULL,            -- CIDR the addresses are drawn from ('' = the subnet)
+    internal  INTEGER NOT NULL,
+    bridge    TEXT NOT NULL,            -- the Linux bridge's name
+    labels    TEXT NOT NULL,            -- JSON
+    options   TEXT NOT NULL,            -- JSON
+    created   REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS network_endpoints (  -- a container's place on a network, kept across restarts
+    network_id   TEXT NOT NULL REFERENCES networks(id),
+    container_id TEXT NOT NULL REFERENCES containers(id) ON DELETE CASCADE,
+    address      TEXT NOT NULL,
+    aliases      TEXT NOT NULL,     -- JSON list
+    PRIMARY KEY (network_id, container_id),
+    UNIQUE (network_id, address)
 );
 CREATE TABLE IF NOT EXISTS volumes (
     name      TEXT PRIMARY KEY,

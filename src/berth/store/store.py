@@ -35,6 +35,11 @@ class Store:
         return VolumeStore(self)
 
     @cached_property
+    def networks(self):
+        from berth.store.networks import NetworkStore
+        return NetworkStore(self)
+
+    @cached_property
     def build_cache(self):
         from berth.store.buildcache import BuildCacheStore
         return BuildCacheStore(self)

@@ -1,0 +1,282 @@
+"""Networks as docker's CLI knows them: the built-in `bridge` (berth0), `host` and `none`, and
+user-defined bridge networks, each its own Linux bridge with its own subnet, isolated from the others,
+with a name server that resolves its containers by name (dns.py). Endpoints (a container's address on
+a network) are kept in the store; this service wires them into containers' namespaces.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+
+from berth.errors import Conflict, InvalidArgument, NetworkError, NetworkNotFound
+from berth.network import bridge
+
+BUILTIN = ("bridge", "host", "none")
+DRIVERS = {"bridge": "bridge", "host": "host", "none": "null"}
+NETWORK_KEYS = ("name", "id", "driver", "label", "type", "dangling")
+
+
+def builtin_id(name: str) -> str:
+    return hashlib.sha256(f"berth-builtin-network:{name}".encode()).hexdigest()
+
+
+class NetworkService:
+    def __init__(self, store):
+        self.store = store
+        self.records = store.networks
+
+    # ---- networks ------------------------------------------------------------------------
+
+    def create(self, name: str, driver: str = "bridge", subnet: str | None = None, gateway: str | None = None,
+               ip_range: str | None = None, internal: bool = False, labels: dict | None = None,
+               options: dict | None = None, ipv6: bool = False):
+        """A user-defined bridge network, its bridge made now (as docker's)."""
+        from berth.network import ipam
+        from berth.store.networks import Network
+        import re
+        if not re.fullmatch(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*", name or ""):
+            raise InvalidArgument(f"invalid network name {name!r}: use [a-zA-Z0-9][a-zA-Z0-9_.-]*")
+        if name in BUILTIN:
+            raise Conflict(f"network with name {name} already exists")
+        if driver != "bridge":
+            raise InvalidArgument(f"network driver {driver!r} is not available: only bridge")
+        if ipv6:
+            raise InvalidArgument("IPv6 networks are not supported yet")
+        unknown = set(options or {}) - {"com.docker.network.bridge.name", "com.docker.network.driver.mtu"}
+        if unknown:
+            raise InvalidArgument(f"unknown network option(s): {', '.join(sorted(unknown))}")
+        network_id = os.urandom(32).hex()
+        with _host_lock():
+            routes = _host_routes()
+            subnet, gateway, ip_range = ipam.plan(subnet, gateway, ip_range, routes)
+            network = self.records.add(Network(network_id, name, "bridge", subnet, gateway, ip_range, internal,
+                                               f"{bridge.USER_PREFIX}{network_id[:12]}", dict(labels or {}),
+                                               dict(options or {}), time.time()))
+            try:
+                bridge.create_network_bridge(network)
+            except BaseException:
+                bridge.delete_network_bridge(network)
+                self.records.remove(network.id)
+                raise
+        return network
+
+    def get(self, text: str):
+        return self.records.find(text)
+
+    def list(self, filters: dict | None = None) -> list[dict]:
+        """docker's `network ls` rows (built-in ones first, as docker lists them)."""
+        docs = [self.inspect(n) for n in BUILTIN] + [self._doc(n) for n in self.records.list()]
+        if not filters:
+            return docs
+        from berth.filters import Filters
+        f = Filters(filters, NETWORK_KEYS)
+        dangling = f.boolean("dangling")
+        types = f.values("type")
+        for t in types:
+            if t not in ("builtin", "custom"):
+                raise InvalidArgument(f"invalid filter 'type={t}'")
+        return [d for d in docs
+                if f.search("name", d["Name"]) and f.search("id", d["Id"]) and f.labels(d["Labels"] or {})
+                and ("driver" not in f or d["Driver"] in f.values("driver"))
+                and (not types or ("builtin" if d["Name"] in BUILTIN else "custom") in types)
+                and (dangling is None or dangling == (not d["Containers"] and d["Name"] not in BUILTIN))]
+
+    def inspect(self, text: str) -> dict:
+        if text in BUILTIN:
+            return self._builtin_doc(text)
+        return self._doc(self.records.find(text))
+
+    def remove(self, text: str) -> str:
+        if text in BUILTIN:
+            raise Conflict(f"{text} is a pre-defined network and cannot be removed")
+        network = self.records.find(text)
+        if self.records.endpoints(network.id):
+            raise Conflict(f"error while removing network: network {network.name} id {network.id} has active "
+                           "endpoints")
+        with _host_lock():
+            self.records.remove(network.id)
+            bridge.delete_network_bridge(network)
+        return network.name
+
+    def prune(self) -> list[str]:
+        """Remove every user network no container is on; returns their names."""
+        removed = []
+        for network in self.records.list():
+            if not self.records.endpoints(network.id):
+                try:
+                    removed.append(self.remove(network.id))
+                except Conflict:  # a container joined meanwhile
+                    pass
+        return removed
+
+    # ---- endpoints of containers -------------------------------------------------------------
+
+    def resolve_attachments(self, attachments: list) -> list[dict]:
+        """The user networks a new container asks for ([{name, aliases, ip}]), checked: as recorded in
+        its configuration ({id, name, aliases, ip})."""
+        from berth.network import ipam
+        out, seen = [], set()
+        for a in attachments:
+            network = self.records.find(a["name"])
+            if network.id in seen:
+                raise InvalidArgument(f"network {network.name} is given twice")
+            seen.add(network.id)
+            ip = ipam.check_requested(a["ip"], network.subnet, network.gateway) if a.get("ip") else None
+            out.append({"id": network.id, "name": network.name, "aliases": list(a.get("aliases") or []), "ip": ip})
+        return out
+
+    def interfaces(self, c, default_route: bool = True) -> list:
+        """The container's interfaces on its user networks, their endpoints made (or kept from an
+        earlier run), the bridges and name servers there; the first carries the default route."""
+        from berth.network import ipam
+        out = []
+        for index, a in enumerate(self.attachments(c)):
+            try:
+                network = self.records.find(a["id"])
+            except NetworkNotFound:
+                raise NetworkError(f"network {a['name']} was removed") from None
+            ensure_bridge_of(network)
+            endpoint = self.records.allocate(network.id, c.id, ipam.candidates(network.subnet, network.gateway,
+                                                                               network.ip_range),
+                                             a["aliases"], a.get("ip"))
+            out.append(bridge.Interface(network.bridge, endpoint.address, int(network.subnet.split("/")[1]),
+                                        network.gateway, route=default_route and index == 0 and not network.internal,
+                                        host_name=bridge.user_veth(c.id, network.id)))
+            self.ensure_resolver(network)
+        return out
+
+    def attachments(self, c) -> list[dict]:
+        """The user networks of a container: those it was created with, then those connected since."""
+        created = list(c.config.get("networks") or [])
+        known = {a["id"] for a in created}
+        for endpoint in self.records.container_endpoints(c.id):
+            if endpoint.network_id not in known:
+                network = self.records.find(endpoint.network_id)
+                created.append({"id": network.id, "name": network.name, "aliases": endpoint.aliases, "ip": None})
+        return created
+
+    def connect(self, c, text: str, aliases: list[str] = (), ip: str | None = None, running: bool = False) -> None:
+        """`network connect`: the endpoint now; a running container gets its interface at once."""
+        from berth.network import ipam
+        if c.config["network"] in ("host", "none") or c.config["network"].startswith("container:"):
+            raise Conflict(f"container {c.name} cannot be connected to a network: it uses --network "
+                           f"{c.config['network']}")
+        network = self.records.find(text)
+        if self.records.endpoint(network.id, c.id) or any(a["id"] == network.id for a in c.config.get("networks", [])):
+            raise Conflict(f"endpoint with name {c.name} already exists in network {network.name}")
+        wanted = ipam.check_requested(ip, network.subnet, network.gateway) if ip else None
+        ensure_bridge_of(network)
+        endpoint = self.records.allocate(network.id, c.id, ipam.candidates(network.subnet, network.gateway,
+                                                                           network.ip_range), list(aliases), wanted)
+        if running:
+            index = len(self.attachments(c)) - 1 + (1 if c.config["network"] == "bridge" else 0)
+            try:
+                bridge.add_interface(c.id, bridge.Interface(network.bridge, endpoint.address,
+                                                            int(network.subnet.split("/")[1]), network.gateway,
+                                                            host_name=bridge.user_veth(c.id, network.id)), index)
+            except BaseException:
+                self.records.release(network.id, c.id)
+                raise
+            self.ensure_resolver(network)
+
+    def disconnect(self, c, text: str, running: bool = False) -> None:
+        network = self.records.find(text)
+        if any(a["id"] == network.id for a in c.config.get("networks", [])):
+            raise Conflict(f"container {c.name} was created on network {network.name}: it can only leave it "
+                           "with `rm` (its configuration does not change)")
+        if self.records.endpoint(network.id, c.id) is None:
+            raise NetworkError(f"container {c.name} is not connected to network {network.name}")
+        if running:
+            bridge.remove_interface(bridge.user_veth(c.id, network.id))
+        self.records.release(network.id, c.id)
+
+    def ensure_resolver(self, network) -> None:
+        """Start the network's name server unless it runs (its lock tells)."""
+        import subprocess
+        import sys
+        from berth.store import fsutil
+        with fsutil.flock(self.records.resolver_lock(network.id), blocking=False) as free:
+            if not free:
+                return
+        proc = subprocess.Popen([sys.executable, "-m", "berth", "--root", self.store.root, "network", "resolver",
+                                 network.id], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.DEVNULL, start_new_session=True)
+        try:
+            line = proc.stdout.readline()  # "ready", or nothing: another one won the race, or it failed
+        finally:
+            proc.stdout.close()
+        if line.strip() != b"ready":
+            with fsutil.flock(self.records.resolver_lock(network.id), blocking=False) as free:
+                if free:
+                    raise NetworkError(f"the name server of network {network.name} did not start")
+
+    def serve_resolver(self, text: str, ready) -> None:
+        """Run a network's name server (`berth network resolver ID`, started by ensure_resolver)."""
+        from berth.network import dns
+        from berth.store import fsutil
+        network = self.records.find(text)
+        with fsutil.flock(self.records.resolver_lock(network.id), blocking=False) as free:
+            if free:
+                dns.serve(self.store, network, ready)
+
+    # ---- documents -------------------------------------------------------------------------
+
+    def _doc(self, network) -> dict:
+        prefix = network.subnet.split("/")[1]
+        containers = {}
+        for e in self.records.endpoints(network.id):
+            name = self.store.containers.get(e.container_id).name
+            containers[e.container_id] = {"Name": name, "EndpointID": "", "MacAddress": "",
+                                          "IPv4Address": f"{e.address}/{prefix}", "IPv6Address": ""}
+        ipam_config = {"Subnet": network.subnet, "Gateway": network.gateway}
+        if network.ip_range:
+            ipam_config["IPRange"] = network.ip_range
+        return {"Name": network.name, "Id": network.id, "Created": _iso(network.created), "Scope": "local",
+                "Driver": network.driver, "EnableIPv6": False,
+                "IPAM": {"Driver": "default", "Options": {}, "Config": [ipam_config]},
+                "Internal": network.internal, "Attachable": False, "Ingress": False,
+                "ConfigFrom": {"Network": ""}, "ConfigOnly": False, "Containers": containers,
+                "Options": {"com.docker.network.bridge.name": network.bridge, **network.options},
+                "Labels": network.labels}
+
+    def _builtin_doc(self, name: str) -> dict:
+        containers = {}
+        for c in self.store.containers.list():
+            if c.config.get("network") == name and c.status in ("running", "paused"):
+                containers[c.id] = {"Name": c.name, "EndpointID": "", "MacAddress": "", "IPv4Address": "",
+                                    "IPv6Address": ""}
+        config = [{"Subnet": bridge.SUBNET, "Gateway": bridge.GATEWAY}] if name == "bridge" else []
+        return {"Name": name, "Id": builtin_id(name), "Created": _iso(0), "Scope": "local", "Driver": DRIVERS[name],
+                "EnableIPv6": False, "IPAM": {"Driver": "default", "Options": None, "Config": config},
+                "Internal": False, "Attachable": False, "Ingress": False, "ConfigFrom": {"Network": ""},
+                "ConfigOnly": False, "Containers": containers,
+                "Options": {"com.docker.network.bridge.name": bridge.BRIDGE} if name == "bridge" else {},
+                "Labels": {}}
+
+
+def ensure_bridge_of(network) -> None:
+    """The network's bridge, made again if it is gone (a reboot)."""
+    if not os.path.exists(f"/sys/class/net/{network.bridge}"):
+        with _host_lock():
+            bridge.create_network_bridge(network)
+
+
+def _host_lock():
+    from berth.store import fsutil
+    os.makedirs(bridge.LEASES, mode=0o700, exist_ok=True)
+    return fsutil.flock(os.path.join(os.path.dirname(bridge.LEASES), "networks.lock"))
+
+
+def _host_routes() -> list[str]:
+    """The IPv4 networks this host routes to (its own, other bridges'): a new subnet must not overlap."""
+    out = []
+    for line in bridge._run(bridge._tool("ip"), "-4", "route", "show").splitlines():
+        dest = line.split()[0] if line.split() else "default"
+        if dest != "default":
+            out.append(dest if "/" in dest else f"{dest}/32")
+    return out + [bridge.SUBNET]
+
+
+def _iso(ts: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts)) + "Z"
