@@ -60,6 +60,12 @@ class Engine:
     def volumes(self):
         return self.containers.volumes
 
+    @cached_property
+    def pods(self):
+        """Pods: containers sharing one network, IPC and UTS, held by an infra container."""
+        from berth.pod.service import PodService
+        return PodService(self.store, self.images, self.containers)
+
     @property
     def networks(self):
         """User-defined networks (and the built-in bridge, host and none)."""

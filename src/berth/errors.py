@@ -127,6 +127,10 @@ class NetworkNotFound(NotFound):
     pass
 
 
+class PodNotFound(NotFound):
+    pass
+
+
 # ---- builds -----------------------------------------------------------------------------------
 
 class BuildError(BerthError):

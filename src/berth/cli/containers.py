@@ -45,6 +45,7 @@ def _create_options(f):
         option("--dns-option", multiple=True, help="Set DNS options."),
         option("--add-host", "add_hosts", multiple=True, help="Add a custom host-to-IP mapping (host:ip)."),
         option("--domainname", help="Container NIS domain name."),
+        option("--pod", help="Run the container in an existing pod (its network, IPC and UTS)."),
         option("-m", "--memory", help="Memory limit (e.g. 64m)."),
         option("--memory-swap", help="Swap limit equal to memory plus swap: -1 for unlimited."),
         option("--cpus", help="Number of CPUs."),
@@ -76,7 +77,7 @@ def _create(engine, image, command, o):
         workdir=o["workdir"], user=o["user"], hostname=o["hostname"], tty=o["tty"], stdin=o["interactive"],
         read_only=o["read_only"], network=o["network"], network_aliases=o["network_aliases"], ip=o["ip"],
         publish_all=o["publish_all"], dns=list(o["dns"]), dns_search=list(o["dns_search"]),
-        dns_options=list(o["dns_option"]), add_hosts=o["add_hosts"], domainname=o["domainname"],
+        dns_options=list(o["dns_option"]), add_hosts=o["add_hosts"], domainname=o["domainname"], pod=o["pod"],
         cap_add=o["cap_add"], cap_drop=o["cap_drop"],
         privileged=o["privileged"], security_opt=o["security_opt"], stop_signal=o["stop_signal"], init=o["init"],
         runtime=o["runtime"]))

@@ -24,6 +24,7 @@ COMMANDS = {
     "build": "berth.cli.build:build_cmd",
     "registry": "berth.cli.registry:registry",
     "network": "berth.cli.networks:network",
+    "pod": "berth.cli.pods:pod",
 }
 
 cli = Group("berth", "berth: containers, images and registries.", lazy=COMMANDS)

@@ -107,6 +107,8 @@ IMAGE_TITLES = {"Repository": "REPOSITORY", "Tag": "TAG", "ID": "IMAGE ID", "Dig
                 "UniqueSize": "UNIQUE SIZE", "VirtualSize": "SIZE", "Containers": "CONTAINERS"}
 HISTORY_TITLES = {"ID": "IMAGE", "CreatedSince": "CREATED", "CreatedAt": "CREATED AT", "CreatedBy": "CREATED BY",
                   "Size": "SIZE", "Comment": "COMMENT"}
+POD_TITLES = {"Id": "POD ID", "Name": "NAME", "Status": "STATUS", "Created": "CREATED", "InfraId": "INFRA ID",
+              "Containers": "# OF CONTAINERS", "Labels": "LABELS"}
 NETWORK_TITLES = {"ID": "NETWORK ID", "Name": "NAME", "Driver": "DRIVER", "Scope": "SCOPE", "IPv6": "IPV6",
                   "Internal": "INTERNAL", "Labels": "LABELS", "CreatedAt": "CREATED AT"}
 VOLUME_TITLES = {"Name": "VOLUME NAME", "Driver": "DRIVER", "Scope": "SCOPE", "Mountpoint": "MOUNTPOINT",

@@ -126,7 +126,7 @@ class ContainerService:
         # an OOM kill of any of its processes, as docker reports it: the memory cgroup's own counter,
         # read before `delete` removes the cgroup
         from berth.runtime.cgroups import oom_killed
-        oom = oom_killed(c.id)
+        oom = oom_killed(_cgroup(c))
         # the runtime's `delete` runs meanwhile: nothing below depends on its state, and the caller
         # holds the container's lock, so no start can meet that state before it is gone
         deleted = self.runtime(c.config.get("runtime")).delete_async(c.id, force=True)
@@ -223,7 +223,10 @@ class ContainerService:
             raise opts.InvalidOption(f"the working directory {spec.workdir!r} is invalid: it needs to be an "
                                      "absolute path")
         network, networks = spec.network or "bridge", []  # docker's and podman's default
-        if network.startswith("container:"):
+        pod = self._pod_of(spec)
+        if pod is not None:
+            network = f"container:{pod.infra_id}" if "net" in pod.config["share"] else network
+        elif network.startswith("container:"):
             network = f"container:{self.get(network.partition(':')[2]).id}"
         elif network not in ("none", "host", "bridge"):
             networks = self.networks.resolve_attachments(
@@ -260,11 +263,13 @@ class ContainerService:
             "image": spec.image, "args": args, "entrypoint": spec.entrypoint, "cmd": list(spec.command or []),
             "env": env, "workdir": spec.workdir or ic.get("WorkingDir") or "/",
             "user": spec.user if spec.user is not None else ic.get("User", ""),
-            "hostname": spec.hostname, "tty": spec.tty, "stdin": spec.stdin,
+            "hostname": spec.hostname or (_pod_hostname(pod) if pod and "uts" in pod.config["share"] else None),
+            "tty": spec.tty, "stdin": spec.stdin,
             "mounts": mounts, "read_only": spec.read_only, "network": network, "networks": networks,
             "ports": [p.__dict__ for p in ports], "dns": list(spec.dns), "dns_search": list(spec.dns_search),
             "dns_options": list(spec.dns_options), "extra_hosts": list(spec.extra_hosts),
             "domainname": spec.domainname or "",
+            "pod": pod.id if pod else spec.pod_infra, "pod_infra": bool(spec.pod_infra),
             "resources": resources, "capabilities": caps, "privileged": spec.privileged,
             "cap_add": _cap_names(spec.cap_add), "cap_drop": _cap_names(spec.cap_drop),
             "tmpfs": {m.target: ",".join(m.options) for m in spec.tmpfs},
@@ -276,6 +281,17 @@ class ContainerService:
             "labels": {**(ic.get("Labels") or {}), **spec.labels},
             "runtime": rt.name if spec.runtime in (None, "", "auto", "runc", "crun") else spec.runtime,
         }
+
+    def _pod_of(self, spec):
+        """The pod a new container joins (None: none, or it is an infra container), checked: a pod's
+        container takes the pod's network, so it may not ask for one of its own."""
+        if not spec.pod:
+            return None
+        pod = self.store.pods.find(spec.pod)
+        if "net" in pod.config["share"] and (spec.network or spec.networks or spec.ports or spec.publish_all):
+            raise opts.InvalidOption(f"conflicting options: a container of pod {pod.name} uses the pod's network "
+                                     "(no --network, -p or -P; publish ports with `pod create -p`)")
+        return pod
 
     def _persist(self, record: dict, image_id: str, name: str | None) -> Container:
         """Make the bundle directories and the volumes, then add the records (a generated name taken
@@ -368,6 +384,19 @@ class ContainerService:
         if cfg["tty"] and not any(e.startswith("TERM=") for e in env):
             env.append("TERM=xterm")
         args = list(cfg["args"])
+        joined = {}  # namespaces of the pod's infra container this one shares
+        if cfg.get("pod") and not cfg.get("pod_infra"):
+            pod = self.store.pods.find(cfg["pod"])
+            infra = self.records.get(pod.infra_id)
+            if infra.status not in ("running", "paused"):
+                self.start(infra.id)  # as podman: a pod's container starts its infra container
+                infra = self.records.get(pod.infra_id)
+            joined = {kind: f"/proc/{infra.state['pid']}/ns/{kind}" for kind in ("ipc", "uts")
+                      if kind in pod.config["share"]}
+        elif cfg.get("pod_infra"):
+            from berth.runtime.cgroups import set_group_limits
+            pod = self.store.pods.find(cfg["pod"])
+            set_group_limits(_pod_cgroup(cfg["pod"]), pod.config.get("memory"), pod.config.get("cpus"))
         net = self._attach_network(c)
         netns_path = net.netns if net else None
         if cfg["network"].startswith("container:"):  # its network namespace, and its view of names
@@ -390,7 +419,9 @@ class ContainerService:
                          network="host" if cfg["network"] == "host" or (cfg["network"].startswith("container:")
                                                                        and netns_path is None) else "own",
                          netns_path=netns_path,
-                         resources=spec.Resources(**cfg["resources"]), cgroups_path=f"/berth/{c.id}",
+                         resources=spec.Resources(**cfg["resources"]),
+                         cgroups_path=_cgroup(c),
+                         join=joined,
                          masked=not cfg["privileged"],
                          seccomp_setting=cfg.get("seccomp", "unconfined" if cfg["privileged"] else "default"))
         fsutil.atomic_write(os.path.join(bundle, "config.json"), json.dumps(doc, indent=1).encode())
@@ -617,8 +648,10 @@ class ContainerService:
                 time.sleep(delay)
                 delay = min(delay * 2, 0.05)
 
-    def remove(self, text: str, force: bool = False, volumes: bool = False) -> Container:
+    def remove(self, text: str, force: bool = False, volumes: bool = False, pod_removal: bool = False) -> Container:
         c = self.get(text)
+        if c.config.get("pod_infra") and not pod_removal:
+            raise Conflict(f"container {c.name} is the infra container of a pod: remove the pod (pod rm)")
         if c.status in ("running", "paused") and not force:
             raise Conflict(f"cannot remove container {c.name}: container is running: stop the container "
                            "before removing or force remove")
@@ -786,7 +819,7 @@ class ContainerService:
     def stats(self, text: str) -> dict:
         from berth.runtime.cgroups import sample
         c = self.get(text)
-        return sample(c.id, c.status == "running")
+        return sample(_cgroup(c), c.status == "running")
 
     def inspect(self, text: str) -> dict:
         from berth.container.views import inspect
@@ -802,6 +835,21 @@ class ContainerService:
         if res["memory"] and res["memory_swap"] is None:
             host["MemorySwap"] = 2 * res["memory"]  # what the runtime spec gives it
         return doc
+
+
+def _cgroup(c: Container) -> str:
+    """The container's cgroup path (in a pod: under the pod's)."""
+    pod = c.config.get("pod")
+    return f"{_pod_cgroup(pod)}/{c.id}" if pod else f"/berth/{c.id}"
+
+
+def _pod_cgroup(pod_id: str) -> str:
+    """The cgroup that holds a pod's containers (and its limits)."""
+    return f"/berth/pod-{pod_id[:12]}"
+
+
+def _pod_hostname(pod) -> str:
+    return pod.config.get("hostname") or pod.name
 
 
 def _host_search() -> list[str]:

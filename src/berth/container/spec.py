@@ -36,6 +36,8 @@ class ContainerSpec(Record):
     dns_options: list = []
     extra_hosts: list = []          # NAME:IP lines for /etc/hosts (IP may be host-gateway)
     domainname: str = None
+    pod: str = None                 # the pod to join (its network, IPC and UTS namespaces, its cgroup)
+    pod_infra: str = None           # the ID of the pod this container is the infra container of
     memory: int = None              # bytes
     memory_swap: int = None         # bytes of memory + swap; -1: unlimited swap
     cpus: float = None

@@ -123,6 +123,35 @@ class ImageService:
         config = new_config([layer.diff_id], env=[], created_by="", comment=comment)
         return self.store.images.add(config, [layer], refs)
 
+    def pause_image(self):
+        """The image of pods' infra containers: this machine's catatonit, which does nothing but hold
+        the pod's namespaces (`catatonit -P`), built here once (as podman builds its own)."""
+        import hashlib
+        import shutil
+        from berth import archive
+        from berth.image.config import new_config
+        source = "/usr/bin/catatonit"
+        if not os.path.exists(source):
+            raise BerthError(f"pods need {source} (apt-get install catatonit)")
+        with open(source, "rb") as f:
+            tag = hashlib.sha256(f.read()).hexdigest()[:12]
+        ref = Reference.parse(f"localhost/berth-pause:{tag}")
+        try:
+            return self.get(str(ref))
+        except LookupError:
+            pass
+        with fsutil.Staging(self.store.tmp, "pause-") as staging:
+            root = os.path.join(staging.path, "rootfs")
+            os.mkdir(root, 0o755)
+            shutil.copy2(source, os.path.join(root, "catatonit"))
+            tar = os.path.join(staging.path, "layer.tar")
+            with open(tar, "wb") as out:
+                archive.write_tree(root, out, source_date_epoch=0)
+            layer = self.store.layers.add(lambda: open(tar, "rb"), None)
+        config = new_config([layer.diff_id], cmd=["/catatonit", "-P"], env=[], created="1970-01-01T00:00:00Z",
+                            created_by="berth: catatonit -P, the infra container of pods")
+        return self.store.images.add(config, [layer], [ref])
+
     def bootstrap(self, kind: str, ref: str | None = None, suite: str = "bookworm", mirror: str | None = None):
         from berth.image.bootstrap import bootstrap
         name = Reference.parse(ref or (kind if kind == "busybox" else f"debian:{suite}"))

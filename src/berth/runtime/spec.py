@@ -80,10 +80,13 @@ def standard_mounts() -> list[Mount]:
 
 def build(process: ProcessSpec, *, hostname: str, mounts: list[Mount], readonly_rootfs: bool = False,
           network: str = "none", netns_path: str | None = None, resources: Resources | None = None,
-          cgroups_path: str = "", masked: bool = True, seccomp_setting="default", domainname: str = "") -> dict:
+          cgroups_path: str = "", masked: bool = True, seccomp_setting="default", domainname: str = "",
+          join: dict | None = None) -> dict:
     """`seccomp_setting`: "default" (berth's profile for the process's capabilities), "unconfined"
     or a profile loaded by seccomp.from_option."""
-    namespaces = [{"type": t} for t in ("pid", "ipc", "uts", "mount", "cgroup")]
+    join = join or {}  # namespace type -> the path of one to join (a pod's)
+    namespaces = [{"type": t, **({"path": join[t]} if t in join else {})}
+                  for t in ("pid", "ipc", "uts", "mount", "cgroup")]
     if network != "host":
         namespaces.append({"type": "network", **({"path": netns_path} if netns_path else {})})
     linux = {

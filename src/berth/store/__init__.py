@@ -4,7 +4,7 @@ The store creates and names every path under its root (default /var/lib/berth); 
 joins a path to the root. Layout:
     berth.db                  state (sqlite, WAL): images, tags, layers and their references,
                               containers (config, state, volumes used; the exit codes of removed ones,
-                              for their waiters), volumes, networks and their endpoints (addresses),
+                              for their waiters), volumes, networks and their endpoints (addresses), pods,
                               build cache, blob sources
     blobs/sha256/<hex>        content: image configs, manifests, original layer blobs kept when needed
     layers/<chainid-hex>/     diff/ (the unpacked layer, overlayfs whiteout format) + tar-split

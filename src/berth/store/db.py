@@ -10,7 +10,7 @@ except ImportError:  # an interpreter that lays sqlite3 out differently
 
 from .fsutil import flock
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS layers (
@@ -87,6 +87,13 @@ CREATE TABLE IF NOT EXISTS network_endpoints (  -- a container's place on a netw
     aliases      TEXT NOT NULL,     -- JSON list
     PRIMARY KEY (network_id, container_id),
     UNIQUE (network_id, address)
+);
+CREATE TABLE IF NOT EXISTS pods (         -- containers sharing namespaces held by an infra container
+    id        TEXT PRIMARY KEY,
+    name      TEXT UNIQUE NOT NULL,
+    infra_id  TEXT NOT NULL,
+    config    TEXT NOT NULL,            -- JSON: share, limits, labels
+    created   REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS volumes (
     name      TEXT PRIMARY KEY,

@@ -40,6 +40,11 @@ class Store:
         return NetworkStore(self)
 
     @cached_property
+    def pods(self):
+        from berth.store.pods import PodStore
+        return PodStore(self)
+
+    @cached_property
     def build_cache(self):
         from berth.store.buildcache import BuildCacheStore
         return BuildCacheStore(self)
