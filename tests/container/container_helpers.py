@@ -6,6 +6,8 @@ import signal
 import subprocess
 import time
 
+import pytest
+
 from helpers import BERTH, mounts_under  # noqa: F401  (used by the container tests)
 
 # docker's default capability set (moby oci/caps/defaults.go) as the kernel shows it in CapEff:
@@ -150,6 +152,11 @@ def teardown(berth) -> list[str]:
             pass
     ids = set()
     with Engine(root) as engine:
+        for pod in engine.store.pods.list():  # with their infra containers, which leave only with them
+            try:
+                engine.pods.remove(pod.id, force=True)
+            except BerthError as e:
+                problems.append(f"pod rm -f {pod.name}: {e}")
         for c in engine.containers.list(all=True):
             ids.add(c.id)
             try:
@@ -163,6 +170,11 @@ def teardown(berth) -> list[str]:
                 engine.volumes.remove(v["Name"], force=True)
             except BerthError as e:
                 problems.append(f"volume rm {v['Name']}: {e}")
+        for network in engine.store.networks.list():  # their bridges and rules are the host's
+            try:
+                engine.networks.remove(network.id)
+            except BerthError as e:
+                problems.append(f"network rm {network.name}: {e}")
     deadline = time.monotonic() + 10  # the monitor runs the exit command (`berth container cleanup`) last
     while monitor_pids(root) and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -183,3 +195,14 @@ def teardown(berth) -> list[str]:
         problems.append(f"still mounted after rm: {target}")
         subprocess.run(["umount", "-l", target], capture_output=True)
     return problems
+
+
+@pytest.fixture
+def berth(tmp_path):
+    """A private store whose containers, pods, volumes and networks are all removed after the test,
+    failing it when something leaked (a monitor, a mount, a network namespace)."""
+    from helpers import Berth
+    b = Berth(tmp_path / "store")
+    yield b
+    problems = teardown(b)
+    assert not problems, "\n".join(problems)

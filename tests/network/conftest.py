@@ -2,17 +2,6 @@
 import os
 import sys
 
-import pytest
-
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "container"))
 
-from container_helpers import teardown  # noqa: E402
-from helpers import Berth  # noqa: E402
-
-
-@pytest.fixture
-def berth(tmp_path):
-    b = Berth(tmp_path / "store")
-    yield b
-    problems = teardown(b)
-    assert not problems, "\n".join(problems)
+from container_helpers import berth  # noqa: E402,F401  (the store fixture, torn down)

@@ -22,14 +22,21 @@ from container_helpers import expect_error, inspect, wait_for
 HTTPD = "mkdir /www && echo hello-$HOSTNAME > /www/index.html && exec httpd -f -p 80 -h /www"
 
 
-def host_state() -> dict:
-    """What berth may add to the host and must take away again."""
+def leftovers(container_ids: list[str], network_ids: list[str]) -> list[str]:
+    """What the host still has of these containers and networks: veths, bridges, namespaces, rules."""
     links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
-    return {"links": sorted(re.findall(r"^\d+: ((?:bn|vn|vb)[0-9a-f]+)", links, flags=re.M)),
-            "netns": sorted(n for n in os.listdir("/run/netns") if n.startswith("berth-"))
-            if os.path.isdir("/run/netns") else [],
-            "rules": sorted(line for line in subprocess.run(["iptables-save"], capture_output=True, text=True)
-                            .stdout.splitlines() if "berth-net:" in line or "berth:" in line)}
+    netns = os.listdir("/run/netns") if os.path.isdir("/run/netns") else []
+    rules = subprocess.run(["iptables-save"], capture_output=True, text=True).stdout
+    found = []
+    for cid in container_ids:
+        found += [f"link {m}" for m in re.findall(rf"^\d+: ((?:vb{cid[:12]}|vn{cid[:7]}[0-9a-f]{{6}}))[@:]", links,
+                                                   flags=re.M)]
+        found += [f"netns {n}" for n in netns if n == f"berth-{cid[:12]}"]
+        found += [f"rule {line}" for line in rules.splitlines() if f"berth:{cid}" in line]
+    for nid in network_ids:
+        found += [f"bridge bn{nid[:12]}" for _ in re.findall(rf"^\d+: bn{nid[:12]}[@:]", links, flags=re.M)]
+        found += [f"rule {line}" for line in rules.splitlines() if f"berth-net:{nid}" in line]
+    return found
 
 
 def lookup(berth, network: str, name: str) -> list[str]:
@@ -46,13 +53,15 @@ def fetch(berth, network: str, address: str) -> str:
 
 @pytest.fixture
 def clean_host(busybox):
-    before = host_state()
+    """The store; once the test's containers and networks are removed, nothing of them on the host."""
     yield busybox
-    for c in busybox.out("ps", "-aq").split():
-        busybox.run("rm", "-f", c, check=False)
-    for n in busybox.out("network", "ls", "-q", "--filter", "type=custom").split():
-        busybox.run("network", "rm", n, check=False)
-    assert host_state() == before, "berth left devices, namespaces or rules on the host"
+    from berth.engine import Engine
+    from container_helpers import teardown
+    with Engine(busybox.root) as engine:
+        containers = [c.id for c in engine.store.containers.list()]
+        networks = [n.id for n in engine.store.networks.list()]
+    assert not teardown(busybox)
+    assert leftovers(containers, networks) == [], "berth left devices, namespaces or rules on the host"
 
 
 def test_containers_find_each_other_by_name_and_alias(clean_host):
