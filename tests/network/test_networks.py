@@ -116,6 +116,13 @@ def test_connect_and_disconnect_a_running_container(clean_host):
     assert address not in berth.out("exec", "c1", "ip", "-4", "-o", "addr")
     assert lookup(berth, "app", "c1") == []
     expect_error(berth, "network", "disconnect", "app", "c1", says="not connected")
+    # connect, disconnect and connect again: interface names are reused as they free up
+    berth.run("network", "create", "two")
+    berth.run("network", "connect", "two", "c1")
+    berth.run("network", "connect", "app", "c1")
+    berth.run("network", "disconnect", "two", "c1")
+    berth.run("network", "connect", "two", "c1")
+    assert sorted(re.findall(r"eth\d+", berth.out("exec", "c1", "ip", "-o", "link"))) == ["eth0", "eth1", "eth2"]
     assert berth.run("network", "disconnect", "-f", "app", "gone").returncode == 0
 
 

@@ -263,9 +263,14 @@ def attach(cid: str, ports: list[PortMapping] = (), interfaces: list[Interface] 
     return Attachment(namespace(cid), first.address, first.gateway, first.prefix)
 
 
-def add_interface(cid: str, iface: Interface, index: int) -> None:
-    """A veth from the bridge into the container's (existing) namespace, as eth<index>."""
+def add_interface(cid: str, iface: Interface, index: int | None = None) -> None:
+    """A veth from the bridge into the container's (existing) namespace, as eth<index> (by default
+    the first name free in it, for `network connect`)."""
     ip, netns = _tool("ip"), _names(cid)[0]
+    if index is None:
+        import re
+        taken = {int(n) for n in re.findall(r"^\d+: eth(\d+)[@:]", _run(ip, "-netns", netns, "-o", "link"), re.M)}
+        index = next(i for i in range(len(taken) + 1) if i not in taken)
     _run(ip, "-batch", commands=_host_side(iface, netns, index))
     _run(ip, "-netns", netns, "-batch", commands=_inside(iface, index))
 

@@ -170,11 +170,10 @@ class NetworkService:
         endpoint = self.records.allocate(network.id, c.id, ipam.candidates(network.subnet, network.gateway,
                                                                            network.ip_range), list(aliases), wanted)
         if running:
-            index = len(self.attachments(c)) - 1 + (1 if c.config["network"] == "bridge" else 0)
             try:
                 bridge.add_interface(c.id, bridge.Interface(network.bridge, endpoint.address,
                                                             int(network.subnet.split("/")[1]), network.gateway,
-                                                            host_name=bridge.user_veth(c.id, network.id)), index)
+                                                            host_name=bridge.user_veth(c.id, network.id)))
             except BaseException:
                 self.records.release(network.id, c.id)
                 raise
