@@ -457,11 +457,13 @@ class ContainerService:
 
     def _extra_hosts(self, c: Container, net) -> list[tuple[str, str]]:
         """--add-host NAME:IP; host-gateway is the host's address on the container's (first) network."""
-        from berth.network.bridge import GATEWAY
         out = []
         for entry in c.config.get("extra_hosts") or []:
             name, _, address = entry.partition(":")
-            out.append((name, (net.gateway if net else GATEWAY) if address == "host-gateway" else address))
+            if address == "host-gateway":
+                from berth.network.bridge import GATEWAY
+                address = net.gateway if net else GATEWAY
+            out.append((name, address))
         return out
 
     def _undo_start(self, c: Container) -> None:
