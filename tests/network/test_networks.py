@@ -1,6 +1,7 @@
 """User-defined networks with real containers: names resolved by the network's name server, isolation
 between networks, internal networks, connect/disconnect on a running container, docker's network
-commands and JSON, IPAM (parallel starts, restarts, a full subnet), the resolv.conf/hosts flags, and
+commands and JSON, IPAM (parallel starts, restarts, a full subnet), the resolv.conf/hosts flags, a start
+killed with SIGKILL half-way (repaired by the next command), and
 nothing left on the host once the containers and networks are gone.
 
 busybox-static resolves no names itself (getaddrinfo), so names are asked with its nslookup, and HTTP
@@ -244,3 +245,42 @@ def test_a_hundred_containers_on_one_network(clean_host):
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(lambda c: berth.run("rm", "-f", c), ids))
     assert json.loads(berth.out("network", "inspect", "crowd"))[0]["Containers"] == {}
+
+
+def _kill_when(proc: subprocess.Popen, appeared, timeout: float = 20.0) -> bool:
+    """SIGKILL `proc` as soon as appeared() is true; False if it ended first (nothing to interrupt)."""
+    import time
+    deadline = time.monotonic() + timeout
+    while proc.poll() is None:
+        if appeared():
+            proc.kill()
+            proc.wait()
+            return True
+        assert time.monotonic() < deadline, "the start neither ended nor reached the point to kill at"
+    return False
+
+
+@pytest.mark.parametrize("point,then", [("namespace", "start"), ("veth", "rm"), ("published port", "start")])
+def test_kill_9_mid_start_is_repaired_by_the_next_command(clean_host, point, then):
+    """berth killed while it wires a container: the next start works, and rm leaves nothing behind."""
+    from helpers import BERTH
+    berth = clean_host
+    berth.run("network", "create", "app")
+    cid = berth.out("create", "--name", "k9", "--network", "app", "-p", "127.0.0.1::80", "busybox",
+                    "sh", "-c", HTTPD).strip()
+    marks = {
+        "namespace": lambda: os.path.exists(f"/run/netns/berth-{cid[:12]}"),
+        "veth": lambda: any(n.startswith(f"vn{cid[:7]}") for n in os.listdir("/sys/class/net")),
+        "published port": lambda: f"berth:{cid}" in subprocess.run(["iptables-save", "-t", "nat"], capture_output=True,
+                                                                     text=True).stdout,
+    }
+    start = subprocess.Popen(BERTH + ["--root", berth.root, "start", "k9"], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+    _kill_when(start, marks[point])
+    if then == "start":
+        berth.run("start", "k9")
+        address = inspect(berth, "k9")["NetworkSettings"]["Networks"]["app"]["IPAddress"]
+        assert lookup(berth, "app", "k9") == [address]
+        assert wait_for(lambda: fetch(berth, "app", address), what="httpd") == f"hello-{cid[:12]}\n"
+    berth.run("rm", "-f", "k9")
+    assert leftovers([cid], []) == []
