@@ -80,3 +80,44 @@ def parse_bound(what: str, text: str, now_ns: int) -> int:
     except ValueError as e:
         raise InvalidArgument(f'invalid value for "{what}": parsing time "{text}": {e}') from None
     return int(when.timestamp()) * 1_000_000_000 + int((frac + "000000000")[:9])
+
+
+def human_duration(seconds: float) -> str:
+    """go-units HumanDuration."""
+    s = int(seconds)
+    if seconds < 1:
+        return "Less than a second"
+    if s == 1:
+        return "1 second"
+    if s < 60:
+        return f"{s} seconds"
+    minutes = s // 60
+    if minutes == 1:
+        return "About a minute"
+    if minutes < 60:
+        return f"{minutes} minutes"
+    hours = minutes // 60
+    if hours == 1:
+        return "About an hour"
+    if hours < 48:
+        return f"{hours} hours"
+    if hours < 24 * 7 * 2:
+        return f"{hours // 24} days"
+    if hours < 24 * 30 * 2:
+        return f"{hours // 24 // 7} weeks"
+    if hours < 24 * 365 * 2:
+        return f"{hours // 24 // 30} months"
+    return f"{hours // 24 // 365} years"
+
+
+def container_status(st: dict, now: float) -> str:
+    """The STATUS column: Up 5 minutes, Exited (0) 3 seconds ago, Created."""
+    if st["status"] == "running":
+        return "Up " + human_duration(now - (st["started_at"] or now))
+    if st["status"] == "paused":
+        return "Up " + human_duration(now - (st["started_at"] or now)) + " (Paused)"
+    if st["status"] == "restarting":
+        return f"Restarting ({st['exit_code']}) " + human_duration(now - (st["finished_at"] or now)) + " ago"
+    if st["status"] == "exited":
+        return f"Exited ({st['exit_code']}) " + human_duration(now - (st["finished_at"] or now)) + " ago"
+    return st["status"].capitalize()

@@ -10,6 +10,7 @@ from berth.cli.cmdline import Group, argument, command, confirm, echo, option, p
 
 from berth.cli import output
 from berth.cli.output import emit, human_duration, human_size, render, table
+from berth.timefmt import container_status
 
 
 container = Group("container", "Manage containers.",
@@ -263,20 +264,6 @@ def rm_cmd(engine, force, volumes, names):
     _each(names, remove)
 
 
-def status_text(c, now: float) -> str:
-    """The STATUS column: Up 5 minutes, Exited (0) 3 seconds ago, Created."""
-    st = c.state
-    if st["status"] == "running":
-        return "Up " + human_duration(now - (st["started_at"] or now))
-    if st["status"] == "paused":
-        return "Up " + human_duration(now - (st["started_at"] or now)) + " (Paused)"
-    if st["status"] == "restarting":
-        return f"Restarting ({st['exit_code']}) " + human_duration(now - (st["finished_at"] or now)) + " ago"
-    if st["status"] == "exited":
-        return f"Exited ({st['exit_code']}) " + human_duration(now - (st["finished_at"] or now)) + " ago"
-    return st["status"].capitalize()
-
-
 @command("ps")
 @option("-a", "--all", "show_all", is_flag=True, help="Show all containers (default shows just running).")
 @option("-f", "--filter", "filters", multiple=True,
@@ -300,7 +287,7 @@ def ps_cmd(engine, show_all, filters, last, latest, quiet, no_trunc, fmt):
             cmd = cmd[:19] + "…"
         rows.append({"ID": c.id if no_trunc else c.short_id, "Image": c.config["image"], "Command": f'"{cmd}"',
                      "CreatedAt": time.strftime("%Y-%m-%d %H:%M:%S +0000 UTC", time.gmtime(c.created)),
-                     "RunningFor": human_duration(now - c.created) + " ago", "Status": status_text(c, now),
+                     "RunningFor": human_duration(now - c.created) + " ago", "Status": container_status(c.state, now),
                      "State": c.status, "Ports": "", "Names": c.name,
                      "Labels": ",".join(f"{k}={v}" for k, v in c.config["labels"].items())})
     if quiet:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import sys
 import time
 
+from berth.timefmt import human_duration  # noqa: F401  (the CLI's modules take it from here)
+
 _UNITS = ["B", "kB", "MB", "GB", "TB", "PB", "EB"]
 
 
@@ -19,34 +21,6 @@ def human_size(size: float) -> str:
     if "e" in text:  # 999.95 rounds to 1e+03: show it in the next unit instead
         i, text = i + 1, "1"
     return f"{text}{_UNITS[i]}"
-
-
-def human_duration(seconds: float) -> str:
-    """go-units HumanDuration."""
-    s = int(seconds)
-    if seconds < 1:
-        return "Less than a second"
-    if s == 1:
-        return "1 second"
-    if s < 60:
-        return f"{s} seconds"
-    minutes = s // 60
-    if minutes == 1:
-        return "About a minute"
-    if minutes < 60:
-        return f"{minutes} minutes"
-    hours = minutes // 60
-    if hours == 1:
-        return "About an hour"
-    if hours < 48:
-        return f"{hours} hours"
-    if hours < 24 * 7 * 2:
-        return f"{hours // 24} days"
-    if hours < 24 * 30 * 2:
-        return f"{hours // 24 // 7} weeks"
-    if hours < 24 * 365 * 2:
-        return f"{hours // 24 // 30} months"
-    return f"{hours // 24 // 365} years"
 
 
 def ago(epoch: float | None) -> str:

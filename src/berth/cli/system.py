@@ -90,3 +90,20 @@ def info(engine, fmt):
              ("Total Memory", human_size(doc["MemTotal"])), ("Name", doc["Name"]),
              ("Berth Root Dir", doc["DockerRootDir"])]
     echo("\n".join(f" {k}: {v}" for k, v in lines))
+
+
+@system.command("service")
+@option("--socket", "uri", default="unix:///run/berth/docker.sock",
+        help="Where to listen: unix:///PATH (a socket systemd passes takes precedence).")
+@option("--timeout", "-t", "idle", default="0", help="Exit after this many seconds without a request (0: never).")
+def service(engine, uri, idle):
+    """Serve the Docker Engine API (docker's CLI, compose, docker-py drive berth through it)."""
+    from berth.api.server import serve
+    from berth.errors import InvalidArgument
+    try:
+        timeout = float(idle)
+    except ValueError:
+        raise InvalidArgument(f"invalid --timeout {idle!r}: a number of seconds") from None
+    if timeout < 0:
+        raise InvalidArgument(f"invalid --timeout {idle!r}: a number of seconds")
+    serve(engine.root, uri, timeout, on_ready=lambda where: echo(f"berth: API listening on {where}", err=True))

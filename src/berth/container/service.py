@@ -74,6 +74,15 @@ class ContainerService:
                 out.append(c)
         return out
 
+    def summaries(self, all: bool = False, filters: dict | None = None) -> list[dict]:
+        """docker's container summaries of list(all, filters), newest first."""
+        return self.summaries_of(self.list(all, filters))
+
+    def summaries_of(self, containers: list) -> list[dict]:
+        from berth.container.views import summary
+        now = time.time()
+        return [summary(self, c, now) for c in containers]
+
     def _exit_file(self, cid: str) -> str:
         return os.path.join(self.exit_dir, cid)
 
@@ -633,6 +642,39 @@ class ContainerService:
             subprocess.Popen(self._cleanup_command(c.id), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL, start_new_session=True)
 
+    def run_mark(self, text: str) -> tuple[str, tuple]:
+        """(ID, a mark of the container's latest run), for wait_until's next-exit."""
+        c = self.get(text)
+        return c.id, (c.state["started_at"], c.state["finished_at"])
+
+    def wait_until(self, cid: str, condition: str = "not-running", mark: tuple | None = None) -> int:
+        """Block until the container meets docker's wait `condition`; returns its exit code.
+        not-running: now, if it is not running; next-exit: the end of a run after `mark` (run_mark),
+        also of one not started yet; removed: once it is gone."""
+        if condition == "not-running":
+            return self.wait(cid)
+        delay = 0.005
+        with self.records.waiting(cid):
+            while True:
+                try:
+                    c = self.reconcile(self.records.get(cid))
+                except LookupError:
+                    code = self.records.removed_exit_code(cid)
+                    return -1 if code is None else code
+                if (condition == "next-exit" and c.status not in ("running", "paused", "restarting")
+                        and c.state["finished_at"] and (c.state["started_at"], c.state["finished_at"]) != mark):
+                    return c.state["exit_code"]
+                time.sleep(delay)
+                delay = min(delay * 2, 0.05)
+
+    def resize(self, text: str, rows: int, columns: int) -> None:
+        """A -t container's terminal size."""
+        from berth.runtime.attach import resize
+        c = self.get(text)
+        if c.status != "running":
+            raise Conflict(f"container {c.name} is not running")
+        resize(self.records.dir(c.id), rows, columns)
+
     def wait(self, text: str) -> int:
         c = self.get(text)
         delay = 0.002  # the monitor writes the exit file before it ends the output: look soon, then back off
@@ -743,6 +785,20 @@ class ContainerService:
     def exec(self, text: str, command: list[str], *, tty: bool = False, interactive: bool = False,
              user: str | None = None, workdir: str | None = None, env: list[str] = (), detach: bool = False,
              privileged: bool = False) -> int:
+        """Run a command in the running container with this process's terminal and stdio."""
+        prepared = self.exec_command(text, command, tty=tty, user=user, workdir=workdir, env=env, detach=detach)
+        import subprocess  # the terminal and stdin pass straight through
+        try:
+            code = subprocess.call(prepared.args, stdin=None if interactive or tty else subprocess.DEVNULL)
+        except FileNotFoundError:
+            prepared.finish(-1)
+            raise BerthError(f"runtime {prepared.args[0]} not found") from None
+        return prepared.finish(code)
+
+    def exec_command(self, text: str, command: list[str], *, tty: bool = False, user: str | None = None,
+                     workdir: str | None = None, env: list[str] = (), detach: bool = False) -> "ExecCommand":
+        """The runtime command line that runs `command` in the running container, for a front end to
+        start with the stdio it has (a terminal, pipes, a pty); its finish() gives the exit code."""
         c = self.get(text)
         if c.status != "running":
             raise Conflict(f"container {c.name} is not running")
@@ -785,19 +841,7 @@ class ContainerService:
         # command's own exit status 255 and reported as docker does (126/127)
         log = os.path.join(bundle, f"exec-{token}.log")
         args[1:1] = ["--log", log, "--log-format", "json"]
-        import subprocess  # the terminal and stdin pass straight through
-        stdin = None if interactive or tty else subprocess.DEVNULL
-        try:
-            code = subprocess.call(args, stdin=stdin)
-        except FileNotFoundError:
-            raise BerthError(f"runtime {rt.path} not found") from None
-        finally:
-            messages = runtime_errors(log)
-            if process_file:
-                os.unlink(process_file)
-        if code == 255 and messages:
-            return monitor.exec_exit_code(messages[-1]) or 126
-        return code
+        return ExecCommand(args, log, process_file)
 
     def top(self, text: str) -> tuple[list[str], list[list[str]]]:
         c = self.get(text)
@@ -913,3 +957,22 @@ def _alive(pid: int) -> bool:
             return f.read().rsplit(")", 1)[1].split()[0] != "Z"
     except (FileNotFoundError, IndexError):
         return False
+
+
+class ExecCommand:
+    """A prepared `runtime exec`: its command line, and what to read and remove once it ended."""
+
+    def __init__(self, args: list[str], log: str, process_file: str | None):
+        self.args, self.log, self.process_file = args, log, process_file
+
+    def finish(self, returncode: int) -> int:
+        """The exit code as docker reports it (126/127 when the runtime could not run the command)."""
+        messages = runtime_errors(self.log)
+        if self.process_file:
+            try:
+                os.unlink(self.process_file)
+            except FileNotFoundError:
+                pass
+        if returncode == 255 and messages:
+            return monitor.exec_exit_code(messages[-1]) or 126
+        return returncode

@@ -93,3 +93,24 @@ def _network_settings(cfg: dict, net: dict | None, endpoints: list[dict]) -> dic
     first = networks.get(cfg["network"]) or {"IPAddress": "", "IPPrefixLen": 0, "Gateway": ""}
     return {"IPAddress": first["IPAddress"], "IPPrefixLen": first["IPPrefixLen"], "Gateway": first["Gateway"],
             "Ports": ports, "Networks": networks}
+
+
+def summary(service, c, now: float) -> dict:
+    """docker's container summary (GET /containers/json, `ps --format json`)."""
+    from berth.timefmt import container_status
+    cfg = c.config
+    settings = _network_settings(cfg, service.network_settings(c) if c.status == "running" else None,
+                                 service.network_endpoints(c))
+    ports = [{"IP": p["host_ip"] or "0.0.0.0", "PrivatePort": p["container_port"], "PublicPort": p["host_port"],
+              "Type": p["protocol"]} for p in cfg.get("ports", [])]
+    entry = recorded_entrypoint(cfg) or []
+    return {
+        "Id": c.id, "Names": ["/" + c.name], "Image": cfg["image"], "ImageID": c.image_id,
+        "Command": " ".join(list(entry) + list(cfg["cmd"] or [])) or " ".join(cfg["args"]),
+        "Created": int(c.created), "Ports": ports, "Labels": cfg["labels"], "State": c.status,
+        "Status": container_status(c.state, now), "HostConfig": {"NetworkMode": cfg["network"]},
+        "NetworkSettings": {"Networks": settings["Networks"]},
+        "Mounts": [{"Type": m["type"], "Name": m["source"] if m["type"] == "volume" else "",
+                    "Source": m["source"] if m["type"] == "bind" else "", "Destination": m["target"],
+                    "RW": not m["readonly"], "Propagation": m.get("propagation") or ""} for m in cfg["mounts"]],
+    }
