@@ -275,8 +275,16 @@ def add_interface(cid: str, iface: Interface, index: int | None = None) -> None:
     _run(ip, "-netns", netns, "-batch", commands=_inside(iface, index))
 
 
+def mac_address(address: str) -> str:
+    """The container side's MAC, derived from its IPv4 address as docker derives it (02:42 and the
+    address's four bytes): an address handed out again comes with the same MAC, so the host's
+    neighbour cache never sends a new container's traffic to the MAC of the one before it."""
+    return "02:42:" + ":".join(f"{int(b):02x}" for b in address.split("."))
+
+
 def _host_side(iface: Interface, netns: str, index: int) -> str:
-    return (f"link add {iface.host_name} type veth peer name eth{index} netns {netns}\n"
+    return (f"link add {iface.host_name} type veth peer name eth{index} address {mac_address(iface.address)} "
+            f"netns {netns}\n"
             f"link set {iface.host_name} master {iface.bridge} up\n")
 
 
