@@ -118,9 +118,10 @@ async def body(request: web.Request) -> dict:
         raise BadRequest(f"request body too large (over {MAX_BODY} bytes)")
     if not raw.strip():
         return {}
+    from berth.safejson import loads
     try:
-        doc = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as e:
+        doc = loads(raw, MAX_BODY)
+    except ValueError as e:  # safejson: malformed, too large or too deep, one error type
         raise BadRequest(f"invalid JSON: {e}") from None
     if not isinstance(doc, dict):
         raise BadRequest("invalid JSON: expected an object")
@@ -150,10 +151,11 @@ def filters(request: web.Request) -> dict:
     text = request.query.get("filters")
     if not text:
         return {}
+    from berth.safejson import loads
     try:
-        doc = json.loads(text)
+        doc = loads(text, MAX_BODY)
     except ValueError:
-        raise BadRequest(f"invalid filters: {text!r}") from None
+        raise BadRequest(f"invalid filters: {text[:200]!r}") from None
     if not isinstance(doc, dict):
         raise BadRequest(f"invalid filters: {text!r}")
     out = {}

@@ -43,11 +43,11 @@ async def version(request: web.Request) -> web.Response:
 
 def _info(engine) -> dict:
     doc = engine.system.info()
-    doc.update({"SystemTime": _now(), "LoggingDriver": "k8s-file", "IndexServerAddress": "https://index.docker.io/v1/",
+    doc.update({"SystemTime": _now(), "LoggingDriver": "json-file", "IndexServerAddress": "https://index.docker.io/v1/",
                 "RegistryConfig": {"IndexConfigs": {}, "InsecureRegistryCIDRs": ["127.0.0.0/8"],
                                    "Mirrors": []},
                 "Plugins": {"Volume": ["local"], "Network": ["bridge", "host", "none"],
-                            "Log": ["k8s-file"], "Authorization": None},
+                            "Log": ["json-file"], "Authorization": None},
                 "MemoryLimit": True, "SwapLimit": True, "CpuCfsPeriod": True, "CpuCfsQuota": True,
                 "IPv4Forwarding": True, "Debug": False, "NFd": len(os.listdir("/proc/self/fd")),
                 "NGoroutines": 0, "NEventsListener": 0, "Labels": [], "ExperimentalBuild": False,

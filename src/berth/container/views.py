@@ -57,6 +57,10 @@ def inspect(service, c) -> dict:
             "NanoCpus": int((res["cpus"] or 0) * 1e9), "PidsLimit": res["pids_limit"],
             "CapAdd": None, "CapDrop": None, "SecurityOpt": cfg.get("security_opt") or None,
             "Init": cfg["init"], "Runtime": cfg["runtime"],
+            # the logs are kept and served as docker's json-file driver keeps them (clients such as
+            # docker-py read a container's output only from drivers they know to keep it)
+            "LogConfig": {"Type": "json-file", "Config": {}},
+            "PortBindings": _port_bindings(cfg.get("ports", [])),
             "Binds": [f"{m['source']}:{m['target']}{':ro' if m['readonly'] else ''}"
                       for m in cfg["mounts"] if m["type"] != "tmpfs" and m["source"]],
         },
@@ -73,6 +77,14 @@ def inspect(service, c) -> dict:
         },
         "NetworkSettings": _network_settings(cfg, service.network_settings(c), service.network_endpoints(c)),
     }
+
+
+def _port_bindings(ports: list[dict]) -> dict:
+    out: dict = {}
+    for p in ports:
+        out.setdefault(f"{p['container_port']}/{p['protocol']}", []).append(
+            {"HostIp": p["host_ip"], "HostPort": str(p["host_port"])})
+    return out
 
 
 def _network_settings(cfg: dict, net: dict | None, endpoints: list[dict]) -> dict:

@@ -1,0 +1,68 @@
+"""docker-py (PyPI `docker`) drives berth through its high-level API: containers, images, volumes,
+networks, exec and streamed logs."""
+from __future__ import annotations
+
+import docker
+import pytest
+
+
+@pytest.fixture
+def client(api):
+    c = docker.DockerClient(base_url=api.url, timeout=60)
+    yield c
+    c.close()
+
+
+def test_containers_exec_and_logs(client):
+    assert client.ping() and client.version()["ApiVersion"] == "1.44"
+    box = client.containers.run("busybox", ["sh", "-c", "echo started; sleep 300"], detach=True, name="box",
+                                environment={"COLOR": "blue"}, labels={"app": "demo"})
+    box.reload()
+    assert box.status == "running" and box.labels == {"app": "demo"}
+    assert [c.name for c in client.containers.list(filters={"label": "app=demo"})] == ["box"]
+    code, out = box.exec_run(["sh", "-c", "echo $COLOR; echo warn >&2; exit 2"])
+    assert code == 2 and out == b"blue\nwarn\n"
+    code, (out, err) = box.exec_run(["sh", "-c", "echo o; echo e >&2"], demux=True)
+    assert (code, out, err) == (0, b"o\n", b"e\n")
+    stream = box.logs(stream=True, follow=True)
+    assert next(stream) == b"started\n"
+    stream.close()
+    box.stop(timeout=1)
+    box.reload()
+    assert box.status == "exited"
+    box.remove()
+    assert client.containers.list(all=True) == []
+    # run without detach: the output, and the exit status as ContainerError
+    assert client.containers.run("busybox", ["echo", "hi"], remove=True) == b"hi\n"
+    with pytest.raises(docker.errors.ContainerError) as failed:
+        client.containers.run("busybox", ["sh", "-c", "exit 3"], remove=True)
+    assert failed.value.exit_status == 3
+    with pytest.raises(docker.errors.NotFound):
+        client.containers.get("nosuch")
+    with pytest.raises(docker.errors.ImageNotFound):
+        client.containers.run("nosuch.invalid/none:1", ["true"])
+
+
+def test_images_volumes_and_networks(client):
+    image = client.images.get("busybox")
+    assert "busybox:latest" in image.tags
+    image.tag("localhost/mine", "v1")
+    assert "localhost/mine:v1" in client.images.get("localhost/mine:v1").tags
+    client.images.remove("localhost/mine:v1")
+    with pytest.raises(docker.errors.ImageNotFound):
+        client.images.get("localhost/mine:v1")
+    volume = client.volumes.create("store", labels={"k": "v"})
+    assert volume.attrs["Labels"] == {"k": "v"} and [v.name for v in client.volumes.list()] == ["store"]
+    network = client.networks.create("pynet", driver="bridge")
+    server = client.containers.run("busybox", ["sleep", "300"], detach=True, name="server", network="pynet",
+                                   volumes={"store": {"bind": "/data", "mode": "rw"}})
+    out = client.containers.run("busybox", ["nslookup", "server"], network="pynet", remove=True)
+    server.reload()
+    address = server.attrs["NetworkSettings"]["Networks"]["pynet"]["IPAddress"]
+    assert f"Address: {address}".encode() in out
+    network.reload()
+    assert [c.name for c in network.containers] == ["server"]
+    server.remove(force=True)
+    network.remove()
+    volume.remove()
+    assert client.volumes.list() == [] and "pynet" not in [n.name for n in client.networks.list()]

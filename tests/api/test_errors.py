@@ -1,0 +1,74 @@
+"""Bad requests get dockerd's status codes and a {"message"} body, never a traceback, and change
+nothing: unknown routes and ids, malformed, mistyped, oversized and deeply nested bodies."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+
+
+def _message(data: bytes) -> str:
+    doc = json.loads(data)
+    assert set(doc) == {"message"} and doc["message"] and "Traceback" not in doc["message"]
+    return doc["message"]
+
+
+def test_unknown_routes_and_ids(api):
+    for method, path, status, says in [
+        ("GET", "/nosuch", 404, "page not found"), ("GET", "/v1.41/nosuch/route", 404, "page not found"),
+        ("GET", "/containers/nosuch/json", 404, "No such container"),
+        ("POST", "/containers/nosuch/start", 404, "No such container"),
+        ("DELETE", "/containers/nosuch", 404, "No such container"),
+        ("GET", "/images/nosuch:1/json", 404, "No such image"),
+        ("GET", "/volumes/nosuch", 404, "no such volume"),
+        ("GET", "/networks/nosuch", 404, "not found"),
+        ("GET", "/exec/nosuch/json", 404, "No such exec instance"),
+    ]:
+        code, data, _ = api.request(method, path)
+        assert code == status, (method, path, code, data)
+        assert says.lower() in _message(data).lower(), (path, data)
+
+
+@pytest.mark.parametrize("body, says", [
+    (b"{not json", "invalid JSON"),
+    (b"[1, 2]", "expected an object"),
+    (b"[" * 100_000, "invalid JSON"),
+    (b'{"Image": "busybox", "Cmd": "x", "Padding": "' + b"a" * (2 << 20) + b'"}', "too large"),
+    (json.dumps({"Image": 5}).encode(), "Image is required"),
+    (json.dumps({"Image": "busybox", "Env": "A=1"}).encode(), "Env"),
+    (json.dumps({"Image": "busybox", "HostConfig": {"Memory": "lots"}}).encode(), "Memory"),
+    (json.dumps({"Image": "busybox", "HostConfig": {"Binds": ["relative:/x:zz"]}}).encode(), "volume"),
+    (json.dumps({"Image": "busybox", "HostConfig": {"PortBindings": {"80/tcp": [{"HostPort": "99999"}]}}}).encode(),
+     "port"),
+    (json.dumps({"Image": "busybox", "HostConfig": {"RestartPolicy": {"Name": "sometimes"}}}).encode(), "restart"),
+])
+def test_bad_create_bodies_are_400_and_create_nothing(api, body, says):
+    before = api.json("GET", "/containers/json?all=1")
+    code, data, _ = api.request("POST", "/containers/create", body)
+    assert code == 400, data[:300]
+    assert says.lower() in _message(data).lower()
+    assert api.json("GET", "/containers/json?all=1") == before
+
+
+def test_conflicts_are_409(api):
+    api.json("POST", "/containers/create?name=one", {"Image": "busybox", "Cmd": ["sleep", "300"]}, status=201)
+    code, data, _ = api.request("POST", "/containers/create?name=one", {"Image": "busybox"})
+    assert code == 409 and "already in use" in _message(data)
+    assert api.request("POST", "/containers/one/start")[0] == 204
+    assert api.request("POST", "/containers/one/start")[0] == 304  # already started
+    code, data, _ = api.request("DELETE", "/containers/one")
+    assert code == 409 and "running" in _message(data)
+    assert api.request("POST", "/containers/one/stop?t=0")[0] == 204
+    assert api.request("POST", "/containers/one/stop")[0] == 304  # already stopped
+    code, data, _ = api.request("POST", "/containers/one/kill")
+    assert code == 409 and "not running" in _message(data)
+    assert api.request("DELETE", "/containers/one")[0] == 204
+
+
+def test_bad_query_values(api):
+    for path in ("/containers/json?filters=%7Bnope", "/containers/json?limit=many",
+                 "/containers/x/wait?condition=sometime", "/images/json?filters=%5B%5B%5B"):
+        code, data, _ = api.request("GET" if "wait" not in path else "POST", path)
+        assert code in (400, 404), (path, code)
+        _message(data)
