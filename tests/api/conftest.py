@@ -5,6 +5,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "container"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "registry"))
 
 import pytest  # noqa: E402
 
@@ -18,3 +19,12 @@ def api(busybox):
     service = Service(busybox).start()
     yield service
     service.stop()
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory):
+    """A `berth registry serve` on a free loopback port, for pulls and pushes through the API."""
+    from registry_helpers import Server
+    server = Server(tmp_path_factory.mktemp("registry-root")).start()
+    yield server
+    server.stop()

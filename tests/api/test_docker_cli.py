@@ -26,6 +26,21 @@ def test_version_info_and_images(api, cli):
 
 
 @pytest.mark.parametrize("cli", DOCKER_CLIS)
+def test_pull_from_a_registry(api, registry, cli):
+    """docker pull through the API: docker's progress lines, the digest, and the image listed."""
+    name = f"127.0.0.1:{registry.port}/api/busybox:{'v28' if 'local' in cli else 'v20'}"
+    api.berth.run("tag", "busybox", name)
+    api.berth.run("push", name)
+    api.berth.run("rmi", name)
+    pulled = api.out("pull", name, cli=cli)
+    assert "Digest: sha256:" in pulled and f"Downloaded newer image for {name}" in pulled, pulled
+    listed = api.out("images", "--digests", "--format", "{{.Repository}}:{{.Tag}} {{.Digest}}", cli=cli)
+    assert re.search(rf"^{re.escape(name)} sha256:[0-9a-f]{{64}}$", listed, re.M), listed
+    failed = api.docker("pull", f"127.0.0.1:{registry.port}/api/nosuch:1", cli=cli, check=False)
+    assert failed.returncode != 0 and b"nosuch" in failed.stderr
+
+
+@pytest.mark.parametrize("cli", DOCKER_CLIS)
 def test_container_lifecycle(api, cli):
     cid = api.out("run", "-d", "--name", "web", "-p", "127.0.0.1::80", "-e", "GREETING=hi", "busybox", "sh", "-c",
                   HTTPD, cli=cli).strip()
