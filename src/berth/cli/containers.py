@@ -288,7 +288,8 @@ def ps_cmd(engine, show_all, filters, last, latest, quiet, no_trunc, fmt):
         rows.append({"ID": c.id if no_trunc else c.short_id, "Image": c.config["image"], "Command": f'"{cmd}"',
                      "CreatedAt": time.strftime("%Y-%m-%d %H:%M:%S +0000 UTC", time.gmtime(c.created)),
                      "RunningFor": human_duration(now - c.created) + " ago", "Status": container_status(c.state, now),
-                     "State": c.status, "Ports": "", "Names": c.name,
+                     "State": c.status, "Ports": output.ports_text(c.config.get("ports", [])) if c.status == "running" else "",
+                     "Names": c.name,
                      "Labels": ",".join(f"{k}={v}" for k, v in c.config["labels"].items())})
     if quiet:
         for r in rows:

@@ -23,6 +23,12 @@ def human_size(size: float) -> str:
     return f"{text}{_UNITS[i]}"
 
 
+def ports_text(ports: list[dict]) -> str:
+    """docker ps's PORTS: 127.0.0.1:8080->80/tcp, 0.0.0.0:9000->9000/udp, ..."""
+    return ", ".join(f"{p['host_ip'] or '0.0.0.0'}:{p['host_port']}->{p['container_port']}/{p['protocol']}"
+                     for p in ports)
+
+
 def ago(epoch: float | None) -> str:
     if epoch is None:
         return "N/A"
