@@ -4,6 +4,9 @@ from __future__ import annotations
 from berth.timefmt import parse_time
 
 
+_ZERO_TIME = "0001-01-01T00:00:00Z"  # Go's zero time, as docker writes an unset one
+
+
 def inspect(store, image) -> dict:
     config = store.images.config(image)
     doc = config.doc
@@ -13,7 +16,7 @@ def inspect(store, image) -> dict:
         "RepoDigests": [_familiar_digest(d) for d in image.repo_digests],
         "Parent": "",
         "Comment": doc.get("comment", "") or _last_comment(config),
-        "Created": config.created,
+        "Created": config.created or _ZERO_TIME,
         "DockerVersion": doc.get("docker_version", ""),
         "Author": doc.get("author", ""),
         "Config": config.config,
@@ -23,7 +26,7 @@ def inspect(store, image) -> dict:
         "GraphDriver": {"Name": "overlay", "Data": {
             "LowerDir": ":".join(store.layers.diff_path(c) for c in reversed(image.chain))}},
         "RootFS": {"Type": "layers", "Layers": [str(d) for d in config.diff_ids]},
-        "Metadata": {"LastTagTime": ""},
+        "Metadata": {"LastTagTime": _ZERO_TIME},  # Go clients parse it: no empty string
         "Descriptor": {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": str(image.manifest),
                        "size": len(store.images.manifest(image))},
     }
