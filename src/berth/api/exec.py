@@ -9,6 +9,7 @@ import fcntl
 import os
 import struct
 import termios
+import time
 
 from aiohttp import web
 
@@ -17,11 +18,15 @@ from berth.api.streams import frame, hijack
 from berth.errors import NotFound
 
 
+KEPT_AFTER_END = 600.0  # seconds an ended exec stays inspectable (its exit code)
+
+
 class ExecInstance:
     def __init__(self, container_id: str, doc: dict):
         self.id = os.urandom(32).hex()
         self.container_id, self.doc = container_id, doc
         self.running, self.exit_code, self.pid = False, None, 0
+        self.ended_at = 0.0
         self.pty_master: int | None = None
         self.size: tuple[int, int] | None = None
 
@@ -45,7 +50,11 @@ async def create(request: web.Request) -> web.Response:
         from berth.errors import Conflict
         raise Conflict(f"Container {c.id} is not running")
     instance = ExecInstance(c.id, doc)
-    request.app["execs"][instance.id] = instance
+    execs = request.app["execs"]
+    now = time.monotonic()
+    for old in [i for i in execs.values() if i.ended_at and now - i.ended_at > KEPT_AFTER_END]:
+        del execs[old.id]
+    execs[instance.id] = instance
     return reply({"Id": instance.id}, 201)
 
 
@@ -82,7 +91,7 @@ async def start(request: web.Request) -> web.StreamResponse:
 
 async def _reap(instance: ExecInstance, process, prepared) -> None:
     code = await process.wait()
-    instance.exit_code, instance.running = prepared.finish(code), False
+    instance.exit_code, instance.running, instance.ended_at = prepared.finish(code), False, time.monotonic()
 
 
 async def _run_with_pipes(instance, prepared, response, incoming, want_out: bool, want_err: bool) -> None:
@@ -110,7 +119,7 @@ async def _run_with_pipes(instance, prepared, response, incoming, want_out: bool
         if feeder:
             feeder.cancel()
         code = await process.wait()
-        instance.exit_code, instance.running = prepared.finish(code), False
+        instance.exit_code, instance.running, instance.ended_at = prepared.finish(code), False, time.monotonic()
         await _end(response)
 
 
@@ -157,7 +166,7 @@ async def _run_with_pty(instance, prepared, response, incoming) -> None:
         code = await process.wait()
         instance.pty_master = None
         os.close(master)
-        instance.exit_code, instance.running = prepared.finish(code), False
+        instance.exit_code, instance.running, instance.ended_at = prepared.finish(code), False, time.monotonic()
         await _end(response)
 
 
