@@ -108,3 +108,20 @@ def test_bad_uploads_get_docker_status_codes_and_one_message(api):
     clash = api.request("PUT", _archive("cp-bad", "/", noOverwriteDirNonDir="1"), body=_tar(("etc", b"a file")))
     assert clash.status == 409 and "cannot overwrite directory" in clash.message, clash
     assert path_stat(api.request("HEAD", _archive("cp-bad", "/etc")))["mode"] & (1 << 31)  # still a directory
+
+
+def test_copy_uid_gid_keeps_the_archive_owners(api):
+    api.docker("create", "--name", "cp-owners", "busybox", "true")
+    for name, flags in (("as-root", {}), ("kept", {"copyUIDGID": "1"})):
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w") as tar:
+            info = tarfile.TarInfo(name)
+            info.size, info.uid, info.gid = 2, 1234, 5678
+            tar.addfile(info, io.BytesIO(b"hi"))
+        assert api.request("PUT", _archive("cp-owners", "/tmp", **flags), body=buf.getvalue()).status == 200
+    owners = {}
+    for name in ("as-root", "kept"):
+        got = api.request("GET", _archive("cp-owners", f"/tmp/{name}"))
+        member = tarfile.open(fileobj=io.BytesIO(got.body)).getmember(name)
+        owners[name] = (member.uid, member.gid)
+    assert owners == {"as-root": (0, 0), "kept": (1234, 5678)}  # docker cp: root's unless -a

@@ -76,8 +76,7 @@ async def get(request: web.Request) -> web.StreamResponse:
 
     def on_stat(found):  # on the worker thread, before the first byte: the header goes out with it
         writer.headers[STAT_HEADER] = stat_header(found)
-    await backend(request).call(lambda e: e.files.archive_path(cid, path, writer, on_stat=on_stat))
-    return await writer.finish()
+    return await writer.run(lambda e, out: e.files.archive_path(cid, path, out, on_stat=on_stat))
 
 
 async def put(request: web.Request) -> web.Response:

@@ -87,11 +87,21 @@ class ResponseWriter:
         return self.response
 
 
+    async def run(self, job) -> web.StreamResponse:
+        """Run job(engine, self) on a worker thread, then end the body. A client that goes away
+        mid-body stops the job (its next write fails) and is no error of the server's."""
+        try:
+            await backend(self.request).call(job, self)
+            return await self.finish()
+        except ConnectionError:
+            if self.response is None:
+                raise
+            return self.response
+
+
 async def write_file(request: web.Request, content_type: str, job) -> web.StreamResponse:
     """Run job(engine, writer) on a worker thread; what it writes is the response's body."""
-    writer = ResponseWriter(request, asyncio.get_running_loop(), content_type)
-    await backend(request).call(job, writer)
-    return await writer.finish()
+    return await ResponseWriter(request, asyncio.get_running_loop(), content_type).run(job)
 
 
 def error_line(error: BaseException) -> dict:
@@ -160,6 +170,10 @@ async def json_lines(request: web.Request, job, last=None) -> web.StreamResponse
         if response is None:
             response = await start_stream(request, "application/json")
         await response.write_eof()
+        return response
+    except ConnectionError:  # the client went away: the job stops at its next line
+        if response is None:
+            raise
         return response
     finally:
         lines.stopped.set()
