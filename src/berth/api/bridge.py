@@ -107,9 +107,9 @@ async def write_file(request: web.Request, content_type: str, job) -> web.Stream
 def error_line(error: BaseException) -> dict:
     message = str(error) or type(error).__name__
     detail = {"message": message}
-    status = getattr(error, "status", None)
-    if isinstance(status, int) and status and not isinstance(status, bool):
-        detail["code"] = status  # a RUN's exit status, a registry's HTTP status
+    from berth.errors import StepFailed
+    if isinstance(error, StepFailed) and error.status:
+        detail["code"] = error.status  # a RUN's exit status: docker's client exits with it
     return {"errorDetail": detail, "error": message}
 
 
