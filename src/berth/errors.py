@@ -101,6 +101,23 @@ class CopyError(BerthError):
     """A copy between the host, a container or a build context cannot be done as asked."""
 
 
+class CopyPathNotFound(CopyError, NotFound):
+    """A path to copy from or into does not exist."""
+
+
+class NotADirectory(CopyError, InvalidArgument):
+    """A path that must be a directory (an extraction point, `PATH/`) is not one."""
+
+
+class CopyTypeClash(CopyError, Conflict):
+    """A copy would replace a directory with a non-directory or the other way round."""
+
+
+class CopyForbidden(CopyError):
+    """The destination may not be written (a read-only root filesystem)."""
+    http_status = 403
+
+
 class RuntimeFailure(BerthError):
     """The OCI runtime (runc, crun) failed or is missing."""
 
@@ -148,6 +165,7 @@ class DockerfileError(BuildError, InvalidArgument):
 
 class ContextError(BuildError):
     """The build context cannot be read as asked."""
+    http_status = 400
 
 
 class IgnoreFileError(ContextError):

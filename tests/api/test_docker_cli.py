@@ -88,10 +88,10 @@ def test_run_attached_rm_and_logs(api, cli):
 @pytest.mark.parametrize("cli", DOCKER_CLIS)
 def test_run_and_exec_with_a_terminal(api, cli):
     keys = [(b"# ", b"echo $((6*7)); stty size\r"), (b"42", b"exit 4\r")]
-    out, code = run_in_pty([cli, "run", "-it", "--rm", "busybox", "sh"], api.env, keys)
+    out, code = run_in_pty([cli, "run", "-it", "--rm", "busybox", "sh"], api.env(), keys)
     assert code == 4 and b"42" in out and b"30 100" in out, out
     api.docker("run", "-d", "--name", "box", "busybox", "sleep", "300", cli=cli)
-    out, code = run_in_pty([cli, "exec", "-it", "box", "sh"], api.env, keys, rows=24, cols=80)
+    out, code = run_in_pty([cli, "exec", "-it", "box", "sh"], api.env(), keys, rows=24, cols=80)
     assert code == 4 and b"24 80" in out, out
 
 

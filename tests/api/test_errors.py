@@ -25,9 +25,9 @@ def test_unknown_routes_and_ids(api):
         ("GET", "/networks/nosuch", 404, "not found"),
         ("GET", "/exec/nosuch/json", 404, "No such exec instance"),
     ]:
-        code, data, _ = api.request(method, path)
-        assert code == status, (method, path, code, data)
-        assert says.lower() in _message(data).lower(), (path, data)
+        r = api.request(method, path)
+        assert r.status == status, (method, path, r)
+        assert says.lower() in _message(r.body).lower(), (path, r)
 
 
 @pytest.mark.parametrize("body, says", [
@@ -41,34 +41,35 @@ def test_unknown_routes_and_ids(api):
     (json.dumps({"Image": "busybox", "HostConfig": {"Binds": ["relative:/x:zz"]}}).encode(), "volume"),
     (json.dumps({"Image": "busybox", "HostConfig": {"PortBindings": {"80/tcp": [{"HostPort": "99999"}]}}}).encode(),
      "port"),
-    (json.dumps({"Image": "busybox", "HostConfig": {"RestartPolicy": {"Name": "sometimes"}}}).encode(), "restart"),
+    (json.dumps({"Image": "busybox", "Cmd": ["true"], "HostConfig": {"RestartPolicy": {"Name": "sometimes"}}}).encode(), "restart"),
+    (json.dumps({"Image": "busybox"}).encode(), "no command specified"),  # this busybox has no CMD
 ])
 def test_bad_create_bodies_are_400_and_create_nothing(api, body, says):
     before = api.json("GET", "/containers/json?all=1")
-    code, data, _ = api.request("POST", "/containers/create", body)
-    assert code == 400, data[:300]
-    assert says.lower() in _message(data).lower()
+    r = api.request("POST", "/containers/create", body, headers={"Content-Type": "application/json"})
+    assert r.status == 400, r
+    assert says.lower() in _message(r.body).lower()
     assert api.json("GET", "/containers/json?all=1") == before
 
 
 def test_conflicts_are_409(api):
     api.json("POST", "/containers/create?name=one", {"Image": "busybox", "Cmd": ["sleep", "300"]}, status=201)
-    code, data, _ = api.request("POST", "/containers/create?name=one", {"Image": "busybox"})
-    assert code == 409 and "already in use" in _message(data)
-    assert api.request("POST", "/containers/one/start")[0] == 204
-    assert api.request("POST", "/containers/one/start")[0] == 304  # already started
-    code, data, _ = api.request("DELETE", "/containers/one")
-    assert code == 409 and "running" in _message(data)
-    assert api.request("POST", "/containers/one/stop?t=0")[0] == 204
-    assert api.request("POST", "/containers/one/stop")[0] == 304  # already stopped
-    code, data, _ = api.request("POST", "/containers/one/kill")
-    assert code == 409 and "not running" in _message(data)
-    assert api.request("DELETE", "/containers/one")[0] == 204
+    r = api.request("POST", "/containers/create?name=one", {"Image": "busybox", "Cmd": ["true"]})
+    assert r.status == 409 and "already in use" in _message(r.body)
+    assert api.request("POST", "/containers/one/start").status == 204
+    assert api.request("POST", "/containers/one/start").status == 304  # already started
+    r = api.request("DELETE", "/containers/one")
+    assert r.status == 409 and "running" in _message(r.body)
+    assert api.request("POST", "/containers/one/stop?t=0").status == 204
+    assert api.request("POST", "/containers/one/stop").status == 304  # already stopped
+    r = api.request("POST", "/containers/one/kill")
+    assert r.status == 409 and "not running" in _message(r.body)
+    assert api.request("DELETE", "/containers/one").status == 204
 
 
 def test_bad_query_values(api):
     for path in ("/containers/json?filters=%7Bnope", "/containers/json?limit=many",
                  "/containers/x/wait?condition=sometime", "/images/json?filters=%5B%5B%5B"):
-        code, data, _ = api.request("GET" if "wait" not in path else "POST", path)
-        assert code in (400, 404), (path, code)
-        _message(data)
+        r = api.request("GET" if "wait" not in path else "POST", path)
+        assert r.status in (400, 404), (path, r)
+        _message(r.body)

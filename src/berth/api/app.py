@@ -110,13 +110,14 @@ def no_content(status: int = 204) -> web.Response:
 
 
 async def body(request: web.Request) -> dict:
-    """The request's JSON object (an empty or absent body is {}); anything else is a 400."""
+    """The request's JSON object (an empty or absent body, or null as Go clients send a nil config,
+    is {}); anything else is a 400."""
     if request.content_length and request.content_length > MAX_BODY:
         raise BadRequest(f"request body too large (over {MAX_BODY} bytes)")
     raw = await request.content.read(MAX_BODY + 1)
     if len(raw) > MAX_BODY:
         raise BadRequest(f"request body too large (over {MAX_BODY} bytes)")
-    if not raw.strip():
+    if not raw.strip() or raw.strip() == b"null":
         return {}
     from berth.safejson import loads
     try:
@@ -205,11 +206,13 @@ def route(router, method: str, path: str, handler) -> None:
 
 def make_app(root: str) -> web.Application:
     from berth.api import containers, exec as exec_routes, images, networks, system, volumes
+    from berth.api import archive, build, commit, distribution, image_archives
     app = web.Application(middlewares=[errors], client_max_size=MAX_BODY)
     app["backend"] = Backend(root)
     app["attach_waiters"] = {}    # container ID -> futures of attach requests made before start
     app["execs"] = {}             # exec ID -> exec instance (dockerd too keeps these in memory)
-    for module in (system, containers, exec_routes, images, volumes, networks):
+    for module in (system, containers, exec_routes, images, volumes, networks,
+                   archive, build, commit, image_archives, distribution):
         module.add_routes(app.router)
     app.on_response_prepare.append(_server_headers)
     app.on_cleanup.append(_close_backend)

@@ -90,11 +90,13 @@ async def create(request: web.Request) -> web.StreamResponse:
                          and not _has_tag(image_name) else "")
     ref = Reference.parse(text)
     platform = request.query.get("platform") or None
+    from berth.api.distribution import registry_credentials
+    credentials = registry_credentials(request)  # a malformed header: a 400, before the stream starts
     response = await start_stream(request, "application/json")
     put({"status": f"Pulling from {ref.repository}", "id": ref.tag or str(ref.digest)})
 
     def pull(engine):
-        return engine.registries.pull(str(ref), platform=platform, progress=JSONProgress(put))
+        return engine.registries.pull(str(ref), platform=platform, progress=JSONProgress(put), credentials=credentials)
     job = asyncio.ensure_future(backend(request).call(pull))
     while True:
         getter = asyncio.ensure_future(lines.get())

@@ -73,7 +73,7 @@ def _listen(path: str) -> socket.socket:
     return sock
 
 
-async def _serve(root: str, sock: socket.socket, idle_timeout: float, on_ready) -> None:
+async def _serve(root: str, sock: socket.socket, idle_timeout: float, on_ready, path: str | None) -> None:
     from berth.api.app import make_app
     app = make_app(root)
     activity = {"open": 0, "last": time.monotonic()}
@@ -105,6 +105,13 @@ async def _serve(root: str, sock: socket.socket, idle_timeout: float, on_ready) 
             if idle_timeout and not activity["open"] and time.monotonic() - activity["last"] > idle_timeout:
                 break
     finally:
+        # the path goes while the socket still listens: until then a successor finds it in use and
+        # leaves it, so what is removed here is ours
+        if path:
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass
         await runner.cleanup()
 
 
@@ -116,13 +123,7 @@ def serve(root: str, uri: str = DEFAULT_SOCKET, idle_timeout: float = 0, on_read
     if sock is None:
         path = socket_path(uri)
         sock = _listen(path)
-        ours = os.stat(path).st_ino
     try:
-        asyncio.run(_serve(root, sock, idle_timeout, lambda: on_ready(f"unix://{path}" if path else "fd://3")))
+        asyncio.run(_serve(root, sock, idle_timeout, lambda: on_ready(f"unix://{path}" if path else "fd://3"), path))
     finally:
         sock.close()
-        try:
-            if path and os.stat(path).st_ino == ours:  # not a successor's socket at the same path
-                os.unlink(path)
-        except FileNotFoundError:
-            pass

@@ -61,10 +61,12 @@ def clean_name(name: str) -> list[str]:
 
 
 def extract(stream, root: str, whiteouts: str = "apply", tarsplit=None,
-            xattrs: bool = True, same_owner: bool = True) -> ExtractResult:
+            xattrs: bool = True, same_owner: bool = True, no_overwrite_dir_non_dir: bool = False) -> ExtractResult:
     """Extract `stream` into the existing directory `root`.
 
     `tarsplit`: a binary file to record the stream's non-payload bytes into (see tarsplit.py).
+    `no_overwrite_dir_non_dir`: an entry that would replace a directory with a non-directory, or
+    the other way round, stops the extraction (CopyTypeClash) instead (docker cp's rule).
     """
     if whiteouts not in ("apply", "overlay", "none"):
         raise ValueError(whiteouts)
@@ -75,6 +77,7 @@ def extract(stream, root: str, whiteouts: str = "apply", tarsplit=None,
     root_fd = os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     ex = _Extractor(root_fd, reader, whiteouts, TarSplitWriter(tarsplit) if tarsplit else None,
                     xattrs, same_owner)
+    ex.keep_kinds = no_overwrite_dir_non_dir
     try:
         ex.run()
     finally:
@@ -94,6 +97,7 @@ class _Extractor:
         self.split = split
         self.xattrs = xattrs
         self.same_owner = same_owner
+        self.keep_kinds = False  # no directory replaced by a non-directory, nor back
         self.size = 0
         self.entries = 0
         self.reconstructible = True
@@ -169,6 +173,11 @@ class _Extractor:
             if stat.S_ISDIR(existing.st_mode) and e.type == tarformat.DIR:
                 self._set_metadata_dir(e, parent_fd, base, path)
                 return False
+            if self.keep_kinds and stat.S_ISDIR(existing.st_mode) != (e.type == tarformat.DIR):
+                from berth.errors import CopyTypeClash
+                if e.type == tarformat.DIR:
+                    raise CopyTypeClash(f"cannot overwrite non-directory {path!r} with directory {e.name!r}")
+                raise CopyTypeClash(f"cannot overwrite directory {path!r} with non-directory {e.name!r}")
             # Replacing something already written by this stream: the directory no longer
             # holds every payload, so exact reconstruction needs the original blob.
             self.reconstructible = False

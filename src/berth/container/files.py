@@ -27,7 +27,8 @@ from berth import archive
 from berth.archive import securefs
 from berth.archive.hashing import CountingWriter
 from berth.archive.unpack import OVERLAY_OPAQUE_XATTR
-from berth.errors import ChangeError, Conflict, CopyError, StoreError
+from berth.errors import (ChangeError, Conflict, CopyError, CopyForbidden, CopyPathNotFound, CopyTypeClash,
+                          NotADirectory, StoreError)
 from berth.runtime import rootfs as rootfs_mount
 from berth.runtime.upper import STUB_PARENTS, Lowers, commit_skip, getxattr, is_stub
 from berth.store import fsutil
@@ -125,13 +126,13 @@ def _open_source(side: _Side, cp: CopyPath, follow: bool) -> int:
                 os.close(parent)
     except FileNotFoundError:
         if side.in_root:
-            raise CopyError(f"Could not find the file {cp.path} in container {side.label}") from None
-        raise CopyError(f"lstat {cp.text}: no such file or directory") from None
+            raise CopyPathNotFound(f"Could not find the file {cp.path} in container {side.label}") from None
+        raise CopyPathNotFound(f"lstat {cp.text}: no such file or directory") from None
     except OSError as err:
         raise CopyError(f"{side.describe(cp.path)}: {securefs.strerror(err)}") from None
     if cp.dir_required and not stat.S_ISDIR(os.fstat(fd).st_mode):
         os.close(fd)
-        raise CopyError(f"{side.describe(cp.text)}: not a directory")
+        raise NotADirectory(f"{side.describe(cp.text)}: not a directory")
     return fd
 
 
@@ -153,7 +154,7 @@ def _resolve_dest(side: _Side, cp: CopyPath) -> _Dest:
         try:
             pfd = side.open_dir(parent)
         except FileNotFoundError:
-            raise CopyError(f"{side.describe(parent)}: no such directory") from None
+            raise CopyPathNotFound(f"{side.describe(parent)}: no such directory") from None
         except OSError as err:
             raise CopyError(f"{side.describe(parent)}: {securefs.strerror(err)}") from None
         st = securefs.lstat_at(pfd, base)
@@ -178,6 +179,44 @@ def _resolve_dest(side: _Side, cp: CopyPath) -> _Dest:
 
 def _proc(fd: int) -> str:
     return f"/proc/self/fd/{fd}"
+
+
+@dataclass
+class PathStat:
+    """A path in a container as docker's archive endpoints describe it."""
+    name: str          # the base name of the path as asked ("." for `DIR/.`, "/" for the root)
+    size: int
+    mode: int          # st_mode (lstat)
+    mtime_ns: int
+    link_target: str   # a symlink's target resolved inside the rootfs, absolute; "" otherwise
+
+
+def _path_stat(side: _Side, cp: CopyPath, fd: int) -> PathStat:
+    st = os.fstat(fd)
+    link = ""
+    if stat.S_ISLNK(st.st_mode):
+        try:
+            target_fd = side.open_follow(cp.path)
+        except OSError:  # dangling or a loop: where it points, one step
+            parent = side.open_dir(cp.parent)
+            try:
+                link = posixpath.normpath(posixpath.join(side.real(parent), os.readlink("", dir_fd=fd)))
+            finally:
+                os.close(parent)
+            link = "/" + link.lstrip("/")
+        else:
+            try:
+                link = side.real(target_fd)
+            finally:
+                os.close(target_fd)
+    clean = posixpath.normpath("/" + cp.text.lstrip("/"))
+    if clean == "/":
+        name = "/"
+    elif posixpath.basename(cp.text.rstrip("/")) == ".":
+        name = "."
+    else:
+        name = posixpath.basename(clean)
+    return PathStat(name, st.st_size, st.st_mode, st.st_mtime_ns, link)
 
 
 # ---- the service ---------------------------------------------------------------------------
@@ -208,7 +247,7 @@ class FileService:
         with records.lock(c.id):
             c = records.get(c.id)
             if write and c.config.get("read_only"):
-                raise CopyError("container rootfs is marked read-only")
+                raise CopyForbidden("container rootfs is marked read-only")
             mounted_here = False
             if not rootfs_mount.is_mounted(target):
                 if c.status in RUNNING:
@@ -276,6 +315,55 @@ class FileService:
         finally:
             os.close(fd)
 
+    # -- the Docker API's archive endpoints: a path's stat, a tar of a path, a tar extracted into a directory
+
+    def stat_path(self, text: str, path: str) -> "PathStat":
+        """What `path` names in the container, its last component not followed (unless `path` ends
+        in `/`), as docker's HEAD /containers/{id}/archive."""
+        cp = CopyPath.container(path)
+        with self.mounted(text) as (c, root_fd):
+            side = _Side(root_fd, True, c.name)
+            fd = _open_source(side, cp, follow=False)
+            try:
+                return _path_stat(side, cp, fd)
+            finally:
+                os.close(fd)
+
+    def archive_path(self, text: str, path: str, out, on_stat=None) -> "PathStat":
+        """A tar of `path` to the binary file `out`, its entries named after the path's base name
+        (`PATH/.`: the directory's contents as `./...`); on_stat(PathStat) is called before the
+        first byte is written (the API sends the stat as a header)."""
+        cp = CopyPath.container(path)
+        with self.mounted(text) as (c, root_fd):
+            side = _Side(root_fd, True, c.name)
+            fd = _open_source(side, cp, follow=False)
+            try:
+                found = _path_stat(side, cp, fd)
+                if on_stat is not None:
+                    on_stat(found)
+                archive.write_tree(fd, out, arcname="." if cp.contents else cp.base)
+                return found
+            finally:
+                os.close(fd)
+
+    def extract_archive(self, text: str, path: str, stream, *, no_overwrite_dir_non_dir: bool = False,
+                        copy_uid_gid: bool = False) -> int:
+        """Extract the tar read from `stream` into the directory `path` (symlinks followed inside the
+        rootfs), as docker's PUT /containers/{id}/archive; every entry stays inside that directory.
+        Without copy_uid_gid the files belong to root, as docker cp makes them. Returns the tar's size."""
+        dcp = CopyPath.container(path)
+        with self.mounted(text, write=True) as (c, root_fd):
+            d = _resolve_dest(_Side(root_fd, True, c.name), dcp)
+            try:
+                if d.kind == "missing":
+                    raise CopyPathNotFound(f"Could not find the file {dcp.path} in container {c.name}")
+                if d.kind != "dir":
+                    raise NotADirectory(f"extraction point {dcp.path} in container {c.name} is not a directory")
+                return archive.extract(stream, _proc(d.fd), whiteouts="none", same_owner=copy_uid_gid,
+                                       no_overwrite_dir_non_dir=no_overwrite_dir_non_dir).tar_size
+            finally:
+                os.close(d.fd)
+
     def _copy(self, src_fd: int, scp: CopyPath, side: _Side, dcp: CopyPath, archive_mode: bool) -> int:
         """docker's PrepareArchiveCopy: where the source goes and under which name."""
         src_is_dir = stat.S_ISDIR(os.fstat(src_fd).st_mode)
@@ -291,7 +379,7 @@ class FileService:
                 if src_is_dir:
                     raise CopyError(f"cannot copy a directory to a file: {side.describe(dcp.text)}")
                 if dcp.dir_required:
-                    raise CopyError(f"{side.describe(dcp.text)}: not a directory")
+                    raise NotADirectory(f"{side.describe(dcp.text)}: not a directory")
                 root, arcname = d.fd, d.name
             elif src_is_dir:  # a new directory named like the destination, with the source's contents
                 try:
@@ -302,7 +390,7 @@ class FileService:
                 root, arcname = made, "."
             else:
                 if dcp.dir_required:
-                    raise CopyError(f"{side.describe(dcp.text)}: no such directory")
+                    raise CopyPathNotFound(f"{side.describe(dcp.text)}: no such directory")
                 root, arcname = d.fd, d.name
             from berth.archive.pipe import WriterPipe
             with WriterPipe(lambda out: archive.write_tree(src_fd, out, arcname=arcname)) as stream:
@@ -376,9 +464,10 @@ class FileService:
     # -- commit
 
     def commit(self, text: str, repo: str | None = None, *, author: str = "", message: str = "",
-               changes: list[str] = (), pause: bool = True):
+               changes: list[str] = (), pause: bool = True, config: dict | None = None):
         """docker commit: the upper dir as a new layer on the container's image, with the container's
-        configuration and `changes` (Dockerfile instructions) applied."""
+        configuration, `config` (docker's container config, the API's body) merged over it, and
+        `changes` (Dockerfile instructions) applied."""
         from berth.oci.digest import Digest
         from berth.oci.image import ImageConfig
         from berth.oci.reference import Reference
@@ -391,7 +480,8 @@ class FileService:
             raise StoreError(f"the image of container {c.name} ({c.image_id[7:19]}) is gone")
         base = ImageConfig.parse(store.content.read(image.id)).doc
         container_cfg = container_config(base.get("config") or {}, c.config)
-        run_config = apply_changes(container_cfg, changes)  # before anything is written: errors stop here
+        merged = merge_config(config, container_cfg) if config else container_cfg
+        run_config = apply_changes(merged, changes)  # before anything is written: errors stop here
         lower_dirs = self.lowers(c)
         upper = os.path.join(self.containers.records.dir(c.id), "upper")
         with fsutil.Staging(store.tmp, "commit-") as staging:
@@ -450,8 +540,8 @@ def _no_type_clash(side, dir_fd, name, src_is_dir, dcp):
         return
     where = side.describe(posixpath.join(side.real(dir_fd), name))
     if src_is_dir:
-        raise CopyError(f"cannot overwrite non-directory {where} with directory")
-    raise CopyError(f"cannot overwrite directory {where} with non-directory")
+        raise CopyTypeClash(f"cannot overwrite non-directory {where} with directory")
+    raise CopyTypeClash(f"cannot overwrite directory {where} with non-directory")
 
 
 def _same_time(a: int, b: int) -> bool:
@@ -515,6 +605,48 @@ def container_config(image_config: dict, record: dict) -> dict:
     stop_signal = record.get("stop_signal")
     if stop_signal and (stop_signal != "SIGTERM" or image_config.get("StopSignal")):
         cfg["StopSignal"] = stop_signal
+    return cfg
+
+
+_STRING_LISTS = ("Cmd", "Entrypoint", "Env")
+_STRING_MAPS = ("Labels",)
+_SETS = ("ExposedPorts", "Volumes")
+_STRINGS = ("WorkingDir", "User", "StopSignal")
+
+
+def merge_config(given: dict, current: dict) -> dict:
+    """docker's commit merge: what `given` sets wins, the rest comes from `current` (Env, Labels,
+    ExposedPorts and Volumes are merged key by key; CMD is kept only when neither Entrypoint nor Cmd
+    is given). Fields other than those an image config carries are ignored."""
+    for key in _STRING_LISTS:
+        value = given.get(key)
+        if value is not None and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+            raise ChangeError(f"invalid {key} in the commit configuration: expected a list of strings")
+    for key in _STRING_MAPS + _SETS:
+        value = given.get(key)
+        if value is not None and not (isinstance(value, dict) and all(isinstance(k, str) for k in value)):
+            raise ChangeError(f"invalid {key} in the commit configuration: expected an object")
+    for key in _STRINGS:
+        if given.get(key) is not None and not isinstance(given[key], str):
+            raise ChangeError(f"invalid {key} in the commit configuration: expected a string")
+    for key, value in (given.get("Labels") or {}).items():
+        if not isinstance(value, str):
+            raise ChangeError(f"invalid label {key!r} in the commit configuration: expected a string value")
+    cfg = copy.deepcopy(current)
+    for key in _STRINGS:
+        if given.get(key):
+            cfg[key] = given[key]
+    if given.get("Env"):
+        names = {e.partition("=")[0] for e in given["Env"]}
+        cfg["Env"] = list(given["Env"]) + [e for e in cfg.get("Env") or [] if e.partition("=")[0] not in names]
+    for key in _STRING_MAPS + _SETS:
+        if given.get(key):
+            cfg[key] = {**(cfg.get(key) or {}), **given[key]}
+    if given.get("Entrypoint"):
+        cfg["Entrypoint"] = list(given["Entrypoint"])
+        cfg.pop("Cmd", None)  # docker: a new entrypoint does not inherit the old command
+    if given.get("Cmd"):
+        cfg["Cmd"] = list(given["Cmd"])
     return cfg
 
 

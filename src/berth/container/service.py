@@ -15,7 +15,7 @@ from functools import cached_property
 
 from berth.container import options as opts
 from berth.container.names import random_name
-from berth.errors import BerthError, Conflict, ExecFailed
+from berth.errors import BerthError, Conflict, ExecFailed, InvalidArgument
 from berth.runtime import monitor, rootfs, spec
 from berth.runtime.oci import detect as detect_runtime, runtime_errors
 from berth.runtime.security import capabilities
@@ -227,7 +227,7 @@ class ContainerService:
         else:
             args = list(ic.get("Entrypoint") or []) + list(spec.command or ic.get("Cmd") or [])
         if not args:
-            raise BerthError("no command specified: the image has no CMD or ENTRYPOINT and none was given")
+            raise InvalidArgument("no command specified: the image has no CMD or ENTRYPOINT and none was given")
         if spec.workdir and not spec.workdir.startswith("/"):
             raise opts.InvalidOption(f"the working directory {spec.workdir!r} is invalid: it needs to be an "
                                      "absolute path")

@@ -11,6 +11,7 @@ import json
 
 from berth.errors import InvalidImage, RegistryClientError
 from berth.oci import mediatype
+from berth.oci.descriptor import Descriptor
 from berth.oci.digest import Digest
 from berth.oci.image import MAX_CONFIG_SIZE, MAX_MANIFEST_SIZE, ImageConfig, Index, Manifest
 from berth.oci.platform import Platform
@@ -66,6 +67,23 @@ def resolve(session: Session, ref: Reference, platform: Platform) -> tuple[Diges
         data, media_type, digest = fetch_manifest(session, ref, str(chosen.digest))
         kind = media_type if media_type in mediatype.MANIFESTS else _media_type_of(data)
     return top, Manifest.parse(data, kind), digest
+
+
+def describe(session: Session, ref: Reference) -> tuple[Descriptor, list[Platform]]:
+    """What `ref` names in the registry (its manifest's or index's descriptor) and the platforms it
+    offers (an index's entries; a manifest's config): docker's GET /distribution/{name}/json."""
+    data, media_type, digest = fetch_manifest(session, ref, str(ref.digest) if ref.digest else ref.tag)
+    kind = media_type if media_type in mediatype.INDEXES | mediatype.MANIFESTS else _media_type_of(data)
+    if kind in mediatype.INDEXES:
+        platforms = list(dict.fromkeys(m.platform for m in Index.parse(data, kind).manifests if m.platform))
+    else:
+        manifest = Manifest.parse(data, kind)
+        config_bytes, _ = session.get_bytes(f"/v2/{ref.repository}/blobs/{manifest.config.digest}", scope=scope(ref),
+                                            limit=MAX_CONFIG_SIZE)
+        if Digest.of_bytes(config_bytes, manifest.config.digest.algorithm) != manifest.config.digest:
+            raise InvalidImage(f"{ref.familiar}: the image config does not match its digest {manifest.config.digest}")
+        platforms = [ImageConfig.parse(config_bytes).platform]
+    return Descriptor(kind, digest, len(data)), platforms
 
 
 def list_tags(session: Session, ref: Reference) -> list[str]:

@@ -49,8 +49,10 @@ class RegistryClientService:
         insecure = not tls_verify or registry in self.config.get("insecure", [])
         return Session(creds.api_host(registry), credentials, insecure=insecure)
 
-    def pull(self, text: str, platform: str | None = None, tls_verify: bool = True, progress=None):
-        """Pull an image (docker.io by default) for this machine's platform or `platform`."""
+    def pull(self, text: str, platform: str | None = None, tls_verify: bool = True, progress=None,
+             credentials: tuple[str, str] | None = None):
+        """Pull an image (docker.io by default) for this machine's platform or `platform`.
+        credentials: (user, password) for the registry (not its mirrors), in place of stored ones."""
         from berth.errors import RegistryClientError
         from berth.oci.platform import Platform
         from berth.registry.client.pull import pull
@@ -62,7 +64,7 @@ class RegistryClientService:
             except RegistryClientError:
                 continue  # unreachable, or it lacks the image: next mirror, then the registry
             return image
-        return pull(self.store, self.session(ref.registry, tls_verify), ref, chosen, progress)
+        return pull(self.store, self.session(ref.registry, tls_verify, credentials), ref, chosen, progress)
 
     def pull_all_tags(self, text: str, platform: str | None = None, tls_verify: bool = True, progress=None):
         """Pull every tag of a repository; returns [(tag, Image)]."""
@@ -73,14 +75,23 @@ class RegistryClientService:
         tags = list_tags(self.session(ref.registry, tls_verify), ref)
         return [(t, self.pull(str(ref.with_tag(t)), platform, tls_verify, progress)) for t in tags]
 
-    def push(self, text: str, destination: str | None = None, tls_verify: bool = True, report=None):
-        """Push a local image to `destination` (default: its own name); returns the manifest digest."""
+    def push(self, text: str, destination: str | None = None, tls_verify: bool = True, report=None,
+             credentials: tuple[str, str] | None = None):
+        """Push a local image to `destination` (default: its own name); returns the manifest digest.
+        credentials: (user, password) in place of the stored ones."""
         from berth.registry.client.push import push
         image = self.images.get(text)
         ref = Reference.parse(destination or text)
         if ref.digest is not None:
             raise InvalidReference(f"cannot push to a digest reference: {ref.familiar}")
-        return push(self.store, self.session(ref.registry, tls_verify), image, ref, report)
+        return push(self.store, self.session(ref.registry, tls_verify, credentials), image, ref, report)
+
+    def describe(self, text: str, tls_verify: bool = True, credentials: tuple[str, str] | None = None):
+        """What the registry holds under a reference, without pulling: (descriptor of the manifest or
+        index, the platforms it offers)."""
+        from berth.registry.client.pull import describe
+        ref = Reference.parse(text)
+        return describe(self.session(ref.registry, tls_verify, credentials), ref)
 
     def copy(self, source: str, destination: str, tls_verify: bool = True, report=None):
         """Copy an image (or index) between registries without unpacking; returns its digest."""
@@ -90,12 +101,14 @@ class RegistryClientService:
             raise InvalidReference(f"cannot copy to a digest reference: {dst.familiar}")
         return copy(self.session(src.registry, tls_verify), src, self.session(dst.registry, tls_verify), dst, report)
 
-    def login(self, registry: str, user: str, password: str, tls_verify: bool = True) -> None:
-        """Check the credentials against the registry, then remember them."""
+    def login(self, registry: str, user: str, password: str, tls_verify: bool = True, remember: bool = True) -> None:
+        """Check the credentials against the registry, then remember them (unless `remember` is
+        false: the API's POST /auth only checks, the client keeps them)."""
         registry = registry_name(registry)
         session = self.session(registry, tls_verify, credentials=(user, password))
         session.request("GET", "/v2/", scope="", ok=(200,))
-        creds.store(self.auth_file, registry, user, password)
+        if remember:
+            creds.store(self.auth_file, registry, user, password)
 
     def logout(self, registry: str) -> bool:
         return creds.remove(self.auth_file, registry_name(registry))
