@@ -128,3 +128,13 @@ def _get(url: str) -> str:
             return r.read().decode()
     except OSError:
         return ""
+
+
+def test_update_of_limits(api):
+    api.docker("run", "-d", "--name", "limited", "-m", "64m", "busybox", "sleep", "300")
+    api.docker("update", "-m", "96m", "--restart", "always", "limited")
+    host = json.loads(api.out("inspect", "limited"))[0]["HostConfig"]
+    assert host["Memory"] == 96 << 20 and host["RestartPolicy"]["Name"] == "always"
+    failed = api.docker("update", "--memory", "1m", "limited", check=False)
+    assert failed.returncode != 0 and b"minimum memory limit" in failed.stderr
+    api.docker("rm", "-f", "limited")

@@ -166,3 +166,20 @@ def test_restart_always_restarts_after_exit_but_not_after_stop(busybox):
     # start clears "stopped by the user": the policy applies again
     busybox.run("start", "a")
     wait_for(lambda: inspect(busybox, "a")["RestartCount"] > counts["a"], timeout=10, what="restart after start")
+
+
+def test_update_changes_the_limits_of_a_running_container_and_the_next_run(busybox):
+    cid = busybox.out("run", "-d", "-m", "64m", "busybox", "sleep", "300").strip()
+    busybox.run("update", "-m", "128m", "--cpus", "0.25", "--pids-limit", "30", "--restart", "on-failure:2", cid)
+    assert int(read(os.path.join(cgroup_dir("memory", cid), "memory.limit_in_bytes"))) == 128 << 20
+    assert read(os.path.join(cgroup_dir("cpu", cid), "cpu.cfs_quota_us")).strip() == "25000"
+    assert read(os.path.join(cgroup_dir("pids", cid), "pids.max")).strip() == "30"
+    host = inspect(busybox, cid)["HostConfig"]
+    assert (host["Memory"], host["NanoCpus"], host["PidsLimit"]) == (128 << 20, 250_000_000, 30)
+    assert host["RestartPolicy"] == {"Name": "on-failure", "MaximumRetryCount": 2}
+    busybox.run("restart", "-t", "0", cid)  # the next run starts with the new limits
+    assert int(read(os.path.join(cgroup_dir("memory", cid), "memory.limit_in_bytes"))) == 128 << 20
+    bad = busybox.run("update", "-m", "1m", cid, check=False)
+    assert bad.returncode != 0 and b"minimum memory limit" in bad.stderr
+    assert int(read(os.path.join(cgroup_dir("memory", cid), "memory.limit_in_bytes"))) == 128 << 20
+    busybox.run("rm", "-f", cid)

@@ -295,6 +295,31 @@ async def export(request: web.Request) -> web.StreamResponse:
     return response
 
 
+async def update(request: web.Request) -> web.Response:
+    """docker update: limits (Memory, MemorySwap, NanoCpus or CpuQuota/CpuPeriod, PidsLimit) and
+    RestartPolicy; fields left out or zero stay as they are."""
+    cid, doc = request.match_info["id"], await body(request)
+    ints = {}
+    for key in ("Memory", "MemorySwap", "NanoCpus", "CpuQuota", "CpuPeriod", "PidsLimit"):
+        value = doc.get(key)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+            raise BadRequest(f"invalid {key}: expected an integer")
+        ints[key] = value or 0
+    cpus = ints["NanoCpus"] / 1e9 if ints["NanoCpus"] else (
+        ints["CpuQuota"] / (ints["CpuPeriod"] or 100000) if ints["CpuQuota"] > 0 else None)
+    policy = doc.get("RestartPolicy") or {}
+    if not isinstance(policy, dict):
+        raise BadRequest("invalid RestartPolicy: expected an object")
+    restart = None
+    if policy.get("Name"):
+        count = policy.get("MaximumRetryCount") or 0
+        restart = f"{policy['Name']}:{count}" if policy["Name"] == "on-failure" and count else policy["Name"]
+    await backend(request).call(lambda e: e.containers.update(
+        cid, memory=ints["Memory"] or None, memory_swap=ints["MemorySwap"] or None, cpus=cpus,
+        pids_limit=ints["PidsLimit"] if doc.get("PidsLimit") is not None else None, restart=restart))
+    return reply({"Warnings": []})
+
+
 async def rename(request: web.Request) -> web.Response:
     cid, name = request.match_info["id"], request.query.get("name", "")
     if not name:
@@ -315,7 +340,7 @@ def add_routes(router) -> None:
     route(router, "GET", "/containers/{id}/json", inspect)
     for name, handler in (("start", start), ("stop", stop), ("restart", restart), ("kill", kill), ("pause", pause),
                           ("unpause", unpause), ("wait", wait), ("attach", attach), ("resize", resize),
-                          ("rename", rename)):
+                          ("rename", rename), ("update", update)):
         route(router, "POST", f"/containers/{{id}}/{name}", handler)
     for name, handler in (("logs", logs), ("top", top), ("stats", stats), ("changes", changes), ("export", export)):
         route(router, "GET", f"/containers/{{id}}/{name}", handler)

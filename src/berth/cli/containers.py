@@ -406,6 +406,25 @@ def rename_cmd(engine, name, new_name):
     engine.containers.rename(name, new_name)
 
 
+@command("update")
+@option("-m", "--memory", help="Memory limit (e.g. 64m).")
+@option("--memory-swap", help="Swap limit equal to memory plus swap: -1 for unlimited.")
+@option("--cpus", help="Number of CPUs.")
+@option("--pids-limit", help="Tune container pids limit (-1 for unlimited).")
+@option("--restart", help="Restart policy to apply when a container exits.")
+@argument("names", nargs=-1, required=True)
+def update_cmd(engine, memory, memory_swap, cpus, pids_limit, restart, names):
+    """Update the limits and restart policy of one or more containers."""
+    from berth.container.spec import from_flags
+    given = from_flags("-", memory=memory, memory_swap=memory_swap, cpus=cpus, pids_limit=pids_limit)
+    if pids_limit is not None and given.pids_limit is None:
+        given.pids_limit = 0  # -1: unlimited, where an absent flag keeps the old limit
+    for name in names:
+        engine.containers.update(name, memory=given.memory, memory_swap=given.memory_swap, cpus=given.cpus,
+                                     pids_limit=given.pids_limit, restart=restart)
+        echo(name)
+
+
 @command("port")
 @argument("name")
 @argument("private_port", required=False)
@@ -540,6 +559,6 @@ def volume_prune(engine, prune_all, force):
 
 
 for _cmd in (create_cmd, run_cmd, start_cmd, stop_cmd, kill_cmd, restart_cmd, rm_cmd, logs_cmd, exec_cmd, wait_cmd,
-             top_cmd, stats_cmd, rename_cmd, pause_cmd, unpause_cmd, attach_cmd, port_cmd):
+             top_cmd, stats_cmd, rename_cmd, pause_cmd, unpause_cmd, attach_cmd, port_cmd, update_cmd):
     container.add_command(_cmd)
 container.add_command(ps_cmd, "ls")

@@ -14,7 +14,7 @@ _C, _I, _F, _S = "berth.cli.containers", "berth.cli.images", "berth.cli.files", 
 COMMANDS = {
     **{name: f"{_C}:{name}_cmd" for name in (
         "create", "run", "start", "stop", "kill", "restart", "rm", "ps", "logs", "exec", "wait", "top", "stats",
-        "rename", "pause", "unpause", "attach", "port")},
+        "rename", "pause", "unpause", "attach", "port", "update")},
     "container": f"{_C}:container", "volume": f"{_C}:volume",
     **{name: f"{_I}:{name}_cmd" for name in ("images", "inspect", "history", "tag", "rmi", "save", "load")},
     "import": f"{_I}:import_cmd", "image": f"{_I}:image",

@@ -765,6 +765,32 @@ class ContainerService:
 
     # ---- output and processes ----------------------------------------------------------
 
+    def update(self, text: str, memory: int | None = None, memory_swap: int | None = None, cpus: float | None = None,
+               pids_limit: int | None = None, restart: str | None = None) -> Container:
+        """docker update: new limits (applied at once to a running container, through the runtime)
+        and restart policy; what is not given stays. Everything else of a container is fixed: a
+        different container is a new one."""
+        from berth.container.spec import ContainerSpec
+        c = self.get(text)
+        with self.records.lock(c.id):
+            c = self.records.get(c.id)
+            cfg, old = dict(c.config), c.config["resources"]
+            given_swap = memory_swap if memory_swap is not None else (old["memory_swap"] if memory is None else None)
+            wanted = ContainerSpec(cfg["image"], memory=memory if memory is not None else old["memory"],
+                                   memory_swap=given_swap, cpus=cpus if cpus is not None else old["cpus"],
+                                   pids_limit=(pids_limit or None) if pids_limit is not None else old["pids_limit"])
+            resources = _resources(wanted)
+            if restart is not None:
+                policy = opts.RestartPolicy.parse(restart)
+                if policy.name != "no" and cfg.get("auto_remove"):
+                    raise Conflict("Restart policy cannot be updated because AutoRemove is enabled for the container")
+                cfg["restart"] = {"name": policy.name, "max_retries": policy.max_retries}
+            if c.status in ("running", "paused") and resources != old:
+                self.runtime(cfg.get("runtime")).update(c.id, spec.Resources(**resources).to_dict())
+            cfg["resources"] = resources
+            self.records.update_config(c.id, cfg)
+        return self.records.get(c.id)
+
     def log_path(self, c: Container) -> str:
         return os.path.join(self.records.dir(c.id), "ctr.log")
 

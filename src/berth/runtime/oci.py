@@ -67,6 +67,18 @@ class OCIRuntime:
         proc = self._run("ps", "--format", "json", cid, check=False)
         return (json.loads(proc.stdout or "[]") or []) if proc.returncode == 0 else []
 
+    def update(self, cid: str, resources: dict) -> None:
+        """New limits for a running container (`resources` as an OCI spec's linux.resources)."""
+        args = []
+        if "memory" in resources:
+            args += ["--memory", str(resources["memory"]["limit"]), "--memory-swap", str(resources["memory"]["swap"])]
+        if "cpu" in resources:
+            args += ["--cpu-quota", str(resources["cpu"]["quota"]), "--cpu-period", str(resources["cpu"]["period"])]
+        if "pids" in resources:
+            args += ["--pids-limit", str(resources["pids"]["limit"])]
+        if args:
+            self._run("update", *args, cid)
+
     def pause(self, cid: str) -> None:
         self._run("pause", cid)
 

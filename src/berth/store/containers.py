@@ -101,6 +101,11 @@ class ContainerStore:
         with transaction(self.db):
             self.db.execute(f"UPDATE container_state SET {sets} WHERE id=?", (*changes.values(), cid))
 
+    def update_config(self, cid: str, config: dict) -> None:
+        """A new config record for the container (`update`: its limits and restart policy)."""
+        with transaction(self.db):
+            self.db.execute("UPDATE containers SET config=? WHERE id=?", (json.dumps(config), cid))
+
     def rename(self, cid: str, new_name: str) -> None:
         with self.store.write_lock(), transaction(self.db):
             if self.db.execute("SELECT 1 FROM containers WHERE name=?", (new_name,)).fetchone():
