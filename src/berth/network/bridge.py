@@ -238,8 +238,10 @@ def attach(cid: str, ports: list[PortMapping] = (), interfaces: list[Interface] 
     Without `interfaces`: one on the default bridge berth0, its address leased here."""
     ip = _tool("ip")
     netns, veth = _names(cid)
-    if os.path.exists(namespace(cid)):  # what a crashed start left behind
-        detach(cid, published=bool(ports))
+    if os.path.exists(namespace(cid)):  # what a crashed start left behind: its veths go first, and
+        # by name, since the kernel removes those of a deleted namespace only later (a veth of the
+        # same name made now would find the old one still there)
+        detach(cid, published=bool(ports), veths=_host_ends(netns))
     address = None
     if interfaces is None:
         ensure_bridge()
@@ -261,6 +263,22 @@ def attach(cid: str, ports: list[PortMapping] = (), interfaces: list[Interface] 
         raise
     first = interfaces[0] if interfaces else Interface("", "", 0, "")
     return Attachment(namespace(cid), first.address, first.gateway, first.prefix)
+
+
+def _host_ends(netns: str) -> list[str]:
+    """The host-side names of the veths whose other end is in namespace `netns`."""
+    import re
+    listed = process.run([_tool("ip"), "-netns", netns, "-o", "link"])
+    indexes = set(re.findall(r"@if(\d+):", listed.stdout)) if listed.returncode == 0 else set()
+    names = []
+    for name in os.listdir("/sys/class/net"):
+        try:
+            with open(f"/sys/class/net/{name}/ifindex") as f:
+                if f.read().strip() in indexes:
+                    names.append(name)
+        except OSError:
+            pass
+    return names
 
 
 def add_interface(cid: str, iface: Interface, index: int | None = None) -> None:
