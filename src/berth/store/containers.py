@@ -103,8 +103,7 @@ class ContainerStore:
             raise ValueError(bad)
         sets = ", ".join(f"{k}=?" for k in changes)
         with transaction(self.db):
-            if changes:
-                self.db.execute(f"UPDATE container_state SET {sets} WHERE id=?", (*changes.values(), cid))
+            self.db.execute(f"UPDATE container_state SET {sets} WHERE id=?", (*changes.values(), cid))
             append_events(self.db, events)
 
     def rename(self, cid: str, new_name: str, events=()) -> None:
