@@ -63,19 +63,22 @@ def test_lifecycle_of_a_container_in_docker_s_words(store):
     store.run("rename", "life", "renamed")
     store.run("stop", "-t", "0", "renamed")
     store.run("start", "renamed")
+    store.run("restart", "-t", "0", "renamed")
     store.run("kill", "-s", "USR1", "renamed")
     store.run("rm", "-f", "renamed")
     events = [e for e in _replay(store, since) if e["Type"] == "container"]
     assert actions(events) == [
         "create", "start", "exec_create: sh -c exit 4", "exec_start: sh -c exit 4", "exec_die", "pause", "unpause",
-        "rename", "kill", "kill", "die", "stop", "start", "kill", "kill", "die", "destroy"]
+        "rename", "kill", "kill", "die", "stop", "start", "kill", "kill", "die", "stop", "start", "restart",
+        "kill", "kill", "die", "destroy"]
     attrs = [e["Actor"]["Attributes"] for e in events]
     exec_id = attrs[2]["execID"]
     assert len(exec_id) == 64 and attrs[3]["execID"] == attrs[4]["execID"] == exec_id
     assert attrs[4]["exitCode"] == "4"
     assert (attrs[7]["oldName"], attrs[7]["name"], attrs[6]["name"]) == ("life", "renamed", "life")
-    assert [attrs[i]["signal"] for i in (8, 9, 13, 14)] == ["15", "9", "10", "9"]  # stop -t 0: TERM, then KILL
-    assert attrs[10]["exitCode"] == "137" and attrs[15]["exitCode"] == "137"
+    # stop -t 0 (and restart -t 0): TERM, then KILL; kill -s USR1; rm -f: KILL
+    assert [attrs[i]["signal"] for i in (8, 9, 13, 14, 19, 20)] == ["15", "9", "15", "9", "10", "9"]
+    assert attrs[10]["exitCode"] == attrs[15]["exitCode"] == attrs[21]["exitCode"] == "137"
 
 
 def test_volumes_and_networks_of_a_container(store):
