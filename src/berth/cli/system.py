@@ -99,10 +99,7 @@ def info(engine, fmt):
         help="Filter output based on conditions provided (e.g. 'container=NAME', 'event=start', 'type=image').")
 @option("--format", "fmt", help="json, or a template such as '{{.Type}} {{.Action}} {{.Actor.Attributes.name}}'.")
 def events(engine, since, until, filters, fmt):
-    """Get real time events from berth: containers started by the CLI, the API or a restart policy alike.
-
-    Without --until, follows until interrupted; with --since or --until, the logged events between them
-    come first (the store keeps the newest 1000)."""
+    """Get real time events: followed until interrupted or --until; --since/--until replay the log first."""
     import sys
     import time
     from berth.cli.cmdline import parse_filters

@@ -148,8 +148,8 @@ class ContainerService:
         self._detach_network(c)
         # docker's order: oom, die, then what the exit let go of
         events = [container_event(c, "oom")] if oom else []
-        events.append(container_event(c, "die", exitCode=str(code),
-                             execDuration=str(int(finished - (c.state["started_at"] or finished)))))
+        ran = int(finished - (c.state["started_at"] or finished))
+        events.append(container_event(c, "die", exitCode=str(code), execDuration=str(ran)))
         events += self._network_events(c, "disconnect") + _volume_events(c, "unmount")
         self.records.update_state(c.id, events, status="exited", pid=0, monitor_pid=0, exit_code=code,
                                   oom_killed=int(oom), finished_at=finished)
