@@ -56,6 +56,12 @@ class Engine:
         from berth.system import SystemService
         return SystemService(self)
 
+    @cached_property
+    def events(self):
+        """What happened to containers, images, volumes and networks (`events`), from any berth process."""
+        from berth.events import EventService
+        return EventService(self.store)
+
     @property
     def volumes(self):
         return self.containers.volumes

@@ -29,6 +29,7 @@ class ExecInstance:
         self.ended_at = 0.0
         self.pty_master: int | None = None
         self.size: tuple[int, int] | None = None
+        self.backend = None  # the server's, from the start on: the end is logged through it
 
 
 def _instance(request: web.Request) -> ExecInstance:
@@ -69,9 +70,10 @@ async def start(request: web.Request) -> web.StreamResponse:
     detach = bool(options.get("Detach"))
     command = [doc["Cmd"]] if isinstance(doc["Cmd"], str) else doc["Cmd"]
     env = [e for e in doc.get("Env") or [] if isinstance(e, str)]
-    prepared = await backend(request).call(lambda e: e.containers.exec_command(
+    instance.backend = backend(request)
+    prepared = await instance.backend.call(lambda e: e.containers.exec_command(
         instance.container_id, command, tty=tty, user=doc.get("User") or None,
-        workdir=doc.get("WorkingDir") or None, env=env))
+        workdir=doc.get("WorkingDir") or None, env=env, exec_id=instance.id))
     if detach:
         process = await asyncio.create_subprocess_exec(*prepared.args, stdin=asyncio.subprocess.DEVNULL,
                                                        stdout=asyncio.subprocess.DEVNULL,
@@ -91,7 +93,16 @@ async def start(request: web.Request) -> web.StreamResponse:
 
 async def _reap(instance: ExecInstance, process, prepared) -> None:
     code = await process.wait()
-    instance.exit_code, instance.running, instance.ended_at = prepared.finish(code), False, time.monotonic()
+    await _finish(instance, prepared, code)
+
+
+async def _finish(instance: ExecInstance, prepared, code: int) -> None:
+    """The exit code as docker reports it, logged as the exec's exec_die (a store write: on a worker)."""
+    try:
+        instance.exit_code = await instance.backend.call(lambda e: e.containers.exec_finished(prepared, code))
+    except Exception:  # noqa: BLE001 — the server is stopping (its threads are gone), or the log failed
+        instance.exit_code = prepared.finish(code)
+    instance.running, instance.ended_at = False, time.monotonic()
 
 
 async def _run_with_pipes(instance, prepared, response, incoming, want_out: bool, want_err: bool) -> None:
@@ -119,7 +130,7 @@ async def _run_with_pipes(instance, prepared, response, incoming, want_out: bool
         if feeder:
             feeder.cancel()
         code = await process.wait()
-        instance.exit_code, instance.running, instance.ended_at = prepared.finish(code), False, time.monotonic()
+        await _finish(instance, prepared, code)
         await _end(response)
 
 
@@ -166,7 +177,7 @@ async def _run_with_pty(instance, prepared, response, incoming) -> None:
         code = await process.wait()
         instance.pty_master = None
         os.close(master)
-        instance.exit_code, instance.running, instance.ended_at = prepared.finish(code), False, time.monotonic()
+        await _finish(instance, prepared, code)
         await _end(response)
 
 

@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import os
 import platform
+from contextlib import aclosing
 
 from aiohttp import web
 
-from berth.api.app import API_VERSION, MIN_API_VERSION, backend, reply, route
+from berth.api.app import API_VERSION, MIN_API_VERSION, backend, filters, reply, route, start_stream
 
 
 def _berth_version() -> str:
@@ -92,9 +93,39 @@ async def df(request: web.Request) -> web.Response:
     return reply(await backend(request).call(_df))
 
 
+async def events(request: web.Request) -> web.StreamResponse:
+    """docker's event messages, one JSON object a line: those logged between `since` and `until` (Unix
+    seconds with a fraction, or RFC 3339), then new ones until `until` or the client goes."""
+    import json
+    import time
+    from berth.timefmt import parse_bound
+    now = time.time_ns()
+    since, until = ((parse_bound(key, request.query[key], now) if request.query.get(key) else None)
+                    for key in ("since", "until"))
+    given, response = filters(request), None
+    # the first item comes once the filters are checked: a bad one is a 400, not a broken stream
+    async with aclosing(backend(request).iterate(lambda e: e.events.stream(since, until, given))) as items:
+        async for doc in items:
+            if response is None:
+                response = await start_stream(request, "application/json")
+            if doc is None:  # caught up: end here if the client has gone
+                if request.transport is None or request.transport.is_closing():
+                    return response
+                continue
+            try:
+                await response.write(json.dumps(doc).encode() + b"\n")
+            except ConnectionResetError:
+                return response
+    if response is None:
+        response = await start_stream(request, "application/json")
+    await response.write_eof()
+    return response
+
+
 def add_routes(router) -> None:
     route(router, "GET", "/_ping", ping)
     route(router, "HEAD", "/_ping", ping)
     route(router, "GET", "/version", version)
     route(router, "GET", "/info", info)
     route(router, "GET", "/system/df", df)
+    route(router, "GET", "/events", events)

@@ -23,6 +23,8 @@ class BuildService:
                 ctx = BuildContext.from_directory(request.context, request.dockerfile)
         with ctx:
             image = Builder(self.engine).build(ctx, request)
+        for ref in request.references:
+            self.engine.images.log_event(image, "tag", ref.familiar)
         if request.iidfile:
             from berth.store.fsutil import replace_atomically
             with replace_atomically(request.iidfile) as f:

@@ -26,7 +26,7 @@ import json as _json
 from berth.errors import BerthError
 
 __all__ = ["TemplateError", "ParseError", "ExecError", "Template", "parse", "Titles", "HEADER_FUNCS", "go_str",
-           "go_json", "sprintf", "MAP_FIELDS", "SLICE_FIELDS"]
+           "go_json", "sprintf", "MAP_FIELDS", "SLICE_FIELDS", "GoMap", "TaggedStruct"]
 
 
 class TemplateError(BerthError):
@@ -60,6 +60,16 @@ class GoMap(dict):
     """A dict known to be a Go map (see MAP_FIELDS)."""
 
 
+class TaggedStruct(dict):
+    """A Go struct whose encoding/json tags rename fields (docker's event message: `status`, `timeNano`):
+    templates see the fields, `json` writes the tags. `tags` maps a field to its tag; a tag ending in
+    ",omitempty" leaves the field out when it is empty (as Go: "", 0, false, null, [] or {})."""
+
+    def __init__(self, fields: dict, tags: dict):
+        super().__init__(fields)
+        self.tags = tags
+
+
 class _NilSlice(list):
     """A null slice field: empty, prints as [], marshals as null."""
 
@@ -89,6 +99,8 @@ class Titles:
 # ---- values as Go prints them ----------------------------------------------------------------------------
 
 def _is_struct(d) -> bool:
+    if type(d) is TaggedStruct:
+        return True
     if type(d) is not dict or not d:
         return False
     for k in d:
@@ -189,6 +201,13 @@ def _jsonable(v):
     """Maps get their keys sorted (as Go's encoding/json); integral floats lose their .0 (as Go)."""
     if isinstance(v, (_NilSlice, _NilMap)):
         return None
+    if type(v) is TaggedStruct:
+        out = {}
+        for k, e in v.items():
+            tag, _, omit = v.tags.get(k, k).partition(",")
+            if not (omit == "omitempty" and (e is None or e in ("", 0, [], {}))):  # False == 0: empty too
+                out[tag] = _jsonable(e)
+        return out
     if isinstance(v, dict):
         if _is_struct(v):
             return {k: _jsonable(e) for k, e in v.items()}

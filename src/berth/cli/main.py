@@ -19,7 +19,7 @@ COMMANDS = {
     **{name: f"{_I}:{name}_cmd" for name in ("images", "inspect", "history", "tag", "rmi", "save", "load")},
     "import": f"{_I}:import_cmd", "image": f"{_I}:image",
     **{name: f"{_F}:{name}_cmd" for name in ("cp", "diff", "commit", "export")},
-    "system": f"{_S}:system", "info": f"{_S}:info",
+    "system": f"{_S}:system", "info": f"{_S}:info", "events": f"{_S}:events",
     **{name: f"berth.cli.distribution:{name}_cmd" for name in ("pull", "push", "login", "logout")},
     "build": "berth.cli.build:build_cmd",
     "registry": "berth.cli.registry:registry",

@@ -131,6 +131,20 @@ def render(template: str, obj) -> str:
         raise gotemplate.ExecError(f"template parsing error: {e}", e.partial) from None
 
 
+def template(fmt: str):
+    """`--format` of a command that writes one object at a time as it comes (events): a function of
+    the object; `json` is `{{json .}}`."""
+    from berth.cli import gotemplate
+    tmpl = _compile("{{json .}}" if fmt == "json" else fmt, "failed to parse template: ")
+
+    def run(obj) -> str:
+        try:
+            return tmpl.execute(obj, field_errors=True)
+        except gotemplate.ExecError as e:
+            raise gotemplate.ExecError(f"failed to execute template: {e}", e.partial) from None
+    return run
+
+
 def emit(objs: list[dict], fmt: str | None, default, headers: dict | None = None) -> None:
     """A list view: `--format json` (one compact object per line, as docker), a template per object, a
     `table TEMPLATE` (a header row of column titles, then a row per object, aligned as docker's), or the

@@ -519,7 +519,11 @@ class FileService:
         if empty:
             entry["empty_layer"] = True
         doc["history"] = list(base.get("history") or []) + [entry]
-        return store.images.add(json.dumps(doc, separators=(",", ":")).encode(), layers, refs)
+        committed = store.images.add(json.dumps(doc, separators=(",", ":")).encode(), layers, refs)
+        from berth.container.service import container_event
+        store.events.append(container_event(c, "commit", comment=message, imageID=str(committed.id),
+                                            imageRef=refs[0].familiar if refs else ""))
+        return committed
 
     # -- export
 

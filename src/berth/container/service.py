@@ -26,6 +26,10 @@ DEFAULT_STOP_TIMEOUT = 10
 SIGKILL = 9  # Linux's number; the signal module costs an import on every command
 INIT_BINARY = "/usr/bin/catatonit"
 INIT_PATH = "/dev/init"
+# berth.network.service.builtin_id("none") and ("host"), written out: `run --network none` imports
+# nothing of the network package, nor hashlib (4 ms), to name them in its events
+_BUILTIN_NETWORK_IDS = {"none": "76f0cc99b59e4306c54cf04b93735569ae0a1f86bcd347bae21c008605ff771b",
+                        "host": "4df1d0eca5bfccb3edc52d8518697231529dc3f043530c868f1fb50acd95c95f"}
 
 
 class ContainerService:
@@ -142,7 +146,12 @@ class ContainerService:
         rootfs.unmount(os.path.join(bundle, "rootfs"))
         self.volumes.release(c)
         self._detach_network(c)
-        self.records.update_state(c.id, status="exited", pid=0, monitor_pid=0, exit_code=code,
+        # docker's order: oom, die, then what the exit let go of
+        events = [container_event(c, "oom")] if oom else []
+        ran = int(finished - (c.state["started_at"] or finished))
+        events.append(container_event(c, "die", exitCode=str(code), execDuration=str(ran)))
+        events += self._network_events(c, "disconnect") + _volume_events(c, "unmount")
+        self.records.update_state(c.id, events, status="exited", pid=0, monitor_pid=0, exit_code=code,
                                   oom_killed=int(oom), finished_at=finished)
         deleted()
 
@@ -322,8 +331,10 @@ class ContainerService:
             os.makedirs(os.path.join(bundle, sub), mode=0o700 if not sub else 0o755, exist_ok=True)
         try:
             for attempt in range(20):
+                chosen = name or self._free_name()
                 try:
-                    return self.records.add(cid, name or self._free_name(), image_id, record, volume_rows)
+                    return self.records.add(cid, chosen, image_id, record, volume_rows,
+                                            events=[_event_of(cid, chosen, record, "create")])
                 except Conflict:
                     if name is not None or attempt == 19:
                         raise
@@ -440,7 +451,9 @@ class ContainerService:
             runtime=rt, cid=c.id, bundle=bundle, exit_file=self._exit_file(c.id), terminal=cfg["tty"],
             stdin=cfg["stdin"], exit_command=self._cleanup_command(c.id), exit_lock=self._attached_lock(c.id),
             log_path=self.log_path(c), attach=attach)
-        self.records.update_state(c.id, status="running", pid=pid, monitor_pid=monitor_pid, exit_code=0,
+        events = [container_event(c, "attach")] if attach else []
+        events += self._network_events(c, "connect") + _volume_events(c, "mount") + [container_event(c, "start")]
+        self.records.update_state(c.id, events, status="running", pid=pid, monitor_pid=monitor_pid, exit_code=0,
                                   oom_killed=0, started_at=time.time(), finished_at=None, stopped_by_user=0,
                                   error="")
         return sock
@@ -515,6 +528,23 @@ class ContainerService:
         except FileNotFoundError:
             pass
 
+    def _network_events(self, c: Container, action: str) -> list[tuple]:
+        """connect or disconnect events of the networks the container is on, as docker logs them (the
+        built-in none and host too; a container that shares another's network is on none of its own)."""
+        mode = c.config["network"]
+        if mode.startswith("container:"):
+            return []
+        if mode in ("none", "host"):
+            return [("network", action, _BUILTIN_NETWORK_IDS[mode],
+                     {"container": c.id, "name": mode, "type": "null" if mode == "none" else "host"})]
+        from berth.network.service import builtin_id
+        found = [(builtin_id("bridge"), "bridge")] if mode == "bridge" else []
+        found += [(a["id"], a["name"]) for a in self.networks.attachments(c)]
+        return [("network", action, nid, {"container": c.id, "name": name, "type": "bridge"}) for nid, name in found]
+
+    def _log(self, *events: tuple) -> None:
+        self.store.events.append(*events)
+
     def network_endpoints(self, c: Container) -> list[dict]:
         """The container's places on user networks (inspect): name, ID, address, prefix, gateway, aliases."""
         out = []
@@ -553,11 +583,16 @@ class ContainerService:
         rt = self.runtime(c.config.get("runtime"))
         if c.status == "paused":
             rt.resume(c.id)
-        rt.kill(c.id, opts.parse_signal(signal or c.config.get("stop_signal") or "SIGTERM"))
+        sig = opts.parse_signal(signal or c.config.get("stop_signal") or "SIGTERM")
+        rt.kill(c.id, sig)
+        self._log(container_event(c, "kill", signal=str(sig)))
         if not self._wait_exit(c, timeout if timeout >= 0 else float("inf")):
             rt.kill(c.id, SIGKILL, all_processes=True)
+            self._log(container_event(c, "kill", signal=str(SIGKILL)))
             self._wait_exit(c, 10)
-        return self.reconcile(self.records.get(c.id))
+        c = self.reconcile(self.records.get(c.id))
+        self._log(container_event(c, "stop"))
+        return c
 
     def _wait_exit(self, c: Container, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
@@ -582,28 +617,30 @@ class ContainerService:
         if final:
             self.records.update_state(c.id, stopped_by_user=1)
         rt.kill(c.id, sig)
+        self._log(container_event(c, "kill", signal=str(sig)))
         if final and c.status == "paused":
             rt.resume(c.id)
             self.records.update_state(c.id, status="running")
         return c
 
     def restart(self, text: str, timeout: int | None = None) -> Container:
-        c = self.stop(text, timeout)
-        return self.start(c.id)
+        c = self.start(self.stop(text, timeout).id)
+        self._log(container_event(c, "restart"))
+        return c
 
     def pause(self, text: str) -> None:
         c = self.get(text)
         if c.status != "running":
             raise Conflict(f"container {c.name} is not running")
         self.runtime(c.config.get("runtime")).pause(c.id)
-        self.records.update_state(c.id, status="paused")
+        self.records.update_state(c.id, [container_event(c, "pause")], status="paused")
 
     def unpause(self, text: str) -> None:
         c = self.get(text)
         if c.status != "paused":
             raise Conflict(f"container {c.name} is not paused")
         self.runtime(c.config.get("runtime")).resume(c.id)
-        self.records.update_state(c.id, status="running")
+        self.records.update_state(c.id, [container_event(c, "unpause")], status="running")
 
     def attach(self, text: str):
         """An Attachment to a running container's stdio (`attach`)."""
@@ -612,7 +649,9 @@ class ContainerService:
         c = self.get(text)
         if c.status != "running":
             raise Conflict("You cannot attach to a stopped container, start it first")
-        return Attachment(self, c, connect(self.records.dir(c.id)))
+        attachment = Attachment(self, c, connect(self.records.dir(c.id)))
+        self._log(container_event(c, "attach"))
+        return attachment
 
     @contextmanager
     def run_attached(self, text: str, console_size: tuple[int, int] | None = None, remove: bool = False,
@@ -704,6 +743,7 @@ class ContainerService:
             if c.status in ("running", "paused"):
                 self.records.update_state(c.id, stopped_by_user=1)
                 rt.kill(c.id, SIGKILL, all_processes=True)
+                self._log(container_event(c, "kill", signal=str(SIGKILL)))
                 self._wait_exit(c, 10)
             with self.records.lock(c.id):
                 c = self.records.get(c.id)
@@ -719,7 +759,7 @@ class ContainerService:
                 self._detach_network(c)
                 rootfs.unmount(os.path.join(bundle, "rootfs"))
                 vols = self.records.volumes(c.id)
-                self.records.remove(c.id)  # a waiting restarter finds it gone
+                self.records.remove(c.id, events=[container_event(c, "destroy")])  # a waiting restarter finds it gone
                 fsutil.remove_tree(bundle)
                 try:
                     os.unlink(self._exit_file(c.id))
@@ -756,12 +796,14 @@ class ContainerService:
             if c.status in ("exited", "created"):
                 self.remove(c.id)
                 removed.append(c.id)
+        self._log(("container", "prune", "", {"reclaimed": "0"}))
         return removed
 
     def rename(self, text: str, new_name: str) -> None:
         if not opts.NAME.fullmatch(new_name):
             raise opts.InvalidOption(f"invalid container name {new_name!r}")
-        self.records.rename(self.get(text).id, new_name)
+        c = self.get(text)
+        self.records.rename(c.id, new_name, events=[_event_of(c.id, new_name, c.config, "rename", oldName=c.name)])
 
     # ---- output and processes ----------------------------------------------------------
 
@@ -788,7 +830,7 @@ class ContainerService:
             if c.status in ("running", "paused") and resources != old:
                 self.runtime(cfg.get("runtime")).update(c.id, spec.Resources(**resources).to_dict())
             cfg["resources"] = resources
-            self.records.update_config(c.id, cfg)
+            self.records.update_config(c.id, cfg, events=[container_event(c, "update")])
         return self.records.get(c.id)
 
     def log_path(self, c: Container) -> str:
@@ -817,17 +859,28 @@ class ContainerService:
         try:
             code = subprocess.call(prepared.args, stdin=None if interactive or tty else subprocess.DEVNULL)
         except FileNotFoundError:
-            prepared.finish(-1)
+            self.exec_finished(prepared, -1)
             raise BerthError(f"runtime {prepared.args[0]} not found") from None
-        return prepared.finish(code)
+        if detach:  # the command runs on without us: its end is nobody's to report
+            return prepared.finish(code)
+        return self.exec_finished(prepared, code)
+
+    def exec_finished(self, prepared: "ExecCommand", returncode: int) -> int:
+        """The exit code as docker reports it (prepared.finish), logged as the exec's exec_die."""
+        code = prepared.finish(returncode)
+        self._log(container_event(prepared.container, "exec_die", execID=prepared.exec_id, exitCode=str(code)))
+        return code
 
     def exec_command(self, text: str, command: list[str], *, tty: bool = False, user: str | None = None,
-                     workdir: str | None = None, env: list[str] = (), detach: bool = False) -> "ExecCommand":
+                     workdir: str | None = None, env: list[str] = (), detach: bool = False,
+                     exec_id: str | None = None) -> "ExecCommand":
         """The runtime command line that runs `command` in the running container, for a front end to
-        start with the stdio it has (a terminal, pipes, a pty); its finish() gives the exit code."""
+        start with the stdio it has (a terminal, pipes, a pty); its finish() gives the exit code, and
+        exec_finished() logs it too. `exec_id` names it in the events (the API's exec instance)."""
         c = self.get(text)
         if c.status != "running":
             raise Conflict(f"container {c.name} is not running")
+        exec_id = exec_id or os.urandom(32).hex()
         rt = self.runtime(c.config.get("runtime"))
         bundle = self.records.dir(c.id)
         token = os.urandom(6).hex()
@@ -867,7 +920,10 @@ class ContainerService:
         # command's own exit status 255 and reported as docker does (126/127)
         log = os.path.join(bundle, f"exec-{token}.log")
         args[1:1] = ["--log", log, "--log-format", "json"]
-        return ExecCommand(args, log, process_file)
+        shown = " ".join(command)  # docker's action text names the command
+        self._log(container_event(c, f"exec_create: {shown}", execID=exec_id),
+                  container_event(c, f"exec_start: {shown}", execID=exec_id))
+        return ExecCommand(args, log, process_file, c, exec_id)
 
     def top(self, text: str) -> tuple[list[str], list[list[str]]]:
         c = self.get(text)
@@ -907,6 +963,31 @@ class ContainerService:
         if res["memory"] and res["memory_swap"] is None:
             host["MemorySwap"] = 2 * res["memory"]  # what the runtime spec gives it
         return doc
+
+
+def container_event(c: Container, action: str, **attributes: str) -> tuple:
+    """An event of container `c` for the event log (see _event_of)."""
+    return _event_of(c.id, c.name, c.config, action, **attributes)
+
+
+def _event_of(cid: str, name: str, config: dict, action: str, **attributes: str) -> tuple:
+    """A container event as docker logs one: its attributes, the container's labels over them, then
+    the image (as the user named it) and the name."""
+    return ("container", action, cid, {**attributes, **(config.get("labels") or {}), "image": config["image"],
+                                       "name": name})
+
+
+def _volume_events(c: Container, action: str) -> list[tuple]:
+    """mount or unmount events of the container's volumes (not binds or tmpfs), as docker's local driver."""
+    out = []
+    for m in c.config["mounts"]:
+        if m["type"] == "volume":
+            attributes = {"container": c.id, "driver": "local"}
+            if action == "mount":
+                attributes.update(destination=m["target"], propagation=m.get("propagation") or "",
+                                  **{"read/write": "false" if m["readonly"] else "true"})
+            out.append(("volume", action, m["source"], attributes))
+    return out
 
 
 def _cgroup(c: Container) -> str:
@@ -988,8 +1069,10 @@ def _alive(pid: int) -> bool:
 class ExecCommand:
     """A prepared `runtime exec`: its command line, and what to read and remove once it ended."""
 
-    def __init__(self, args: list[str], log: str, process_file: str | None):
+    def __init__(self, args: list[str], log: str, process_file: str | None, container: Container | None = None,
+                 exec_id: str = ""):
         self.args, self.log, self.process_file = args, log, process_file
+        self.container, self.exec_id = container, exec_id
 
     def finish(self, returncode: int) -> int:
         """The exit code as docker reports it (126/127 when the runtime could not run the command)."""

@@ -16,6 +16,7 @@ _VOLUME_TYPES = {"tmpfs", "none", "nfs", "nfs4", "ext4", "xfs", "btrfs", "bind"}
 
 class VolumeService:
     def __init__(self, store):
+        self.store = store
         self.records = store.volumes
 
     def path(self, name: str) -> str:
@@ -37,7 +38,8 @@ class VolumeService:
             raise InvalidOption(f"invalid volume type {options.get('type')!r}")
         if options.get("type") not in (None, "tmpfs") and not options.get("device"):
             raise InvalidOption("a volume of this type needs --opt device=...")
-        self.records.add(name, driver, options, dict(labels or {}), anonymous, exist_ok)
+        if self.records.add(name, driver, options, dict(labels or {}), anonymous, exist_ok):
+            self.store.events.append(("volume", "create", name, {"driver": driver}))
         return self.inspect(name)
 
     def inspect(self, name: str) -> dict:
@@ -71,6 +73,7 @@ class VolumeService:
             raise Conflict(f"volume {name} is in use by container(s) {', '.join(u[:12] for u in users)}")
         self._unmount(name)
         self.records.remove(name)
+        self.store.events.append(("volume", "destroy", name, {"driver": "local"}))
 
     def remove_if_anonymous_unused(self, name: str) -> None:
         row = self.records.get(name)
@@ -84,6 +87,7 @@ class VolumeService:
                 reclaimed += fsutil.disk_usage(self.path(vol["Name"]))
                 self.remove(vol["Name"])
                 removed.append(vol["Name"])
+        self.store.events.append(("volume", "prune", "", {"reclaimed": str(reclaimed)}))
         return removed, reclaimed
 
     def size(self, name: str) -> int:

@@ -49,7 +49,19 @@ class ImageService:
 
     def tag(self, source: str, target: str) -> None:
         image = self.get(source)
-        self.store.images.tag(image, Reference.parse(target))
+        ref = Reference.parse(target)
+        self.store.images.tag(image, ref)
+        self.log_event(image, "tag", ref.familiar)
+
+    def log_event(self, image, action: str, name: str | None = None) -> None:
+        """An image event as docker logs one: the image's labels, and its name (by default its ID)."""
+        labels = {}
+        if action not in ("delete", "prune"):  # a deleted image has no config left to read
+            try:
+                labels = self.store.images.config(image).config.get("Labels") or {}
+            except (OSError, LookupError, BerthError):
+                pass
+        self.store.events.append(("image", action, str(image.id), {**labels, "name": name or str(image.id)}))
 
     def remove(self, text: str, force: bool = False) -> list[tuple[str, str]]:
         """docker rmi: untag by name; delete the image once no name is left. Returns events."""
@@ -63,24 +75,29 @@ class ImageService:
                            f"is using its referenced image {image.id.short}")
         if by_name is not None and (len(image.tags) > 1 or users):
             self.store.images.untag(by_name)
+            self.log_event(image, "untag")
             return [("Untagged", by_name.familiar)]
         if users:  # forced by ID: the names go, the image stays for its containers (as docker)
             for tag in image.tags:
                 self.store.images.untag(tag)
+                self.log_event(image, "untag")
                 events.append(("Untagged", tag.familiar))
             return events
         if by_name is not None and len(image.tags) > 1 and not force:
             self.store.images.untag(by_name)
+            self.log_event(image, "untag")
             return [("Untagged", by_name.familiar)]
         if by_name is None and len(image.tags) > 1 and not force:
             raise Conflict(f"conflict: unable to delete {image.id.short} (must be forced) - "
                            "image is referenced in multiple repositories")
         for tag in image.tags:
             self.store.images.untag(tag)
+            self.log_event(image, "untag")
             events.append(("Untagged", tag.familiar))
         for name in image.repo_digests:
             events.append(("Untagged", Reference.parse(name).familiar))
         self.store.images.delete(image, force=True)
+        self.log_event(image, "delete")
         events.append(("Deleted", str(image.id)))
         return events
 
@@ -99,11 +116,14 @@ class ImageService:
                 continue
             for tag in image.tags:
                 self.store.images.untag(tag)
+                self.log_event(image, "untag")
                 events.append(("untagged", tag.familiar))
             sizes = {c: self.store.layers.get(c).size for c in image.chain}
             removed = self.store.images.delete(image, force=True)
+            self.log_event(image, "delete")
             reclaimed += sum(sizes[c] for c in removed)
             events.append(("deleted", str(image.id)))
+        self.store.events.append(("image", "prune", "", {"reclaimed": str(reclaimed)}))
         return events, reclaimed
 
     # ---- making images -----------------------------------------------------------------
@@ -121,7 +141,9 @@ class ImageService:
             layer = self.store.layers.add(lambda: open(source, "rb"), None)
         from berth.image.config import new_config
         config = new_config([layer.diff_id], env=[], created_by="", comment=comment)
-        return self.store.images.add(config, [layer], refs)
+        image = self.store.images.add(config, [layer], refs)
+        self.log_event(image, "import")
+        return image
 
     def pause_image(self):
         """The image of pods' infra containers: this machine's catatonit, which does nothing but hold
@@ -156,7 +178,9 @@ class ImageService:
         from berth.image.bootstrap import bootstrap
         name = Reference.parse(ref or (kind if kind == "busybox" else f"debian:{suite}"))
         config, layers = bootstrap(self.store, kind, suite=suite, mirror=mirror)
-        return self.store.images.add(config, layers, [name])
+        image = self.store.images.add(config, layers, [name])
+        self.log_event(image, "import")
+        return image
 
     # ---- archives ----------------------------------------------------------------------
 
@@ -164,32 +188,38 @@ class ImageService:
         from berth.transport.load import load
         if path is not None and not os.path.exists(path):
             raise BerthError(f"open {path}: no such file or directory")
-        return load(self.store, path=path, stream=stream)
+        loaded = load(self.store, path=path, stream=stream)
+        for image, _ in loaded:
+            self.log_event(image, "load")
+        return loaded
 
     def save(self, texts: list[str], output: str | None, fmt: str = "docker-archive", stream=None) -> None:
         """Write images to `output` (atomically: a temp file renamed into place) or to `stream`."""
         if fmt not in SAVE_FORMATS:
             raise BerthError(f"unknown save format {fmt!r}: choose one of {', '.join(SAVE_FORMATS)}")
-        images = []
+        images, saved = [], []
         for text in texts:
             image = self.get(text)
             named = self._is_tag(text, image)
             tags = [named] if named else list(image.tags)
             images.append((tags, self.store.content.read(image.id), self.store.images.layers(image)))
+            saved.append(image)
         if fmt == "oci-dir":
             if not output:
                 raise BerthError("--format oci-dir needs -o DIRECTORY")
             from berth.transport import oci_layout
             oci_layout.write_dir(output, images, self._write_layer)
-            return
-        from berth.transport import docker_archive, oci_layout
-        writer = docker_archive.write if fmt == "docker-archive" else oci_layout.write_archive
-        if output is None:
-            writer(stream, images, self._write_layer)
-            stream.flush()
-            return
-        with fsutil.replace_atomically(output) as f:
-            writer(f, images, self._write_layer)
+        else:
+            from berth.transport import docker_archive, oci_layout
+            writer = docker_archive.write if fmt == "docker-archive" else oci_layout.write_archive
+            if output is None:
+                writer(stream, images, self._write_layer)
+                stream.flush()
+            else:
+                with fsutil.replace_atomically(output) as f:
+                    writer(f, images, self._write_layer)
+        for image in saved:
+            self.log_event(image, "save")
 
     def _write_layer(self, layer, out) -> None:
         from berth.archive.hashing import HashingWriter

@@ -59,6 +59,7 @@ class NetworkService:
                 bridge.delete_network_bridge(network)
                 self.records.remove(network.id)
                 raise
+        self.store.events.append(("network", "create", network.id, {"name": network.name, "type": network.driver}))
         return network
 
     def get(self, text: str):
@@ -97,6 +98,7 @@ class NetworkService:
         with _host_lock():
             self.records.remove(network.id)
             bridge.delete_network_bridge(network)
+        self.store.events.append(("network", "destroy", network.id, {"name": network.name, "type": network.driver}))
         return network.name
 
     def prune(self) -> list[str]:
@@ -108,6 +110,7 @@ class NetworkService:
                     removed.append(self.remove(network.id))
                 except Conflict:  # a container joined meanwhile
                     pass
+        self.store.events.append(("network", "prune", "", {"reclaimed": "0"}))
         return removed
 
     # ---- endpoints of containers -------------------------------------------------------------
@@ -178,6 +181,9 @@ class NetworkService:
                 self.records.release(network.id, c.id)
                 raise
             self.ensure_resolver(network)
+            # a stopped container joins the network when it starts: its start logs the connect
+            self.store.events.append(("network", "connect", network.id,
+                                      {"container": c.id, "name": network.name, "type": network.driver}))
 
     def disconnect(self, c, text: str, running: bool = False) -> None:
         network = self.records.find(text)
@@ -189,6 +195,9 @@ class NetworkService:
         if running:
             bridge.remove_interface(bridge.user_veth(c.id, network.id))
         self.records.release(network.id, c.id)
+        if running:
+            self.store.events.append(("network", "disconnect", network.id,
+                                      {"container": c.id, "name": network.name, "type": network.driver}))
 
     def ensure_resolver(self, network) -> None:
         """Start the network's name server unless it runs (its lock tells)."""

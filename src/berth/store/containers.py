@@ -7,7 +7,7 @@ import time
 
 from berth.errors import BerthError, Conflict, ContainerNotFound
 from berth.record import Record
-from berth.store.db import transaction
+from berth.store.db import append_events, transaction
 
 
 EXIT_KEPT = 600  # seconds an exit code outlives its container (longer while someone waits for it)
@@ -54,7 +54,10 @@ class ContainerStore:
         return [Container(r["id"], r["name"], r["image_id"], json.loads(r["config"]), r["created"],
                           {k: r[k] for k in STATE_FIELDS}) for r in rows]
 
-    def add(self, cid: str, name: str, image_id: str, config: dict, volumes: list[tuple[str, str]]) -> Container:
+    def add(self, cid: str, name: str, image_id: str, config: dict, volumes: list[tuple[str, str]],
+            events=()) -> Container:
+        """A new container; `events` (see db.append_events) are logged in the same transaction, as in
+        the methods below."""
         with self.store.write_lock(), transaction(self.db):
             if self.db.execute("SELECT 1 FROM containers WHERE name=?", (name,)).fetchone():
                 raise Conflict(f'the container name "/{name}" is already in use. Remove or rename that container, '
@@ -67,6 +70,7 @@ class ContainerStore:
             for volume, destination in volumes:
                 self.db.execute("INSERT INTO container_volumes(container_id, volume, destination) VALUES (?,?,?)",
                                 (cid, volume, destination))
+            append_events(self.db, events)
         return self.get(cid)
 
     def name_taken(self, name: str) -> bool:
@@ -93,24 +97,27 @@ class ContainerStore:
     def list(self) -> list[Container]:
         return self._select("ORDER BY c.created DESC")
 
-    def update_state(self, cid: str, **changes) -> None:
+    def update_state(self, cid: str, events=(), **changes) -> None:
         bad = set(changes) - set(STATE_FIELDS)
         if bad:
             raise ValueError(bad)
         sets = ", ".join(f"{k}=?" for k in changes)
         with transaction(self.db):
             self.db.execute(f"UPDATE container_state SET {sets} WHERE id=?", (*changes.values(), cid))
+            append_events(self.db, events)
 
-    def update_config(self, cid: str, config: dict) -> None:
+    def update_config(self, cid: str, config: dict, events=()) -> None:
         """A new config record for the container (`update`: its limits and restart policy)."""
         with transaction(self.db):
             self.db.execute("UPDATE containers SET config=? WHERE id=?", (json.dumps(config), cid))
+            append_events(self.db, events)
 
-    def rename(self, cid: str, new_name: str) -> None:
+    def rename(self, cid: str, new_name: str, events=()) -> None:
         with self.store.write_lock(), transaction(self.db):
             if self.db.execute("SELECT 1 FROM containers WHERE name=?", (new_name,)).fetchone():
                 raise Conflict(f'the container name "/{new_name}" is already in use')
             self.db.execute("UPDATE containers SET name=? WHERE id=?", (new_name, cid))
+            append_events(self.db, events)
 
     def volumes(self, cid: str) -> list[tuple[str, str]]:
         return [(r[0], r[1]) for r in self.db.execute(
@@ -119,13 +126,14 @@ class ContainerStore:
     def users_of_image(self, image_id: str) -> list[str]:
         return [r[0] for r in self.db.execute("SELECT name FROM containers WHERE image_id=?", (image_id,))]
 
-    def remove(self, cid: str) -> None:
+    def remove(self, cid: str, events=()) -> None:
         """Delete the records; the exit code stays behind (in the same transaction) for the waiters
         that started before, until they are gone and it is older than EXIT_KEPT seconds."""
         with self.store.write_lock(), transaction(self.db):
             self.db.execute("INSERT OR REPLACE INTO container_exits(id, exit_code, removed) "
                             "SELECT id, exit_code, ? FROM container_state WHERE id=?", (time.time(), cid))
             self.db.execute("DELETE FROM containers WHERE id=?", (cid,))
+            append_events(self.db, events)
         self._forget_old_exits()
 
     def waiting(self, cid: str):

@@ -10,7 +10,10 @@ except ImportError:  # an interpreter that lays sqlite3 out differently
 
 from .fsutil import flock
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
+
+EVENTS_KEPT = 1000   # the event log keeps the newest 1000 events (docker keeps 256, in memory)
+_TRIM_EVERY = 100    # ... trimmed once every 100 appends: between 1000 and 1099 rows
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS layers (
@@ -127,6 +130,14 @@ CREATE TABLE IF NOT EXISTS build_cache (  -- a build step's inputs -> its result
     created    REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS build_cache_parent ON build_cache(parent, keyword);
+CREATE TABLE IF NOT EXISTS events (     -- what happened, as docker's events report it (store/events.py)
+    seq        INTEGER PRIMARY KEY,     -- commit order: one writer at a time, the newest row never deleted
+    time_ns    INTEGER NOT NULL,
+    type       TEXT NOT NULL,           -- container | image | volume | network
+    action     TEXT NOT NULL,           -- create, start, die, ... (exec_create: CMD)
+    actor      TEXT NOT NULL,           -- the ID of what it happened to
+    attributes TEXT NOT NULL            -- JSON object of strings: name, image, labels, exitCode, ...
+);
 CREATE TABLE IF NOT EXISTS repo_digests (
     name      TEXT PRIMARY KEY,     -- docker.io/library/busybox@sha256:...
     image_id  TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE
@@ -159,6 +170,27 @@ def _initialise(conn: sqlite3.Connection) -> None:
             if statement.strip():
                 conn.execute(statement)
         conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+
+def append_events(conn: sqlite3.Connection, events) -> None:
+    """Append (type, action, actor ID, attributes) events to the event log: inside the caller's
+    transaction when one is open (a change and its event commit together, and `run` pays no extra
+    commit), else in a transaction of their own. Here rather than in events.py, which is for the
+    readers: every command that changes something writes, and this costs no import."""
+    if not events:
+        return
+    if not conn.in_transaction:
+        with transaction(conn):
+            append_events(conn, events)
+        return
+    import json
+    import time
+    seq = 0
+    for kind, action, actor, attributes in events:
+        seq = conn.execute("INSERT INTO events(time_ns, type, action, actor, attributes) VALUES (?,?,?,?,?)",
+                           (time.time_ns(), kind, action, actor, json.dumps(attributes))).lastrowid
+    if seq % _TRIM_EVERY < len(events):
+        conn.execute("DELETE FROM events WHERE seq <= ?", (seq - EVENTS_KEPT,))
 
 
 class transaction:

@@ -45,6 +45,12 @@ class Store:
         return PodStore(self)
 
     @cached_property
+    def events(self):
+        """The event log (`berth events`, GET /events)."""
+        from berth.store.events import EventLog
+        return EventLog(self)
+
+    @cached_property
     def build_cache(self):
         from berth.store.buildcache import BuildCacheStore
         return BuildCacheStore(self)

@@ -63,8 +63,21 @@ class RegistryClientService:
                 image = pull(self.store, self.session(mirror, tls_verify), ref, chosen, progress)
             except RegistryClientError:
                 continue  # unreachable, or it lacks the image: next mirror, then the registry
-            return image
-        return pull(self.store, self.session(ref.registry, tls_verify, credentials), ref, chosen, progress)
+            break
+        else:
+            image = pull(self.store, self.session(ref.registry, tls_verify, credentials), ref, chosen, progress)
+        self._log(image, "pull", ref)
+        return image
+
+    def _log(self, image, action: str, ref: Reference) -> None:
+        """pull and push as docker logs them: by the reference, named by its repository."""
+        labels = {}
+        if image is not None:
+            try:
+                labels = self.store.images.config(image).config.get("Labels") or {}
+            except (OSError, LookupError, BerthError):
+                pass
+        self.store.events.append(("image", action, ref.familiar, {**labels, "name": ref.familiar_name}))
 
     def pull_all_tags(self, text: str, platform: str | None = None, tls_verify: bool = True, progress=None):
         """Pull every tag of a repository; returns [(tag, Image)]."""
@@ -84,7 +97,9 @@ class RegistryClientService:
         ref = Reference.parse(destination or text)
         if ref.digest is not None:
             raise InvalidReference(f"cannot push to a digest reference: {ref.familiar}")
-        return push(self.store, self.session(ref.registry, tls_verify, credentials), image, ref, report)
+        digest = push(self.store, self.session(ref.registry, tls_verify, credentials), image, ref, report)
+        self._log(image, "push", ref)
+        return digest
 
     def describe(self, text: str, tls_verify: bool = True, credentials: tuple[str, str] | None = None):
         """What the registry holds under a reference, without pulling: (descriptor of the manifest or
