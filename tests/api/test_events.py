@@ -1,34 +1,25 @@
 """GET /events: one log for the CLI and the API. A container that `berth run` starts shows in `docker events`
 against `berth system service`, and one that `docker run` starts through the API shows in `berth events`."""
 import json
-import os
 import time
 import urllib.parse
 
 import pytest
 
-from api_helpers import DOCKER_CLIS, Service, UnixConnection
+from api_helpers import DOCKER_CLIS, UnixHTTPConnection
 from event_lines import EventLines, actions, of_container
 from helpers import BERTH
 
-BUSYBOX_TAR = "/var/tmp/berth-peers/busybox.tar"
-
-
 @pytest.fixture
-def service(berth):
-    """The API server over a store holding /var/tmp/berth-peers/busybox.tar as busybox."""
-    if not os.path.exists(BUSYBOX_TAR):
-        pytest.skip(f"{BUSYBOX_TAR} is missing (../shared/peers/setup --fixtures)")
+def service(api):
+    """The API server over a store holding busybox."""
     if not DOCKER_CLIS:
         pytest.skip("no docker CLI")
-    berth.run("import", BUSYBOX_TAR, "busybox")
-    s = Service(berth).start()
-    yield s
-    s.stop()
+    return api
 
 
 def _docker_events(service, *args, cli=DOCKER_CLIS[0] if DOCKER_CLIS else "docker") -> EventLines:
-    return EventLines([cli, "events", "--format", "{{json .}}", *args], env=service.env)
+    return EventLines([cli, "events", "--format", "{{json .}}", *args], env=service.env())
 
 
 @pytest.mark.parametrize("cli", DOCKER_CLIS)
@@ -95,7 +86,7 @@ def test_since_and_until_replay_a_window_and_filters_narrow_it(service):
 
 
 def _get(service, path: str, timeout: float = 30) -> tuple[int, str, bytes]:
-    conn = UnixConnection(service.socket, timeout)
+    conn = UnixHTTPConnection(service.socket, timeout)
     try:
         conn.request("GET", path)
         response = conn.getresponse()
