@@ -7,8 +7,11 @@ as IMAGE into a berth store (served by `berth system service` on a private socke
 machine's dockerd. Then, interleaved (the order rotates every round), WARMUP untimed rounds and RUNS
 timed ones, each through `docker -H unix://SOCKET`:
   run: `docker run --rm IMAGE true` (create, attach, wait, start, output, removal);
-  ps:  `docker ps -a` with 100 containers in the engine (created, not started; made untimed).
-Medians go into BENCHMARKS.md (SECTION). Goals: run ≤ 0.6× docker, ps ≤ 1.0×.
+  ps:  `docker ps -a` with 100 containers in the engine (created, not started; made untimed);
+  compose: `docker compose up -d` + `down -v` of tests/api/compose/three-services.yaml (a volume, a
+       network, three services, depends_on completed and healthy), with the compose plugin that
+       scripts/install-compose builds (COMPOSE_WARMUP + COMPOSE_RUNS rounds).
+Medians go into BENCHMARKS.md (SECTION). Goals: run ≤ 0.6× docker, ps ≤ 1.0×, compose ≤ 0.7×.
 """
 from __future__ import annotations
 
@@ -26,8 +29,13 @@ CACHE = Path(os.environ.get("BERTH_BENCH_CACHE", "/var/tmp/berth-bench"))
 TAR = Path("/var/tmp/berth-peers/busybox.tar")
 IMAGE = "localhost/berth-bench/busybox:latest"
 SECTION = "## Docker Engine API (docker CLI against berth system service and dockerd)"
-GOALS = {"run": 0.6, "ps": 1.0}
+GOALS = {"run": 0.6, "ps": 1.0, "compose": 0.7}
 WARMUP, RUNS, CROWD = 3, 15, 100
+COMPOSE_WARMUP, COMPOSE_RUNS = 1, 5
+REPO = Path(__file__).resolve().parent.parent
+COMPOSE_FILE = REPO / "tests" / "api" / "compose" / "three-services.yaml"
+PLUGIN = REPO / ".venv" / "libexec" / "docker" / "cli-plugins" / "docker-compose"
+DOCKER_CONFIG = CACHE / "docker-config"  # holds only the compose plugin
 os.environ.pop("PYTHONDONTWRITEBYTECODE", None)  # berth as installed: its bytecode cached
 os.environ["PYTHONPYCACHEPREFIX"] = str(CACHE / "pycache")
 STORE = CACHE / "api-store"
@@ -44,7 +52,7 @@ def sh(cmd, check=True) -> subprocess.CompletedProcess:
 
 
 def docker(host: str, *args) -> list[str]:
-    return ["docker", "-H", host, *args]
+    return ["docker", "--config", str(DOCKER_CONFIG), "-H", host, *args]
 
 
 def timed(cmd) -> float:
@@ -76,7 +84,12 @@ def main() -> int:
     server = subprocess.Popen([*berth_cmd(), "--root", str(STORE), "system", "service", "--socket", f"unix://{SOCKET}"],
                               stderr=subprocess.DEVNULL)
     hosts = {"berth": f"unix://{SOCKET}", "docker": DOCKERD}
-    times = {(kind, e): [] for kind in ("run", "ps") for e in hosts}
+    kinds = ("run", "ps", "compose") if PLUGIN.exists() else ("run", "ps")
+    (DOCKER_CONFIG / "cli-plugins").mkdir(parents=True, exist_ok=True)
+    if PLUGIN.exists() and not (DOCKER_CONFIG / "cli-plugins" / "docker-compose").exists():
+        (DOCKER_CONFIG / "cli-plugins" / "docker-compose").symlink_to(PLUGIN)
+    os.environ["IMAGE"] = IMAGE  # the compose file's image
+    times = {(kind, e): [] for kind in kinds for e in hosts}
     try:
         for _ in range(100):
             if subprocess.run(docker(hosts["berth"], "version"), capture_output=True).returncode == 0:
@@ -98,6 +111,19 @@ def main() -> int:
                 took = timed(docker(host, "ps", "-a"))
                 if i >= WARMUP:
                     times[("ps", name)].append(took)
+        for host in hosts.values():
+            crowd(host, make=False)
+        for i in range(COMPOSE_WARMUP + COMPOSE_RUNS if "compose" in kinds else 0):
+            order = list(hosts.items())[i % 2:] + list(hosts.items())[:i % 2]
+            for name, host in order:
+                project = docker(host, "compose", "-p", "benchapi", "-f", COMPOSE_FILE)
+                start = time.perf_counter()
+                sh([*project, "up", "-d"])
+                sh([*project, "down", "-v"])
+                if i >= COMPOSE_WARMUP:
+                    times[("compose", name)].append(time.perf_counter() - start)
+            print(f"  compose round {i + 1}: " + ", ".join(f"{k[1]} {v[-1] * 1000:.0f} ms" for k, v in times.items()
+                                                          if v and k[0] == "compose"), flush=True)
     finally:
         for host in hosts.values():
             crowd(host, make=False)
@@ -112,10 +138,14 @@ def main() -> int:
              f"{os.getloadavg()[0]:.1f} at the end",
              f"- method: `bench/run api` (bench/api.py); the same docker CLI against each engine's socket; {WARMUP} "
              f"warm-ups then {RUNS} timed rounds, interleaved; the same busybox rootfs imported into each; "
-             f"`ps -a` with {CROWD} created containers",
+             f"`ps -a` with {CROWD} created containers; compose: {COMPOSE_WARMUP} warm-up and {COMPOSE_RUNS} timed "
+             "rounds of up -d + down -v (docker compose v5.6.0 as a CLI plugin, the same for both)",
              "", "| operation | berth median (ms) | dockerd median (ms) | berth / dockerd | goal |",
              "| --- | ---: | ---: | ---: | ---: |"]
-    for kind, label in (("run", f"`docker run --rm {IMAGE} true`"), ("ps", f"`docker ps -a` ({CROWD} containers)")):
+    labels = {"run": f"`docker run --rm {IMAGE} true`", "ps": f"`docker ps -a` ({CROWD} containers)",
+              "compose": "`docker compose up -d` + `down -v`, three services with a healthcheck"}
+    for kind in kinds:
+        label = labels[kind]
         b, d = med[(kind, "berth")], med[(kind, "docker")]
         verdict = "met" if b / d <= GOALS[kind] else "NOT met"
         lines.append(f"| {label} | {b:.0f} | {d:.0f} | {b / d:.2f} | ≤ {GOALS[kind]} ({verdict}) |")
