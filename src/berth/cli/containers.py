@@ -62,6 +62,15 @@ def _create_options(f):
         option("--rm", "auto_remove", is_flag=True, help="Automatically remove the container when it exits."),
         option("-l", "--label", "labels", multiple=True, help="Set meta data on a container."),
         option("--runtime", help="OCI runtime: runc, crun or a path (default: detected)."),
+        option("--health-cmd", help="Command to run to check health."),
+        option("--health-interval", help="Time between running the check (ms|s|m|h) (default 0s)."),
+        option("--health-retries", help="Consecutive failures needed to report unhealthy."),
+        option("--health-start-interval",
+               help="Time between running the check during the start period (ms|s|m|h) (default 0s)."),
+        option("--health-start-period", help="Start period for the container to initialize before starting "
+                                             "health-retries countdown (ms|s|m|h) (default 0s)."),
+        option("--health-timeout", help="Maximum time to allow one check to run (ms|s|m|h) (default 0s)."),
+        option("--no-healthcheck", is_flag=True, help="Disable any container-specified HEALTHCHECK."),
     ]
     for d in reversed(decorators):
         f = d(f)
@@ -81,7 +90,10 @@ def _create(engine, image, command, o):
         dns_options=list(o["dns_option"]), add_hosts=o["add_hosts"], domainname=o["domainname"], pod=o["pod"],
         cap_add=o["cap_add"], cap_drop=o["cap_drop"],
         privileged=o["privileged"], security_opt=o["security_opt"], stop_signal=o["stop_signal"], init=o["init"],
-        runtime=o["runtime"]))
+        runtime=o["runtime"], health_cmd=o["health_cmd"], health_interval=o["health_interval"],
+        health_timeout=o["health_timeout"], health_start_period=o["health_start_period"],
+        health_start_interval=o["health_start_interval"], health_retries=o["health_retries"],
+        no_healthcheck=o["no_healthcheck"]))
 
 
 @command("create", interspersed=False)

@@ -13,7 +13,7 @@ import time
 from contextlib import contextmanager
 from functools import cached_property
 
-from berth.container import options as opts
+from berth.container import health, options as opts
 from berth.container.names import random_name
 from berth.errors import BerthError, Conflict, ExecFailed
 from berth.runtime import monitor, rootfs, spec
@@ -265,6 +265,8 @@ class ContainerService:
         no_new_privs, seccomp_setting = opts.parse_security_opts(spec.security_opt, spec.privileged)
         stop_sig = spec.stop_signal or ic.get("StopSignal") or "SIGTERM"
         opts.parse_signal(stop_sig)
+        health.validate(spec.healthcheck)
+        healthcheck = health.merge(ic.get("Healthcheck"), spec.healthcheck)
         rt = self.runtime(spec.runtime)
         if spec.init and not os.path.exists(INIT_BINARY):
             raise BerthError(f"--init needs {INIT_BINARY} (apt-get install catatonit)")
@@ -288,6 +290,8 @@ class ContainerService:
             "stop_timeout": DEFAULT_STOP_TIMEOUT if spec.stop_timeout is None else spec.stop_timeout,
             "init": spec.init, "auto_remove": spec.auto_remove,
             "labels": {**(ic.get("Labels") or {}), **spec.labels},
+            # docker's HealthConfig, and the image's SHELL that a CMD-SHELL check runs with
+            "healthcheck": healthcheck, "shell": list(ic.get("Shell") or []) or None,
             "runtime": rt.name if spec.runtime in (None, "", "auto", "runc", "crun") else spec.runtime,
         }
 

@@ -74,6 +74,7 @@ def inspect(service, c) -> dict:
             "Entrypoint": recorded_entrypoint(cfg) or None, "Labels": cfg["labels"],
             "StopSignal": cfg["stop_signal"], "StopTimeout": cfg["stop_timeout"],
             "Volumes": {m["target"]: {} for m in cfg["mounts"] if m["type"] == "volume"} or None,
+            **({"Healthcheck": cfg["healthcheck"]} if cfg.get("healthcheck") is not None else {}),
         },
         "NetworkSettings": _network_settings(cfg, service.network_settings(c), service.network_endpoints(c)),
     }
