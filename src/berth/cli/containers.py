@@ -279,7 +279,8 @@ def rm_cmd(engine, force, volumes, names):
 @command("ps")
 @option("-a", "--all", "show_all", is_flag=True, help="Show all containers (default shows just running).")
 @option("-f", "--filter", "filters", multiple=True,
-        help="Filter output based on conditions provided (status, name, id, label, ancestor, exited, volume).")
+        help="Filter output based on conditions provided (status, name, id, label, ancestor, exited, volume, "
+             "health).")
 @option("-n", "--last", type=int, default=-1, help="Show n last created containers (includes all states).")
 @option("-l", "--latest", is_flag=True, help="Show the latest created container (includes all states).")
 @option("-q", "--quiet", is_flag=True, help="Only display container IDs.")
@@ -299,7 +300,8 @@ def ps_cmd(engine, show_all, filters, last, latest, quiet, no_trunc, fmt):
             cmd = cmd[:19] + "…"
         rows.append({"ID": c.id if no_trunc else c.short_id, "Image": c.config["image"], "Command": f'"{cmd}"',
                      "CreatedAt": time.strftime("%Y-%m-%d %H:%M:%S +0000 UTC", time.gmtime(c.created)),
-                     "RunningFor": human_duration(now - c.created) + " ago", "Status": container_status(c.state, now),
+                     "RunningFor": human_duration(now - c.created) + " ago",
+                     "Status": container_status(c.state, now, engine.containers.health_status(c)),
                      "State": c.status, "Ports": "", "Names": c.name,
                      "Labels": ",".join(f"{k}={v}" for k, v in c.config["labels"].items())})
     if quiet:
@@ -471,6 +473,15 @@ def _print_inspect(docs, fmt):
 def cleanup_cmd(engine, name):
     """Called by the container monitor when a container exits."""
     engine.containers.cleanup(name)
+
+
+@container.command("healthcheck", hidden=True)
+@argument("name")
+@argument("pid")
+def healthcheck_cmd(engine, name, pid):
+    """Started by `start` for a container with a health check: runs the checks of the run whose
+    first process is PID, until that run ends."""
+    engine.containers.watch_health(name, int(pid))
 
 
 @container.command("prune")

@@ -63,7 +63,7 @@ class ContainerService:
         keep, wants_all = (None, False)
         if filters:
             from berth.container.filters import container_filter
-            keep, wants_all = container_filter(filters, self.images)
+            keep, wants_all = container_filter(filters, self.images, self.health_status)
         out = []
         for c in self.records.list():
             try:
@@ -447,7 +447,43 @@ class ContainerService:
         self.records.update_state(c.id, status="running", pid=pid, monitor_pid=monitor_pid, exit_code=0,
                                   oom_killed=0, started_at=time.time(), finished_at=None, stopped_by_user=0,
                                   error="")
+        self._start_health_checks(c, pid)
         return sock
+
+    def _start_health_checks(self, c: Container, pid: int) -> None:
+        """A run of a container with a health check starts as `starting` (the Log of earlier runs
+        kept), with a checker of its own that ends with the run (container.healthcheck)."""
+        if health.probe_command(c.config.get("healthcheck"), c.config.get("shell")) is None:
+            return
+        bundle = self.records.dir(c.id)
+        health.write(bundle, health.fresh(health.read(bundle)))
+        from berth.runtime.process import start_detached
+        try:
+            start_detached([sys.executable, "-m", "berth", "--root", self.store.root, "container",
+                            "healthcheck", c.id, str(pid)])
+        except OSError as e:  # the container runs; only its checks are missing, and inspect says why
+            now = time.time()
+            result = {"Start": now, "End": now, "ExitCode": -1, "Output": f"cannot start the health checker: {e}"}
+            state = health.apply(health.fresh(health.read(bundle)), result,
+                                 health.Settings(c.config["healthcheck"]), now)
+            health.write(bundle, state)
+
+    def health_state(self, c: Container) -> dict | None:
+        """docker's State.Health of a container with a health check that has run (None: none)."""
+        if health.probe_command(c.config.get("healthcheck"), c.config.get("shell")) is None:
+            return None
+        return health.shown(health.read(self.records.dir(c.id)), c.status == "running")
+
+    def health_status(self, c: Container) -> str:
+        """starting, healthy, unhealthy, or none (`ps --filter health=`)."""
+        state = self.health_state(c)
+        return state["Status"] if state else "none"
+
+    def watch_health(self, text: str, pid: int) -> None:
+        """The checker of the run whose first process is `pid` (started by start): runs its health
+        checks until that run ends."""
+        from berth.container.healthcheck import Checker
+        Checker(self, self.records.find(text).id, pid).run()
 
     def _running(self, text: str) -> Container:
         other = self.get(text)
@@ -601,6 +637,11 @@ class ContainerService:
             raise Conflict(f"container {c.name} is not running")
         self.runtime(c.config.get("runtime")).pause(c.id)
         self.records.update_state(c.id, status="paused")
+        with self.records.lock(c.id):  # as dockerd: the checks stop, and it is unhealthy until one passes
+            bundle = self.records.dir(c.id)
+            state = health.read(bundle)
+            if state is not None and state["Status"] != "unhealthy":
+                health.write(bundle, {**state, "Status": "unhealthy"})
 
     def unpause(self, text: str) -> None:
         c = self.get(text)
@@ -800,9 +841,12 @@ class ContainerService:
         return prepared.finish(code)
 
     def exec_command(self, text: str, command: list[str], *, tty: bool = False, user: str | None = None,
-                     workdir: str | None = None, env: list[str] = (), detach: bool = False) -> "ExecCommand":
+                     workdir: str | None = None, env: list[str] = (), detach: bool = False,
+                     scratch: str | None = None, pid_file: str | None = None) -> "ExecCommand":
         """The runtime command line that runs `command` in the running container, for a front end to
-        start with the stdio it has (a terminal, pipes, a pty); its finish() gives the exit code."""
+        start with the stdio it has (a terminal, pipes, a pty); its finish() gives the exit code.
+        `scratch`: the directory for the runtime's files (default: the container's); `pid_file`:
+        where the runtime writes the process's host pid once it started."""
         c = self.get(text)
         if c.status != "running":
             raise Conflict(f"container {c.name} is not running")
@@ -812,6 +856,8 @@ class ContainerService:
         args = [rt.path, *rt.base_args(), "exec"]
         if detach:
             args.append("--detach")
+        if pid_file:
+            args += ["--pid-file", pid_file]
         env_list = opts.parse_env(list(env), dict(os.environ))
         process_file = None
         if user:
@@ -829,7 +875,7 @@ class ContainerService:
                            user={"uid": uid, "gid": gid, "additionalGids": groups})
             if workdir:
                 process["cwd"] = workdir
-            process_file = os.path.join(bundle, f"exec-{token}.json")
+            process_file = os.path.join(scratch or bundle, f"exec-{token}.json")
             with open(process_file, "w") as f:
                 json.dump(process, f)
             args += ["--process", process_file, c.id]
@@ -843,7 +889,7 @@ class ContainerService:
             args += [c.id, *command]
         # the runtime's own errors go to a log as well, so that "cannot run this" is told apart from the
         # command's own exit status 255 and reported as docker does (126/127)
-        log = os.path.join(bundle, f"exec-{token}.log")
+        log = os.path.join(scratch or bundle, f"exec-{token}.log")
         args[1:1] = ["--log", log, "--log-format", "json"]
         return ExecCommand(args, log, process_file)
 
