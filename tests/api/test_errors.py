@@ -42,6 +42,7 @@ def test_unknown_routes_and_ids(api):
     (json.dumps({"Image": "busybox", "HostConfig": {"PortBindings": {"80/tcp": [{"HostPort": "99999"}]}}}).encode(),
      "port"),
     (json.dumps({"Image": "busybox", "HostConfig": {"RestartPolicy": {"Name": "sometimes"}}}).encode(), "restart"),
+    (json.dumps({"Image": "busybox", "Healthcheck": {"Interval": "30s"}}).encode(), "Healthcheck.Interval"),
 ])
 def test_bad_create_bodies_are_400_and_create_nothing(api, body, says):
     before = api.json("GET", "/containers/json?all=1")
