@@ -206,7 +206,10 @@ class Checker:
                 return False
             bundle = self.records.dir(self.cid)
             state = health.apply(health.read(bundle) or health.fresh(None), result, self.settings, self.started_at)
-            health.write(bundle, state)
+            try:
+                health.write(bundle, state)
+            except OSError:  # (a full disk): the checks go on, and the next result is written whole
+                return True
             self.status = state["Status"]
         return True
 

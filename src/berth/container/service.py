@@ -455,18 +455,22 @@ class ContainerService:
         kept), with a checker of its own that ends with the run (container.healthcheck)."""
         if health.probe_command(c.config.get("healthcheck"), c.config.get("shell")) is None:
             return
-        bundle = self.records.dir(c.id)
-        health.write(bundle, health.fresh(health.read(bundle)))
+        # the container runs whatever happens here: a failure leaves only its checks missing (and
+        # says so in the Log when it can)
         from berth.runtime.process import start_detached
+        bundle = self.records.dir(c.id)
+        state = health.fresh(health.read(bundle))
         try:
             start_detached([sys.executable, "-m", "berth", "--root", self.store.root, "container",
                             "healthcheck", c.id, str(pid)])
-        except OSError as e:  # the container runs; only its checks are missing, and inspect says why
+        except OSError as e:
             now = time.time()
             result = {"Start": now, "End": now, "ExitCode": -1, "Output": f"cannot start the health checker: {e}"}
-            state = health.apply(health.fresh(health.read(bundle)), result,
-                                 health.Settings(c.config["healthcheck"]), now)
+            health.apply(state, result, health.Settings(c.config["healthcheck"]), now)
+        try:  # before the checker's first result: it waits for the lock held here
             health.write(bundle, state)
+        except OSError:
+            pass
 
     def health_state(self, c: Container) -> dict | None:
         """docker's State.Health of a container with a health check that has run (None: none)."""
