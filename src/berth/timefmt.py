@@ -110,10 +110,14 @@ def human_duration(seconds: float) -> str:
     return f"{hours // 24 // 365} years"
 
 
-def container_status(st: dict, now: float) -> str:
-    """The STATUS column: Up 5 minutes, Exited (0) 3 seconds ago, Created."""
+def container_status(st: dict, now: float, health: str | None = None) -> str:
+    """The STATUS column: Up 5 minutes, Up 5 minutes (healthy), Exited (0) 3 seconds ago, Created.
+    `health`: a running container's health status (None or "none": it has no health checks)."""
     if st["status"] == "running":
-        return "Up " + human_duration(now - (st["started_at"] or now))
+        up = "Up " + human_duration(now - (st["started_at"] or now))
+        if health and health != "none":
+            return f"{up} (health: starting)" if health == "starting" else f"{up} ({health})"
+        return up
     if st["status"] == "paused":
         return "Up " + human_duration(now - (st["started_at"] or now)) + " (Paused)"
     if st["status"] == "restarting":

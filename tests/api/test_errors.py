@@ -43,6 +43,7 @@ def test_unknown_routes_and_ids(api):
      "port"),
     (json.dumps({"Image": "busybox", "Cmd": ["true"], "HostConfig": {"RestartPolicy": {"Name": "sometimes"}}}).encode(), "restart"),
     (json.dumps({"Image": "busybox"}).encode(), "no command specified"),  # this busybox has no CMD
+    (json.dumps({"Image": "busybox", "Cmd": ["true"], "Healthcheck": {"Interval": "30s"}}).encode(), "Healthcheck.Interval"),
 ])
 def test_bad_create_bodies_are_400_and_create_nothing(api, body, says):
     before = api.json("GET", "/containers/json?all=1")

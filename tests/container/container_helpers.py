@@ -104,6 +104,11 @@ def berth_pids(root: str) -> list[int]:
     return _procs(str(root), match)
 
 
+def checker_pids(root: str) -> list[int]:
+    """Health checker processes (`berth container healthcheck ID PID`) of this store's containers."""
+    return [pid for pid in berth_pids(root) if _cmdline(pid)[5:7] == ["container", "healthcheck"]]
+
+
 def monitor_pids(root: str) -> list[int]:
     """Monitor processes of this store's containers."""
     def match(args, root):
@@ -143,8 +148,9 @@ def teardown(berth) -> list[str]:
     root = berth.root
     if not os.path.isdir(root):
         return problems
+    checkers = set(checker_pids(root))  # they must end with their containers: looked for below
     for pid in berth_pids(root):  # a test's own strays (logs -f, attached runs); not a monitor's cleanup
-        if "cleanup" in _cmdline(pid):
+        if "cleanup" in _cmdline(pid) or pid in checkers:
             continue
         try:
             os.kill(pid, signal.SIGKILL)
@@ -180,6 +186,14 @@ def teardown(berth) -> list[str]:
         time.sleep(0.05)
     for pid in monitor_pids(root):
         problems.append(f"monitor {pid} still running 10 s after rm -f")
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    while checker_pids(root) and time.monotonic() < deadline + 5:
+        time.sleep(0.05)
+    for pid in checker_pids(root):
+        problems.append(f"health checker {pid} ({' '.join(_cmdline(pid)[5:8])}) still running after rm -f")
         try:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:

@@ -62,6 +62,15 @@ def _create_options(f):
         option("--rm", "auto_remove", is_flag=True, help="Automatically remove the container when it exits."),
         option("-l", "--label", "labels", multiple=True, help="Set meta data on a container."),
         option("--runtime", help="OCI runtime: runc, crun or a path (default: detected)."),
+        option("--health-cmd", help="Command to run to check health."),
+        option("--health-interval", help="Time between running the check (ms|s|m|h) (default 0s)."),
+        option("--health-retries", help="Consecutive failures needed to report unhealthy."),
+        option("--health-start-interval",
+               help="Time between running the check during the start period (ms|s|m|h) (default 0s)."),
+        option("--health-start-period", help="Start period for the container to initialize before starting "
+                                             "health-retries countdown (ms|s|m|h) (default 0s)."),
+        option("--health-timeout", help="Maximum time to allow one check to run (ms|s|m|h) (default 0s)."),
+        option("--no-healthcheck", is_flag=True, help="Disable any container-specified HEALTHCHECK."),
     ]
     for d in reversed(decorators):
         f = d(f)
@@ -81,7 +90,10 @@ def _create(engine, image, command, o):
         dns_options=list(o["dns_option"]), add_hosts=o["add_hosts"], domainname=o["domainname"], pod=o["pod"],
         cap_add=o["cap_add"], cap_drop=o["cap_drop"],
         privileged=o["privileged"], security_opt=o["security_opt"], stop_signal=o["stop_signal"], init=o["init"],
-        runtime=o["runtime"]))
+        runtime=o["runtime"], health_cmd=o["health_cmd"], health_interval=o["health_interval"],
+        health_timeout=o["health_timeout"], health_start_period=o["health_start_period"],
+        health_start_interval=o["health_start_interval"], health_retries=o["health_retries"],
+        no_healthcheck=o["no_healthcheck"]))
 
 
 @command("create", interspersed=False)
@@ -267,7 +279,8 @@ def rm_cmd(engine, force, volumes, names):
 @command("ps")
 @option("-a", "--all", "show_all", is_flag=True, help="Show all containers (default shows just running).")
 @option("-f", "--filter", "filters", multiple=True,
-        help="Filter output based on conditions provided (status, name, id, label, ancestor, exited, volume).")
+        help="Filter output based on conditions provided (status, name, id, label, ancestor, exited, volume, "
+             "health).")
 @option("-n", "--last", type=int, default=-1, help="Show n last created containers (includes all states).")
 @option("-l", "--latest", is_flag=True, help="Show the latest created container (includes all states).")
 @option("-q", "--quiet", is_flag=True, help="Only display container IDs.")
@@ -287,7 +300,8 @@ def ps_cmd(engine, show_all, filters, last, latest, quiet, no_trunc, fmt):
             cmd = cmd[:19] + "…"
         rows.append({"ID": c.id if no_trunc else c.short_id, "Image": c.config["image"], "Command": f'"{cmd}"',
                      "CreatedAt": time.strftime("%Y-%m-%d %H:%M:%S +0000 UTC", time.gmtime(c.created)),
-                     "RunningFor": human_duration(now - c.created) + " ago", "Status": container_status(c.state, now),
+                     "RunningFor": human_duration(now - c.created) + " ago",
+                     "Status": container_status(c.state, now, engine.containers.health_status(c)),
                      "State": c.status, "Ports": output.ports_text(c.config.get("ports", [])) if c.status == "running" else "",
                      "Names": c.name,
                      "Labels": ",".join(f"{k}={v}" for k, v in c.config["labels"].items())})
@@ -479,6 +493,15 @@ def _print_inspect(docs, fmt):
 def cleanup_cmd(engine, name):
     """Called by the container monitor when a container exits."""
     engine.containers.cleanup(name)
+
+
+@container.command("healthcheck", hidden=True)
+@argument("name")
+@argument("pid")
+def healthcheck_cmd(engine, name, pid):
+    """Started by `start` for a container with a health check: runs the checks of the run whose
+    first process is PID, until that run ends."""
+    engine.containers.watch_health(name, int(pid))
 
 
 @container.command("prune")

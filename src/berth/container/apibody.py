@@ -1,7 +1,7 @@
 """docker's POST /containers/create body -> ContainerSpec, with dockerd's checks of types and values
 (the API server's counterpart of spec.from_flags).
 
-Fields berth has no use for on this host (Healthcheck, Isolation, ...) are accepted and ignored, as
+Fields berth has no use for on this host (Isolation, ...) are accepted and ignored, as
 dockerd ignores fields it does not know; a field of the wrong type is a 400 naming it."""
 from __future__ import annotations
 
@@ -65,7 +65,21 @@ def from_body(doc: dict, name: str | None) -> ContainerSpec:
             stop_signal=_typed(doc, "StopSignal", str) or None, stop_timeout=_typed(doc, "StopTimeout", int),
             init=bool(_typed(host, "Init", bool, False, hc)),
             auto_remove=bool(_typed(host, "AutoRemove", bool, False, hc)),
-            labels=_labels(doc), runtime=_typed(host, "Runtime", str) or None)
+            labels=_labels(doc), runtime=_typed(host, "Runtime", str) or None, healthcheck=_healthcheck(doc))
+
+
+def _healthcheck(doc: dict) -> dict | None:
+    """Healthcheck: docker's HealthConfig (Test, durations in nanoseconds, Retries), its types checked
+    here and its values by the engine; null or absent: the image's."""
+    check = _typed(doc, "Healthcheck", dict)
+    if check is None:
+        return None
+    where = "Healthcheck."
+    test = check.get("Test")
+    out = {"Test": [test] if isinstance(test, str) else _strings(check, "Test", where)}
+    for field in ("Interval", "Timeout", "StartPeriod", "StartInterval", "Retries"):
+        out[field] = _typed(check, field, int, 0, where)
+    return out
 
 
 def _labels(doc: dict) -> dict:

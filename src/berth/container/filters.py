@@ -5,18 +5,23 @@ from berth.errors import InvalidArgument
 from berth.filters import Filters
 
 STATES = ("created", "restarting", "running", "removing", "paused", "exited", "dead")
-CONTAINER_KEYS = ("status", "name", "id", "label", "ancestor", "exited", "volume")
+CONTAINER_KEYS = ("status", "name", "id", "label", "ancestor", "exited", "volume", "health")
+HEALTH = ("starting", "healthy", "unhealthy", "none")
 VOLUME_KEYS = ("name", "dangling", "label", "driver")
 
 
-def container_filter(given: dict, images):
+def container_filter(given: dict, images, health_status=None):
     """(a test for a container, whether stopped ones are listed too). name and id are searched in the
     name and the full ID; ancestor is an image or any image made from it; volume is a volume's name,
-    a bind's host path or where it is mounted."""
+    a bind's host path or where it is mounted; health is `health_status(c)` (starting, healthy,
+    unhealthy, or none for a container without checks)."""
     f = Filters(given, CONTAINER_KEYS)
     for value in f.values("status"):
         if value not in STATES:
             raise InvalidArgument(f"invalid filter 'status={value}'")
+    for value in f.values("health"):
+        if value not in HEALTH:
+            raise InvalidArgument(f"Unrecognized filter value for health: {value}")
     codes = set()
     for value in f.values("exited"):
         try:
@@ -50,6 +55,8 @@ def container_filter(given: dict, images):
         volumes = f.values("volume")
         if volumes and not any(m["target"] in volumes or (m["source"] and m["source"] in volumes)
                                for m in c.config["mounts"]):
+            return False
+        if "health" in f and health_status(c) not in f.values("health"):
             return False
         return "ancestor" not in f or descends(c)
     return keep, "status" in f

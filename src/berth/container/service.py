@@ -13,7 +13,7 @@ import time
 from contextlib import contextmanager
 from functools import cached_property
 
-from berth.container import options as opts
+from berth.container import health, options as opts
 from berth.container.names import random_name
 from berth.errors import BerthError, Conflict, ExecFailed, InvalidArgument
 from berth.runtime import monitor, rootfs, spec
@@ -67,7 +67,7 @@ class ContainerService:
         keep, wants_all = (None, False)
         if filters:
             from berth.container.filters import container_filter
-            keep, wants_all = container_filter(filters, self.images)
+            keep, wants_all = container_filter(filters, self.images, self.health_status)
         out = []
         for c in self.records.list():
             try:
@@ -274,6 +274,8 @@ class ContainerService:
         no_new_privs, seccomp_setting = opts.parse_security_opts(spec.security_opt, spec.privileged)
         stop_sig = spec.stop_signal or ic.get("StopSignal") or "SIGTERM"
         opts.parse_signal(stop_sig)
+        health.validate(spec.healthcheck)
+        healthcheck = health.merge(ic.get("Healthcheck"), spec.healthcheck)
         rt = self.runtime(spec.runtime)
         if spec.init and not os.path.exists(INIT_BINARY):
             raise BerthError(f"--init needs {INIT_BINARY} (apt-get install catatonit)")
@@ -297,6 +299,8 @@ class ContainerService:
             "stop_timeout": DEFAULT_STOP_TIMEOUT if spec.stop_timeout is None else spec.stop_timeout,
             "init": spec.init, "auto_remove": spec.auto_remove,
             "labels": {**(ic.get("Labels") or {}), **spec.labels},
+            # docker's HealthConfig, and the image's SHELL that a CMD-SHELL check runs with
+            "healthcheck": healthcheck, "shell": list(ic.get("Shell") or []) or None,
             "runtime": rt.name if spec.runtime in (None, "", "auto", "runc", "crun") else spec.runtime,
         }
 
@@ -456,7 +460,47 @@ class ContainerService:
         self.records.update_state(c.id, events, status="running", pid=pid, monitor_pid=monitor_pid, exit_code=0,
                                   oom_killed=0, started_at=time.time(), finished_at=None, stopped_by_user=0,
                                   error="")
+        self._start_health_checks(c, pid)
         return sock
+
+    def _start_health_checks(self, c: Container, pid: int) -> None:
+        """A run of a container with a health check starts as `starting` (the Log of earlier runs
+        kept), with a checker of its own that ends with the run (container.healthcheck)."""
+        if health.probe_command(c.config.get("healthcheck"), c.config.get("shell")) is None:
+            return
+        # the container runs whatever happens here: a failure leaves only its checks missing (and
+        # says so in the Log when it can)
+        from berth.runtime.process import start_detached
+        bundle = self.records.dir(c.id)
+        state = health.fresh(health.read(bundle))
+        try:
+            start_detached([sys.executable, "-m", "berth", "--root", self.store.root, "container",
+                            "healthcheck", c.id, str(pid)])
+        except OSError as e:
+            now = time.time()
+            result = {"Start": now, "End": now, "ExitCode": -1, "Output": f"cannot start the health checker: {e}"}
+            health.apply(state, result, health.Settings(c.config["healthcheck"]), now)
+        try:  # before the checker's first result: it waits for the lock held here
+            health.write(bundle, state)
+        except OSError:
+            pass
+
+    def health_state(self, c: Container) -> dict | None:
+        """docker's State.Health of a container with a health check that has run (None: none)."""
+        if health.probe_command(c.config.get("healthcheck"), c.config.get("shell")) is None:
+            return None
+        return health.shown(health.read(self.records.dir(c.id)), c.status == "running")
+
+    def health_status(self, c: Container) -> str:
+        """starting, healthy, unhealthy, or none (`ps --filter health=`)."""
+        state = self.health_state(c)
+        return state["Status"] if state else "none"
+
+    def watch_health(self, text: str, pid: int) -> None:
+        """The checker of the run whose first process is `pid` (started by start): runs its health
+        checks until that run ends."""
+        from berth.container.healthcheck import Checker
+        Checker(self, self.records.find(text).id, pid).run()
 
     def _running(self, text: str) -> Container:
         other = self.get(text)
@@ -634,6 +678,11 @@ class ContainerService:
             raise Conflict(f"container {c.name} is not running")
         self.runtime(c.config.get("runtime")).pause(c.id)
         self.records.update_state(c.id, [container_event(c, "pause")], status="paused")
+        with self.records.lock(c.id):  # as dockerd: the checks stop, and it is unhealthy until one passes
+            bundle = self.records.dir(c.id)
+            state = health.read(bundle)
+            if state is not None and state["Status"] != "unhealthy":
+                health.write(bundle, {**state, "Status": "unhealthy"})
 
     def unpause(self, text: str) -> None:
         c = self.get(text)
@@ -873,10 +922,13 @@ class ContainerService:
 
     def exec_command(self, text: str, command: list[str], *, tty: bool = False, user: str | None = None,
                      workdir: str | None = None, env: list[str] = (), detach: bool = False,
-                     exec_id: str | None = None) -> "ExecCommand":
+                     exec_id: str | None = None, scratch: str | None = None,
+                     pid_file: str | None = None) -> "ExecCommand":
         """The runtime command line that runs `command` in the running container, for a front end to
         start with the stdio it has (a terminal, pipes, a pty); its finish() gives the exit code, and
-        exec_finished() logs it too. `exec_id` names it in the events (the API's exec instance)."""
+        exec_finished() logs it too. `exec_id` names it in the events (the API's exec instance);
+        `scratch`: the directory for the runtime's files (default: the container's); `pid_file`:
+        where the runtime writes the process's host pid once it started."""
         c = self.get(text)
         if c.status != "running":
             raise Conflict(f"container {c.name} is not running")
@@ -887,6 +939,8 @@ class ContainerService:
         args = [rt.path, *rt.base_args(), "exec"]
         if detach:
             args.append("--detach")
+        if pid_file:
+            args += ["--pid-file", pid_file]
         env_list = opts.parse_env(list(env), dict(os.environ))
         process_file = None
         if user:
@@ -904,7 +958,7 @@ class ContainerService:
                            user={"uid": uid, "gid": gid, "additionalGids": groups})
             if workdir:
                 process["cwd"] = workdir
-            process_file = os.path.join(bundle, f"exec-{token}.json")
+            process_file = os.path.join(scratch or bundle, f"exec-{token}.json")
             with open(process_file, "w") as f:
                 json.dump(process, f)
             args += ["--process", process_file, c.id]
@@ -918,7 +972,7 @@ class ContainerService:
             args += [c.id, *command]
         # the runtime's own errors go to a log as well, so that "cannot run this" is told apart from the
         # command's own exit status 255 and reported as docker does (126/127)
-        log = os.path.join(bundle, f"exec-{token}.log")
+        log = os.path.join(scratch or bundle, f"exec-{token}.log")
         args[1:1] = ["--log", log, "--log-format", "json"]
         shown = " ".join(command)  # docker's action text names the command
         self._log(container_event(c, f"exec_create: {shown}", execID=exec_id),

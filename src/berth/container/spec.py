@@ -53,6 +53,7 @@ class ContainerSpec(Record):
     auto_remove: bool = False
     labels: dict = {}
     runtime: str = None             # runc | crun | a path; None: detected
+    healthcheck: dict = None        # docker's HealthConfig ({"Test": [...], "Interval": ns, ...}); None: the image's
 
     @property
     def tmpfs(self) -> list:
@@ -65,6 +66,9 @@ def from_flags(image: str, command: list[str] = (), *, entrypoint: str | None = 
                cpus: str | None = None, pids_limit: str | None = None, stop_timeout: str | None = None,
                restart: str = "no", auto_remove: bool = False, labels: list[str] = (), network: list[str] = (),
                network_aliases: list[str] = (), ip: str | None = None, add_hosts: list[str] = (),
+               health_cmd: str | None = None, health_interval: str | None = None, health_timeout: str | None = None,
+               health_start_period: str | None = None, health_start_interval: str | None = None,
+               health_retries: str | None = None, no_healthcheck: bool = False,
                **plain) -> ContainerSpec:
     """A spec from docker's command-line flags, checked as docker's client checks them before it asks
     the engine (FlagError: `create` exits 125 for these). `plain`: the fields that need no parsing."""
@@ -80,6 +84,8 @@ def from_flags(image: str, command: list[str] = (), *, entrypoint: str | None = 
             ports = [p for text in publish for p in parse_publish(text)]
         if auto_remove and (restart or "no").partition(":")[0] not in ("", "no"):
             raise opts.InvalidOption("conflicting options: cannot specify both --restart and --rm")
+        healthcheck = _healthcheck(health_cmd, health_interval, health_timeout, health_start_period,
+                                   health_start_interval, health_retries, no_healthcheck)
         file_env = [e for f in env_files for e in opts.read_env_file(f)]
         user_env = opts.parse_env(file_env + list(env), dict(os.environ))
         mount_specs = ([opts.parse_volume(v) for v in volumes] + [opts.parse_mount(m) for m in mounts]
@@ -94,7 +100,48 @@ def from_flags(image: str, command: list[str] = (), *, entrypoint: str | None = 
             pids_limit=opts.parse_pids_limit(pids_limit) if pids_limit not in (None, "") else None,
             stop_timeout=opts.parse_int(stop_timeout, "stop-timeout") if stop_timeout is not None else None,
             restart=restart, auto_remove=auto_remove, network=mode, networks=networks, extra_hosts=list(add_hosts),
-            labels=dict(label.partition("=")[::2] for label in labels), **plain)
+            labels=dict(label.partition("=")[::2] for label in labels), healthcheck=healthcheck, **plain)
+
+
+def _healthcheck(cmd, interval, timeout, start_period, start_interval, retries, disabled) -> dict | None:
+    """--health-* and --no-healthcheck as docker's client turns them into a HealthConfig: None when
+    none is given (the image's stands), {"Test": ["NONE"]} for --no-healthcheck; a zero value is
+    unset, as in docker."""
+    values = {}
+    for flag, field, text in (("health-interval", "Interval", interval), ("health-timeout", "Timeout", timeout),
+                              ("health-start-period", "StartPeriod", start_period),
+                              ("health-start-interval", "StartInterval", start_interval)):
+        values[field] = _go_duration(text, flag) if text not in (None, "") else 0
+    values["Retries"] = 0
+    if retries not in (None, ""):
+        try:
+            values["Retries"] = int(str(retries).strip())
+        except ValueError:
+            raise opts.InvalidOption(f'invalid argument "{retries}" for "--health-retries" flag: '
+                                     f'strconv.ParseInt: parsing "{retries}": invalid syntax') from None
+    given = bool(cmd) or any(values.values())
+    if disabled:
+        if given:
+            raise opts.InvalidOption("--no-healthcheck conflicts with --health-* options")
+        return {"Test": ["NONE"]}
+    if not given:
+        return None
+    for flag, field in (("health-interval", "Interval"), ("health-timeout", "Timeout"),
+                        ("health-retries", "Retries"), ("health-start-period", "StartPeriod"),
+                        ("health-start-interval", "StartInterval")):
+        if values[field] < 0:
+            raise opts.InvalidOption(f"--{flag} cannot be negative")
+    return {"Test": ["CMD-SHELL", cmd] if cmd else [], **values}
+
+
+def _go_duration(text: str, flag: str) -> int:
+    """A Go duration flag (200ms, 1m30s) in nanoseconds; a bare number has no unit, as in docker."""
+    from berth.dockerfile import parse_go_duration
+    from berth.dockerfile.errors import Problem
+    try:
+        return parse_go_duration(str(text).strip())
+    except Problem as e:
+        raise opts.InvalidOption(f'invalid argument "{text}" for "--{flag}" flag: {e}') from None
 
 
 _BUILTIN_NETWORKS = ("bridge", "host", "none")

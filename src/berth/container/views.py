@@ -39,6 +39,7 @@ def inspect(service, c) -> dict:
             "Pid": st["pid"], "MonitorPid": st["monitor_pid"],  # as podman's ConmonPid
             "ExitCode": st["exit_code"], "Error": st["error"], "StartedAt": iso(st["started_at"]),
             "FinishedAt": iso(st["finished_at"]),
+            **({"Health": h} if (h := service.health_state(c)) else {}),  # as docker: only with checks
         },
         "Image": c.image_id,
         "ResolvConfPath": os.path.join(bundle, "resolv.conf"),
@@ -74,6 +75,7 @@ def inspect(service, c) -> dict:
             "Entrypoint": recorded_entrypoint(cfg) or None, "Labels": cfg["labels"],
             "StopSignal": cfg["stop_signal"], "StopTimeout": cfg["stop_timeout"],
             "Volumes": {m["target"]: {} for m in cfg["mounts"] if m["type"] == "volume"} or None,
+            **({"Healthcheck": cfg["healthcheck"]} if cfg.get("healthcheck") is not None else {}),
         },
         "NetworkSettings": _network_settings(cfg, service.network_settings(c), service.network_endpoints(c)),
     }
@@ -120,7 +122,8 @@ def summary(service, c, now: float) -> dict:
         "Id": c.id, "Names": ["/" + c.name], "Image": cfg["image"], "ImageID": c.image_id,
         "Command": " ".join(list(entry) + list(cfg["cmd"] or [])) or " ".join(cfg["args"]),
         "Created": int(c.created), "Ports": ports, "Labels": cfg["labels"], "State": c.status,
-        "Status": container_status(c.state, now), "HostConfig": {"NetworkMode": cfg["network"]},
+        "Status": container_status(c.state, now, service.health_status(c) if c.status == "running" else None),
+        "HostConfig": {"NetworkMode": cfg["network"]},
         "NetworkSettings": {"Networks": settings["Networks"]},
         "Mounts": [{"Type": m["type"], "Name": m["source"] if m["type"] == "volume" else "",
                     "Source": m["source"] if m["type"] == "bind" else "", "Destination": m["target"],

@@ -42,6 +42,26 @@ def spawn(argv: list[str], *, env: dict | None = None, pass_fds: tuple = (),
     return pid, out_r, err_r
 
 
+def start_detached(argv: list[str]) -> None:
+    """Start argv in a session of its own, stdio on /dev/null, as nobody's child: an intermediate
+    process starts it and exits at once, so that a long-lived caller (the API server) is left no
+    zombie to reap when it ends. The fork copies this interpreter's page tables (about a
+    millisecond); the intermediate only spawns and exits."""
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            os.setsid()
+            null = os.open(os.devnull, os.O_RDWR)
+            os.posix_spawn(argv[0], argv, dict(os.environ),
+                           file_actions=[(os.POSIX_SPAWN_DUP2, null, fd) for fd in (0, 1, 2)])
+            code = 0
+        finally:
+            os._exit(code)
+    if wait(pid) != 0:
+        raise OSError(f"cannot start {argv[0]}")
+
+
 def wait(pid: int) -> int:
     return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
 

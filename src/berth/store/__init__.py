@@ -9,7 +9,8 @@ joins a path to the root. Layout:
     blobs/sha256/<hex>        content: image configs, manifests, original layer blobs kept when needed
     layers/<chainid-hex>/     diff/ (the unpacked layer, overlayfs whiteout format) + tar-split
     containers/<id>/          a container's bundle: config.json, rootfs/ (the overlay mount), upper/,
-                              work/, ctr.log, and the monitor's attach socket, ctl fifo and locks
+                              work/, ctr.log, health.json (its health checks' state), and the
+                              monitor's attach socket, ctl fifo and locks
     exits/<id>                exit codes, written by the monitors
     runtime/                  the OCI runtime's state (runc --root)
     volumes/<name>/           _data/ (the data, or a volume's mount point) and .filled
@@ -17,7 +18,8 @@ joins a path to the root. Layout:
     auth.json                 registry credentials (`login`), 0600
     registries.json           per-registry client settings
     registry/                 the default storage of `registry serve`
-    tmp/                      staging; anything left here by a dead process is removed on open
+    tmp/                      staging (and health-*/: a health checker's probe files); anything left
+                              here by a dead process is removed on open
     locks/                    flock files (store: reference changes; ctr-<id>; wait-<id>: a waiter)
 """
 from berth.store.store import Store

@@ -1,0 +1,196 @@
+"""A container's health check with docker's semantics: its configuration (the image's HEALTHCHECK
+under the create request's), the state machine over probe results, and the state file.
+
+The configuration is docker's HealthConfig as a dict ({"Test": [...], "Interval": ns, "Timeout": ns,
+"StartPeriod": ns, "StartInterval": ns, "Retries": n}; zero fields left out, as docker's JSON does),
+recorded in the container's config. Its state ({"Status", "FailingStreak", "Log"}, docker's
+State.Health) is `health.json` in the container's directory: reset by every start, written by that
+run's checker (container.healthcheck) after each probe, always whole (temp file, fsync, rename).
+"""
+from __future__ import annotations
+
+import json
+import os
+
+from berth.errors import InvalidOption
+
+FIELDS = ("Test", "Interval", "Timeout", "StartPeriod", "StartInterval", "Retries")
+DURATIONS = ("Interval", "Timeout", "StartPeriod", "StartInterval")
+MINIMUM = 1_000_000  # docker's MinimumDuration (1 ms) for a duration that is given
+MAXIMUM = 2**63 - 1  # Go's time.Duration
+SECOND = 1_000_000_000
+DEFAULT_INTERVAL = 30 * SECOND
+DEFAULT_TIMEOUT = 30 * SECOND
+DEFAULT_START_INTERVAL = 5 * SECOND
+DEFAULT_RETRIES = 3
+MAX_LOG = 5          # probes kept in the Log
+MAX_OUTPUT = 4096    # bytes of a probe's output kept ("..." marks what was cut)
+STATUSES = ("starting", "healthy", "unhealthy")
+FILE = "health.json"
+
+
+def compact(check: dict | None) -> dict | None:
+    """docker's HealthConfig as its JSON has it: empty and zero fields left out."""
+    if check is None:
+        return None
+    return {k: check[k] for k in FIELDS if check.get(k)}
+
+
+def validate(check: dict | None) -> None:
+    """A create request's health check, as dockerd checks it (a given duration is at least 1 ms,
+    retries are not negative), and Test in one of its forms: [] (the image's), ["NONE"],
+    ["CMD", program, args...] or ["CMD-SHELL", command]."""
+    if check is None:
+        return
+    test = check.get("Test") or []
+    kind = test[0] if test else None
+    if not (kind is None or (kind == "NONE" and len(test) == 1)
+            or (kind in ("CMD", "CMD-SHELL") and len(test) > 1 and (kind == "CMD" or len(test) == 2))):
+        raise InvalidOption(f"invalid Healthcheck.Test {test!r}: use [] (the image's), [\"NONE\"], "
+                            "[\"CMD\", program, args...] or [\"CMD-SHELL\", command]")
+    if kind == "CMD" and not test[1]:
+        raise InvalidOption("invalid Healthcheck.Test: the program to run is empty")
+    for field in DURATIONS:
+        value = check.get(field) or 0
+        if value and value < MINIMUM:
+            raise InvalidOption(f"{field} in Healthcheck cannot be less than 1ms")
+        if value > MAXIMUM:
+            raise InvalidOption(f"{field} in Healthcheck is out of range (at most {MAXIMUM} nanoseconds)")
+    if (check.get("Retries") or 0) < 0:
+        raise InvalidOption("Retries in Healthcheck cannot be negative")
+
+
+def merge(image: dict | None, request: dict | None) -> dict | None:
+    """The container's health check: the request's, its unset fields taken from the image's (docker's
+    rule); None when neither has one."""
+    image = _from_image(image)
+    if request is None:
+        return compact(image)
+    merged = {k: request.get(k) for k in FIELDS}
+    if image:
+        for k in FIELDS:
+            if not merged[k]:
+                merged[k] = image.get(k)
+    return compact(merged)
+
+
+def _from_image(check) -> dict | None:
+    """An image's Healthcheck, its fields of the wrong type dropped (the image is not ours to trust;
+    an unusable Test means no checks, as dockerd runs none for a Test it does not know)."""
+    if not isinstance(check, dict):
+        return None
+    out = {}
+    test = check.get("Test")
+    if isinstance(test, list) and all(isinstance(t, str) for t in test):
+        out["Test"] = list(test)
+    for k in (*DURATIONS, "Retries"):
+        value = check.get(k)
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            out[k] = value
+    return out
+
+
+def probe_command(check: dict | None, shell: list | None) -> list[str] | None:
+    """What a probe runs in the container; None when the container has no checks (no health check,
+    NONE, or a Test of a kind docker does not run)."""
+    test = (check or {}).get("Test") or []
+    if len(test) < 2 or test[0] not in ("CMD", "CMD-SHELL"):
+        return None
+    if test[0] == "CMD":
+        return list(test[1:])
+    return list(shell or ["/bin/sh", "-c"]) + list(test[1:])
+
+
+class Settings:
+    """A health check's timing with docker's defaults, in seconds."""
+
+    def __init__(self, check: dict):
+        seconds = lambda field, default: (check.get(field) or default) / SECOND  # noqa: E731
+        self.interval = seconds("Interval", DEFAULT_INTERVAL)
+        self.timeout = seconds("Timeout", DEFAULT_TIMEOUT)
+        self.start_period = seconds("StartPeriod", 0)
+        self.start_interval = seconds("StartInterval", DEFAULT_START_INTERVAL)
+        self.retries = check.get("Retries") or DEFAULT_RETRIES
+        self.timeout_text = go_duration(check.get("Timeout") or DEFAULT_TIMEOUT)
+
+    def next_wait(self, status: str, since_start: float) -> float:
+        """Seconds to the next probe (docker's schedule): the interval, or within the start period
+        the start interval while starting, but never past the end of the start period."""
+        if since_start >= self.start_period:
+            return self.interval
+        remaining = self.start_period - since_start
+        if remaining < self.interval:
+            return remaining
+        return self.start_interval if status == "starting" else self.interval
+
+
+def fresh(previous: dict | None) -> dict:
+    """The state a run starts with: starting, no failures, the Log of earlier runs kept (docker)."""
+    return {"Status": "starting", "FailingStreak": 0, "Log": list((previous or {}).get("Log") or [])}
+
+
+def apply(state: dict, result: dict, settings: Settings, started_at: float) -> dict:
+    """docker's rule for one probe's result ({"Start", "End", "ExitCode", "Output"}; Start and End
+    epoch seconds): a success is healthy at once; failures count towards unhealthy, except those
+    that start within the start period while the container has not been healthy yet."""
+    from berth.timefmt import rfc3339
+    entry = {"Start": rfc3339(result["Start"]), "End": rfc3339(result["End"]), "ExitCode": result["ExitCode"],
+             "Output": result["Output"]}
+    state["Log"] = (list(state.get("Log") or []) + [entry])[-MAX_LOG:]
+    if result["ExitCode"] == 0:
+        state["FailingStreak"] = 0
+        state["Status"] = "healthy"
+    elif not (state.get("Status") == "starting" and result["Start"] - started_at < settings.start_period):
+        state["FailingStreak"] = state.get("FailingStreak", 0) + 1
+        if state["FailingStreak"] >= settings.retries:
+            state["Status"] = "unhealthy"
+    return state
+
+
+def path(bundle: str) -> str:
+    return os.path.join(bundle, FILE)
+
+
+def read(bundle: str) -> dict | None:
+    try:
+        with open(path(bundle), "rb") as f:
+            doc = json.loads(f.read())
+    except (FileNotFoundError, NotADirectoryError, ValueError):
+        return None
+    return doc if isinstance(doc, dict) and doc.get("Status") in STATUSES else None
+
+
+def write(bundle: str, state: dict) -> None:
+    from berth.store import fsutil
+    fsutil.atomic_write(path(bundle), json.dumps(state).encode(), mode=0o644)
+
+
+def shown(state: dict | None, running: bool) -> dict | None:
+    """State.Health as inspect shows it: unhealthy once the checks stopped (the container stopped or
+    was paused), as dockerd reports it."""
+    if state is None:
+        return None
+    return {"Status": state["Status"] if running else "unhealthy",
+            "FailingStreak": state.get("FailingStreak", 0), "Log": state.get("Log") or []}
+
+
+def go_duration(nanos: int) -> str:
+    """Go's time.Duration.String(): 30s, 1m30s, 200ms, 1.5s (docker's messages show durations so)."""
+    if nanos == 0:
+        return "0s"
+    sign, n = ("-" if nanos < 0 else ""), abs(nanos)
+
+    def fraction(value: int, unit: int) -> str:
+        whole, rest = divmod(value, unit)
+        digits = f"{rest:0{len(str(unit)) - 1}d}".rstrip("0") if rest else ""
+        return f"{whole}.{digits}" if digits else str(whole)
+    if n < 1_000:
+        return f"{sign}{n}ns"
+    if n < 1_000_000:
+        return f"{sign}{fraction(n, 1_000)}µs"
+    if n < SECOND:
+        return f"{sign}{fraction(n, 1_000_000)}ms"
+    hours, rest = divmod(n, 3600 * SECOND)
+    minutes, rest = divmod(rest, 60 * SECOND)
+    text = (f"{hours}h" if hours else "") + (f"{minutes}m" if hours or minutes else "") + fraction(rest, SECOND) + "s"
+    return sign + text
