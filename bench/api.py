@@ -8,7 +8,7 @@ machine's dockerd. Then, interleaved (the order rotates every round), WARMUP unt
 timed ones, each through `docker -H unix://SOCKET`:
   run: `docker run --rm IMAGE true` (create, attach, wait, start, output, removal);
   ps:  `docker ps -a` with 100 containers in the engine (created, not started; made untimed);
-  compose: `docker compose up -d` + `down -v` of tests/api/compose/three-services.yaml (a volume, a
+  compose: `docker compose up -d` + `down -v` of examples/compose/three-services.yaml (a volume, a
        network, three services, depends_on completed and healthy), with the compose plugin that
        scripts/install-compose builds (COMPOSE_WARMUP + COMPOSE_RUNS rounds).
 Medians go into BENCHMARKS.md (SECTION). Goals: run ≤ 0.6× docker, ps ≤ 1.0×, compose ≤ 0.7×.
@@ -33,7 +33,7 @@ GOALS = {"run": 0.6, "ps": 1.0, "compose": 0.7}
 WARMUP, RUNS, CROWD = 3, 15, 100
 COMPOSE_WARMUP, COMPOSE_RUNS = 1, 5
 REPO = Path(__file__).resolve().parent.parent
-COMPOSE_FILE = REPO / "tests" / "api" / "compose" / "three-services.yaml"
+COMPOSE_FILE = REPO / "examples" / "compose" / "three-services.yaml"
 PLUGIN = REPO / ".venv" / "libexec" / "docker" / "cli-plugins" / "docker-compose"
 DOCKER_CONFIG = CACHE / "docker-config"  # holds only the compose plugin
 os.environ.pop("PYTHONDONTWRITEBYTECODE", None)  # berth as installed: its bytecode cached

@@ -13,7 +13,9 @@ import pytest
 from container_helpers import wait_for
 
 HERE = Path(__file__).resolve().parent
-PLUGIN = HERE.parent.parent / ".venv" / "libexec" / "docker" / "cli-plugins" / "docker-compose"
+REPO = HERE.parent.parent
+PLUGIN = REPO / ".venv" / "libexec" / "docker" / "cli-plugins" / "docker-compose"
+EXAMPLE = REPO / "examples" / "compose" / "three-services.yaml"
 pytestmark = pytest.mark.skipif(not os.access(PLUGIN, os.X_OK), reason="no docker compose (scripts/install-compose)")
 
 
@@ -24,7 +26,7 @@ def compose(api):
     (plugins / "docker-compose").symlink_to(PLUGIN)
 
     def run(*args, **kw):
-        return api.docker("compose", "-p", "shop", "-f", HERE / "compose" / "three-services.yaml", *args, **kw)
+        return api.docker("compose", "-p", "shop", "-f", EXAMPLE, *args, **kw)
     return run
 
 
