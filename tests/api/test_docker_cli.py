@@ -96,6 +96,19 @@ def test_run_and_exec_with_a_terminal(api, cli):
 
 
 @pytest.mark.parametrize("cli", DOCKER_CLIS)
+def test_system_df_and_tag(api, cli):
+    api.docker("tag", "busybox", "localhost/tools/box:7", cli=cli)
+    assert "localhost/tools/box:7" in api.out("images", "--format", "{{.Repository}}:{{.Tag}}", cli=cli).split()
+    api.docker("run", "-d", "--name", "dfbox", "busybox", "sh", "-c", "head -c 3000000 /dev/zero > /big; sleep 300",
+               cli=cli)
+    wait_for(lambda: "3MB" in api.out("system", "df", "-v", cli=cli), what="the container's writable layer in df")
+    df = api.out("system", "df", cli=cli)
+    assert re.search(r"^Images\s+1\s+1\s", df, re.M) and re.search(r"^Containers\s+1\s+1\s", df, re.M), df
+    api.docker("rm", "-f", "dfbox", cli=cli)
+    api.docker("rmi", "localhost/tools/box:7", cli=cli)
+
+
+@pytest.mark.parametrize("cli", DOCKER_CLIS)
 def test_volumes_and_networks(api, cli):
     api.docker("volume", "create", "--label", "team=a", "data", cli=cli)
     assert "data" in api.out("volume", "ls", "--format", "{{.Name}}", cli=cli).split()

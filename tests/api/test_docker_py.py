@@ -2,6 +2,9 @@
 networks, exec and streamed logs."""
 from __future__ import annotations
 
+import io
+import tarfile
+
 import docker
 import pytest
 
@@ -66,3 +69,22 @@ def test_images_volumes_and_networks(client):
     network.remove()
     volume.remove()
     assert client.volumes.list() == [] and "pynet" not in [n.name for n in client.networks.list()]
+
+
+def test_put_archive_and_get_archive(client):
+    box = client.containers.run("busybox", ["sleep", "300"], detach=True, name="files")
+    data = io.BytesIO()
+    with tarfile.open(fileobj=data, mode="w") as tar:
+        content = b"from docker-py\n"
+        info = tarfile.TarInfo("note.txt")
+        info.size, info.mode = len(content), 0o640
+        tar.addfile(info, io.BytesIO(content))
+    assert box.put_archive("/tmp", data.getvalue())
+    assert box.exec_run(["cat", "/tmp/note.txt"]).output == b"from docker-py\n"
+    stream, stat = box.get_archive("/tmp/note.txt")
+    assert stat["name"] == "note.txt" and stat["size"] == 15 and stat["mode"] & 0o777 == 0o640
+    with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:
+        assert tar.extractfile("note.txt").read() == b"from docker-py\n"
+    with pytest.raises(docker.errors.NotFound):
+        box.get_archive("/nosuch")
+    box.remove(force=True)
