@@ -167,6 +167,16 @@ class Service:
         return response.json() if response.body else None
 
 
+def http_get(url: str) -> str:
+    """The body at url, or "" while nothing answers there yet (for wait_for)."""
+    import urllib.request
+    try:
+        with urllib.request.urlopen(url, timeout=3) as r:
+            return r.read().decode()
+    except OSError:
+        return ""
+
+
 def registry_auth(user: str, password: str, server: str) -> str:
     """docker's X-Registry-Auth header: base64url of the JSON AuthConfig."""
     doc = {"username": user, "password": password, "serveraddress": server}

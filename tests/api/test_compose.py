@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import json
 import os
-import urllib.request
 from pathlib import Path
 
 import pytest
 
+from api_helpers import http_get
 from container_helpers import wait_for
 
 HERE = Path(__file__).resolve().parent
@@ -37,7 +37,7 @@ def test_up_ps_logs_exec_down(api, compose):
     assert states == {"seed": "exited", "backend": "running", "web": "running"}, ps
     assert json.loads(api.out("inspect", "shop-backend-1"))[0]["State"]["Health"]["Status"] == "healthy"
     port = api.out("port", "shop-web-1", "80").strip().rpartition(":")[2]
-    assert wait_for(lambda: _get(f"http://127.0.0.1:{port}/cgi-bin/api"), what="web asking backend") == "backend-ok\n"
+    assert wait_for(lambda: http_get(f"http://127.0.0.1:{port}/cgi-bin/api"), what="web asking backend") == "backend-ok\n"
     assert compose("exec", "-T", "backend", "cat", "/data/index.html").stdout == b"backend-ok\n"
     compose("logs", "--no-color", "web")
     volume, network = "shop_data", "shop_default"
@@ -47,11 +47,3 @@ def test_up_ps_logs_exec_down(api, compose):
     assert api.out("ps", "-aq") == ""
     assert volume not in api.out("volume", "ls", "--format", "{{.Name}}").split()
     assert network not in api.out("network", "ls", "--format", "{{.Name}}").split()
-
-
-def _get(url: str) -> str:
-    try:
-        with urllib.request.urlopen(url, timeout=3) as r:
-            return r.read().decode()
-    except OSError:
-        return ""

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 import re
-import urllib.request
 
 import pytest
 
-from api_helpers import DOCKER_CLIS, run_in_pty
+from api_helpers import DOCKER_CLIS, http_get, run_in_pty
 from container_helpers import wait_for
 
 pytestmark = pytest.mark.skipif(not DOCKER_CLIS, reason="no docker CLI on this machine")
@@ -48,7 +47,7 @@ def test_container_lifecycle(api, cli):
     ps = api.out("ps", "--format", "{{.ID}} {{.Names}} {{.Status}}", cli=cli)
     assert re.search(rf"^{cid[:12]} web Up ", ps, re.M), ps
     port = api.out("port", "web", "80", cli=cli).strip().rpartition(":")[2]
-    body = wait_for(lambda: _get(f"http://127.0.0.1:{port}/"), what="httpd through the published port")
+    body = wait_for(lambda: http_get(f"http://127.0.0.1:{port}/"), what="httpd through the published port")
     assert body == f"hello-from-{cid[:12]}\n"
     inspect = json.loads(api.out("inspect", "web", cli=cli))[0]
     assert inspect["State"]["Running"] and "GREETING=hi" in inspect["Config"]["Env"]
@@ -134,13 +133,6 @@ def test_volumes_and_networks(api, cli):
     api.docker("volume", "rm", "data", cli=cli)
     assert "data" not in api.out("volume", "ls", "--format", "{{.Name}}", cli=cli).split()
 
-
-def _get(url: str) -> str:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as r:
-            return r.read().decode()
-    except OSError:
-        return ""
 
 
 def test_update_of_limits(api):

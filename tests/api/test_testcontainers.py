@@ -2,8 +2,8 @@
 gone after the `with` block."""
 from __future__ import annotations
 
-import urllib.request
 
+from api_helpers import http_get
 from container_helpers import wait_for
 
 
@@ -15,14 +15,6 @@ def test_a_container_with_a_mapped_port(api, monkeypatch):
     with DockerContainer("busybox").with_command(command).with_exposed_ports(80) as container:
         host, port = container.get_container_host_ip(), container.get_exposed_port(80)
         url = f"http://{'127.0.0.1' if host == 'localhost' else host}:{port}/"
-        assert wait_for(lambda: _get(url), what="the mapped port") == "from-testcontainers\n"
+        assert wait_for(lambda: http_get(url), what="the mapped port") == "from-testcontainers\n"
         name = container.get_wrapped_container().name
     assert name not in api.out("ps", "-a", "--format", "{{.Names}}").split()
-
-
-def _get(url: str) -> str:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as r:
-            return r.read().decode()
-    except OSError:
-        return ""

@@ -61,7 +61,7 @@ def inspect(service, c) -> dict:
             # the logs are kept and served as docker's json-file driver keeps them (clients such as
             # docker-py read a container's output only from drivers they know to keep it)
             "LogConfig": {"Type": "json-file", "Config": {}},
-            "PortBindings": _port_bindings(cfg.get("ports", [])),
+            "PortBindings": port_bindings(cfg.get("ports", [])),
             "Binds": [f"{m['source']}:{m['target']}{':ro' if m['readonly'] else ''}"
                       for m in cfg["mounts"] if m["type"] != "tmpfs" and m["source"]],
         },
@@ -81,7 +81,8 @@ def inspect(service, c) -> dict:
     }
 
 
-def _port_bindings(ports: list[dict]) -> dict:
+def port_bindings(ports: list[dict]) -> dict:
+    """docker's HostConfig.PortBindings: {"80/tcp": [{"HostIp", "HostPort"}]}."""
     out: dict = {}
     for p in ports:
         out.setdefault(f"{p['container_port']}/{p['protocol']}", []).append(

@@ -132,6 +132,7 @@ class PodService:
         return "Created" if all(s == "created" for s in states) else "Exited"
 
     def inspect(self, text: str) -> dict:
+        from berth.container.views import port_bindings
         pod = self.records.find(text)
         members = self.members(pod)
         infra = next(c for c in members if c.config.get("pod_infra"))
@@ -140,7 +141,7 @@ class PodService:
                 "Hostname": pod.config.get("hostname", ""), "Labels": pod.config.get("labels", {}),
                 "SharedNamespaces": pod.config["share"], "InfraContainerID": infra.id,
                 "CgroupPath": f"/berth/pod-{pod.id[:12]}",
-                "InfraConfig": {"PortBindings": _ports(infra.config.get("ports", [])),
+                "InfraConfig": {"PortBindings": port_bindings(infra.config.get("ports", [])),
                                 "Networks": [infra.config["network"]], "IPAddress": net.get("address", "")},
                 "Limits": {"Memory": pod.config.get("memory"), "CPUs": pod.config.get("cpus")},
                 "NumContainers": len(members),
@@ -177,14 +178,6 @@ class PodService:
         if headers is None:
             raise Conflict(f"pod {pod.name} has no running container")
         return headers, rows
-
-
-def _ports(ports: list[dict]) -> dict:
-    out: dict = {}
-    for p in ports:
-        out.setdefault(f"{p['container_port']}/{p['protocol']}", []).append(
-            {"HostIp": p["host_ip"], "HostPort": str(p["host_port"])})
-    return out
 
 
 def _iso(ts: float) -> str:
