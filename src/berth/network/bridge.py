@@ -180,13 +180,22 @@ def delete_network_bridge(network) -> None:
 
 
 def _remove_rules(network_id: str) -> None:
+    _delete_tagged_rules(f"berth-net:{network_id}", ("filter", "nat"))
+
+
+def _delete_tagged_rules(tag: str, tables: tuple[str, ...]) -> None:
+    """Delete every rule whose comment is `tag`: one iptables-save to find them, one iptables-restore
+    to delete them all (a process per rule cost ~10 ms each)."""
     import shlex
-    ipt = _tool("iptables")
-    for table in ("filter", "nat"):
-        for line in process.run([ipt, "-w", "-t", table, "-S"]).stdout.splitlines():
-            rule = shlex.split(line)
-            if rule[:1] == ["-A"] and f"berth-net:{network_id}" in rule:
-                process.run([ipt, "-w", "-t", table, "-D", *rule[1:]])
+    deletions: dict[str, list[str]] = {}
+    for table in tables:
+        listed = process.run([_tool("iptables-save"), "-t", table])
+        for line in listed.stdout.splitlines():
+            if line.startswith("-A ") and tag in line and tag in shlex.split(line):
+                deletions.setdefault(table, []).append("-D" + line[2:])
+    if deletions:
+        _run(_tool("iptables-restore"), "-w", "--noflush", commands="".join(
+            f"*{table}\n" + "".join(rule + "\n" for rule in rules) + "COMMIT\n" for table, rules in deletions.items()))
 
 
 def _addresses():
@@ -323,13 +332,7 @@ def detach(cid: str, address: str | None = None, published: bool = True, veths=(
     to look for; `veths`: host ends to delete if the namespace failed half-way; leased=False: the
     container had no address on berth0."""
     if published:
-        import shlex
-        ipt = _tool("iptables")
-        listed = process.run([ipt, "-w", "-t", "nat", "-S", CHAIN])
-        for line in listed.stdout.splitlines():
-            rule = shlex.split(line)  # `-A BERTH ... --comment "berth:ID" ...`
-            if rule[:1] == ["-A"] and f"berth:{cid}" in rule:
-                process.run([ipt, "-w", "-t", "nat", "-D", *rule[1:]])
+        _delete_tagged_rules(f"berth:{cid}", ("nat",))
     path, veth = namespace(cid), _names(cid)[1]
     if os.path.exists(path):  # what `ip netns delete` does, without starting it
         from berth.runtime.rootfs import unmount
