@@ -15,6 +15,7 @@ from berth.network import bridge
 BUILTIN = ("bridge", "host", "none")
 DRIVERS = {"bridge": "bridge", "host": "host", "none": "null"}
 NETWORK_KEYS = ("name", "id", "driver", "label", "type", "dangling")
+RESOLVER_START_WAIT = 2.0  # seconds a container start waits for the name server network create started
 
 
 def builtin_id(name: str) -> str:
@@ -60,6 +61,7 @@ class NetworkService:
                 self.records.remove(network.id)
                 raise
         self.store.events.append(("network", "create", network.id, {"name": network.name, "type": network.driver}))
+        self._prestart_resolver(network)
         return network
 
     def get(self, text: str):
@@ -199,13 +201,42 @@ class NetworkService:
             self.store.events.append(("network", "disconnect", network.id,
                                       {"container": c.id, "name": network.name, "type": network.driver}))
 
+    def _prestart_resolver(self, network) -> None:
+        """Start the name server of a new network without waiting for it, as docker's is there from
+        the start: the first container on the network then finds it running (or starting: the
+        marker tells ensure_resolver to wait for it rather than start another)."""
+        import sys
+        from berth.runtime.process import start_detached
+        marker = self.records.resolver_lock(network.id) + ".starting"
+        try:
+            with open(marker, "w") as f:
+                f.write(str(time.time() + RESOLVER_START_WAIT))
+            start_detached([sys.executable, "-m", "berth", "--root", self.store.root, "network", "resolver",
+                            network.id])
+        except OSError:  # the first container starts one then
+            pass
+
     def ensure_resolver(self, network) -> None:
-        """Start the network's name server unless it runs (its lock tells)."""
+        """Start the network's name server unless it runs (its lock tells) or is starting."""
         import subprocess
         import sys
         from berth.store import fsutil
-        with fsutil.flock(self.records.resolver_lock(network.id), blocking=False) as free:
-            if not free:
+        lock = self.records.resolver_lock(network.id)
+        marker = lock + ".starting"
+
+        def serving() -> bool:  # it holds its lock, and its sockets are bound (the marker is gone)
+            with fsutil.flock(lock, blocking=False) as free:
+                return not free and not os.path.exists(marker)
+        if serving():
+            return
+        try:
+            with open(marker) as f:
+                starting_until = float(f.read() or 0)
+        except (OSError, ValueError):
+            starting_until = 0.0
+        while time.time() < starting_until:
+            time.sleep(0.005)
+            if serving():
                 return
         proc = subprocess.Popen([sys.executable, "-m", "berth", "--root", self.store.root, "network", "resolver",
                                  network.id], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -224,9 +255,17 @@ class NetworkService:
         from berth.network import dns
         from berth.store import fsutil
         network = self.records.find(text)
-        with fsutil.flock(self.records.resolver_lock(network.id), blocking=False) as free:
+        lock = self.records.resolver_lock(network.id)
+
+        def serving() -> None:  # bound: nobody need wait for it any more
+            try:
+                os.unlink(lock + ".starting")
+            except FileNotFoundError:
+                pass
+            ready()
+        with fsutil.flock(lock, blocking=False) as free:
             if free:
-                dns.serve(self.store, network, ready)
+                dns.serve(self.store, network, serving)
 
     # ---- documents -------------------------------------------------------------------------
 
