@@ -40,6 +40,9 @@ class Attachment(Record):
     address: str
     gateway: str
     prefix: int         # of the subnet
+    address6: str = ""  # on an IPv6 network
+    gateway6: str = ""
+    prefix6: int = 0
 
 
 def _run(*argv: str, commands: str | None = None) -> str:
@@ -133,7 +136,10 @@ USER_PREFIX = "bn"  # user networks' bridges: bn + 12 hex digits of the network'
 def create_network_bridge(network) -> None:
     """A user network's bridge, its address, forwarding, isolation from every other berth network
     (and no way out when internal), NAT out and published ports in, as docker's bridge driver does.
-    Each rule carries the network's ID as a comment, which is how they are found and removed."""
+    Each rule carries the network's ID as a comment, which is how they are found and removed.
+    An IPv6 network gets the same isolation in ip6tables and a NAT66 masquerade; berth does not turn
+    on the host's IPv6 forwarding (a host that forwards stops taking router advertisements, and so
+    may lose its own IPv6 route): its containers reach out over IPv6 only where the host forwards."""
     from berth.store import fsutil
     os.makedirs(LEASES, mode=0o700, exist_ok=True)
     ip, ipt = _tool("ip"), _tool("iptables")
@@ -153,6 +159,8 @@ def create_network_bridge(network) -> None:
         for table, rule in (("nat", f"PREROUTING -m addrtype --dst-type LOCAL -j {CHAIN}"),
                             ("nat", f"OUTPUT -m addrtype --dst-type LOCAL -j {CHAIN}")):
             _iptables_rule(table, rule)
+        if network.subnet6:
+            _setup_ipv6(network)
         tag = f"-m comment --comment berth-net:{network.id}"
         rules = [f"-A {FORWARD_CHAIN} -i {name} -o {name} {tag} -j ACCEPT",
                  f"-A {FORWARD_CHAIN} -i {name} -o {USER_PREFIX}+ {tag} -j DROP",
@@ -166,27 +174,48 @@ def create_network_bridge(network) -> None:
         nat = [f"-A POSTROUTING -s 127.0.0.0/8 -o {name} {tag} -j MASQUERADE"]
         if not network.internal:
             nat.append(f"-A POSTROUTING -s {network.subnet} ! -o {name} {tag} -j MASQUERADE")
-        _remove_rules(network.id)  # a half-made network of a crashed create
+        _remove_rules(network.id, bool(network.subnet6))  # a half-made network of a crashed create
         _run(_tool("iptables-restore"), "-w", "--noflush",
              commands="*filter\n" + "".join(r + "\n" for r in rules) + "COMMIT\n*nat\n"
                       + "".join(r + "\n" for r in nat) + "COMMIT\n")
+        if network.subnet6:
+            nat6 = [] if network.internal else [f"-A POSTROUTING -s {network.subnet6} ! -o {name} {tag} -j MASQUERADE"]
+            _run(_tool("ip6tables-restore"), "-w", "--noflush",
+                 commands="*filter\n" + "".join(r + "\n" for r in rules) + "COMMIT\n*nat\n"
+                          + "".join(r + "\n" for r in nat6) + "COMMIT\n")
+
+
+def _setup_ipv6(network) -> None:
+    """The bridge's IPv6 gateway address (no duplicate address detection: IPAM made it unique, and a
+    tentative address could not be bound by the name server) and ip6tables' chain, jumped to first
+    from FORWARD, as for IPv4."""
+    name = network.bridge
+    with open(f"/proc/sys/net/ipv6/conf/{name}/disable_ipv6", "w") as f:
+        f.write("0")
+    _run(_tool("ip"), "addr", "replace", f"{network.gateway6}/{network.subnet6.split('/')[1]}", "dev", name, "nodad")
+    ipt6 = _tool("ip6tables")
+    if process.run([ipt6, "-w", "-t", "filter", "-L", FORWARD_CHAIN, "-n"]).returncode != 0:
+        _run(ipt6, "-w", "-t", "filter", "-N", FORWARD_CHAIN)
+    if process.run([ipt6, "-w", "-C", "FORWARD", "-j", FORWARD_CHAIN]).returncode != 0:
+        _run(ipt6, "-w", "-I", "FORWARD", "1", "-j", FORWARD_CHAIN)
 
 
 def delete_network_bridge(network) -> None:
     """Undo create_network_bridge: its rules, then the bridge (berth deletes only what it made)."""
-    _remove_rules(network.id)
+    _remove_rules(network.id, bool(network.subnet6))
     if os.path.exists(f"/sys/class/net/{network.bridge}"):
         _run(_tool("ip"), "link", "delete", network.bridge)
 
 
-def _remove_rules(network_id: str) -> None:
+def _remove_rules(network_id: str, ipv6: bool = False) -> None:
+    """The network's rules (ip6tables' too for an IPv6 network), found by their comment."""
     import shlex
-    ipt = _tool("iptables")
-    for table in ("filter", "nat"):
-        for line in process.run([ipt, "-w", "-t", table, "-S"]).stdout.splitlines():
-            rule = shlex.split(line)
-            if rule[:1] == ["-A"] and f"berth-net:{network_id}" in rule:
-                process.run([ipt, "-w", "-t", table, "-D", *rule[1:]])
+    for ipt in (_tool("iptables"), _tool("ip6tables")) if ipv6 else (_tool("iptables"),):
+        for table in ("filter", "nat"):
+            for line in process.run([ipt, "-w", "-t", table, "-S"]).stdout.splitlines():
+                rule = shlex.split(line)
+                if rule[:1] == ["-A"] and f"berth-net:{network_id}" in rule:
+                    process.run([ipt, "-w", "-t", table, "-D", *rule[1:]])
 
 
 def _addresses():
@@ -226,6 +255,9 @@ class Interface(Record):
     gateway: str
     route: bool = False     # the default route goes through this one's gateway
     host_name: str = ""     # the veth's host end ("" for a network's own naming)
+    address6: str = ""      # on an IPv6 network: the address, its prefix length and the gateway
+    prefix6: int = 0
+    gateway6: str = ""
 
 
 def user_veth(cid: str, network_id: str) -> str:
@@ -250,6 +282,8 @@ def attach(cid: str, ports: list[PortMapping] = (), interfaces: list[Interface] 
     try:
         _run(ip, "-batch", commands=f"netns add {netns}\n" + "".join(
             _host_side(iface, netns, index) for index, iface in enumerate(interfaces)))
+        if any(iface.address6 for iface in interfaces):
+            _enable_ipv6(netns)
         _run(ip, "-netns", netns, "-batch", commands="link set lo up\n" + "".join(
             _inside(iface, index) for index, iface in enumerate(interfaces)))
         if ports and interfaces:
@@ -262,7 +296,15 @@ def attach(cid: str, ports: list[PortMapping] = (), interfaces: list[Interface] 
         detach(cid, address, veths=[i.host_name for i in interfaces], leased=address is not None)
         raise
     first = interfaces[0] if interfaces else Interface("", "", 0, "")
-    return Attachment(namespace(cid), first.address, first.gateway, first.prefix)
+    return Attachment(namespace(cid), first.address, first.gateway, first.prefix, first.address6, first.gateway6,
+                      first.prefix6)
+
+
+def _enable_ipv6(netns: str) -> None:
+    """IPv6 on in the container's namespace (a new namespace may start with it off, as the host's
+    default says): before its interfaces get their IPv6 addresses."""
+    _run(_tool("ip"), "netns", "exec", netns, _tool("sysctl"), "-q", "-w", "net.ipv6.conf.all.disable_ipv6=0",
+         "net.ipv6.conf.default.disable_ipv6=0")
 
 
 def _host_ends(netns: str) -> list[str]:
@@ -290,6 +332,8 @@ def add_interface(cid: str, iface: Interface, index: int | None = None) -> None:
         taken = {int(n) for n in re.findall(r"^\d+: eth(\d+)[@:]", _run(ip, "-netns", netns, "-o", "link"), re.M)}
         index = next(i for i in range(len(taken) + 1) if i not in taken)
     _run(ip, "-batch", commands=_host_side(iface, netns, index))
+    if iface.address6:
+        _enable_ipv6(netns)
     _run(ip, "-netns", netns, "-batch", commands=_inside(iface, index))
 
 
@@ -308,7 +352,11 @@ def _host_side(iface: Interface, netns: str, index: int) -> str:
 
 def _inside(iface: Interface, index: int) -> str:
     commands = f"addr add {iface.address}/{iface.prefix} dev eth{index}\nlink set eth{index} up\n"
-    return commands + (f"route add default via {iface.gateway}\n" if iface.route else "")
+    if iface.address6:  # nodad: IPAM made it unique, and a tentative address would not answer for a second
+        commands += f"addr add {iface.address6}/{iface.prefix6} dev eth{index} nodad\n"
+    commands += f"route add default via {iface.gateway}\n" if iface.route else ""
+    return commands + (f"route add ::/0 via {iface.gateway6} dev eth{index}\n" if iface.route and iface.address6
+                       else "")
 
 
 def remove_interface(host_name: str) -> None:
