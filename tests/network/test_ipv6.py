@@ -85,7 +85,7 @@ def test_containers_talk_over_ipv6_and_find_each_other_by_aaaa(clean6):
     assert berth.out("network", "ls", "--filter", "name=six", "--format", "{{.IPv6}}") == "true\n"
 
     web = berth.out("run", "-d", "--name", "web", "--network", "six", "--network-alias", "www", "busybox",
-                    "sleep", "300").strip()
+                    "sh", "-c", "mkdir /www && echo hello6 > /www/index.html && exec httpd -f -p 80 -h /www").strip()
     settings = inspect(berth, "web")["NetworkSettings"]
     address6 = settings["Networks"]["six"]["GlobalIPv6Address"]
     assert settings["GlobalIPv6Address"] == address6 and ipaddress.IPv6Address(address6) in subnet6
@@ -111,10 +111,10 @@ def test_containers_talk_over_ipv6_and_find_each_other_by_aaaa(clean6):
     # A answers as before
     out = run_in(berth, "six", "nslookup -type=A web").stdout.decode()
     assert re.findall(r"^Address: (\d+\.\d+\.\d+\.\d+)$", out, flags=re.M) == [settings["Networks"]["six"]["IPAddress"]]
-    # from a container on the same network, with two-way traffic on a TCP port over IPv6
-    berth.run("exec", "-d", "web", "sh", "-c", "echo hello6 | nc -l -p 7000")
-    got = wait_for(lambda: run_in(berth, "six", f"nc -w 3 {address6} 7000").stdout.decode(), what="nc over IPv6")
-    assert got == "hello6\n"
+    # TCP over IPv6: busybox httpd answers a request from another container
+    got = wait_for(lambda: run_in(berth, "six", f"printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 {address6} 80")
+                   .stdout.decode(), what="HTTP over IPv6")
+    assert got.rpartition("\r\n\r\n")[2] == "hello6\n"
 
 
 def test_ip6_is_honoured_checked_and_freed_and_v6_subnets_do_not_overlap(clean6):
