@@ -167,3 +167,10 @@ def test_another_network_cannot_reach_it_over_ipv6(clean6, ipv6_forwarding):
     assert wait_for(lambda: pings(berth, "inner", target), what="ping6 on the same network")
     assert not pings(berth, "outer", target)
     assert aaaa(berth, "outer", "target") == []
+    # an internal IPv6 network: no default route, no masquerade, and the other networks stay out of reach
+    closed = berth.out("network", "create", "--internal", "--ipv6", "--subnet", "fd00:b5:7e62::/64", "closed").strip()
+    out = run_in(berth, "closed", "ip -6 route; ping6 -c1 -W2 fd00:b5:7e60::1 >/dev/null; echo rc=$?").stdout.decode()
+    assert "default" not in out and "fd00:b5:7e62::/64 dev eth0" in out and "rc=1" in out
+    assert not pings(berth, "closed", target)
+    nat = subprocess.run(["ip6tables", "-t", "nat", "-S", "POSTROUTING"], capture_output=True, text=True).stdout
+    assert f"berth-net:{closed}" not in nat and "fd00:b5:7e60::/64" in nat
