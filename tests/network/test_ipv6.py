@@ -1,6 +1,6 @@
 """IPv6 on user-defined networks, with real containers: the network's two subnets, containers' IPv6
 addresses (given with --ip6 or drawn by IPAM), their routes and /etc/hosts, AAAA answers of the
-network's name server, isolation from other networks in ip6tables, and the host's ip6tables rules and
+network's name server, a port published on the host's IPv6 addresses, isolation from other networks in ip6tables, and the host's ip6tables rules and
 IPv6 addresses as they were once everything is removed.
 
 busybox-static resolves no names through getaddrinfo: names are asked with its nslookup."""
@@ -9,13 +9,15 @@ from __future__ import annotations
 import ipaddress
 import re
 import subprocess
+import urllib.request
 
 import pytest
 
 from container_helpers import expect_error, inspect, teardown, wait_for
 
-# The berth chain and its jump from FORWARD stay once made, empty, as they do in iptables.
-SKELETON = {":BERTH-FORWARD - [0:0]", "-A FORWARD -j BERTH-FORWARD"}
+# berth's chains and the jumps to them stay once made, empty, as they do in iptables.
+SKELETON = {":BERTH-FORWARD - [0:0]", "-A FORWARD -j BERTH-FORWARD", ":BERTH - [0:0]",
+            "-A PREROUTING -m addrtype --dst-type LOCAL -j BERTH", "-A OUTPUT -m addrtype --dst-type LOCAL -j BERTH"}
 
 
 def ip6tables_rules() -> set[str]:
@@ -55,6 +57,14 @@ def ipv6_forwarding():
         f.write(before)
 
 
+def http_get(url: str) -> str:
+    try:
+        with urllib.request.build_opener(urllib.request.ProxyHandler({})).open(url, timeout=3) as response:
+            return response.read().decode()
+    except OSError:
+        return ""
+
+
 def run_in(berth, network: str, script: str) -> subprocess.CompletedProcess:
     return berth.run("run", "--rm", "--network", network, "busybox", "sh", "-c", script, check=False)
 
@@ -84,7 +94,7 @@ def test_containers_talk_over_ipv6_and_find_each_other_by_aaaa(clean6):
     assert f"{v6['Gateway']}/64" in bridge_addresses
     assert berth.out("network", "ls", "--filter", "name=six", "--format", "{{.IPv6}}") == "true\n"
 
-    web = berth.out("run", "-d", "--name", "web", "--network", "six", "--network-alias", "www", "busybox",
+    web = berth.out("run", "-d", "--name", "web", "--network", "six", "--network-alias", "www", "-p", "80", "busybox",
                     "sh", "-c", "mkdir /www && echo hello6 > /www/index.html && exec httpd -f -p 80 -h /www").strip()
     settings = inspect(berth, "web")["NetworkSettings"]
     address6 = settings["Networks"]["six"]["GlobalIPv6Address"]
@@ -115,6 +125,9 @@ def test_containers_talk_over_ipv6_and_find_each_other_by_aaaa(clean6):
     got = wait_for(lambda: run_in(berth, "six", f"printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 {address6} 80")
                    .stdout.decode(), what="HTTP over IPv6")
     assert got.rpartition("\r\n\r\n")[2] == "hello6\n"
+    # the published port answers on the host's IPv6 addresses too (the bridge's gateway is one)
+    port = settings["Ports"]["80/tcp"][0]["HostPort"]
+    assert wait_for(lambda: http_get(f"http://[{v6['Gateway']}]:{port}/"), what="the published port over IPv6") == "hello6\n"
 
 
 def test_ip6_is_honoured_checked_and_freed_and_v6_subnets_do_not_overlap(clean6):

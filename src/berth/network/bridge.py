@@ -72,9 +72,9 @@ def _tool(name: str) -> str:
     return path
 
 
-def _iptables_rule(table: str, rule: str) -> None:
+def _iptables_rule(table: str, rule: str, tool: str = "iptables") -> None:
     """Append `rule` unless it is there (-C), so that set-up can run again after a reboot or a flush."""
-    ipt = _tool("iptables")
+    ipt = _tool(tool)
     args = rule.split()
     if process.run([ipt, "-w", "-t", table, "-C", *args]).returncode != 0:
         _run(ipt, "-w", "-t", table, "-A" if args[0] != "FORWARD" else "-I", *args)
@@ -187,8 +187,8 @@ def create_network_bridge(network) -> None:
 
 def _setup_ipv6(network) -> None:
     """The bridge's IPv6 gateway address (no duplicate address detection: IPAM made it unique, and a
-    tentative address could not be bound by the name server) and ip6tables' chain, jumped to first
-    from FORWARD, as for IPv4."""
+    tentative address could not be bound by the name server), ip6tables' filter chain, jumped to first
+    from FORWARD, and its nat chain for published ports, as for IPv4."""
     name = network.bridge
     with open(f"/proc/sys/net/ipv6/conf/{name}/disable_ipv6", "w") as f:
         f.write("0")
@@ -198,6 +198,10 @@ def _setup_ipv6(network) -> None:
         _run(ipt6, "-w", "-t", "filter", "-N", FORWARD_CHAIN)
     if process.run([ipt6, "-w", "-C", "FORWARD", "-j", FORWARD_CHAIN]).returncode != 0:
         _run(ipt6, "-w", "-I", "FORWARD", "1", "-j", FORWARD_CHAIN)
+    if process.run([ipt6, "-w", "-t", "nat", "-L", CHAIN, "-n"]).returncode != 0:
+        _run(ipt6, "-w", "-t", "nat", "-N", CHAIN)
+    for rule in (f"PREROUTING -m addrtype --dst-type LOCAL -j {CHAIN}", f"OUTPUT -m addrtype --dst-type LOCAL -j {CHAIN}"):
+        _iptables_rule("nat", rule, "ip6tables")
 
 
 def delete_network_bridge(network) -> None:
@@ -292,6 +296,13 @@ def attach(cid: str, ports: list[PortMapping] = (), interfaces: list[Interface] 
                             f" -m comment --comment berth:{cid} -j DNAT --to-destination {to}:{p.container_port}\n"
                             for p in ports)
             _run(_tool("iptables-restore"), "-w", "--noflush", commands=f"*nat\n{rules}COMMIT\n")
+            # on an IPv6 network the ports published on every address are on the host's IPv6 ones too
+            # (not on ::1: IPv6 has no route_localnet)
+            rules6 = "".join(f"-A {CHAIN} -p {p.protocol} --dport {p.host_port} -m comment --comment berth:{cid} "
+                             f"-j DNAT --to-destination [{interfaces[0].address6}]:{p.container_port}\n"
+                             for p in ports if not p.host_ip) if interfaces[0].address6 else ""
+            if rules6:
+                _run(_tool("ip6tables-restore"), "-w", "--noflush", commands=f"*nat\n{rules6}COMMIT\n")
     except BaseException:
         detach(cid, address, veths=[i.host_name for i in interfaces], leased=address is not None)
         raise
@@ -372,12 +383,16 @@ def detach(cid: str, address: str | None = None, published: bool = True, veths=(
     container had no address on berth0."""
     if published:
         import shlex
-        ipt = _tool("iptables")
-        listed = process.run([ipt, "-w", "-t", "nat", "-S", CHAIN])
-        for line in listed.stdout.splitlines():
-            rule = shlex.split(line)  # `-A BERTH ... --comment "berth:ID" ...`
-            if rule[:1] == ["-A"] and f"berth:{cid}" in rule:
-                process.run([ipt, "-w", "-t", "nat", "-D", *rule[1:]])
+        try:  # ip6tables has the chain once an IPv6 network was made: there may be rules of this container
+            tools = (_tool("iptables"), _tool("ip6tables"))
+        except NetworkError:
+            tools = (_tool("iptables"),)
+        for ipt in tools:
+            listed = process.run([ipt, "-w", "-t", "nat", "-S", CHAIN])
+            for line in listed.stdout.splitlines() if listed.returncode == 0 else ():
+                rule = shlex.split(line)  # `-A BERTH ... --comment "berth:ID" ...`
+                if rule[:1] == ["-A"] and f"berth:{cid}" in rule:
+                    process.run([ipt, "-w", "-t", "nat", "-D", *rule[1:]])
     path, veth = namespace(cid), _names(cid)[1]
     if os.path.exists(path):  # what `ip netns delete` does, without starting it
         from berth.runtime.rootfs import unmount
