@@ -335,6 +335,10 @@ def _host_routes() -> list[str]:
     return out + [bridge.SUBNET]
 
 
+_ROUTE_TYPES = {"unicast", "local", "broadcast", "multicast", "throw", "unreachable", "prohibit", "blackhole",
+                "nat", "anycast"}
+
+
 def _host_routes6() -> list[str]:
     """The IPv6 networks this host routes to (not link-local, not multicast): a new subnet must not overlap."""
     out = []
@@ -342,10 +346,10 @@ def _host_routes6() -> list[str]:
         return out
     for line in bridge._run(bridge._tool("ip"), "-6", "route", "show").splitlines():
         words = line.split()
+        if words[:1] and words[0] in _ROUTE_TYPES:  # `unreachable fd00::/64 ...`
+            words = words[1:]
         dest = words[0] if words else "default"
-        if words[:1] in (["unreachable"], ["prohibit"], ["blackhole"], ["throw"]) and len(words) > 1:
-            dest = words[1]
-        if dest != "default" and not dest.startswith(("fe80:", "ff")):
+        if ":" in dest and not dest.startswith(("fe80:", "ff")):  # not default, link-local or multicast
             out.append(dest if "/" in dest else f"{dest}/128")
     return out
 
