@@ -88,3 +88,30 @@ def test_put_archive_and_get_archive(client):
     with pytest.raises(docker.errors.NotFound):
         box.get_archive("/nosuch")
     box.remove(force=True)
+
+
+def test_ipv6_network(client):
+    """POST /networks/create with EnableIPv6 and an IPv6 pool; a container's IPv6Address from its
+    endpoint config, and one from `connect`."""
+    pool = docker.types.IPAMPool(subnet="fd00:b5:7e71::/64", gateway="fd00:b5:7e71::1")
+    network = client.networks.create("pynet6", driver="bridge", enable_ipv6=True,
+                                     ipam=docker.types.IPAMConfig(pool_configs=[pool]))
+    network.reload()
+    assert network.attrs["EnableIPv6"] is True
+    assert {"Subnet": "fd00:b5:7e71::/64", "Gateway": "fd00:b5:7e71::1"} in network.attrs["IPAM"]["Config"]
+    api = client.api
+    created = api.create_container("busybox", ["sleep", "300"], name="six", networking_config=api.create_networking_config(
+        {"pynet6": api.create_endpoint_config(ipv6_address="fd00:b5:7e71::9")}),
+        host_config=api.create_host_config(network_mode="pynet6"))
+    api.start(created["Id"])
+    settings = api.inspect_container(created["Id"])["NetworkSettings"]
+    assert settings["Networks"]["pynet6"]["GlobalIPv6Address"] == "fd00:b5:7e71::9"
+    other = client.containers.run("busybox", ["sleep", "300"], detach=True, name="joiner")
+    network.connect(other, ipv6_address="fd00:b5:7e71::a")
+    assert "fd00:b5:7e71::a/64" in other.exec_run(["ip", "-6", "addr"]).output.decode()
+    network.reload()
+    assert sorted(c["IPv6Address"] for c in network.attrs["Containers"].values()) == [
+        "fd00:b5:7e71::9/64", "fd00:b5:7e71::a/64"]
+    api.remove_container(created["Id"], force=True)
+    other.remove(force=True)
+    network.remove()

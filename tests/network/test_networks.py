@@ -145,7 +145,7 @@ def test_network_commands_and_bad_input(clean_host):
     expect_error(berth, "network", "create", "--subnet", "10.93.7.0/25", "clash", says="overlaps")
     expect_error(berth, "network", "create", "--subnet", "10.93.8.0/24", "--gateway", "10.93.9.1", "gw",
                  says="gateway")
-    expect_error(berth, "network", "create", "--ipv6", "--subnet", "fd00::/64", "six", says="IPv6")
+    expect_error(berth, "network", "create", "--subnet", "fd00:b5:ee::/64", "six", says="--ipv6")
     expect_error(berth, "network", "rm", "lab", says="active endpoints")
     expect_error(berth, "network", "rm", "bridge", says="pre-defined")
     expect_error(berth, "run", "--network", "lab", "--ip", "10.99.0.5", "busybox", "true", says="--ip")

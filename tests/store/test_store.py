@@ -292,3 +292,27 @@ def test_disk_usage_of_a_deep_tree(tmp_path, deep_cleanup):
         os.close(fd)
     assert fsutil.disk_usage(str(top)) >= 65536
     assert fsutil.disk_usage(str(tmp_path / "missing")) == 0
+
+
+def test_a_store_of_schema_9_gets_ipv6_columns_and_keeps_its_networks(tmp_path):
+    root = tmp_path / "s"
+    Store(str(root)).close()
+    conn = db.connect(str(root / "berth.db"))
+    conn.execute("DROP TABLE network_endpoints")
+    conn.execute("DROP TABLE networks")
+    conn.execute("CREATE TABLE networks (id TEXT PRIMARY KEY, name TEXT UNIQUE NOT NULL, driver TEXT NOT NULL, "
+                 "subnet TEXT NOT NULL, gateway TEXT NOT NULL, ip_range TEXT NOT NULL, internal INTEGER NOT NULL, "
+                 "bridge TEXT NOT NULL, labels TEXT NOT NULL, options TEXT NOT NULL, created REAL NOT NULL)")
+    conn.execute("CREATE TABLE network_endpoints (network_id TEXT NOT NULL REFERENCES networks(id), container_id "
+                 "TEXT NOT NULL, address TEXT NOT NULL, aliases TEXT NOT NULL, PRIMARY KEY (network_id, "
+                 "container_id), UNIQUE (network_id, address))")
+    conn.execute("INSERT INTO networks VALUES ('n1', 'old', 'bridge', '10.91.0.0/24', '10.91.0.1', '', 0, 'bnn1', "
+                 "'{}', '{}', 1.0)")
+    conn.execute("PRAGMA user_version=9")
+    conn.close()
+    store = Store(str(root))
+    old = store.networks.find("old")
+    assert (old.subnet, old.subnet6, old.gateway6) == ("10.91.0.0/24", "", "")
+    columns = {r[1] for r in store.db.execute("PRAGMA table_info(network_endpoints)")}
+    assert "address6" in columns
+    store.close()

@@ -7,12 +7,20 @@ from berth.api.app import BadRequest, backend, body, filters, no_content, reply,
 
 
 def _ipam(doc: dict) -> dict:
-    """The first IPAM pool (subnet, gateway, ip range), as docker's CLI sends --subnet and friends."""
+    """The IPAM pools (an IPv4 one, an IPv6 one) as lists of subnets, gateways and ip ranges, as
+    docker's CLI sends --subnet and friends."""
     configs = (doc.get("IPAM") or {}).get("Config") or []
     if not isinstance(configs, list) or not all(isinstance(c, dict) for c in configs):
         raise BadRequest("invalid IPAM.Config: expected a list of objects")
-    v4 = [c for c in configs if ":" not in (c.get("Subnet") or "")]
-    return v4[0] if v4 else {}
+    out: dict = {"Subnet": [], "Gateway": [], "IPRange": []}
+    for c in configs:
+        for key in out:
+            value = c.get(key)
+            if value is not None and not isinstance(value, str):
+                raise BadRequest(f"invalid IPAM.Config {key}: expected a string")
+            if value:
+                out[key].append(value)
+    return out
 
 
 async def create(request: web.Request) -> web.Response:
@@ -66,8 +74,11 @@ async def connect(request: web.Request) -> web.Response:
         raise BadRequest("Container is required")
     endpoint = doc.get("EndpointConfig") or {}
     aliases = [a for a in endpoint.get("Aliases") or [] if isinstance(a, str)]
-    ip = (endpoint.get("IPAMConfig") or {}).get("IPv4Address") or None
-    await backend(request).call(lambda e: e.containers.connect(container, name, aliases, ip))
+    ipam = endpoint.get("IPAMConfig") or {}
+    ip, ip6 = ipam.get("IPv4Address") or None, ipam.get("IPv6Address") or None
+    if not all(isinstance(a, (str, type(None))) for a in (ip, ip6)):
+        raise BadRequest("invalid EndpointConfig.IPAMConfig: addresses are strings")
+    await backend(request).call(lambda e: e.containers.connect(container, name, aliases, ip, ip6))
     return no_content(200)
 
 

@@ -16,18 +16,20 @@ def _pairs(values) -> dict:
 
 @network.command("create")
 @option("-d", "--driver", default="bridge", help="Driver to manage the network (bridge).")
-@option("--subnet", help="Subnet in CIDR format (default: a free /24 of 10.91.0.0/16).")
-@option("--gateway", help="IPv4 gateway for the subnet.")
-@option("--ip-range", help="Allocate container addresses from a sub-range.")
+@option("--subnet", "subnets", multiple=True,
+        help="Subnet in CIDR format, an IPv4 and (with --ipv6) an IPv6 one (default: a free /24 of 10.91.0.0/16, "
+             "a free /64 of fd00:b5::/32).")
+@option("--gateway", "gateways", multiple=True, help="Gateway for the subnet (IPv4 or IPv6).")
+@option("--ip-range", "ip_ranges", multiple=True, help="Allocate container IPv4 addresses from a sub-range.")
 @option("--internal", is_flag=True, help="Restrict external access to the network.")
 @option("--label", "labels", multiple=True, help="Set metadata on a network.")
 @option("-o", "--opt", "opts", multiple=True, help="Set driver specific options.")
-@option("--ipv6", is_flag=True, help="Enable IPv6 networking (not supported yet).")
+@option("--ipv6", is_flag=True, help="Enable IPv6 networking.")
 @argument("name")
-def create_cmd(engine, driver, subnet, gateway, ip_range, internal, labels, opts, ipv6, name):
+def create_cmd(engine, driver, subnets, gateways, ip_ranges, internal, labels, opts, ipv6, name):
     """Create a network."""
-    echo(engine.networks.create(name, driver, subnet, gateway, ip_range, internal, _pairs(labels), _pairs(opts),
-                                ipv6).id)
+    echo(engine.networks.create(name, driver, list(subnets), list(gateways), list(ip_ranges), internal,
+                                _pairs(labels), _pairs(opts), ipv6).id)
 
 
 @network.command("ls")
@@ -39,7 +41,7 @@ def ls_cmd(engine, filters, quiet, no_trunc, fmt):
     """List networks."""
     docs = engine.networks.list(parse_filters(filters, ls_cmd))
     rows = [{"ID": d["Id"] if no_trunc else d["Id"][:12], "Name": d["Name"], "Driver": d["Driver"],
-             "Scope": d["Scope"], "IPv6": "false", "Internal": str(d["Internal"]).lower(),
+             "Scope": d["Scope"], "IPv6": str(d["EnableIPv6"]).lower(), "Internal": str(d["Internal"]).lower(),
              "Labels": ",".join(f"{k}={v}" for k, v in (d["Labels"] or {}).items()), "CreatedAt": d["Created"]}
             for d in docs]
     if quiet:
@@ -83,11 +85,12 @@ def prune_cmd(engine, force):
 @network.command("connect")
 @option("--alias", "aliases", multiple=True, help="Add network-scoped alias for the container.")
 @option("--ip", help="IPv4 address.")
+@option("--ip6", help="IPv6 address.")
 @argument("name")
 @argument("container")
-def connect_cmd(engine, aliases, ip, name, container):
+def connect_cmd(engine, aliases, ip, ip6, name, container):
     """Connect a container to a network."""
-    engine.containers.connect(container, name, list(aliases), ip)
+    engine.containers.connect(container, name, list(aliases), ip, ip6)
 
 
 @network.command("disconnect")

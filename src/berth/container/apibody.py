@@ -154,7 +154,7 @@ def _networks(host: dict, networking: dict) -> tuple[str | None, list]:
             continue
         ipam = e.get("IPAMConfig") or {}
         networks.append({"name": n, "aliases": [a for a in (e.get("Aliases") or []) if isinstance(a, str)],
-                         "ip": ipam.get("IPv4Address") or None})
+                         "ip": ipam.get("IPv4Address") or None, "ip6": ipam.get("IPv6Address") or None})
     if not networks:
         return mode, []
     return networks[0]["name"], networks

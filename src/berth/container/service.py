@@ -430,6 +430,7 @@ class ContainerService:
                                  ["rbind", "rprivate"]) for name in ("hostname", "hosts", "resolv.conf")]
         else:
             mounts = rootfs.etc_mounts(bundle, cfg["hostname"], cfg["network"], address=net.address if net else "",
+                                       address6=net.address6 if net else "",
                                        resolv=self._resolv_conf(c, net), extra_hosts=self._extra_hosts(c, net))
         if cfg["init"]:
             mounts.append(spec.Mount(INIT_PATH, INIT_BINARY, "bind", ["bind", "ro", "nosuid", "nodev"]))
@@ -600,6 +601,9 @@ class ContainerService:
                 continue
             out.append({"name": network.name, "id": network.id, "address": endpoint.address if endpoint else "",
                         "prefix": int(network.subnet.split("/")[1]), "gateway": network.gateway,
+                        "address6": endpoint.address6 if endpoint else "",
+                        "prefix6": int(network.subnet6.partition("/")[2] or 0), "gateway6": network.gateway6,
+                        "requested": (a.get("ip"), a.get("ip6")),
                         "aliases": (endpoint.aliases if endpoint else a["aliases"]) + [c.short_id]})
         return out
 
@@ -820,12 +824,13 @@ class ContainerService:
             return c
         raise BerthError(f"cannot remove container {c.name}: it keeps being restarted")
 
-    def connect(self, text: str, network: str, aliases: list[str] = (), ip: str | None = None) -> None:
+    def connect(self, text: str, network: str, aliases: list[str] = (), ip: str | None = None,
+                ip6: str | None = None) -> None:
         """`network connect`: a running container gets its interface at once, a stopped one at start."""
         c = self.get(text)
         with self.records.lock(c.id):
             c = self.records.get(c.id)
-            self.networks.connect(c, network, aliases, ip, running=c.status in ("running", "paused"))
+            self.networks.connect(c, network, aliases, ip, running=c.status in ("running", "paused"), ip6=ip6)
 
     def disconnect(self, text: str, network: str, force: bool = False) -> None:
         try:

@@ -28,7 +28,7 @@ class ContainerSpec(Record):
     mounts: list = []               # options.MountSpec: -v, --mount and --tmpfs, in that order
     read_only: bool = False
     network: str = None             # none | host | bridge (the default) | container:ID | a user network's name
-    networks: list = []             # user networks: [{"name", "aliases", "ip"}], the first is `network`
+    networks: list = []             # user networks: [{"name", "aliases", "ip", "ip6"}], the first is `network`
     ports: list = []                # network.bridge.PortMapping
     publish_all: bool = False       # -P: every EXPOSEd port to a free host port
     dns: list = []                  # name servers (a user network's forwards to them)
@@ -65,7 +65,8 @@ def from_flags(image: str, command: list[str] = (), *, entrypoint: str | None = 
                publish: list[str] = (), memory: str | None = None, memory_swap: str | None = None,
                cpus: str | None = None, pids_limit: str | None = None, stop_timeout: str | None = None,
                restart: str = "no", auto_remove: bool = False, labels: list[str] = (), network: list[str] = (),
-               network_aliases: list[str] = (), ip: str | None = None, add_hosts: list[str] = (),
+               network_aliases: list[str] = (), ip: str | None = None, ip6: str | None = None,
+               add_hosts: list[str] = (),
                health_cmd: str | None = None, health_interval: str | None = None, health_timeout: str | None = None,
                health_start_period: str | None = None, health_start_interval: str | None = None,
                health_retries: str | None = None, no_healthcheck: bool = False,
@@ -73,7 +74,7 @@ def from_flags(image: str, command: list[str] = (), *, entrypoint: str | None = 
     """A spec from docker's command-line flags, checked as docker's client checks them before it asks
     the engine (FlagError: `create` exits 125 for these). `plain`: the fields that need no parsing."""
     with opts.flag_errors():
-        mode, networks = _networks(list(network), list(network_aliases), ip)
+        mode, networks = _networks(list(network), list(network_aliases), ip, ip6)
         for entry in add_hosts:
             name, sep, address = entry.partition(":")
             if not sep or not name or not address:
@@ -147,22 +148,22 @@ def _go_duration(text: str, flag: str) -> int:
 _BUILTIN_NETWORKS = ("bridge", "host", "none")
 
 
-def _networks(given: list[str], aliases: list[str], ip: str | None) -> tuple[str | None, list]:
-    """--network (repeatable), --network-alias and --ip as (mode, user networks); the aliases and the
-    address are for the first network, as docker's client gives them."""
+def _networks(given: list[str], aliases: list[str], ip: str | None, ip6: str | None = None) -> tuple[str | None, list]:
+    """--network (repeatable), --network-alias, --ip and --ip6 as (mode, user networks); the aliases and
+    the addresses are for the first network, as docker's client gives them."""
     if not given:
-        if aliases or ip:
-            raise opts.InvalidOption("--network-alias and --ip need a user-defined --network")
+        if aliases or ip or ip6:
+            raise opts.InvalidOption("--network-alias, --ip and --ip6 need a user-defined --network")
         return None, []
     special = [n for n in given if n in _BUILTIN_NETWORKS or n.startswith("container:")]
     if special and len(given) > 1:
         raise opts.InvalidOption(f"conflicting options: --network {special[0]} cannot be combined with other networks")
     if special:
-        if aliases or ip:
-            raise opts.InvalidOption("--network-alias and --ip are only for user-defined networks")
+        if aliases or ip or ip6:
+            raise opts.InvalidOption("--network-alias, --ip and --ip6 are only for user-defined networks")
         return special[0], []
-    networks = [{"name": n, "aliases": [], "ip": None} for n in given]
-    networks[0].update(aliases=list(aliases), ip=ip)
+    networks = [{"name": n, "aliases": [], "ip": None, "ip6": None} for n in given]
+    networks[0].update(aliases=list(aliases), ip=ip, ip6=ip6)
     return given[0], networks
 
 

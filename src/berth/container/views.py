@@ -101,13 +101,20 @@ def _network_settings(cfg: dict, net: dict | None, endpoints: list[dict]) -> dic
     if not cfg.get("networks"):  # a built-in network (and maybe user networks connected since)
         address, gateway, prefix = (net["address"], net["gateway"], net["prefix"]) if net else ("", "", 0)
         networks[cfg["network"]] = {"IPAddress": address, "IPPrefixLen": prefix, "Gateway": gateway,
+                                    "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "IPv6Gateway": "",
                                     "Aliases": None, "NetworkID": ""}
     for e in endpoints:
         networks[e["name"]] = {"IPAddress": e["address"], "IPPrefixLen": e["prefix"], "Gateway": e["gateway"],
+                               "GlobalIPv6Address": e["address6"], "GlobalIPv6PrefixLen": e["prefix6"] if e["address6"]
+                               else 0, "IPv6Gateway": e["gateway6"] if e["address6"] else "",
+                               "IPAMConfig": {"IPv4Address": e["requested"][0] or "",
+                                              "IPv6Address": e["requested"][1] or ""} if any(e["requested"]) else None,
                                "Aliases": e["aliases"], "NetworkID": e["id"]}
-    first = networks.get(cfg["network"]) or {"IPAddress": "", "IPPrefixLen": 0, "Gateway": ""}
+    first = networks.get(cfg["network"]) or {"IPAddress": "", "IPPrefixLen": 0, "Gateway": "", "GlobalIPv6Address": "",
+                                             "GlobalIPv6PrefixLen": 0, "IPv6Gateway": ""}
     return {"IPAddress": first["IPAddress"], "IPPrefixLen": first["IPPrefixLen"], "Gateway": first["Gateway"],
-            "Ports": ports, "Networks": networks}
+            "GlobalIPv6Address": first["GlobalIPv6Address"], "GlobalIPv6PrefixLen": first["GlobalIPv6PrefixLen"],
+            "IPv6Gateway": first["IPv6Gateway"], "Ports": ports, "Networks": networks}
 
 
 def summary(service, c, now: float) -> dict:

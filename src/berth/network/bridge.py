@@ -40,6 +40,9 @@ class Attachment(Record):
     address: str
     gateway: str
     prefix: int         # of the subnet
+    address6: str = ""  # on an IPv6 network
+    gateway6: str = ""
+    prefix6: int = 0
 
 
 def _run(*argv: str, commands: str | None = None) -> str:
@@ -69,9 +72,9 @@ def _tool(name: str) -> str:
     return path
 
 
-def _iptables_rule(table: str, rule: str) -> None:
+def _iptables_rule(table: str, rule: str, tool: str = "iptables") -> None:
     """Append `rule` unless it is there (-C), so that set-up can run again after a reboot or a flush."""
-    ipt = _tool("iptables")
+    ipt = _tool(tool)
     args = rule.split()
     if process.run([ipt, "-w", "-t", table, "-C", *args]).returncode != 0:
         _run(ipt, "-w", "-t", table, "-A" if args[0] != "FORWARD" else "-I", *args)
@@ -133,7 +136,10 @@ USER_PREFIX = "bn"  # user networks' bridges: bn + 12 hex digits of the network'
 def create_network_bridge(network) -> None:
     """A user network's bridge, its address, forwarding, isolation from every other berth network
     (and no way out when internal), NAT out and published ports in, as docker's bridge driver does.
-    Each rule carries the network's ID as a comment, which is how they are found and removed."""
+    Each rule carries the network's ID as a comment, which is how they are found and removed.
+    An IPv6 network gets the same isolation in ip6tables and a NAT66 masquerade; berth does not turn
+    on the host's IPv6 forwarding (a host that forwards stops taking router advertisements, and so
+    may lose its own IPv6 route): its containers reach out over IPv6 only where the host forwards."""
     from berth.store import fsutil
     os.makedirs(LEASES, mode=0o700, exist_ok=True)
     ip, ipt = _tool("ip"), _tool("iptables")
@@ -153,6 +159,8 @@ def create_network_bridge(network) -> None:
         for table, rule in (("nat", f"PREROUTING -m addrtype --dst-type LOCAL -j {CHAIN}"),
                             ("nat", f"OUTPUT -m addrtype --dst-type LOCAL -j {CHAIN}")):
             _iptables_rule(table, rule)
+        if network.subnet6:
+            _setup_ipv6(network)
         tag = f"-m comment --comment berth-net:{network.id}"
         rules = [f"-A {FORWARD_CHAIN} -i {name} -o {name} {tag} -j ACCEPT",
                  f"-A {FORWARD_CHAIN} -i {name} -o {USER_PREFIX}+ {tag} -j DROP",
@@ -166,35 +174,61 @@ def create_network_bridge(network) -> None:
         nat = [f"-A POSTROUTING -s 127.0.0.0/8 -o {name} {tag} -j MASQUERADE"]
         if not network.internal:
             nat.append(f"-A POSTROUTING -s {network.subnet} ! -o {name} {tag} -j MASQUERADE")
-        _remove_rules(network.id)  # a half-made network of a crashed create
+        _remove_rules(network.id, bool(network.subnet6))  # a half-made network of a crashed create
         _run(_tool("iptables-restore"), "-w", "--noflush",
              commands="*filter\n" + "".join(r + "\n" for r in rules) + "COMMIT\n*nat\n"
                       + "".join(r + "\n" for r in nat) + "COMMIT\n")
+        if network.subnet6:
+            nat6 = [] if network.internal else [f"-A POSTROUTING -s {network.subnet6} ! -o {name} {tag} -j MASQUERADE"]
+            _run(_tool("ip6tables-restore"), "-w", "--noflush",
+                 commands="*filter\n" + "".join(r + "\n" for r in rules) + "COMMIT\n*nat\n"
+                          + "".join(r + "\n" for r in nat6) + "COMMIT\n")
+
+
+def _setup_ipv6(network) -> None:
+    """The bridge's IPv6 gateway address (no duplicate address detection: IPAM made it unique, and a
+    tentative address could not be bound by the name server), ip6tables' filter chain, jumped to first
+    from FORWARD, and its nat chain for published ports, as for IPv4."""
+    name = network.bridge
+    with open(f"/proc/sys/net/ipv6/conf/{name}/disable_ipv6", "w") as f:
+        f.write("0")
+    _run(_tool("ip"), "addr", "replace", f"{network.gateway6}/{network.subnet6.split('/')[1]}", "dev", name, "nodad")
+    ipt6 = _tool("ip6tables")
+    if process.run([ipt6, "-w", "-t", "filter", "-L", FORWARD_CHAIN, "-n"]).returncode != 0:
+        _run(ipt6, "-w", "-t", "filter", "-N", FORWARD_CHAIN)
+    if process.run([ipt6, "-w", "-C", "FORWARD", "-j", FORWARD_CHAIN]).returncode != 0:
+        _run(ipt6, "-w", "-I", "FORWARD", "1", "-j", FORWARD_CHAIN)
+    if process.run([ipt6, "-w", "-t", "nat", "-L", CHAIN, "-n"]).returncode != 0:
+        _run(ipt6, "-w", "-t", "nat", "-N", CHAIN)
+    for rule in (f"PREROUTING -m addrtype --dst-type LOCAL -j {CHAIN}", f"OUTPUT -m addrtype --dst-type LOCAL -j {CHAIN}"):
+        _iptables_rule("nat", rule, "ip6tables")
 
 
 def delete_network_bridge(network) -> None:
     """Undo create_network_bridge: its rules, then the bridge (berth deletes only what it made)."""
-    _remove_rules(network.id)
+    _remove_rules(network.id, bool(network.subnet6))
     if os.path.exists(f"/sys/class/net/{network.bridge}"):
         _run(_tool("ip"), "link", "delete", network.bridge)
 
 
-def _remove_rules(network_id: str) -> None:
-    _delete_tagged_rules(f"berth-net:{network_id}", ("filter", "nat"))
+def _remove_rules(network_id: str, ipv6: bool = False) -> None:
+    """The network's rules (ip6tables' too for an IPv6 network), found by their comment."""
+    for family in ("ip", "ip6") if ipv6 else ("ip",):
+        _delete_tagged_rules(f"berth-net:{network_id}", ("filter", "nat"), family)
 
 
-def _delete_tagged_rules(tag: str, tables: tuple[str, ...]) -> None:
-    """Delete every rule whose comment is `tag`: one iptables-save to find them, one iptables-restore
-    to delete them all (a process per rule cost ~10 ms each)."""
+def _delete_tagged_rules(tag: str, tables: tuple[str, ...], family: str = "ip") -> None:
+    """Delete every rule whose comment is `tag` (family ip: iptables, ip6: ip6tables): one save to
+    find them, one restore to delete them all (a process per rule cost ~10 ms each)."""
     import shlex
     deletions: dict[str, list[str]] = {}
     for table in tables:
-        listed = process.run([_tool("iptables-save"), "-t", table])
-        for line in listed.stdout.splitlines():
+        listed = process.run([_tool(f"{family}tables-save"), "-t", table])
+        for line in listed.stdout.splitlines() if listed.returncode == 0 else ():
             if line.startswith("-A ") and tag in line and tag in shlex.split(line):
                 deletions.setdefault(table, []).append("-D" + line[2:])
     if deletions:
-        _run(_tool("iptables-restore"), "-w", "--noflush", commands="".join(
+        _run(_tool(f"{family}tables-restore"), "-w", "--noflush", commands="".join(
             f"*{table}\n" + "".join(rule + "\n" for rule in rules) + "COMMIT\n" for table, rules in deletions.items()))
 
 
@@ -235,6 +269,9 @@ class Interface(Record):
     gateway: str
     route: bool = False     # the default route goes through this one's gateway
     host_name: str = ""     # the veth's host end ("" for a network's own naming)
+    address6: str = ""      # on an IPv6 network: the address, its prefix length and the gateway
+    prefix6: int = 0
+    gateway6: str = ""
 
 
 def user_veth(cid: str, network_id: str) -> str:
@@ -259,6 +296,8 @@ def attach(cid: str, ports: list[PortMapping] = (), interfaces: list[Interface] 
     try:
         _run(ip, "-batch", commands=f"netns add {netns}\n" + "".join(
             _host_side(iface, netns, index) for index, iface in enumerate(interfaces)))
+        if any(iface.address6 for iface in interfaces):
+            _enable_ipv6(netns)
         _run(ip, "-netns", netns, "-batch", commands="link set lo up\n" + "".join(
             _inside(iface, index) for index, iface in enumerate(interfaces)))
         if ports and interfaces:
@@ -267,11 +306,26 @@ def attach(cid: str, ports: list[PortMapping] = (), interfaces: list[Interface] 
                             f" -m comment --comment berth:{cid} -j DNAT --to-destination {to}:{p.container_port}\n"
                             for p in ports)
             _run(_tool("iptables-restore"), "-w", "--noflush", commands=f"*nat\n{rules}COMMIT\n")
+            # on an IPv6 network the ports published on every address are on the host's IPv6 ones too
+            # (not on ::1: IPv6 has no route_localnet)
+            rules6 = "".join(f"-A {CHAIN} -p {p.protocol} --dport {p.host_port} -m comment --comment berth:{cid} "
+                             f"-j DNAT --to-destination [{interfaces[0].address6}]:{p.container_port}\n"
+                             for p in ports if not p.host_ip) if interfaces[0].address6 else ""
+            if rules6:
+                _run(_tool("ip6tables-restore"), "-w", "--noflush", commands=f"*nat\n{rules6}COMMIT\n")
     except BaseException:
         detach(cid, address, veths=[i.host_name for i in interfaces], leased=address is not None)
         raise
     first = interfaces[0] if interfaces else Interface("", "", 0, "")
-    return Attachment(namespace(cid), first.address, first.gateway, first.prefix)
+    return Attachment(namespace(cid), first.address, first.gateway, first.prefix, first.address6, first.gateway6,
+                      first.prefix6)
+
+
+def _enable_ipv6(netns: str) -> None:
+    """IPv6 on in the container's namespace (a new namespace may start with it off, as the host's
+    default says): before its interfaces get their IPv6 addresses."""
+    _run(_tool("ip"), "netns", "exec", netns, _tool("sysctl"), "-q", "-w", "net.ipv6.conf.all.disable_ipv6=0",
+         "net.ipv6.conf.default.disable_ipv6=0")
 
 
 def _host_ends(netns: str) -> list[str]:
@@ -299,6 +353,8 @@ def add_interface(cid: str, iface: Interface, index: int | None = None) -> None:
         taken = {int(n) for n in re.findall(r"^\d+: eth(\d+)[@:]", _run(ip, "-netns", netns, "-o", "link"), re.M)}
         index = next(i for i in range(len(taken) + 1) if i not in taken)
     _run(ip, "-batch", commands=_host_side(iface, netns, index))
+    if iface.address6:
+        _enable_ipv6(netns)
     _run(ip, "-netns", netns, "-batch", commands=_inside(iface, index))
 
 
@@ -317,7 +373,11 @@ def _host_side(iface: Interface, netns: str, index: int) -> str:
 
 def _inside(iface: Interface, index: int) -> str:
     commands = f"addr add {iface.address}/{iface.prefix} dev eth{index}\nlink set eth{index} up\n"
-    return commands + (f"route add default via {iface.gateway}\n" if iface.route else "")
+    if iface.address6:  # nodad: IPAM made it unique, and a tentative address would not answer for a second
+        commands += f"addr add {iface.address6}/{iface.prefix6} dev eth{index} nodad\n"
+    commands += f"route add default via {iface.gateway}\n" if iface.route else ""
+    return commands + (f"route add ::/0 via {iface.gateway6} dev eth{index}\n" if iface.route and iface.address6
+                       else "")
 
 
 def remove_interface(host_name: str) -> None:
@@ -333,6 +393,12 @@ def detach(cid: str, address: str | None = None, published: bool = True, veths=(
     container had no address on berth0."""
     if published:
         _delete_tagged_rules(f"berth:{cid}", ("nat",))
+        try:  # ip6tables has the chain once an IPv6 network was made: there may be rules of this container
+            _tool("ip6tables-save")
+        except NetworkError:
+            pass
+        else:
+            _delete_tagged_rules(f"berth:{cid}", ("nat",), "ip6")
     path, veth = namespace(cid), _names(cid)[1]
     if os.path.exists(path):  # what `ip netns delete` does, without starting it
         from berth.runtime.rootfs import unmount

@@ -1,9 +1,10 @@
 """The name server of a user network: containers on it find each other by name.
 
 One process per network (`berth network resolver ID`, started by the first container that needs it),
-listening on UDP and TCP port 53 of the network's gateway address and bound to the network's bridge
-(SO_BINDTODEVICE), so only containers on that network can ask it. It answers A queries for container
-names, network aliases and IDs (12 digits or all) with their addresses on this network, reading the
+listening on UDP and TCP port 53 of the network's gateway address (and of its IPv6 gateway on an IPv6
+network; the containers' resolv.conf names the IPv4 one) and bound to the network's bridge
+(SO_BINDTODEVICE), so only containers on that network can ask it. It answers A (and AAAA) queries for
+container names, network aliases and IDs (12 digits or all) with their addresses on this network, reading the
 store on every query, so a container started, connected or removed is seen at once; every other name
 is forwarded to the asking container's --dns servers, else to the host's resolvers. It exits when its
 network is gone, or has had no endpoint for a while. dnslib handles the wire format.
@@ -40,7 +41,7 @@ class Resolver:
         self.lock = threading.Lock()  # one sqlite connection for every handler thread
 
     def answer(self, data: bytes, client: str) -> bytes | None:
-        from dnslib import QTYPE, RCODE, RR, A, DNSRecord
+        from dnslib import AAAA, QTYPE, RCODE, RR, A, DNSRecord
         try:
             request = DNSRecord.parse(data)
         except Exception:  # noqa: BLE001 - not DNS: no answer
@@ -51,11 +52,15 @@ class Resolver:
         name = str(question.qname).rstrip(".").lower()
         with self.lock:
             addresses = self.store.networks.resolve(self.network.id, name, ignore_case=True)
-        if addresses:
+            addresses6 = self.store.networks.resolve(self.network.id, name, ignore_case=True, ipv6=True)
+        if addresses:  # a name of this network: its answer (no AAAA on an IPv4 network: an empty one)
             reply = request.reply()
             if question.qtype in (QTYPE.A, QTYPE.ANY):
                 for address in addresses:
                     reply.add_answer(RR(question.qname, QTYPE.A, rdata=A(address), ttl=TTL))
+            if question.qtype in (QTYPE.AAAA, QTYPE.ANY):
+                for address in addresses6:
+                    reply.add_answer(RR(question.qname, QTYPE.AAAA, rdata=AAAA(address), ttl=TTL))
             return reply.pack()
         for server in self._upstreams(client):
             forwarded = _ask(server, data)
@@ -81,10 +86,11 @@ def _ask(server: str, data: bytes) -> bytes | None:
         return None
 
 
-def _bound(base, device: str):
+def _bound(base, device: str, family: int = socket.AF_INET):
     class Server(base):
         daemon_threads = True
         allow_reuse_address = True
+        address_family = family
 
         def server_bind(self):
             self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, device.encode())
@@ -122,6 +128,10 @@ def serve(store, network, ready) -> None:
     address = (network.gateway, 53)
     servers = [_bound(socketserver.ThreadingUDPServer, network.bridge)(address, UDPHandler),
                _bound(socketserver.ThreadingTCPServer, network.bridge)(address, TCPHandler)]
+    if network.subnet6:
+        address6 = (network.gateway6, 53)
+        servers += [_bound(socketserver.ThreadingUDPServer, network.bridge, socket.AF_INET6)(address6, UDPHandler),
+                    _bound(socketserver.ThreadingTCPServer, network.bridge, socket.AF_INET6)(address6, TCPHandler)]
     for server in servers:
         threading.Thread(target=server.serve_forever, daemon=True).start()
     ready()

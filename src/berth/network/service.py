@@ -29,10 +29,11 @@ class NetworkService:
 
     # ---- networks ------------------------------------------------------------------------
 
-    def create(self, name: str, driver: str = "bridge", subnet: str | None = None, gateway: str | None = None,
-               ip_range: str | None = None, internal: bool = False, labels: dict | None = None,
-               options: dict | None = None, ipv6: bool = False):
-        """A user-defined bridge network, its bridge made now (as docker's)."""
+    def create(self, name: str, driver: str = "bridge", subnet=None, gateway=None, ip_range=None,
+               internal: bool = False, labels: dict | None = None, options: dict | None = None, ipv6: bool = False):
+        """A user-defined bridge network, its bridge made now (as docker's). `subnet`, `gateway` and
+        `ip_range`: a value or a list of them, at most one of each address family; with `ipv6` the
+        network gets an IPv6 subnet too (the one given, else a /64 of berth's pool)."""
         from berth.network import ipam
         from berth.store.networks import Network
         import re
@@ -42,8 +43,12 @@ class NetworkService:
             raise Conflict(f"network with name {name} already exists")
         if driver != "bridge":
             raise InvalidArgument(f"network driver {driver!r} is not available: only bridge")
-        if ipv6:
-            raise InvalidArgument("IPv6 networks are not supported yet")
+        (subnet, subnet6), (gateway, gateway6), (ip_range, ip_range6) = (
+            _by_family(subnet, "--subnet"), _by_family(gateway, "--gateway"), _by_family(ip_range, "--ip-range"))
+        if (subnet6 or gateway6 or ip_range6) and not ipv6:
+            raise InvalidArgument("an IPv6 --subnet, --gateway or --ip-range needs --ipv6")
+        if ipv6 and not os.path.exists("/proc/sys/net/ipv6"):
+            raise NetworkError("this host has no IPv6 (the kernel's ipv6 module is not loaded)")
         unknown = set(options or {}) - {"com.docker.network.bridge.name", "com.docker.network.driver.mtu"}
         if unknown:
             raise InvalidArgument(f"unknown network option(s): {', '.join(sorted(unknown))}")
@@ -51,9 +56,12 @@ class NetworkService:
         with _host_lock():
             routes = _host_routes()
             subnet, gateway, ip_range = ipam.plan(subnet, gateway, ip_range, routes)
+            if ipv6:
+                subnet6, gateway6 = ipam.plan6(subnet6, gateway6, ip_range6, _host_routes6()
+                                               + [n.subnet6 for n in self.records.list() if n.subnet6])
             network = self.records.add(Network(network_id, name, "bridge", subnet, gateway, ip_range, internal,
                                                f"{bridge.USER_PREFIX}{network_id[:12]}", dict(labels or {}),
-                                               dict(options or {}), time.time()))
+                                               dict(options or {}), time.time(), subnet6 or "", gateway6 or ""))
             try:
                 bridge.create_network_bridge(network)
             except BaseException:
@@ -128,7 +136,9 @@ class NetworkService:
                 raise InvalidArgument(f"network {network.name} is given twice")
             seen.add(network.id)
             ip = ipam.check_requested(a["ip"], network.subnet, network.gateway) if a.get("ip") else None
-            out.append({"id": network.id, "name": network.name, "aliases": list(a.get("aliases") or []), "ip": ip})
+            ip6 = _requested6(network, a.get("ip6"))
+            out.append({"id": network.id, "name": network.name, "aliases": list(a.get("aliases") or []), "ip": ip,
+                        "ip6": ip6})
         return out
 
     def interfaces(self, c, default_route: bool = True) -> list:
@@ -144,10 +154,9 @@ class NetworkService:
             ensure_bridge_of(network)
             endpoint = self.records.allocate(network.id, c.id, ipam.candidates(network.subnet, network.gateway,
                                                                                network.ip_range),
-                                             a["aliases"], a.get("ip"))
-            out.append(bridge.Interface(network.bridge, endpoint.address, int(network.subnet.split("/")[1]),
-                                        network.gateway, route=default_route and index == 0 and not network.internal,
-                                        host_name=bridge.user_veth(c.id, network.id)))
+                                             a["aliases"], a.get("ip"), *_candidates6(network), a.get("ip6"))
+            out.append(_interface(network, endpoint, c.id,
+                                  route=default_route and index == 0 and not network.internal))
             self.ensure_resolver(network)
         return out
 
@@ -158,10 +167,12 @@ class NetworkService:
         for endpoint in self.records.container_endpoints(c.id):
             if endpoint.network_id not in known:
                 network = self.records.find(endpoint.network_id)
-                created.append({"id": network.id, "name": network.name, "aliases": endpoint.aliases, "ip": None})
+                created.append({"id": network.id, "name": network.name, "aliases": endpoint.aliases, "ip": None,
+                                "ip6": None})
         return created
 
-    def connect(self, c, text: str, aliases: list[str] = (), ip: str | None = None, running: bool = False) -> None:
+    def connect(self, c, text: str, aliases: list[str] = (), ip: str | None = None, running: bool = False,
+                ip6: str | None = None) -> None:
         """`network connect`: the endpoint now; a running container gets its interface at once."""
         from berth.network import ipam
         if c.config["network"] in ("host", "none") or c.config["network"].startswith("container:"):
@@ -171,14 +182,14 @@ class NetworkService:
         if self.records.endpoint(network.id, c.id) or any(a["id"] == network.id for a in c.config.get("networks", [])):
             raise Conflict(f"endpoint with name {c.name} already exists in network {network.name}")
         wanted = ipam.check_requested(ip, network.subnet, network.gateway) if ip else None
+        wanted6 = _requested6(network, ip6)
         ensure_bridge_of(network)
         endpoint = self.records.allocate(network.id, c.id, ipam.candidates(network.subnet, network.gateway,
-                                                                           network.ip_range), list(aliases), wanted)
+                                                                           network.ip_range), list(aliases), wanted,
+                                         *_candidates6(network), wanted6)
         if running:
             try:
-                bridge.add_interface(c.id, bridge.Interface(network.bridge, endpoint.address,
-                                                            int(network.subnet.split("/")[1]), network.gateway,
-                                                            host_name=bridge.user_veth(c.id, network.id)))
+                bridge.add_interface(c.id, _interface(network, endpoint, c.id))
             except BaseException:
                 self.records.release(network.id, c.id)
                 raise
@@ -270,18 +281,21 @@ class NetworkService:
     # ---- documents -------------------------------------------------------------------------
 
     def _doc(self, network) -> dict:
-        prefix = network.subnet.split("/")[1]
+        prefix, prefix6 = network.subnet.split("/")[1], network.subnet6.partition("/")[2]
         containers = {}
         for e in self.records.endpoints(network.id):
             name = self.store.containers.get(e.container_id).name
             containers[e.container_id] = {"Name": name, "EndpointID": "", "MacAddress": "",
-                                          "IPv4Address": f"{e.address}/{prefix}", "IPv6Address": ""}
-        ipam_config = {"Subnet": network.subnet, "Gateway": network.gateway}
+                                          "IPv4Address": f"{e.address}/{prefix}",
+                                          "IPv6Address": f"{e.address6}/{prefix6}" if e.address6 else ""}
+        ipam_config = [{"Subnet": network.subnet, "Gateway": network.gateway}]
         if network.ip_range:
-            ipam_config["IPRange"] = network.ip_range
+            ipam_config[0]["IPRange"] = network.ip_range
+        if network.subnet6:
+            ipam_config.append({"Subnet": network.subnet6, "Gateway": network.gateway6})
         return {"Name": network.name, "Id": network.id, "Created": _iso(network.created), "Scope": "local",
-                "Driver": network.driver, "EnableIPv6": False,
-                "IPAM": {"Driver": "default", "Options": {}, "Config": [ipam_config]},
+                "Driver": network.driver, "EnableIPv6": bool(network.subnet6),
+                "IPAM": {"Driver": "default", "Options": {}, "Config": ipam_config},
                 "Internal": network.internal, "Attachable": False, "Ingress": False,
                 "ConfigFrom": {"Network": ""}, "ConfigOnly": False, "Containers": containers,
                 "Options": {"com.docker.network.bridge.name": network.bridge, **network.options},
@@ -300,6 +314,41 @@ class NetworkService:
                 "ConfigOnly": False, "Containers": containers,
                 "Options": {"com.docker.network.bridge.name": bridge.BRIDGE} if name == "bridge" else {},
                 "Labels": {}}
+
+
+def _by_family(values, flag: str) -> tuple[str | None, str | None]:
+    """(IPv4 value, IPv6 value) of a --subnet, --gateway or --ip-range given once or twice."""
+    from berth.network import ipam
+    if values is None or isinstance(values, str):
+        values = [values] if values else []
+    v4 = [v for v in values if not ipam.is_ipv6(v)]
+    v6 = [v for v in values if ipam.is_ipv6(v)]
+    if len(v4) > 1 or len(v6) > 1:
+        raise InvalidArgument(f"{flag}: at most one IPv4 and one IPv6 value")
+    return (v4[0] if v4 else None), (v6[0] if v6 else None)
+
+
+def _requested6(network, address: str | None) -> str | None:
+    """A container's --ip6 on the network, checked."""
+    from berth.network import ipam
+    if not address:
+        return None
+    if not network.subnet6:
+        raise InvalidArgument(f"invalid --ip6 {address}: network {network.name} has no IPv6 (create it with --ipv6)")
+    return ipam.check_requested6(address, network.subnet6, network.gateway6)
+
+
+def _candidates6(network) -> tuple:
+    """allocate()'s candidates6: the IPv6 addresses of an IPv6 network, None for IPv4 only."""
+    from berth.network import ipam
+    return (ipam.candidates6(network.subnet6, network.gateway6) if network.subnet6 else None,)
+
+
+def _interface(network, endpoint, cid: str, route: bool = False):
+    return bridge.Interface(network.bridge, endpoint.address, int(network.subnet.split("/")[1]), network.gateway,
+                            route=route, host_name=bridge.user_veth(cid, network.id),
+                            address6=endpoint.address6, prefix6=int(network.subnet6.partition("/")[2] or 0),
+                            gateway6=network.gateway6)
 
 
 def ensure_bridge_of(network) -> None:
@@ -323,6 +372,25 @@ def _host_routes() -> list[str]:
         if dest != "default":
             out.append(dest if "/" in dest else f"{dest}/32")
     return out + [bridge.SUBNET]
+
+
+_ROUTE_TYPES = {"unicast", "local", "broadcast", "multicast", "throw", "unreachable", "prohibit", "blackhole",
+                "nat", "anycast"}
+
+
+def _host_routes6() -> list[str]:
+    """The IPv6 networks this host routes to (not link-local, not multicast): a new subnet must not overlap."""
+    out = []
+    if not os.path.exists("/proc/sys/net/ipv6"):
+        return out
+    for line in bridge._run(bridge._tool("ip"), "-6", "route", "show").splitlines():
+        words = line.split()
+        if words[:1] and words[0] in _ROUTE_TYPES:  # `unreachable fd00::/64 ...`
+            words = words[1:]
+        dest = words[0] if words else "default"
+        if ":" in dest and not dest.startswith(("fe80:", "ff")):  # not default, link-local or multicast
+            out.append(dest if "/" in dest else f"{dest}/128")
+    return out
 
 
 def _iso(ts: float) -> str:

@@ -89,7 +89,7 @@ def _read(path: str) -> str:
 
 
 def etc_mounts(bundle: str, hostname: str, network: str, read_only: bool = False, address: str = "",
-               resolv: str | None = None, extra_hosts: list[tuple[str, str]] = ()) -> list:
+               resolv: str | None = None, extra_hosts: list[tuple[str, str]] = (), address6: str = "") -> list:
     """/etc/hostname, /etc/hosts and /etc/resolv.conf written into the bundle and bind-mounted over
     the image's: the host's resolver for --network host, namespaced_resolv's for bridge, none for
     none, unless `resolv` is given; `extra_hosts` (name, address) go into /etc/hosts (--add-host)."""
@@ -98,7 +98,8 @@ def etc_mounts(bundle: str, hostname: str, network: str, read_only: bool = False
         resolv = read_host_resolv(network)
     files = {"hostname": f"{hostname}\n",
              "hosts": f"127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
-                      f"{address or '127.0.1.1'}\t{hostname}\n" + "".join(f"{ip}\t{name}\n" for name, ip in extra_hosts),
+                      f"{address or '127.0.1.1'}\t{hostname}\n" + (f"{address6}\t{hostname}\n" if address6 else "")
+                      + "".join(f"{ip}\t{name}\n" for name, ip in extra_hosts),
              "resolv.conf": resolv}
     mounts = []
     for name, content in files.items():

@@ -10,7 +10,7 @@ except ImportError:  # an interpreter that lays sqlite3 out differently
 
 from .fsutil import flock
 
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 
 EVENTS_KEPT = 1000   # the event log keeps the newest 1000 events (docker keeps 256, in memory)
 _TRIM_EVERY = 100    # ... trimmed once every 100 appends: between 1000 and 1099 rows
@@ -81,15 +81,19 @@ CREATE TABLE IF NOT EXISTS networks (     -- user-defined bridge networks
     bridge    TEXT NOT NULL,            -- the Linux bridge's name
     labels    TEXT NOT NULL,            -- JSON
     options   TEXT NOT NULL,            -- JSON
-    created   REAL NOT NULL
+    created   REAL NOT NULL,
+    subnet6   TEXT NOT NULL DEFAULT '', -- IPv6 CIDR ('' = no IPv6)
+    gateway6  TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS network_endpoints (  -- a container's place on a network, kept across restarts
     network_id   TEXT NOT NULL REFERENCES networks(id),
     container_id TEXT NOT NULL REFERENCES containers(id) ON DELETE CASCADE,
     address      TEXT NOT NULL,
     aliases      TEXT NOT NULL,     -- JSON list
+    address6     TEXT,              -- on an IPv6 network (NULL: none)
     PRIMARY KEY (network_id, container_id),
-    UNIQUE (network_id, address)
+    UNIQUE (network_id, address),
+    UNIQUE (network_id, address6)
 );
 CREATE TABLE IF NOT EXISTS pods (         -- containers sharing namespaces held by an infra container
     id        TEXT PRIMARY KEY,
@@ -169,7 +173,22 @@ def _initialise(conn: sqlite3.Connection) -> None:
         for statement in _SCHEMA.split(";"):
             if statement.strip():
                 conn.execute(statement)
+        _add_ipv6_columns(conn)
         conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+
+def _add_ipv6_columns(conn: sqlite3.Connection) -> None:
+    """Schema 10: IPv6 on user networks, added to tables made before it (CREATE ... IF NOT EXISTS
+    leaves them as they were)."""
+    def columns(table):
+        return {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}
+    if "subnet6" not in columns("networks"):
+        conn.execute("ALTER TABLE networks ADD COLUMN subnet6 TEXT NOT NULL DEFAULT ''")
+        conn.execute("ALTER TABLE networks ADD COLUMN gateway6 TEXT NOT NULL DEFAULT ''")
+    if "address6" not in columns("network_endpoints"):
+        conn.execute("ALTER TABLE network_endpoints ADD COLUMN address6 TEXT")
+        conn.execute("CREATE UNIQUE INDEX IF NOT EXISTS network_endpoints_address6 "
+                     "ON network_endpoints(network_id, address6)")
 
 
 def append_events(conn: sqlite3.Connection, events) -> None:

@@ -26,6 +26,8 @@ class Network(Record):
     labels: dict
     options: dict
     created: float
+    subnet6: str = ""       # IPv6 CIDR ("": no IPv6)
+    gateway6: str = ""
 
 
 class Endpoint(Record):
@@ -33,6 +35,7 @@ class Endpoint(Record):
     container_id: str
     address: str
     aliases: list
+    address6: str = ""      # on an IPv6 network
 
 
 class NetworkStore:
@@ -43,17 +46,19 @@ class NetworkStore:
     @staticmethod
     def _network(r) -> Network:
         return Network(r["id"], r["name"], r["driver"], r["subnet"], r["gateway"], r["ip_range"], bool(r["internal"]),
-                       r["bridge"], json.loads(r["labels"]), json.loads(r["options"]), r["created"])
+                       r["bridge"], json.loads(r["labels"]), json.loads(r["options"]), r["created"], r["subnet6"],
+                       r["gateway6"])
 
     def add(self, network: Network) -> Network:
         with self.store.write_lock(), transaction(self.db):
             if self.db.execute("SELECT 1 FROM networks WHERE name=?", (network.name,)).fetchone():
                 raise Conflict(f"network with name {network.name} already exists")
             self.db.execute("INSERT INTO networks(id, name, driver, subnet, gateway, ip_range, internal, bridge, labels, "
-                            "options, created) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                            "options, created, subnet6, gateway6) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                             (network.id, network.name, network.driver, network.subnet, network.gateway,
                              network.ip_range, int(network.internal), network.bridge, json.dumps(network.labels),
-                             json.dumps(network.options), network.created or time.time()))
+                             json.dumps(network.options), network.created or time.time(), network.subnet6,
+                             network.gateway6))
         return self.find(network.id)
 
     def find(self, text: str) -> Network:
@@ -81,20 +86,20 @@ class NetworkStore:
     def endpoint(self, network_id: str, cid: str) -> Endpoint | None:
         r = self.db.execute("SELECT * FROM network_endpoints WHERE network_id=? AND container_id=?",
                             (network_id, cid)).fetchone()
-        return None if r is None else Endpoint(r["network_id"], r["container_id"], r["address"], json.loads(r["aliases"]))
+        return None if r is None else _endpoint(r)
 
     def endpoints(self, network_id: str) -> list[Endpoint]:
-        return [Endpoint(r["network_id"], r["container_id"], r["address"], json.loads(r["aliases"]))
-                for r in self.db.execute("SELECT * FROM network_endpoints WHERE network_id=? ORDER BY address",
+        return [_endpoint(r) for r in self.db.execute("SELECT * FROM network_endpoints WHERE network_id=? ORDER BY address",
                                          (network_id,))]
 
     def container_endpoints(self, cid: str) -> list[Endpoint]:
-        return [Endpoint(r["network_id"], r["container_id"], r["address"], json.loads(r["aliases"]))
-                for r in self.db.execute("SELECT * FROM network_endpoints WHERE container_id=?", (cid,))]
+        return [_endpoint(r) for r in self.db.execute("SELECT * FROM network_endpoints WHERE container_id=?", (cid,))]
 
-    def allocate(self, network_id: str, cid: str, candidates, aliases: list, wanted: str | None = None) -> Endpoint:
+    def allocate(self, network_id: str, cid: str, candidates, aliases: list, wanted: str | None = None,
+                 candidates6=None, wanted6: str | None = None) -> Endpoint:
         """The container's endpoint on the network: the one it has, else a new one at `wanted` or at the
-        first of `candidates` (an iterable of addresses) no other endpoint holds."""
+        first of `candidates` (an iterable of addresses) no other endpoint holds; on an IPv6 network
+        (`candidates6` given) with an IPv6 address too, drawn the same way."""
         with self.store.write_lock(), transaction(self.db):
             found = self.endpoint(network_id, cid)
             if found is not None:
@@ -109,33 +114,53 @@ class NetworkStore:
                 address = next((a for a in candidates if a not in taken), None)
                 if address is None:
                     raise NetworkError("no free address left on this network")
-            self.db.execute("INSERT INTO network_endpoints(network_id, container_id, address, aliases) VALUES (?,?,?,?)",
-                            (network_id, cid, address, json.dumps(list(aliases))))
-        return Endpoint(network_id, cid, address, list(aliases))
+            address6 = None
+            if candidates6 is not None:
+                taken6 = {r[0] for r in self.db.execute("SELECT address6 FROM network_endpoints WHERE network_id=? "
+                                                        "AND address6 IS NOT NULL", (network_id,))}
+                if wanted6 is not None:
+                    if wanted6 in taken6:
+                        raise Conflict(f"address {wanted6} is already in use on this network")
+                    address6 = wanted6
+                else:
+                    address6 = next((a for a in candidates6 if a not in taken6), None)
+                    if address6 is None:
+                        raise NetworkError("no free IPv6 address left on this network")
+            self.db.execute("INSERT INTO network_endpoints(network_id, container_id, address, aliases, address6) "
+                            "VALUES (?,?,?,?,?)", (network_id, cid, address, json.dumps(list(aliases)), address6))
+        return Endpoint(network_id, cid, address, list(aliases), address6 or "")
 
     def release(self, network_id: str, cid: str) -> None:
         with transaction(self.db):
             self.db.execute("DELETE FROM network_endpoints WHERE network_id=? AND container_id=?", (network_id, cid))
 
-    def resolve(self, network_id: str, name: str, ignore_case: bool = False) -> list[str]:
+    def resolve(self, network_id: str, name: str, ignore_case: bool = False, ipv6: bool = False) -> list[str]:
         """Addresses of the endpoints on the network a DNS name means: a container's name, one of its
-        aliases on this network, or its ID (12 characters or whole)."""
+        aliases on this network, or its ID (12 characters or whole); `ipv6`: their IPv6 addresses."""
         fold = (lambda text: text.lower()) if ignore_case else (lambda text: text)
         name = fold(name)
         out = []
-        for r in self.db.execute("SELECT e.address, e.aliases, c.id, c.name FROM network_endpoints e "
+        for r in self.db.execute("SELECT e.address, e.address6, e.aliases, c.id, c.name FROM network_endpoints e "
                                  "JOIN containers c ON c.id = e.container_id WHERE e.network_id=?", (network_id,)):
             if name in (fold(r["name"]), r["id"][:12], r["id"]) or name in map(fold, json.loads(r["aliases"])):
-                out.append(r["address"])
+                if not ipv6:
+                    out.append(r["address"])
+                elif r["address6"]:
+                    out.append(r["address6"])
         return out
 
     def dns_servers_of(self, network_id: str, address: str) -> list[str]:
         """The --dns servers of the container at `address` on the network (none: the host's)."""
         row = self.db.execute("SELECT c.config FROM network_endpoints e JOIN containers c ON c.id = e.container_id "
-                              "WHERE e.network_id=? AND e.address=?", (network_id, address)).fetchone()
+                              "WHERE e.network_id=? AND (e.address=? OR e.address6=?)",
+                              (network_id, address, address)).fetchone()
         return list(json.loads(row[0]).get("dns") or []) if row else []
 
     def resolver_lock(self, network_id: str) -> str:
         """Held by the network's name server while it runs."""
         import os
         return os.path.join(self.store.locks, f"dns-{network_id[:32]}")
+
+
+def _endpoint(r) -> Endpoint:
+    return Endpoint(r["network_id"], r["container_id"], r["address"], json.loads(r["aliases"]), r["address6"] or "")
