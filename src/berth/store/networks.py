@@ -106,26 +106,12 @@ class NetworkStore:
                 return found
             taken = {r[0] for r in self.db.execute("SELECT address FROM network_endpoints WHERE network_id=?",
                                                     (network_id,))}
-            if wanted is not None:
-                if wanted in taken:
-                    raise Conflict(f"address {wanted} is already in use on this network")
-                address = wanted
-            else:
-                address = next((a for a in candidates if a not in taken), None)
-                if address is None:
-                    raise NetworkError("no free address left on this network")
+            address = _pick(wanted, candidates, taken, "")
             address6 = None
             if candidates6 is not None:
                 taken6 = {r[0] for r in self.db.execute("SELECT address6 FROM network_endpoints WHERE network_id=? "
                                                         "AND address6 IS NOT NULL", (network_id,))}
-                if wanted6 is not None:
-                    if wanted6 in taken6:
-                        raise Conflict(f"address {wanted6} is already in use on this network")
-                    address6 = wanted6
-                else:
-                    address6 = next((a for a in candidates6 if a not in taken6), None)
-                    if address6 is None:
-                        raise NetworkError("no free IPv6 address left on this network")
+                address6 = _pick(wanted6, candidates6, taken6, "IPv6 ")
             self.db.execute("INSERT INTO network_endpoints(network_id, container_id, address, aliases, address6) "
                             "VALUES (?,?,?,?,?)", (network_id, cid, address, json.dumps(list(aliases)), address6))
         return Endpoint(network_id, cid, address, list(aliases), address6 or "")
@@ -164,3 +150,15 @@ class NetworkStore:
 
 def _endpoint(r) -> Endpoint:
     return Endpoint(r["network_id"], r["container_id"], r["address"], json.loads(r["aliases"]), r["address6"] or "")
+
+
+def _pick(wanted: str | None, candidates, taken: set, family: str) -> str:
+    """`wanted` if free, else the first free candidate."""
+    if wanted is not None:
+        if wanted in taken:
+            raise Conflict(f"address {wanted} is already in use on this network")
+        return wanted
+    found = next((a for a in candidates if a not in taken), None)
+    if found is None:
+        raise NetworkError(f"no free {family}address left on this network")
+    return found
