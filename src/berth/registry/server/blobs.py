@@ -41,11 +41,22 @@ def _unsatisfiable(size: int) -> web.HTTPException:
     return web.HTTPRequestRangeNotSatisfiable(headers={"Content-Range": f"bytes */{size}"})
 
 
+def _stat_linked(storage, name: str, digest) -> int | None:
+    return storage.stat_blob(digest) if storage.has_blob(name, digest) else None
+
+
 async def _linked_size(reg: Registry, name: str, digest) -> int:
-    if not await reg.io(reg.storage.has_blob, name, digest):
+    key = ("blob", name, digest)
+    generation = reg.cache.current()
+    size = reg.cache.get(key, generation)
+    if size is None:
+        size = await reg.io(_stat_linked, reg.storage, name, digest)
+        if size is not None:
+            reg.cache.put(key, size, 0, generation)
+    if size is None:
         raise RegistryError("BLOB_UNKNOWN", f"blob {digest} unknown to repository {name}",
                             detail={"digest": str(digest)})
-    return await reg.io(reg.storage.stat_blob, digest)
+    return size
 
 
 def _read_at(f, offset: int, count: int) -> bytes:
