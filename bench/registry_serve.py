@@ -241,20 +241,32 @@ def headline(peers) -> list[str]:
 
 
 def repos_curve(peers) -> list[str]:
-    lines = ["| repositories | berth req/s | distribution req/s | berth / distribution | berth vs 1 repository |",
-             "| ---: | ---: | ---: | ---: | ---: |"]
+    """At each size N (N repositories stored), requests spread at random over all N, measured in
+    the same interleaved rounds as requests to one repository of them: the machine's load drifts
+    between sizes, so flatness is read against that reference, not against another size's run."""
+    lines = ["| repositories | berth req/s | distribution req/s | berth / distribution | "
+             "berth: N against 1 repository | distribution: N against 1 |",
+             "| ---: | ---: | ---: | ---: | ---: | ---: |"]
     seeded = 0
-    base = None
     for count in REPO_COUNTS:
         for peer in peers:
             seed_repositories(peer, count, seeded)
         seeded = count
-        script = lua(f"repos{count}.lua", "request = function()\n  return wrk.format(nil, \"/v2/scale/r\" .. "
+        spread = lua(f"repos{count}.lua", "request = function()\n  return wrk.format(nil, \"/v2/scale/r\" .. "
                      f"math.random(0, {count - 1}) .. \"/manifests/latest\", {{Accept = \"{MANIFEST}\"}})\nend\n")
-        med = interleaved(peers, lambda p: wrk(p.url("/"), script=script))
-        base = base or med
-        lines.append(f"| {count:,} | {med['berth']:,.0f} | {med['distribution']:,.0f} | "
-                     f"{med['berth'] / med['distribution']:.2f} | {med['berth'] / base['berth']:.2f} |")
+        one = lua("repos-one.lua", "request = function()\n  return wrk.format(nil, \"/v2/scale/r\" .. "
+                  f"math.random(0, 0) .. \"/manifests/latest\", {{Accept = \"{MANIFEST}\"}})\nend\n")
+        results = {(p.kind, which): [] for p in peers for which in ("spread", "one")}
+        for i in range(RUNS + 1):
+            for peer in (peers if i % 2 == 0 else peers[::-1]):
+                for which, script in (("spread", spread), ("one", one))[::1 if i % 2 == 0 else -1]:
+                    value = wrk(peer.url("/"), script=script)
+                    if i:
+                        results[(peer.kind, which)].append(value)
+        med = {k: statistics.median(v) for k, v in results.items()}
+        b, d = med[("berth", "spread")], med[("distribution", "spread")]
+        lines.append(f"| {count:,} | {b:,.0f} | {d:,.0f} | {b / d:.2f} | {b / med[('berth', 'one')]:.2f} | "
+                     f"{d / med[('distribution', 'one')]:.2f} |")
         print("  " + lines[-1], flush=True)
     return lines
 
@@ -272,12 +284,13 @@ def clients_curve(peers) -> list[str]:
     return lines
 
 
-def walk(peer: Peer, path: str, key: str) -> tuple[float, int]:
-    """Seconds to page through a listing 100 at a time, and how many entries it had."""
+def walk(peer: Peer, path: str, key: str) -> tuple[float, int, int]:
+    """Seconds to page through a listing 100 at a time, how many entries and pages it had."""
     conn = http.client.HTTPConnection("127.0.0.1", peer.port, timeout=60)
     start = time.perf_counter()
-    seen, nxt = 0, f"{path}?n=100"
+    seen, pages, nxt = 0, 0, f"{path}?n=100"
     while nxt:
+        pages += 1
         status, body, response = peer.request("GET", nxt, conn=conn)
         assert status == 200, (peer.kind, status, body[:200])
         seen += len(json.loads(body)[key] or [])
@@ -285,7 +298,7 @@ def walk(peer: Peer, path: str, key: str) -> tuple[float, int]:
         nxt = re.search(r"<([^>]+)>", link)[1] if link else None
         nxt = re.sub(r"^https?://[^/]+", "", nxt) if nxt else None
     conn.close()
-    return time.perf_counter() - start, seen
+    return time.perf_counter() - start, seen, pages
 
 
 def paging(peers) -> list[str]:
@@ -303,18 +316,25 @@ def paging(peers) -> list[str]:
 
         with concurrent.futures.ThreadPoolExecutor(8) as pool:
             list(pool.map(tag, range(count)))
-    lines = ["| listing, 100 per page | berth (s) | distribution (s) | berth / distribution |", "| --- | ---: | ---: | ---: |"]
+    lines = ["| listing, 100 per page | berth first walk (s) | distribution first walk (s) | berth repeats (s) | "
+             "distribution repeats (s) | berth / distribution, repeats |", "| --- | ---: | ---: | ---: | ---: | ---: |"]
     for label, path, key in ((f"catalog, {count:,} repositories", "/v2/_catalog", "repositories"),
                              (f"tags list, {count + 1:,} tags", "/v2/scale/r0/tags/list", "tags")):
         results = {p.kind: [] for p in peers}
-        for i in range(3):
+        shape = {}
+        first = {}
+        for i in range(4):
             for peer in (peers if i % 2 == 0 else peers[::-1]):
-                seconds, seen = walk(peer, path, key)
+                seconds, seen, pages = walk(peer, path, key)
+                if i == 0:
+                    first[peer.kind] = seconds
+                    continue
                 results[peer.kind].append(seconds)
-                note = f" ({peer.kind} listed {seen})" if seen < count else ""
+                shape[peer.kind] = f"{seen:,} in {pages} page(s)"
+        note = f" (berth {shape['berth']}, distribution {shape['distribution']})"
         med = {k: statistics.median(v) for k, v in results.items()}
-        lines.append(f"| {label}{note} | {med['berth']:.2f} | {med['distribution']:.2f} | "
-                     f"{med['berth'] / med['distribution']:.2f} |")
+        lines.append(f"| {label}{note} | {first['berth']:.2f} | {first['distribution']:.2f} | {med['berth']:.2f} | "
+                     f"{med['distribution']:.2f} | {med['berth'] / med['distribution']:.2f} |")
         print("  " + lines[-1], flush=True)
     return lines
 

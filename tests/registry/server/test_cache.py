@@ -174,3 +174,18 @@ def test_read_cache_drops_everything_when_the_generation_moves_and_keeps_to_its_
     none = cache.current()
     cache.put("g", "G", 10, none)
     assert cache.get("g", cache.current()) is None
+
+
+def test_catalog_and_tags_list_follow_pushes_and_deletes_through_a_second_server(start_registry, tmp_path):
+    first = start_registry(root=tmp_path / "root")
+    second = start_registry("--storage", first.storage, root=tmp_path / "root2")
+    a, b = first.client(), second.client()
+    _, manifest = a.push_image("cache/listed", "v1")
+    assert a.get("/v2/_catalog").json()["repositories"] == ["cache/listed"]
+    assert a.get("/v2/cache/listed/tags/list").json()["tags"] == ["v1"]
+    b.push_blob("cache/new", b"a blob makes a repository")  # a new repository, through the second server
+    assert a.get("/v2/_catalog").json()["repositories"] == ["cache/listed", "cache/new"]
+    assert b.push_manifest("cache/listed", "v2", manifest).status == 201
+    assert a.get("/v2/cache/listed/tags/list").json()["tags"] == ["v1", "v2"]
+    assert b.request("DELETE", "/v2/cache/listed/manifests/v1").status == 202
+    assert a.get("/v2/cache/listed/tags/list").json()["tags"] == ["v2"]

@@ -28,8 +28,8 @@ handled by path. Files that fail to parse count as missing; their contents never
 message or the log.
 
 `changes` lets servers cache what they read (see `cache`): every change that can make a cached
-answer wrong (a tag set or deleted, a manifest deleted, a blob unlinked or deleted: by any server
-process or `berth registry gc`) appends one byte to it after the change, with O_APPEND, so its
+answer wrong (a tag set or deleted, a manifest deleted, a blob unlinked or deleted, a repository
+appearing: by any server process or `berth registry gc`) appends one byte to it after the change, with O_APPEND, so its
 size only grows and one stat tells a reader whether anything changed since it last looked. It is
 not fsync'd: after a crash no process holds a cache from before it.
 """
@@ -249,10 +249,13 @@ class FilesystemStorage(Storage):
         if fd is not None or not create:
             return fd
         parent = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=self._root_fd)
+        parts = rel.split("/")
         try:
-            for part in rel.split("/"):
+            for part in parts:
                 try:
                     os.mkdir(part, 0o755, dir_fd=parent)
+                    if parts[0] == "repositories" and part in ("_layers", "_manifests"):
+                        self._changed()  # a new repository: the catalog changed
                 except FileExistsError:
                     pass
                 child = securefs.openat2(parent, part, os.O_RDONLY | os.O_DIRECTORY, _BENEATH)
