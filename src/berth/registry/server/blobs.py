@@ -84,12 +84,17 @@ async def get(reg: Registry, request, name: str, reference: str):
         headers["Content-Range"] = f"bytes {first}-{last}/{size}"
     response = web.StreamResponse(status=206 if span else 200, headers=headers)
     response.content_length = last - first + 1 if size else 0
-    await response.prepare(request)
     if request.method == "HEAD" or not size:
+        await response.prepare(request)
         await response.write_eof()
         return response
-    f = await reg.io(reg.storage.open_blob, digest)
+    try:  # before any header goes out: gc may have deleted it since the link was looked up
+        f = await reg.io(reg.storage.open_blob, digest)
+    except FileNotFoundError:
+        raise RegistryError("BLOB_UNKNOWN", f"blob {digest} unknown to repository {name}",
+                            detail={"digest": str(digest)}) from None
     try:
+        await response.prepare(request)
         if request.transport is not None and not request.secure:
             await _sendfile(reg, request, f, first, last + 1 - first)
             await response.write_eof()
