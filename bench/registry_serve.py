@@ -39,7 +39,7 @@ MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 GOALS = {"GET by tag": 1.5, "GET by digest": 1.5, "HEAD by tag": 1.5, "blob GET": 1.0}
 REPO_COUNTS = (1, 100, 1000, 10000)
 CLIENTS = (1, 16, 64, 256)
-GC_BLOBS = tuple(int(n) for n in os.environ.get("BENCH_GC_BLOBS", "1000,10000").split(","))
+GC_BLOBS = tuple(int(n) for n in os.environ.get("BENCH_GC_BLOBS", "1000,10000,100000").split(","))
 
 
 def digest_of(data: bytes) -> str:
@@ -334,7 +334,7 @@ def paging(peers) -> list[str]:
         note = f" (berth {shape['berth']}, distribution {shape['distribution']})"
         med = {k: statistics.median(v) for k, v in results.items()}
         lines.append(f"| {label}{note} | {first['berth']:.2f} | {first['distribution']:.2f} | {med['berth']:.2f} | "
-                     f"{med['distribution']:.2f} | {med['berth'] / med['distribution']:.2f} |")
+                     f"{med['distribution']:.2f} | {med['berth'] / med['distribution']:.3f} |")
         print("  " + lines[-1], flush=True)
     return lines
 
