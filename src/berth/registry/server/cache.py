@@ -1,4 +1,4 @@
-"""What manifest and blob reads found, kept in memory while the storage has not changed.
+"""What manifest, blob-link and listing reads found, kept in memory while the storage has not changed.
 
 A manifest GET by tag costs a worker-thread hop and about ten system calls (the tag file, the
 revision link, the manifest blob, each opened beneath the root with openat2); the answer only
@@ -12,8 +12,10 @@ shows up as a new generation at the next lookup: nothing is served that was read
 change the reader could have seen.
 
 Only answers that were found are kept (a miss is read again each time), bounded by total bytes,
-least recently used first out. Writers that change nothing a reader caches (blob uploads, manifest
-puts, which only add) do not bump the generation, so pushes do not empty the cache.
+least recently used first out. Writes that only add (blob uploads, manifest puts into an existing
+repository) do not move the generation, so pushes do not empty the cache; a new repository does
+(the catalog is cached too). What someone changes in the storage by hand, past berth, is not seen
+until the next recorded change.
 """
 from __future__ import annotations
 
