@@ -83,3 +83,15 @@ def test_empty_blob(registry):
     digest = client.push_blob("blobs/empty", b"")
     resp = client.get(f"/v2/blobs/empty/blobs/{digest}")
     assert resp.status == 200 and resp.body == b"" and resp.headers["Content-Length"] == "0"
+
+
+def test_blob_gone_after_its_link_was_looked_up_is_a_404(registry):
+    # the content vanishing between the (cached) link lookup and the read, as when gc deletes it
+    # at that moment, is answered as an unknown blob before any header goes out, not a broken 200
+    client = registry.client()
+    data = b"a blob that disappears"
+    digest = client.push_blob("blobs/vanishing", data)
+    assert client.get(f"/v2/blobs/vanishing/blobs/{digest}").body == data
+    os.unlink(blob_path(registry.storage, digest))  # behind the server's back: no change recorded
+    response = client.get(f"/v2/blobs/vanishing/blobs/{digest}")
+    assert response.status == 404 and response.error_codes == ["BLOB_UNKNOWN"]

@@ -248,7 +248,11 @@ def test_orphaned_uploads_are_removed_and_clients_uploads_kept(start_registry, t
     sock.sendall(f"POST /v2/gc/up/blobs/uploads/?digest={digest_of(data)} HTTP/1.1\r\nHost: x\r\n"
                  f"Content-Length: {len(data)}\r\n\r\n".encode() + data[:3 << 20])
     deadline = time.monotonic() + 10
-    while not [u for u in os.listdir(uploads) if u != kept and os.path.getsize(os.path.join(uploads, u, "data"))]:
+    def receiving() -> list[str]:  # the upload directory appears a moment before its data file
+        return [u for u in os.listdir(uploads) if u != kept and os.path.isfile(os.path.join(uploads, u, "data"))
+                and os.path.getsize(os.path.join(uploads, u, "data"))]
+
+    while not receiving():
         assert time.monotonic() < deadline
         time.sleep(0.02)
     server.stop(signal.SIGKILL)

@@ -188,15 +188,7 @@ class GuardedRequestHandler(RequestHandler):
             self._arm(min(deadlines))
 
     def _reset(self) -> None:
-        """Drop the connection and what it still had to send: a plain close would leave the kernel
-        holding that data (and the connection) until the client reads, which it does not."""
-        sock = self.transport.get_extra_info("socket")
-        if sock is not None:
-            try:
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            except OSError:
-                pass
-        self.transport.abort()
+        reset(self.transport)
 
     def _head_timed_out(self) -> None:
         if self._paused:  # not even reading what it was sent before: nothing would get through
@@ -205,6 +197,18 @@ class GuardedRequestHandler(RequestHandler):
         if self._head_started:
             self.transport.write(_TIMEOUT_RESPONSE)
         self.force_close()
+
+
+def reset(transport) -> None:
+    """Drop the connection and what it still had to send: a plain close would leave the kernel
+    holding that data (and the connection) until the client reads, which it does not."""
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        except OSError:
+            pass
+    transport.abort()
 
 
 def bind(host: str | None, port: int) -> list[socket.socket]:

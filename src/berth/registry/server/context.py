@@ -28,8 +28,10 @@ class Registry:
     def __init__(self, storage: Storage, settings: Settings | None = None,
                  authenticator: Authenticator | None = None, authorizer: Authorizer | None = None,
                  token_service=None):
+        from berth.registry.server.cache import ReadCache
         from berth.registry.server.uploads import UploadSessions
         self.storage = storage
+        self.cache = ReadCache(storage)  # manifests and blob links found, while the storage is unchanged
         self.token_service = token_service  # a token.TokenService serving /token, or None
         self.settings = settings or Settings()
         self.authenticator = authenticator or Authenticator()

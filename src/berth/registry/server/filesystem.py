@@ -7,6 +7,7 @@
     repositories/<name>/_referrers/<alg>/<hex>/<alg>-<hex>  descriptor of a manifest whose subject is <alg>:<hex>
     uploads/<id>/data, uploads/<id>/info                  uploads in progress
     gc.lock                                               writes that link blobs share it, gc's sweep excludes them
+    changes                                               a byte appended after every change a reader may have cached
     token-secret                                          the token service's signing key (--auth token), 0600
 
 A blob appears only by renaming a complete, fsync'd file to its final name, so a killed server
@@ -25,6 +26,12 @@ referrers act relative to directory fds opened the same way; the upload area's o
 (uploads/<id>, an id generated here or matched against a strict pattern by `names`) are still
 handled by path. Files that fail to parse count as missing; their contents never reach an error
 message or the log.
+
+`changes` lets servers cache what they read (see `cache`): every change that can make a cached
+answer wrong (a tag set or deleted, a manifest deleted, a blob unlinked or deleted, a repository
+appearing: by any server process or `berth registry gc`) appends one byte to it after the change, with O_APPEND, so its
+size only grows and one stat tells a reader whether anything changed since it last looked. It is
+not fsync'd: after a crash no process holds a cache from before it.
 """
 from __future__ import annotations
 
@@ -52,6 +59,7 @@ _BENEATH = securefs.RESOLVE_BENEATH | securefs.RESOLVE_NO_SYMLINKS | securefs.RE
 _ABSENT = frozenset({errno.ENOENT, errno.ENOTDIR, errno.ELOOP, errno.EXDEV})
 _LINK_LIMIT = 4096  # tag files, revision links, referrer descriptors, upload info: small JSON or a digest
 _REFERRER_LIMIT = 64 << 10  # a referrer descriptor carries the manifest's annotations
+_CHANGES = "changes"
 
 
 def _rel(*parts: str) -> str:
@@ -87,6 +95,23 @@ class FilesystemStorage(Storage):
             os.makedirs(os.path.join(self.root, sub), exist_ok=True)
         # every path resolves beneath this fd (held until close)
         self._root_fd = os.open(self.root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+
+    def generation(self):
+        """Changes whenever a change was recorded (see `changes` above); None without the file."""
+        try:
+            st = os.stat(_CHANGES, dir_fd=self._root_fd, follow_symlinks=False)
+        except FileNotFoundError:
+            return None
+        return (st.st_ino, st.st_size, st.st_ctime_ns) if stat.S_ISREG(st.st_mode) else None
+
+    def _changed(self) -> None:
+        """Record a change, after making it (a reader that looked before must see a new generation)."""
+        fd = os.open(_CHANGES, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644,
+                     dir_fd=self._root_fd)
+        try:
+            os.write(fd, b".")
+        finally:
+            os.close(fd)
 
     def close(self) -> None:
         if self._root_fd >= 0:
@@ -224,10 +249,13 @@ class FilesystemStorage(Storage):
         if fd is not None or not create:
             return fd
         parent = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=self._root_fd)
+        parts = rel.split("/")
         try:
-            for part in rel.split("/"):
+            for part in parts:
                 try:
                     os.mkdir(part, 0o755, dir_fd=parent)
+                    if parts[0] == "repositories" and part in ("_layers", "_manifests"):
+                        self._changed()  # a new repository: the catalog changed
                 except FileExistsError:
                     pass
                 child = securefs.openat2(parent, part, os.O_RDONLY | os.O_DIRECTORY, _BENEATH)
@@ -443,7 +471,10 @@ class FilesystemStorage(Storage):
             os.close(dir_fd)
 
     def unlink_blob(self, repository: str, digest: Digest) -> bool:
-        return self._remove(self._layer_rel(repository, digest))
+        removed = self._remove(self._layer_rel(repository, digest))
+        if removed:
+            self._changed()
+        return removed
 
     # -- manifests and tags
     def _put_blob_bytes(self, digest: Digest, data: bytes) -> None:
@@ -487,17 +518,23 @@ class FilesystemStorage(Storage):
             subject = None
         if subject is not None:
             self._remove(self._referrer_rel(repository, subject, digest))
-        return self._remove(self._revision_rel(repository, digest))
+        removed = self._remove(self._revision_rel(repository, digest))
+        self._changed()  # also when only tags went
+        return removed
 
     def set_tag(self, repository: str, tag: str, digest: Digest) -> None:
         self._write(self._tag_rel(repository, tag), str(digest).encode())
+        self._changed()
 
     def resolve_tag(self, repository: str, tag: str) -> Digest | None:
         found = self._read_digest(self._tag_rel(repository, tag))
         return found[0] if found else None
 
     def delete_tag(self, repository: str, tag: str) -> bool:
-        return self._remove(self._tag_rel(repository, tag))
+        removed = self._remove(self._tag_rel(repository, tag))
+        if removed:
+            self._changed()
+        return removed
 
     def tags(self, repository: str) -> list[str] | None:
         fd = self._open_path(self._repo_rel(repository), os.O_PATH | os.O_DIRECTORY)
@@ -601,4 +638,7 @@ class FilesystemStorage(Storage):
         return out
 
     def delete_blob(self, digest: Digest) -> bool:
-        return self._remove(self._blob_rel(digest))
+        removed = self._remove(self._blob_rel(digest))
+        if removed:
+            self._changed()
+        return removed

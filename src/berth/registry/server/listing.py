@@ -37,8 +37,19 @@ def _with_link(doc: dict, path: str, next_last: str | None, n: int) -> web.Respo
     return response
 
 
+async def _cached(reg: Registry, key, fn, *args):
+    """`fn(*args)` (a sorted list, or None), from `reg.cache` while the storage is unchanged."""
+    generation = reg.cache.current()
+    found = reg.cache.get(key, generation)
+    if found is None:
+        found = await reg.io(fn, *args)
+        if found is not None:
+            reg.cache.put(key, found, sum(len(item) + 50 for item in found), generation)
+    return found
+
+
 async def tags(reg: Registry, request, name: str):
-    found = await reg.io(reg.storage.tags, name)
+    found = await _cached(reg, ("tags", name), reg.storage.tags, name)
     if found is None:
         raise RegistryError("NAME_UNKNOWN", f"repository {name} not known to registry", detail={"name": name})
     chunk, next_last, n = page(found, request.query)
@@ -46,6 +57,6 @@ async def tags(reg: Registry, request, name: str):
 
 
 async def catalog(reg: Registry, request):
-    found = await reg.io(reg.storage.repositories)
+    found = await _cached(reg, ("catalog",), reg.storage.repositories)
     chunk, next_last, n = page(found, request.query)
     return _with_link({"repositories": chunk}, "/v2/_catalog", next_last, n)

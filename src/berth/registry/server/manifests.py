@@ -21,17 +21,24 @@ _FOREIGN = {mediatype.DOCKER_LAYER_FOREIGN, mediatype.OCI_LAYER_NONDIST, mediaty
             "application/vnd.oci.image.layer.nondistributable.v1.tar+zstd"}
 
 
-def _lookup(storage, name: str, digest: Digest | None, tag: str | None, read: bool):
-    """(ManifestInfo or None, its bytes if `read`): the whole lookup in one worker-thread hop."""
+def _lookup(storage, name: str, digest: Digest | None, tag: str | None):
+    """(ManifestInfo or None, its bytes): the whole lookup in one worker-thread hop."""
     if tag is not None:
         digest = storage.resolve_tag(name, tag)
     info = storage.manifest_info(name, digest) if digest else None
-    return info, (storage.read_blob(info.digest) if info is not None and read else None)
+    return info, (storage.read_blob(info.digest) if info is not None else None)
 
 
-async def _resolve(reg: Registry, name: str, reference: str, read: bool = False):
+async def _resolve(reg: Registry, name: str, reference: str):
     digest, tag = names.reference(reference)
-    info, data = await reg.io(_lookup, reg.storage, name, digest, tag, read)
+    key = ("manifest", name, reference)
+    generation = reg.cache.current()
+    found = reg.cache.get(key, generation)
+    if found is not None:
+        return found
+    info, data = await reg.io(_lookup, reg.storage, name, digest, tag)
+    if info is not None:
+        reg.cache.put(key, (info, data), len(data), generation)
     if info is None:
         raise RegistryError("MANIFEST_UNKNOWN", f"manifest {reference} unknown to repository {name}",
                             detail={"reference": reference})
@@ -44,7 +51,7 @@ def accepts(header: str, media_type: str) -> bool:
 
 
 async def get(reg: Registry, request, name: str, reference: str):
-    info, data = await _resolve(reg, name, reference, read=request.method == "GET")
+    info, data = await _resolve(reg, name, reference)
     accept = ",".join(request.headers.getall("Accept", []))
     if not accepts(accept, info.media_type):
         raise RegistryError("MANIFEST_UNKNOWN", f"manifest {reference} is a {info.media_type}, which the "

@@ -64,6 +64,13 @@ class UploadWriter:
 
 
 class Storage:
+    def generation(self):
+        """A value that changes after every change that can make a cached read wrong (tags set or
+        deleted, manifests deleted, blobs unlinked or deleted, a new repository), by this process
+        or another; None
+        when the backend cannot tell, and then nothing is cached (see `cache`)."""
+        return None
+
     # -- blobs, shared by every repository
     def stat_blob(self, digest: Digest) -> int | None:
         """The blob's size, or None when the registry does not have it."""
