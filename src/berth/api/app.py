@@ -102,7 +102,8 @@ def version(request: web.Request) -> tuple[int, int]:
 
 
 def reply(doc, status: int = 200) -> web.Response:
-    return web.Response(body=json.dumps(doc).encode(), status=status, content_type="application/json")
+    return web.Response(body=json.dumps(doc, separators=(",", ":")).encode(), status=status,
+                        content_type="application/json")
 
 
 def no_content(status: int = 204) -> web.Response:
