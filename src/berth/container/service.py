@@ -643,14 +643,16 @@ class ContainerService:
         return c
 
     def _wait_exit(self, c: Container, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
+        started = time.monotonic()
+        delay, deadline = 0.002, started + timeout
         while time.monotonic() < deadline:
             if os.path.exists(self._exit_file(c.id)) or not _alive(c.state["monitor_pid"]):
                 return True
             fresh = self.records.get(c.id)
             if fresh.status not in ("running", "paused"):
                 return True
-            time.sleep(0.02)
+            time.sleep(delay)
+            delay = _next_poll(delay, started)
         return False
 
     def kill(self, text: str, signal: str = "KILL") -> Container:
