@@ -198,6 +198,9 @@ def teardown(berth) -> list[str]:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+    # a --rm container's exit command (the monitor became it) may still be removing its files
+    while any("cleanup" in _cmdline(pid) for pid in berth_pids(root)) and time.monotonic() < deadline + 10:
+        time.sleep(0.05)
     for sub in ("containers", "exits", "runtime/runc", "volumes"):  # nothing of them may be left
         left = os.listdir(os.path.join(root, sub)) if os.path.isdir(os.path.join(root, sub)) else []
         if left:

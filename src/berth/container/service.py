@@ -753,6 +753,9 @@ class ContainerService:
                 try:
                     c = self.reconcile(self.records.get(cid))
                 except LookupError:
+                    if condition == "removed" and os.path.exists(self.records.dir(cid)):
+                        time.sleep(delay)  # the record is gone, its files are going: removed means both
+                        continue
                     code = self.records.removed_exit_code(cid)
                     return -1 if code is None else code
                 if (condition == "next-exit" and c.status not in ("running", "paused", "restarting")
