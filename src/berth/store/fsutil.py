@@ -153,15 +153,27 @@ class Staging:
     """
 
     def __init__(self, tmp_root: str, prefix: str):
+        # The lock first, then the directory: recovery (remove_stale_staging in another process) must
+        # never find the directory without a held lock. Its lock file is made with O_EXCL, and a
+        # recovery that took the free lock in the moment between open and flock has unlinked it:
+        # then the lock held is not the file at the path, and we start over with another name.
         while True:
             self.path = os.path.join(tmp_root, prefix + os.urandom(6).hex())
             try:
-                os.mkdir(self.path, 0o700)
-                break
+                fd = os.open(self.path + ".lock", os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
             except FileExistsError:
                 continue
-        self._lock_fd = os.open(self.path + ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                held = os.fstat(fd).st_ino == os.stat(self.path + ".lock").st_ino
+                if held:
+                    os.mkdir(self.path, 0o700)
+            except (FileNotFoundError, FileExistsError):
+                held = False
+            if held:
+                self._lock_fd = fd
+                break
+            os.close(fd)
 
     def cleanup(self) -> None:
         remove_tree(self.path)
