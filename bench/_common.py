@@ -27,6 +27,15 @@ def write_section(title: str, section: str) -> None:
     BENCHMARKS.write_text("\n".join(new).rstrip("\n") + "\n")
 
 
+def publish(lines: list[str]) -> None:
+    """Print a result section (its first line is the title) and, unless --no-write was given,
+    put it into BENCHMARKS.md in place of the section of that title."""
+    text = "\n".join(lines)
+    print("\n" + text)
+    if "--no-write" not in sys.argv:
+        write_section(lines[0], text)
+
+
 CACHE = Path(os.environ.get("BERTH_BENCH_CACHE", "/var/tmp/berth-bench"))
 DEBIAN = Path("/var/tmp/berth-peers/debian-bookworm.tar")
 DOCKERFILE = HERE / "Dockerfile.load-save"

@@ -23,7 +23,7 @@ import sys
 import time
 from pathlib import Path
 
-from _common import berth_cmd, write_section
+from _common import berth_cmd, publish
 
 CACHE = Path(os.environ.get("BERTH_BENCH_CACHE", "/var/tmp/berth-bench"))
 TAR = Path("/var/tmp/berth-peers/busybox.tar")
@@ -150,10 +150,7 @@ def main() -> int:
         verdict = "met" if b / d <= GOALS[kind] else "NOT met"
         lines.append(f"| {label} | {b:.0f} | {d:.0f} | {b / d:.2f} | ≤ {GOALS[kind]} ({verdict}) |")
     lines.append("")
-    text = "\n".join(lines)
-    print("\n" + text)
-    if "--no-write" not in sys.argv:
-        write_section(SECTION, text)
+    publish(lines)
     return 0
 
 

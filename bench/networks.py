@@ -21,7 +21,7 @@ import sys
 import time
 from pathlib import Path
 
-from _common import berth_cmd, write_section
+from _common import berth_cmd, publish
 
 CACHE = Path(os.environ.get("BERTH_BENCH_CACHE", "/var/tmp/berth-bench"))
 TAR = Path("/var/tmp/berth-peers/busybox.tar")
@@ -114,10 +114,7 @@ def main() -> int:
         r = med[(kind, "berth")] / med[(kind, "podman")]
         lines.append(f"{kind}: berth/podman {r:.2f} (goal ≤ {GOAL}: {'met' if r <= GOAL else 'NOT met'})  ")
     lines.append("")
-    text = "\n".join(lines)
-    print("\n" + text)
-    if "--no-write" not in sys.argv:
-        write_section(SECTION, text)
+    publish(lines)
     return 0
 
 

@@ -24,11 +24,10 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-from _common import berth_cmd, write_section
+from _common import berth_cmd, publish
 
 SECTION = "## registry serving (manifest and blob GET, scale curves; berth against distribution)"
 WORK = Path(os.environ.get("BERTH_BENCH_CACHE", "/var/tmp/berth-bench")) / "registry-serve"
@@ -222,7 +221,7 @@ def headline(peers) -> list[str]:
         "HEAD by tag": lambda p: ab_head(p.url("/v2/bench/app/manifests/v1"), headers=[accept]),
         "blob GET": lambda p: wrk(p.url(f"/v2/bench/app/blobs/{digest_of(blob)}"), connections=2),
     }
-    lines = [f"| operation | berth | distribution | berth / distribution | goal |", "| --- | ---: | ---: | ---: | ---: |"]
+    lines = ["| operation | berth | distribution | berth / distribution | goal |", "| --- | ---: | ---: | ---: | ---: |"]
     for label, op in ops.items():
         med = interleaved(peers, op)
         ratio = med["berth"] / med["distribution"]
@@ -417,10 +416,7 @@ def main() -> int:
              f"- method: `bench/run registry_serve` (bench/registry_serve.py); each server on its own fresh "
              f"storage on 127.0.0.1; wrk {SECONDS} s per run (HEAD: ApacheBench `ab -k -i`, as wrk cannot), 1 warm-up and {RUNS} timed rounds, interleaved "
              "(order alternating), medians; sections: " + ", ".join(sorted(only)), "", *parts]
-    text = "\n".join(lines)
-    print("\n" + text)
-    if "--no-write" not in sys.argv:
-        write_section(SECTION, text)
+    publish(lines)
     return 0
 
 

@@ -139,6 +139,20 @@ def read(path) -> str:
         return f.read()
 
 
+def _outlived(pids, deadline: float, says) -> list[str]:
+    """Wait until pids() is empty or the deadline passes; kill and report what is left."""
+    while pids() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    problems = []
+    for pid in pids():
+        problems.append(says(pid))
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    return problems
+
+
 def teardown(berth) -> list[str]:
     """Remove every container and volume of the store (in-process, through berth.Engine: no CLI
     start-up per call); report what would have leaked: monitors, mounts, network namespaces."""
@@ -182,22 +196,9 @@ def teardown(berth) -> list[str]:
             except BerthError as e:
                 problems.append(f"network rm {network.name}: {e}")
     deadline = time.monotonic() + 10  # the monitor runs the exit command (`berth container cleanup`) last
-    while monitor_pids(root) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    for pid in monitor_pids(root):
-        problems.append(f"monitor {pid} still running 10 s after rm -f")
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    while checker_pids(root) and time.monotonic() < deadline + 5:
-        time.sleep(0.05)
-    for pid in checker_pids(root):
-        problems.append(f"health checker {pid} ({' '.join(_cmdline(pid)[5:8])}) still running after rm -f")
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+    problems += _outlived(lambda: monitor_pids(root), deadline, lambda pid: f"monitor {pid} still running 10 s after rm -f")
+    problems += _outlived(lambda: checker_pids(root), deadline + 5,
+                          lambda pid: f"health checker {pid} ({' '.join(_cmdline(pid)[5:8])}) still running after rm -f")
     # a --rm container's exit command (the monitor became it) may still be removing its files
     while any("cleanup" in _cmdline(pid) for pid in berth_pids(root)) and time.monotonic() < deadline + 10:
         time.sleep(0.05)

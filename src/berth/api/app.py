@@ -48,47 +48,8 @@ class Backend:
         """A blocking fn(*args) without an engine (socket or file I/O)."""
         return await asyncio.get_running_loop().run_in_executor(self.pool, fn, *args)
 
-    async def iterate(self, fn, *args, buffered: int = 64):
-        """Items of the generator fn(engine, *args), produced on one worker thread (its engine stays
-        on that thread) and handed over with back-pressure; stops the generator when the consumer
-        stops (a client that went away)."""
-        loop = asyncio.get_running_loop()
-        queue: asyncio.Queue = asyncio.Queue(buffered)
-        stopped = threading.Event()
-        end = object()
-
-        def produce():
-            try:
-                for item in fn(self.engine(), *args):
-                    if stopped.is_set():
-                        return
-                    asyncio.run_coroutine_threadsafe(queue.put(item), loop).result()
-            except BaseException as e:  # noqa: B902 — re-raised in the consumer
-                asyncio.run_coroutine_threadsafe(queue.put(_Raised(e)), loop).result()
-                return
-            asyncio.run_coroutine_threadsafe(queue.put(end), loop).result()
-        producer = loop.run_in_executor(self.pool, produce)
-        try:
-            while True:
-                item = await queue.get()
-                if item is end:
-                    break
-                if isinstance(item, _Raised):
-                    raise item.error
-                yield item
-        finally:
-            stopped.set()
-            while not queue.empty():  # a producer blocked on a full queue goes on, sees the flag
-                queue.get_nowait()
-            producer.add_done_callback(lambda f: f.exception())  # nobody awaits it: no warning
-
     def close(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)
-
-
-class _Raised:
-    def __init__(self, error: BaseException):
-        self.error = error
 
 
 def backend(request: web.Request) -> Backend:

@@ -12,6 +12,7 @@ import asyncio
 import concurrent.futures
 import json
 import threading
+from contextlib import aclosing
 
 from aiohttp import web
 
@@ -136,11 +137,45 @@ class _Lines:
                     raise ClientGone("the client went away") from None
 
 
+async def job_items(request: web.Request, job):
+    """Run job(engine, put) on a worker thread and yield what it puts, in order, with back-pressure;
+    the job's exception comes after its items. Closing the generator (a client that went away)
+    stops the job at its next put."""
+    lines = _Lines(asyncio.get_running_loop())
+    task = asyncio.ensure_future(backend(request).call(job, lines.put))
+    try:
+        while True:
+            getter = asyncio.ensure_future(lines.queue.get())
+            done, _ = await asyncio.wait({task, getter}, return_when=asyncio.FIRST_COMPLETED)
+            if getter not in done:
+                getter.cancel()
+                break
+            yield getter.result()
+        while not lines.queue.empty():
+            yield lines.queue.get_nowait()
+        task.result()  # the job's own error, if any
+    finally:
+        lines.stopped.set()
+        while not lines.queue.empty():
+            lines.queue.get_nowait()
+        task.add_done_callback(lambda f: f.cancelled() or f.exception())  # nobody else awaits it
+
+
+def generated(request: web.Request, fn):
+    """The items of the generator fn(engine), made on a worker thread (job_items)."""
+    def job(engine, put):
+        for item in fn(engine):
+            put(item)
+    return job_items(request, job)
+
+
 async def json_lines(request: web.Request, job, last=None) -> web.StreamResponse:
     """Run job(engine, put) on a worker thread; each put(doc) is a line of the response (docker's
     JSON stream: pull and push progress, build output). last(result) gives the closing lines."""
-    lines = _Lines(asyncio.get_running_loop())
-    task = asyncio.ensure_future(backend(request).call(job, lines.put))
+    def job_and_last(engine, put):
+        result = job(engine, put)
+        for doc in (last(result) if last else ()):
+            put(doc)
     response = None
 
     async def send(doc):
@@ -149,34 +184,18 @@ async def json_lines(request: web.Request, job, last=None) -> web.StreamResponse
             response = await start_stream(request, "application/json")
         await response.write(json.dumps(doc).encode() + b"\r\n")
     try:
-        while True:
-            getter = asyncio.ensure_future(lines.queue.get())
-            done, _ = await asyncio.wait({task, getter}, return_when=asyncio.FIRST_COMPLETED)
-            if getter in done:
-                await send(getter.result())
-                continue
-            getter.cancel()
-            break
-        while not lines.queue.empty():
-            await send(lines.queue.get_nowait())
-        error = task.exception()
-        if error is not None:
-            if response is None:
-                raise error  # nothing sent yet: a status of its own (the errors middleware)
-            await send(error_line(error))
-        else:
-            for doc in (last(task.result()) if last else ()):
+        async with aclosing(job_items(request, job_and_last)) as docs:
+            async for doc in docs:
                 await send(doc)
-        if response is None:
-            response = await start_stream(request, "application/json")
-        await response.write_eof()
-        return response
     except ConnectionError:  # the client went away: the job stops at its next line
         if response is None:
             raise
         return response
-    finally:
-        lines.stopped.set()
-        while not lines.queue.empty():
-            lines.queue.get_nowait()
-        task.add_done_callback(lambda f: f.cancelled() or f.exception())  # nobody else awaits it
+    except Exception as error:  # noqa: BLE001 — the job's: a line of the stream once it has begun
+        if response is None:
+            raise  # nothing sent yet: a status of its own (the errors middleware)
+        await send(error_line(error))
+    if response is None:
+        response = await start_stream(request, "application/json")
+    await response.write_eof()
+    return response

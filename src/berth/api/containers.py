@@ -6,11 +6,13 @@ import asyncio
 import json
 import os
 import time
+from contextlib import aclosing
 
 from aiohttp import web
 
 from berth.api.app import (BadRequest, backend, body, filters, flag, integer, no_content, reply, route,
                            start_stream)
+from berth.api.bridge import generated
 from berth.api.streams import content_type, frame, hijack
 from berth.errors import Conflict
 
@@ -157,14 +159,16 @@ async def logs(request: web.Request) -> web.StreamResponse:
     tty = c.config["tty"]
     response = await start_stream(request, content_type(tty))
     line_start = {"stdout": True, "stderr": True}
-    async for stream, ts, data in backend(request).iterate(
-            lambda e: e.containers.logs(c.id, follow=follow, tail=tail, since=since, until=until)):
-        if not want.get(stream):
-            continue
-        if timestamps and line_start[stream]:
-            data = docker_time(ts).encode() + b" " + data
-        line_start[stream] = data.endswith(b"\n")
-        await response.write(data if tty else frame(stream, data))
+    records = generated(request, lambda e: e.containers.logs(c.id, follow=follow, tail=tail, since=since,
+                                                             until=until))
+    async with aclosing(records):  # a client gone mid-follow stops the reader
+        async for stream, ts, data in records:
+            if not want.get(stream):
+                continue
+            if timestamps and line_start[stream]:
+                data = docker_time(ts).encode() + b" " + data
+            line_start[stream] = data.endswith(b"\n")
+            await response.write(data if tty else frame(stream, data))
     await response.write_eof()
     return response
 
@@ -281,18 +285,10 @@ async def changes(request: web.Request) -> web.Response:
 
 
 async def export(request: web.Request) -> web.StreamResponse:
+    from berth.api.bridge import write_file
     cid = request.match_info["id"]
-    await backend(request).call(lambda e: e.containers.get(cid))
-    response = await start_stream(request, "application/x-tar")
-    loop = asyncio.get_running_loop()
-
-    class Writer:  # the engine writes the tar from a worker thread; each chunk goes out in order
-        def write(self, data):
-            asyncio.run_coroutine_threadsafe(response.write(bytes(data)), loop).result()
-            return len(data)
-    await backend(request).call(lambda e: e.files.export(cid, Writer()))
-    await response.write_eof()
-    return response
+    await backend(request).call(lambda e: e.containers.get(cid))  # unknown: a 404 before the body
+    return await write_file(request, "application/x-tar", lambda e, out: e.files.export(cid, out))
 
 
 async def update(request: web.Request) -> web.Response:

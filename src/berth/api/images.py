@@ -3,13 +3,13 @@ tag, remove, prune."""
 from __future__ import annotations
 
 import asyncio
-import json
 import threading
 import time
 
 from aiohttp import web
 
-from berth.api.app import BadRequest, backend, filters, flag, reply, route, start_stream
+from berth.api.app import BadRequest, backend, filters, flag, reply, route
+from berth.api.bridge import BodyReader, json_lines
 
 
 def image_summary(image) -> dict:
@@ -73,52 +73,29 @@ class JSONProgress:
 
 async def create(request: web.Request) -> web.StreamResponse:
     """Pull (fromImage) or import (fromSrc): a stream of JSON progress lines; an error after the
-    headers went out is the stream's last line, as dockerd does."""
+    first line is the stream's last line, as dockerd does."""
+    from berth.api.distribution import registry_credentials
     from berth.oci.reference import Reference
     source, image_name = request.query.get("fromSrc"), request.query.get("fromImage")
     if not source and not image_name:
         raise BadRequest("fromImage or fromSrc is required")
     tag = request.query.get("tag", "")
-    loop = asyncio.get_running_loop()
-    lines: asyncio.Queue = asyncio.Queue()
-
-    def put(doc):
-        loop.call_soon_threadsafe(lines.put_nowait, doc)
     if source:
         return await _import(request, source, request.query.get("repo") or None, tag)
     text = image_name + (("@" if tag.startswith("sha256:") else ":") + tag if tag and "@" not in image_name
                          and not _has_tag(image_name) else "")
     ref = Reference.parse(text)
     platform = request.query.get("platform") or None
-    from berth.api.distribution import registry_credentials
     credentials = registry_credentials(request)  # a malformed header: a 400, before the stream starts
-    response = await start_stream(request, "application/json")
-    put({"status": f"Pulling from {ref.repository}", "id": ref.tag or str(ref.digest)})
 
-    def pull(engine):
+    def pull(engine, put):
+        put({"status": f"Pulling from {ref.repository}", "id": ref.tag or str(ref.digest)})
         return engine.registries.pull(str(ref), platform=platform, progress=JSONProgress(put), credentials=credentials)
-    job = asyncio.ensure_future(backend(request).call(pull))
-    while True:
-        getter = asyncio.ensure_future(lines.get())
-        done, _ = await asyncio.wait({job, getter}, return_when=asyncio.FIRST_COMPLETED)
-        if getter in done:
-            await response.write(json.dumps(getter.result()).encode() + b"\r\n")
-            continue
-        getter.cancel()
-        while not lines.empty():
-            await response.write(json.dumps(lines.get_nowait()).encode() + b"\r\n")
-        break
-    try:
-        image = job.result()
-    except Exception as e:  # noqa: BLE001 — reported in the stream, as dockerd
-        message = str(e)
-        await response.write(json.dumps({"errorDetail": {"message": message}, "error": message}).encode() + b"\r\n")
-    else:
+
+    def last(image):
         digest = next((d.rpartition("@")[2] for d in image.repo_digests if d.startswith(ref.name + "@")), "")
-        for status in (f"Digest: {digest}", f"Status: Downloaded newer image for {ref.familiar}"):
-            await response.write(json.dumps({"status": status}).encode() + b"\r\n")
-    await response.write_eof()
-    return response
+        return [{"status": f"Digest: {digest}"}, {"status": f"Status: Downloaded newer image for {ref.familiar}"}]
+    return await json_lines(request, pull, last)
 
 
 def _has_tag(name: str) -> bool:
@@ -129,14 +106,9 @@ async def _import(request: web.Request, source: str, repo: str | None, tag: str)
     if source != "-":
         raise BadRequest("importing from a URL is not supported: send the archive as the body (fromSrc=-)")
     ref = f"{repo}:{tag}" if repo and tag else repo
-    loop = asyncio.get_running_loop()
-
-    class Body:  # the request body, read from the worker thread that imports
-        def read(self, n=-1):
-            return asyncio.run_coroutine_threadsafe(request.content.read(n if n and n > 0 else 1 << 20),
-                                                    loop).result()
+    body = BodyReader(request, asyncio.get_running_loop())
     image = await backend(request).call(lambda e: e.images.import_("-", ref, request.query.get("message", ""),
-                                                                    stream=Body()))
+                                                                    stream=body))
     return reply({"status": str(image.id)})
 
 

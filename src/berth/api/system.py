@@ -104,7 +104,8 @@ async def events(request: web.Request) -> web.StreamResponse:
                     for key in ("since", "until"))
     given, response = filters(request), None
     # the first item comes once the filters are checked: a bad one is a 400, not a broken stream
-    async with aclosing(backend(request).iterate(lambda e: e.events.stream(since, until, given))) as items:
+    from berth.api.bridge import generated
+    async with aclosing(generated(request, lambda e: e.events.stream(since, until, given))) as items:
         async for doc in items:
             if response is None:
                 response = await start_stream(request, "application/json")
