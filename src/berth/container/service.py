@@ -567,7 +567,8 @@ class ContainerService:
         if net is None and not os.path.exists(bridge.namespace(c.id)) and not veths:
             return  # not attached, or detached already (finalize, then rm)
         bridge.detach(c.id, net["address"] if net and mode == "bridge" else None,
-                      published=bool(c.config.get("ports")), veths=veths, leased=mode == "bridge")
+                      published=bool(c.config.get("ports")), veths=veths, leased=mode == "bridge",
+                      published6=any(e.address6 for e in self.store.networks.container_endpoints(c.id)))
         try:
             os.unlink(os.path.join(self.records.dir(c.id), "network.json"))
         except FileNotFoundError:

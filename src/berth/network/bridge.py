@@ -221,9 +221,15 @@ def _delete_tagged_rules(tag: str, tables: tuple[str, ...], family: str = "ip") 
     """Delete every rule whose comment is `tag` (family ip: iptables, ip6: ip6tables): one save to
     find them, one restore to delete them all (a process per rule cost ~10 ms each)."""
     import shlex
+    try:
+        save = _tool(f"{family}tables-save")
+    except NetworkError:
+        if family == "ip":
+            raise
+        return  # no ip6tables on this host: no IPv6 rules either
     deletions: dict[str, list[str]] = {}
     for table in tables:
-        listed = process.run([_tool(f"{family}tables-save"), "-t", table])
+        listed = process.run([save, "-t", table])
         for line in listed.stdout.splitlines() if listed.returncode == 0 else ():
             if line.startswith("-A ") and tag in line and tag in shlex.split(line):
                 deletions.setdefault(table, []).append("-D" + line[2:])
@@ -386,18 +392,16 @@ def remove_interface(host_name: str) -> None:
         process.run([_tool("ip"), "link", "delete", host_name])
 
 
-def detach(cid: str, address: str | None = None, published: bool = True, veths=(), leased: bool = True) -> None:
+def detach(cid: str, address: str | None = None, published: bool = True, veths=(), leased: bool = True,
+           published6: bool = True) -> None:
     """Undo attach: ports, namespace (its veths go with it), berth0's lease. Safe to call twice.
     `address`: the lease, when known (else every lease is looked at); published=False: no port rules
-    to look for; `veths`: host ends to delete if the namespace failed half-way; leased=False: the
-    container had no address on berth0."""
+    to look for, published6=False: none in ip6tables (the container has no IPv6 address); `veths`:
+    host ends to delete if the namespace failed half-way; leased=False: the container had no
+    address on berth0."""
     if published:
         _delete_tagged_rules(f"berth:{cid}", ("nat",))
-        try:  # ip6tables has the chain once an IPv6 network was made: there may be rules of this container
-            _tool("ip6tables-save")
-        except NetworkError:
-            pass
-        else:
+        if published6:
             _delete_tagged_rules(f"berth:{cid}", ("nat",), "ip6")
     path, veth = namespace(cid), _names(cid)[1]
     if os.path.exists(path):  # what `ip netns delete` does, without starting it
