@@ -188,3 +188,17 @@ def test_x32_is_filtered_where_the_kernel_runs_it(tmp_path):
         config.write_bytes(gzip.compress(text.encode()))
         assert seccomp._kernel_runs_x32(str(config)) is runs
     assert seccomp._kernel_runs_x32(str(tmp_path / "absent")) is True  # unknown: filtered, as docker's
+
+
+def test_the_x32_answer_is_kept_for_the_boot(tmp_path, monkeypatch):
+    answer = tmp_path / "kernel-x32"
+    monkeypatch.setattr(seccomp, "X32_ANSWER", str(answer))
+    asked = seccomp._kernel_runs_x32()
+    assert seccomp._this_kernel_runs_x32() is asked
+    with open("/proc/sys/kernel/random/boot_id") as f:
+        boot = f.read().strip()
+    assert answer.read_text() == f"{boot} {int(asked)}"
+    answer.write_text(f"{boot} {int(not asked)}")  # what is kept is what counts for this boot
+    assert seccomp._this_kernel_runs_x32() is (not asked)
+    answer.write_text(f"another-boot {int(not asked)}")  # another boot's answer is asked again
+    assert seccomp._this_kernel_runs_x32() is asked

@@ -185,8 +185,38 @@ def default_profile(capabilities) -> dict:
                                 "valueTwo": 0, "op": "SCMP_CMP_MASKED_EQ"}]})
         rules.append({"names": ["clone3"], "action": "SCMP_ACT_ERRNO", "errnoRet": ENOSYS})
     return {"defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": EPERM,
-            "architectures": [a for a in _ARCHITECTURES.get(machine, []) if a != "SCMP_ARCH_X32" or _kernel_runs_x32()],
+            "architectures": [a for a in _ARCHITECTURES.get(machine, []) if a != "SCMP_ARCH_X32" or _this_kernel_runs_x32()],
             "syscalls": rules}
+
+
+X32_ANSWER = "/run/berth/kernel-x32"  # "<boot id> <0|1>": the kernel cannot change without a reboot
+
+
+def _this_kernel_runs_x32() -> bool:
+    """_kernel_runs_x32 for the running kernel, asked once per boot (reading config.gz costs half a
+    millisecond of every container start)."""
+    try:
+        with open("/proc/sys/kernel/random/boot_id") as f:
+            boot = f.read().strip()
+    except OSError:
+        return _kernel_runs_x32()
+    try:
+        with open(X32_ANSWER) as f:
+            seen, _, answer = f.read().partition(" ")
+        if seen == boot and answer in ("0", "1"):
+            return answer == "1"
+    except OSError:
+        pass
+    runs = _kernel_runs_x32()
+    try:
+        os.makedirs(os.path.dirname(X32_ANSWER), exist_ok=True)
+        tmp = f"{X32_ANSWER}.{os.getpid()}"
+        with open(tmp, "w") as f:
+            f.write(f"{boot} {int(runs)}")
+        os.replace(tmp, X32_ANSWER)  # whole or not at all: concurrent starts write the same answer
+    except OSError:
+        pass
+    return runs
 
 
 def _kernel_runs_x32(config: str = "/proc/config.gz") -> bool:
