@@ -54,6 +54,7 @@ class ContainerSpec(Record):
     labels: dict = {}
     runtime: str = None             # runc | crun | a path; None: detected
     healthcheck: dict = None        # docker's HealthConfig ({"Test": [...], "Interval": ns, ...}); None: the image's
+    health_on_failure: str = None   # podman's --health-on-failure: none | kill | restart | stop; None: none
 
     @property
     def tmpfs(self) -> list:
