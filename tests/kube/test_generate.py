@@ -185,6 +185,8 @@ def test_health_checks_become_liveness_probes():
                        "httpHeaders": [{"name": "X-Probe", "value": "yes"}]}
     assert probe({"Test": ["TCP-SOCKET", 6379]})["tcpSocket"] == {"port": 6379}
     assert probe({"Test": ["NONE"]}) is None and probe(None) is None
+    result = generate([alone(container(healthcheck={"Test": ["CMD", "true"], "StartInterval": SECOND}))])
+    assert any("start interval" in w for w in result.warnings)
     for check in ({"Test": ["CMD", "true"]}, {"Test": ["HTTP-GET", "80", "/"]}, {"Test": ["TCP-SOCKET", "80"]}):
         valid(generate([alone(container(healthcheck=check))]).documents)
 
@@ -243,6 +245,15 @@ def test_volumes_claims_host_paths_and_tmpfs():
     assert "my-data requests 1Gi, a default" in text and "volume My_Data is claimed as my-data" in text
     assert "bind mount /etc/hosts becomes a hostPath" in text and "bind mount /srv becomes a hostPath" in text
     assert "tmpfs /run option mode=1777" in text
+    # two volumes one claim name would merge: refused
+    clash = [{"type": "volume", "source": "a_b", "target": "/x", "readonly": False},
+             {"type": "volume", "source": "a.b_", "target": "/y", "readonly": False}]
+    clash_volumes = {n: {"anonymous": False, "options": {}} for n in ("a_b", "a.b_")}
+    generate([alone(container(mounts=clash[:1], volumes=clash_volumes))])
+    clash[1]["source"] = "A_B"
+    clash_volumes["A_B"] = clash_volumes["a_b"]
+    with pytest.raises(InvalidArgument, match="volumes a_b and A_B would both be claim a-b"):
+        generate([alone(container(mounts=clash, volumes=clash_volumes))])
 
 
 def test_a_pods_containers_names_and_labels():

@@ -173,6 +173,7 @@ def generate(subjects: list[dict], kind: str = "pod", service: bool = False, rep
             if svc is not None:
                 workloads.append(svc)
     for claim in claims.values():
+        claim.pop("_volume", None)
         out.documents.append(claim)
         out.warn(f"PersistentVolumeClaim {claim['metadata']['name']} requests {PVC_SIZE}, a default "
                  "(berth's volumes have no size): set what the data needs")
@@ -533,6 +534,9 @@ def _probe(check: dict | None, shell: list | None, where: str, out: Generated) -
         return None
     values = {k: (check or {}).get(k) or HEALTH_DEFAULTS.get(k, 0) for k in ("Interval", "Timeout", "Retries",
                                                                           "StartPeriod")}
+    if (check or {}).get("StartInterval"):
+        out.warn(f"{where}: its health check's start interval has no Kubernetes equivalent (the probe runs "
+                 "every periodSeconds from the start)")
     if values["StartPeriod"]:
         probe["initialDelaySeconds"] = _seconds(values["StartPeriod"])
     probe["periodSeconds"] = _seconds(values["Interval"])
@@ -643,9 +647,13 @@ class _Volumes:
                         self.out.warn(f"volume {m['source']}: its driver options "
                                       f"({', '.join(sorted(info['options']))}) have no PersistentVolumeClaim "
                                       "equivalent: left out")
-                    self.claims.setdefault(claim, {
+                    owner = self.claims.setdefault(claim, {
                         "apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": claim},
                         "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": PVC_SIZE}}}})
+                    first = owner.setdefault("_volume", m["source"])
+                    if first != m["source"]:
+                        raise InvalidArgument(f"volumes {first} and {m['source']} would both be claim {claim} in "
+                                              "Kubernetes: rename one")
                     name = self._add(("pvc", claim), dns_label(claim, "volume", strict=False) or "volume",
                                      {"persistentVolumeClaim": {"claimName": claim}})
             elif kind == "bind":
