@@ -1,0 +1,1 @@
+"""Kubernetes YAML: `kube generate` (and `kube play`) over the Engine."""
