@@ -76,6 +76,7 @@ def reserve(kind: str, owner: str, ports) -> None:
         except BaseException:
             for path in made:
                 _unlink(path)
+                _remove_if_empty(os.path.dirname(path))
             raise
 
 
@@ -121,10 +122,7 @@ def release(owner: str, ports=None) -> None:
                 path = os.path.join(directory, address)
                 if _owner(path).get("id") == owner:
                     _unlink(path)
-            try:
-                os.rmdir(directory)
-            except OSError:  # another owner's address is still there
-                pass
+            _remove_if_empty(directory)
 
 
 def reserved(protocol: str, port: int) -> bool:
@@ -172,6 +170,13 @@ def _owner(path: str) -> dict:
     except (FileNotFoundError, ValueError):
         return {}
     return doc if isinstance(doc, dict) else {}
+
+
+def _remove_if_empty(directory: str) -> None:
+    try:
+        os.rmdir(directory)
+    except OSError:  # another owner's address is still there
+        pass
 
 
 def _unlink(path: str) -> None:
