@@ -144,6 +144,15 @@ class NetworkNotFound(NotFound):
     pass
 
 
+class PortAllocated(NetworkError):
+    """A host port another container or service publishes, or a host process holds (dockerd answers
+    500 with the same message)."""
+
+
+class ServiceNotFound(NotFound):
+    pass
+
+
 class PodNotFound(NotFound):
     pass
 

@@ -172,6 +172,11 @@ def teardown(berth) -> list[str]:
             pass
     ids = set()
     with Engine(root) as engine:
+        for service in engine.store.services.list():  # their chains, rules and host ports are the host's
+            try:
+                engine.networks.remove_service(service.name)
+            except BerthError as e:
+                problems.append(f"remove_service {service.name}: {e}")
         for pod in engine.store.pods.list():  # with their infra containers, which leave only with them
             try:
                 engine.pods.remove(pod.id, force=True)

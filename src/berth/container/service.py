@@ -556,6 +556,7 @@ class ContainerService:
         else:
             net = bridge.attach(c.id, ports, self.networks.interfaces(c))
         fsutil.atomic_write(os.path.join(self.records.dir(c.id), "network.json"), json.dumps(net.__dict__).encode())
+        self.networks.reconcile_services(c.id)  # the services it is a backend of send to its address now
         return net
 
     def _detach_network(self, c: Container) -> None:
@@ -567,13 +568,15 @@ class ContainerService:
         veths = [bridge.user_veth(c.id, a["id"]) for a in self.networks.attachments(c)]
         if net is None and not os.path.exists(bridge.namespace(c.id)) and not veths:
             return  # not attached, or detached already (finalize, then rm)
+        ports = [bridge.PortMapping(**p) for p in c.config.get("ports", [])]
         bridge.detach(c.id, net["address"] if net and mode == "bridge" else None,
-                      published=bool(c.config.get("ports")), veths=veths, leased=mode == "bridge",
-                      published6=any(e.address6 for e in self.store.networks.container_endpoints(c.id)))
+                      published=bool(ports), veths=veths, leased=mode == "bridge",
+                      published6=any(e.address6 for e in self.store.networks.container_endpoints(c.id)), ports=ports)
         try:
             os.unlink(os.path.join(self.records.dir(c.id), "network.json"))
         except FileNotFoundError:
             pass
+        self.networks.reconcile_services(c.id)  # the services it is a backend of stop sending to it
 
     def _network_events(self, c: Container, action: str) -> list[tuple]:
         """connect or disconnect events of the networks the container is on, as docker logs them (the

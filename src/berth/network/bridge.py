@@ -10,7 +10,8 @@ published ports in (docker's default network, done as docker does it with iptabl
 - traffic out is masqueraded; `-p` ports are DNAT rules in the nat chain BERTH, reached from
   PREROUTING and OUTPUT for local addresses, 127.0.0.1 included (route_localnet on berth0 plus a
   masquerade of loopback sources, as docker without its userland proxy). Each rule carries the
-  container's ID as a comment, which is how they are found and removed.
+  container's ID as a comment, which is how they are found and removed. A published host port is
+  reserved first, host-wide (hostports: docker's "port is already allocated"), and given back on detach.
 """
 from __future__ import annotations
 
@@ -127,6 +128,19 @@ def ensure_bridge() -> None:
             _iptables_rule(table, rule)
         with open(f"/sys/class/net/{BRIDGE}/ifindex") as f:
             fsutil.atomic_write(READY, f.read().strip().encode())
+
+
+def ensure_nat_chain() -> None:
+    """The nat chain BERTH and its jumps from PREROUTING and OUTPUT (for a service published before
+    any container made them), under the host-wide lock."""
+    from berth.store import fsutil
+    os.makedirs(LEASES, mode=0o700, exist_ok=True)
+    ipt = _tool("iptables")
+    with fsutil.flock(os.path.join(os.path.dirname(LEASES), "network.lock")):
+        if process.run([ipt, "-w", "-t", "nat", "-L", CHAIN, "-n"]).returncode != 0:
+            _run(ipt, "-w", "-t", "nat", "-N", CHAIN)
+        for rule in (f"PREROUTING -m addrtype --dst-type LOCAL -j {CHAIN}", f"OUTPUT -m addrtype --dst-type LOCAL -j {CHAIN}"):
+            _iptables_rule("nat", rule)
 
 
 FORWARD_CHAIN = "BERTH-FORWARD"  # filter rules for user networks, jumped to first from FORWARD
@@ -303,12 +317,15 @@ def attach(cid: str, ports: list[PortMapping] = (), interfaces: list[Interface] 
         # by name, since the kernel removes those of a deleted namespace only later (a veth of the
         # same name made now would find the old one still there)
         detach(cid, published=bool(ports), veths=_host_ends(netns))
+    if ports:  # first: a port taken fails the start before anything is made
+        from berth.network import hostports
+        hostports.reserve("container", cid, ports)
     address = None
-    if interfaces is None:
-        ensure_bridge()
-        address = _lease(cid)
-        interfaces = [Interface(BRIDGE, address, PREFIX, GATEWAY, True, veth)]
     try:
+        if interfaces is None:
+            ensure_bridge()
+            address = _lease(cid)
+            interfaces = [Interface(BRIDGE, address, PREFIX, GATEWAY, True, veth)]
         _run(ip, "-batch", commands=f"netns add {netns}\n" + "".join(
             _host_side(iface, netns, index) for index, iface in enumerate(interfaces)))
         if any(iface.address6 for iface in interfaces):
@@ -329,7 +346,8 @@ def attach(cid: str, ports: list[PortMapping] = (), interfaces: list[Interface] 
             if rules6:
                 _run(_tool("ip6tables-restore"), "-w", "--noflush", commands=f"*nat\n{rules6}COMMIT\n")
     except BaseException:
-        detach(cid, address, veths=[i.host_name for i in interfaces], leased=address is not None)
+        detach(cid, address, published=bool(ports), veths=[i.host_name for i in interfaces or ()],
+               leased=address is not None, ports=ports)
         raise
     first = interfaces[0] if interfaces else Interface("", "", 0, "")
     return Attachment(namespace(cid), first.address, first.gateway, first.prefix, first.address6, first.gateway6,
@@ -402,16 +420,19 @@ def remove_interface(host_name: str) -> None:
 
 
 def detach(cid: str, address: str | None = None, published: bool = True, veths=(), leased: bool = True,
-           published6: bool = True) -> None:
+           published6: bool = True, ports=None) -> None:
     """Undo attach: ports, namespace (its veths go with it), berth0's lease. Safe to call twice.
     `address`: the lease, when known (else every lease is looked at); published=False: no port rules
-    to look for, published6=False: none in ip6tables (the container has no IPv6 address); `veths`:
+    to look for, published6=False: none in ip6tables (the container has no IPv6 address); `ports`:
+    the published ones, whose reservations go (None: every reservation is looked at); `veths`:
     host ends to delete if the namespace failed half-way; leased=False: the container had no
     address on berth0."""
     if published:
+        from berth.network import hostports
         _delete_tagged_rules(f"berth:{cid}", ("nat",))
         if published6:
             _delete_tagged_rules(f"berth:{cid}", ("nat",), "ip6")
+        hostports.release(cid, ports)  # after its rules: the port is free once nothing forwards it
     path, veth = namespace(cid), _names(cid)[1]
     if os.path.exists(path):  # what `ip netns delete` does, without starting it
         from berth.runtime.rootfs import unmount
@@ -440,7 +461,8 @@ def detach(cid: str, address: str | None = None, published: bool = True, veths=(
 
 def parse_publish(text: str) -> list[PortMapping]:
     """docker's -p: [IP:][HOST_PORT:]CONTAINER_PORT[/PROTO], ports or equal-length ranges (a-b);
-    without a host port, a free one (the kernel's pick, as docker's)."""
+    without a host port (or with 0), a free one: the kernel's pick, as docker's, not reserved by
+    another container or service (hostports)."""
     from berth.errors import InvalidOption
     spec, _, proto = text.partition("/")
     proto = proto or "tcp"
@@ -455,7 +477,11 @@ def parse_publish(text: str) -> list[PortMapping]:
         except ValueError:
             raise InvalidOption(f"invalid publish {text!r}: {host_ip!r} is not an IPv4 address") from None
     containers = _port_range(parts[-1], text)
-    hosts = _port_range(parts[-2], text) if len(parts) > 1 and parts[-2] else [_free_port(proto) for _ in containers]
+    if len(parts) > 1 and parts[-2] and parts[-2] != "0":
+        hosts = _port_range(parts[-2], text)
+    else:  # none given, or 0 (docker's "any"): a free one, reserved by nobody
+        from berth.network.hostports import free_port
+        hosts = [free_port(proto) for _ in containers]
     if len(hosts) != len(containers):
         raise InvalidOption(f"invalid publish {text!r}: the host and container port ranges differ in length")
     return [PortMapping(host_ip, h, c, proto) for h, c in zip(hosts, containers)]
@@ -472,9 +498,3 @@ def _port_range(text: str, whole: str) -> list[int]:
         raise InvalidOption(f"invalid publish {whole!r}: ports are 1-65535")
     return list(range(lo, hi + 1))
 
-
-def _free_port(proto: str) -> int:
-    import socket
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM if proto == "udp" else socket.SOCK_STREAM) as s:
-        s.bind(("", 0))
-        return s.getsockname()[1]

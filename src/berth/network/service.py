@@ -280,6 +280,136 @@ class NetworkService:
             if free:
                 dns.serve(self.store, network, serving)
 
+    # ---- services (kube play's Services) ----------------------------------------------------
+
+    def publish_service(self, name: str, ports: list, backends: list[str], labels: dict | None = None) -> dict:
+        """A service: its host ports (reserved as published ports are: PortAllocated if taken)
+        spread at random, per connection, over the running ones of `backends` (pods, or containers:
+        the container holding each one's network namespace) at each port's target port."""
+        import re
+        from berth.network import balancer, hostports
+        from berth.store.services import Service
+        if not re.fullmatch(r"[a-zA-Z0-9][a-zA-Z0-9_.-]{0,252}", name or ""):
+            raise InvalidArgument(f"invalid service name {name!r}: use [a-zA-Z0-9][a-zA-Z0-9_.-]*")
+        ports = balancer.checked_ports(ports)
+        if isinstance(backends, str):
+            raise InvalidArgument("backends: a list of pod or container IDs is needed")
+        containers = list(dict.fromkeys(self._backend_container(str(b)) for b in backends))
+        chain = balancer.chain_name(self.store.root, name)
+        with self._services_lock():
+            try:
+                self.store.services.find(name)
+            except LookupError:
+                pass
+            else:
+                raise Conflict(f"service {name} already exists")
+            hostports.reserve("service", chain, ports)
+            added = False
+            try:
+                record = self.store.services.add(Service(name, chain, [p.__dict__ for p in ports], list(backends),
+                                                         containers, dict(labels or {}), time.time()))
+                added = True
+                balancer.install(chain, ports, self._service_addresses(record))
+            except BaseException:
+                balancer.uninstall(chain)
+                if added:
+                    self.store.services.remove(name)
+                hostports.release(chain, ports)
+                raise
+        return self._service_doc(record)
+
+    def remove_service(self, name: str) -> None:
+        """The service's rules, its chain, its host ports and its record (its backends stay)."""
+        from berth.network import balancer, hostports
+        with self._services_lock():
+            record = self.store.services.find(name)
+            balancer.uninstall(record.chain)
+            hostports.release(record.chain, _service_ports(record))
+            self.store.services.remove(name)
+
+    def services(self) -> list[dict]:
+        """Every service: Name, Chain, Ports, Backends (as given), Containers (theirs), Endpoints
+        (address:port of the running ones, per port name), Labels, Created."""
+        return [self._service_doc(s) for s in self.store.services.list()]
+
+    def reconcile_services(self, cid: str) -> None:
+        """Container `cid` was attached or detached: the services it serves are sent to their running
+        backends again (a service whose chain is gone, after a reboot, is set up again). Never fails
+        the start or stop that calls it: a service that cannot be served says so on stderr."""
+        names = self.store.services.of_container(cid)
+        if not names:
+            return
+        from berth.errors import BerthError
+        with self._services_lock():
+            for name in names:
+                try:
+                    self._serve(self.store.services.find(name))
+                except LookupError:  # removed meanwhile
+                    continue
+                except BerthError as e:
+                    import sys
+                    sys.stderr.write(f"WARNING: service {name} is not served: {e}\n")
+
+    def _serve(self, record) -> None:
+        from berth.network import balancer, hostports
+        ports = _service_ports(record)
+        addresses = self._service_addresses(record)
+        if balancer.chain_exists(record.chain):
+            balancer.rebuild(record.chain, ports, addresses)
+            return
+        hostports.reserve("service", record.chain, ports)
+        try:
+            balancer.install(record.chain, ports, addresses)
+        except BaseException:
+            balancer.uninstall(record.chain)
+            hostports.release(record.chain, ports)
+            raise
+
+    def _services_lock(self):
+        from berth.store import fsutil
+        return fsutil.flock(os.path.join(self.store.locks, "services"))
+
+    def _backend_container(self, text: str) -> str:
+        """The container whose network namespace serves backend `text`: a pod's infra container, a
+        container (or the one whose network it shares)."""
+        from berth.errors import PodNotFound
+        try:
+            return self.store.pods.find(text).infra_id
+        except PodNotFound:
+            pass
+        c = self.store.containers.find(text)
+        for _ in range(8):  # container:X of container:Y ...
+            mode = c.config["network"]
+            if not mode.startswith("container:"):
+                break
+            c = self.store.containers.find(mode.partition(":")[2])
+        if c.config["network"] in ("host", "none"):
+            raise InvalidArgument(f"container {c.name} cannot be a service backend: it uses --network "
+                                  f"{c.config['network']}")
+        return c.id
+
+    def _service_addresses(self, record) -> list[str]:
+        """The addresses of the backends attached now (their network.json is there from attach to
+        detach): where the service sends connections."""
+        import json
+        out = []
+        for cid in record.containers:
+            try:
+                with open(os.path.join(self.store.containers.dir(cid), "network.json")) as f:
+                    address = json.load(f).get("address")
+            except (OSError, ValueError, AttributeError):
+                continue
+            if address and address not in out:
+                out.append(address)
+        return out
+
+    def _service_doc(self, record) -> dict:
+        addresses = self._service_addresses(record)
+        return {"Name": record.name, "Chain": record.chain, "Ports": [dict(p) for p in record.ports],
+                "Backends": list(record.backends), "Containers": list(record.containers),
+                "Endpoints": {p["name"]: [f"{a}:{p['target_port']}" for a in addresses] for p in record.ports},
+                "Labels": dict(record.labels), "Created": _iso(record.created)}
+
     # ---- documents -------------------------------------------------------------------------
 
     def _doc(self, network) -> dict:
@@ -316,6 +446,11 @@ class NetworkService:
                 "ConfigOnly": False, "Containers": containers,
                 "Options": {"com.docker.network.bridge.name": bridge.BRIDGE} if name == "bridge" else {},
                 "Labels": {}}
+
+
+def _service_ports(record) -> list:
+    from berth.network.balancer import ServicePort
+    return [ServicePort(**p) for p in record.ports]
 
 
 def _by_family(values, flag: str) -> tuple[str | None, str | None]:

@@ -5,7 +5,7 @@ joins a path to the root. Layout:
     berth.db                  state (sqlite, WAL): images, tags, layers and their references,
                               containers (config, state, volumes used; the exit codes of removed ones,
                               for their waiters), volumes, networks and their endpoints (addresses), pods,
-                              build cache, blob sources; the event log (the newest 1000 events)
+                              services, build cache, blob sources; the event log (the newest 1000 events)
     blobs/sha256/<hex>        content: image configs, manifests, original layer blobs kept when needed
     layers/<chainid-hex>/     diff/ (the unpacked layer, overlayfs whiteout format) + tar-split
     containers/<id>/          a container's bundle: config.json, rootfs/ (the overlay mount), upper/,

@@ -10,7 +10,7 @@ except ImportError:  # an interpreter that lays sqlite3 out differently
 
 from .fsutil import flock
 
-SCHEMA_VERSION = 10
+SCHEMA_VERSION = 11
 
 EVENTS_KEPT = 1000   # the event log keeps the newest 1000 events (docker keeps 256, in memory)
 _TRIM_EVERY = 100    # ... trimmed once every 100 appends: between 1000 and 1099 rows
@@ -102,6 +102,20 @@ CREATE TABLE IF NOT EXISTS pods (         -- containers sharing namespaces held 
     config    TEXT NOT NULL,            -- JSON: share, limits, labels
     created   REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS services (     -- host ports spread over backends (network/balancer.py)
+    name      TEXT PRIMARY KEY,
+    chain     TEXT NOT NULL,            -- its nat chain, BERTH-SVC-<12 hex>
+    ports     TEXT NOT NULL,            -- JSON list of {name, protocol, host_port, target_port}
+    backends  TEXT NOT NULL,            -- JSON list: the pod or container IDs as given
+    labels    TEXT NOT NULL,            -- JSON
+    created   REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS service_backends (  -- the containers whose namespaces serve a service
+    service      TEXT NOT NULL REFERENCES services(name) ON DELETE CASCADE,
+    container_id TEXT NOT NULL,         -- no reference: a removed pod's container just stops serving
+    PRIMARY KEY (service, container_id)
+);
+CREATE INDEX IF NOT EXISTS service_backends_container ON service_backends(container_id);
 CREATE TABLE IF NOT EXISTS volumes (
     name      TEXT PRIMARY KEY,
     driver    TEXT NOT NULL,

@@ -45,6 +45,11 @@ class Store:
         return PodStore(self)
 
     @cached_property
+    def services(self):
+        from berth.store.services import ServiceStore
+        return ServiceStore(self)
+
+    @cached_property
     def events(self):
         """The event log (`berth events`, GET /events)."""
         from berth.store.events import EventLog
