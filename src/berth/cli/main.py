@@ -25,6 +25,7 @@ COMMANDS = {
     "registry": "berth.cli.registry:registry",
     "network": "berth.cli.networks:network",
     "pod": "berth.cli.pods:pod",
+    "kube": "berth.cli.kube:kube",
 }
 
 cli = Group("berth", "berth: containers, images and registries.", lazy=COMMANDS)
