@@ -2,6 +2,8 @@
 import os
 import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "container"))
+HERE = os.path.dirname(os.path.abspath(__file__))
+for where in ("container", "registry"):
+    sys.path.insert(0, os.path.join(HERE, os.pardir, where))
 
 from container_helpers import berth  # noqa: E402,F401  (the store fixture, torn down)

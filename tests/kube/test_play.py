@@ -7,7 +7,7 @@ import json
 import socket
 import urllib.request
 
-from container_helpers import popen, wait_for  # noqa: F401
+from container_helpers import wait_for
 
 from berth.engine import Engine
 from berth.kube import plan, play, yamlfile

@@ -84,8 +84,9 @@ class ContainerService:
 
     def summaries_of(self, containers: list) -> list[dict]:
         from berth.container.views import summary
-        now = time.time()
-        return [summary(self, c, now) for c in containers]
+        from berth.store.networks import Snapshot
+        now, networks = time.time(), Snapshot(self.store.networks)  # not two queries per container
+        return [summary(self, c, now, networks) for c in containers]
 
     def _exit_file(self, cid: str) -> str:
         return os.path.join(self.exit_dir, cid)
@@ -591,13 +592,15 @@ class ContainerService:
     def _log(self, *events: tuple) -> None:
         self.store.events.append(*events)
 
-    def network_endpoints(self, c: Container) -> list[dict]:
-        """The container's places on user networks (inspect): name, ID, address, prefix, gateway, aliases."""
+    def network_endpoints(self, c: Container, records=None) -> list[dict]:
+        """The container's places on user networks (inspect): name, ID, address, prefix, gateway, aliases.
+        `records`: the store's network records, or a store.networks.Snapshot of them."""
+        records = records or self.store.networks
         out = []
-        for a in self.networks.attachments(c):
-            endpoint = self.store.networks.endpoint(a["id"], c.id)
+        for a in self.networks.attachments(c, records):
+            endpoint = records.endpoint(a["id"], c.id)
             try:
-                network = self.store.networks.find(a["id"])
+                network = records.find(a["id"])
             except LookupError:
                 continue
             out.append({"name": network.name, "id": network.id, "address": endpoint.address if endpoint else "",

@@ -117,12 +117,13 @@ def _network_settings(cfg: dict, net: dict | None, endpoints: list[dict]) -> dic
             "IPv6Gateway": first["IPv6Gateway"], "Ports": ports, "Networks": networks}
 
 
-def summary(service, c, now: float) -> dict:
-    """docker's container summary (GET /containers/json, `ps --format json`)."""
+def summary(service, c, now: float, networks=None) -> dict:
+    """docker's container summary (GET /containers/json, `ps --format json`); `networks`: a
+    store.networks.Snapshot when summing up many."""
     from berth.timefmt import container_status
     cfg = c.config
     settings = _network_settings(cfg, service.network_settings(c) if c.status == "running" else None,
-                                 service.network_endpoints(c))
+                                 service.network_endpoints(c, networks))
     ports = [{"IP": p["host_ip"] or "0.0.0.0", "PrivatePort": p["container_port"], "PublicPort": p["host_port"],
               "Type": p["protocol"]} for p in cfg.get("ports", [])]
     entry = recorded_entrypoint(cfg) or []

@@ -205,10 +205,19 @@ def _setup_ipv6(network) -> None:
 
 
 def delete_network_bridge(network) -> None:
-    """Undo create_network_bridge: its rules, then the bridge (berth deletes only what it made)."""
-    _remove_rules(network.id, bool(network.subnet6))
+    """Undo create_network_bridge: its rules and the bridge (berth deletes only what it made). Both
+    wait on the kernel (an RCU grace period each, ~30 ms for the link): the link goes meanwhile."""
+    link = None
     if os.path.exists(f"/sys/class/net/{network.bridge}"):
-        _run(_tool("ip"), "link", "delete", network.bridge)
+        link = process.spawn([_tool("ip"), "link", "delete", network.bridge], capture=False)
+    try:
+        _remove_rules(network.id, bool(network.subnet6))
+    finally:
+        if link is not None:
+            pid, _, err = link
+            message = process.read_all(err)[0].decode(errors="replace").strip()
+            if process.wait(pid) != 0 and os.path.exists(f"/sys/class/net/{network.bridge}"):
+                raise NetworkError(f"ip link delete {network.bridge}: {message or 'failed'}")
 
 
 def _remove_rules(network_id: str, ipv6: bool = False) -> None:

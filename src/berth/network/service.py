@@ -160,13 +160,15 @@ class NetworkService:
             self.ensure_resolver(network)
         return out
 
-    def attachments(self, c) -> list[dict]:
-        """The user networks of a container: those it was created with, then those connected since."""
+    def attachments(self, c, records=None) -> list[dict]:
+        """The user networks of a container: those it was created with, then those connected since.
+        `records`: the store's network records, or a store.networks.Snapshot of them."""
+        records = records or self.records
         created = list(c.config.get("networks") or [])
         known = {a["id"] for a in created}
-        for endpoint in self.records.container_endpoints(c.id):
+        for endpoint in records.container_endpoints(c.id):
             if endpoint.network_id not in known:
-                network = self.records.find(endpoint.network_id)
+                network = records.find(endpoint.network_id)
                 created.append({"id": network.id, "name": network.name, "aliases": endpoint.aliases, "ip": None,
                                 "ip6": None})
         return created

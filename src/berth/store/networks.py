@@ -148,6 +148,29 @@ class NetworkStore:
         return os.path.join(self.store.locks, f"dns-{network_id[:32]}")
 
 
+class Snapshot:
+    """Every network and endpoint, read once: answers the lookups that a container's view makes of
+    NetworkStore (find by ID, endpoint, container_endpoints) from memory, for listings of many containers."""
+
+    def __init__(self, records: NetworkStore):
+        self.networks = {n.id: n for n in records.list()}
+        self.by_container: dict[str, list[Endpoint]] = {}
+        for r in records.db.execute("SELECT * FROM network_endpoints"):
+            self.by_container.setdefault(r["container_id"], []).append(_endpoint(r))
+
+    def find(self, network_id: str) -> Network:
+        try:
+            return self.networks[network_id]
+        except KeyError:
+            raise NetworkNotFound(f"network {network_id} not found") from None
+
+    def container_endpoints(self, cid: str) -> list[Endpoint]:
+        return self.by_container.get(cid, [])
+
+    def endpoint(self, network_id: str, cid: str) -> Endpoint | None:
+        return next((e for e in self.by_container.get(cid, ()) if e.network_id == network_id), None)
+
+
 def _endpoint(r) -> Endpoint:
     return Endpoint(r["network_id"], r["container_id"], r["address"], json.loads(r["aliases"]), r["address6"] or "")
 
