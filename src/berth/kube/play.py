@@ -151,10 +151,11 @@ def _start_pod(engine, pod: kplan.PodPlan, ids: list) -> None:
 
 
 def _publish(engine, service: kplan.ServicePlan, made: Made) -> None:
-    publish = getattr(engine.networks, "publish_service", None)
-    if publish is None:  # checked by the preflight already
-        raise NotImplementedError("Service publishing")
-    raise NotImplementedError("Service publishing")
+    """NOT WIRED YET: engine.networks.publish_service (branch kube-svc) is to publish the Service's
+    ports on the host to its pods: publish_service(service.name, ports=[ServicePort(name, protocol,
+    host_port, target_port)], backends=[pod IDs of service.pods], labels=service.labels), then
+    made.services.append(service.name). The preflight refuses a plan with Services until then."""
+    raise NotImplementedError("kube play: Service publishing is not wired to engine.networks.publish_service")
 
 
 def _undo(engine, made: Made) -> None:
