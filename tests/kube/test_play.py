@@ -265,3 +265,4 @@ def test_play_reads_stdin_and_start_false_only_creates(busybox):
     assert json.loads(busybox.out("pod", "inspect", "idle"))[0]["Labels"][plan.LABEL_NAME] == "idle"
     busybox.run("kube", "down", "-", input=text.encode())
     assert busybox.out("pod", "ls", "-q") == ""
+
