@@ -249,3 +249,21 @@ def test_image_volume_is_filled_on_first_use_and_rm_v(busybox, tmp_path):
     left = _volumes(busybox)
     assert anon1 not in left and anon3["/anon"] not in left and anon3["/data"] not in left
     assert "named" in left and "etc" in left and anon2 in left
+
+
+def test_a_volume_made_with_files_is_whole_or_absent(berth):
+    """engine.volumes.create(files=): the files in place with their modes, the image's files never
+    copied over them; a hostile path refused with nothing left behind."""
+    from berth.engine import Engine
+    from berth.errors import InvalidOption
+    with Engine(berth.root) as engine:
+        made = engine.volumes.create("cfg", labels={"a": "b"}, files={"a/b.txt": (b"hi", 0o640), "c": (b"", 0o400)})
+        root = made["Mountpoint"]
+        assert open(f"{root}/a/b.txt", "rb").read() == b"hi" and os.stat(f"{root}/a/b.txt").st_mode & 0o777 == 0o640
+        assert os.stat(f"{root}/c").st_mode & 0o777 == 0o400
+        for files in ({"../x": (b"", 0o644)}, {"/etc/x": (b"", 0o644)}, {"a/./b": (b"", 0o644)},
+                      {"a": (b"", 0o644), "a/b": (b"", 0o644)}, {"x": ("text", 0o644)}, {"x": (b"", 0o1777)}):
+            with pytest.raises(InvalidOption):
+                engine.volumes.create("bad", files=files)
+        assert [v["Name"] for v in engine.volumes.list()] == ["cfg"]
+        assert sorted(os.listdir(os.path.dirname(os.path.dirname(root)))) == ["cfg"]  # no staging left

@@ -13,6 +13,8 @@ import os
 from berth.container import options as opts
 from berth.record import Record
 
+MountSpec = opts.MountSpec  # the type of ContainerSpec.mounts, for front ends (kube play)
+
 
 class ContainerSpec(Record):
     image: str

@@ -23,8 +23,12 @@ class VolumeService:
         return self.records.data(name)
 
     def create(self, name: str | None = None, driver: str = "local", options: dict | None = None,
-               labels: dict | None = None, anonymous: bool = False, exist_ok: bool = False) -> dict:
-        """A volume (docker's `local` driver); without a name, one of 64 hex digits, as docker's."""
+               labels: dict | None = None, anonymous: bool = False, exist_ok: bool = False,
+               files: dict | None = None) -> dict:
+        """A volume (docker's `local` driver); without a name, one of 64 hex digits, as docker's.
+        `files` ({relative path: (bytes, mode)}): a new volume that holds them from its first moment
+        (written aside, then renamed into place with the record), and no copy of the image's files
+        on first use (kube play's configMap, secret and emptyDir volumes)."""
         name = name or os.urandom(32).hex()
         if not NAME.fullmatch(name) or len(name) > 255:
             raise InvalidOption(f"invalid volume name {name!r}: use [a-zA-Z0-9][a-zA-Z0-9_.-]*")
@@ -38,9 +42,55 @@ class VolumeService:
             raise InvalidOption(f"invalid volume type {options.get('type')!r}")
         if options.get("type") not in (None, "tmpfs") and not options.get("device"):
             raise InvalidOption("a volume of this type needs --opt device=...")
-        if self.records.add(name, driver, options, dict(labels or {}), anonymous, exist_ok):
-            self.store.events.append(("volume", "create", name, {"driver": driver}))
+        if files is not None and (exist_ok or (files and options)):
+            raise InvalidOption("a volume made with files is new (not exist_ok) and a plain directory")
+        staged = self._stage(files) if files is not None else None
+        try:
+            if self.records.add(name, driver, options, dict(labels or {}), anonymous, exist_ok, staged=staged):
+                self.store.events.append(("volume", "create", name, {"driver": driver}))
+        finally:
+            if staged is not None and os.path.exists(staged):
+                fsutil.remove_tree(staged)
         return self.inspect(name)
+
+    def _stage(self, files: dict) -> str:
+        """A volume's directory holding `files`, beside the volumes (the same file system, for the
+        rename), marked as filled; every path checked to stay inside it."""
+        staged = os.path.join(self.records.root, f".new-{os.urandom(8).hex()}")
+        data = os.path.join(staged, "_data")
+        os.makedirs(data, mode=0o755)
+        try:
+            for rel, (content, mode) in sorted(files.items()):
+                parts = rel.split("/") if isinstance(rel, str) else [""]
+                if rel.startswith("/") or any(p in ("", ".", "..") for p in parts) or "\x00" in rel:
+                    raise InvalidOption(f"invalid file path {rel!r} in a volume: relative, without '..'")
+                if not isinstance(content, bytes) or not isinstance(mode, int) or not 0 <= mode <= 0o777:
+                    raise InvalidOption(f"invalid file {rel!r} in a volume: bytes and a mode up to 0777")
+                parent = data
+                for part in parts[:-1]:  # only directories made here are walked: no symlink can be met
+                    parent = os.path.join(parent, part)
+                    if not os.path.isdir(parent):
+                        try:
+                            os.mkdir(parent, 0o755)
+                        except FileExistsError:
+                            raise InvalidOption(f"invalid file path {rel!r} in a volume: {part} is a file") from None
+                try:
+                    fd = os.open(os.path.join(parent, parts[-1]),
+                                 os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+                except (FileExistsError, IsADirectoryError):
+                    raise InvalidOption(f"invalid file path {rel!r} in a volume: given twice") from None
+                try:
+                    _write_all(fd, content)
+                    os.fchmod(fd, mode)
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+            open(os.path.join(staged, ".filled"), "w").close()
+            fsutil.fsync_dir(data)
+        except BaseException:
+            fsutil.remove_tree(staged)
+            raise
+        return staged
 
     def inspect(self, name: str) -> dict:
         row = self.records.get(name)
@@ -205,6 +255,12 @@ def _kernel_has(fstype: str) -> bool:
             return fstype in {line.split()[-1] for line in f if line.strip()}
     except OSError:
         return True
+
+
+def _write_all(fd: int, content: bytes) -> None:
+    view = memoryview(content)
+    while view:
+        view = view[os.write(fd, view):]
 
 
 def _copy_tree(src: str, dest: str) -> None:

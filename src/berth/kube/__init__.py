@@ -1,1 +1,2 @@
-"""Kubernetes YAML: `kube generate` (and `kube play`) over the Engine."""
+"""Kubernetes YAML over the Engine: `kube play` (yamlfile: the documents, plan: what to make,
+play: making and removing it) and `kube generate`."""

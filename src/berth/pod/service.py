@@ -21,9 +21,11 @@ class PodService:
 
     def create(self, name: str | None = None, publish: list[str] = (), network: str | None = None,
                share: list[str] = SHAREABLE, hostname: str | None = None, memory: str | None = None,
-               cpus: str | None = None, labels: dict | None = None):
+               cpus: str | None = None, labels: dict | None = None, annotations: dict | None = None,
+               aliases: list[str] = ()):
         """A pod and its infra container (created, started by the pod's first container or `pod start`).
-        `publish`, `memory` and `cpus` as podman's flags take them (a malformed one is a FlagError)."""
+        `publish`, `memory` and `cpus` as podman's flags take them (a malformed one is a FlagError).
+        `aliases`: more names of the pod on its user network (kube play's Services)."""
         from berth.container import options as opts
         from berth.container.names import random_name
         from berth.container.spec import ContainerSpec
@@ -48,14 +50,15 @@ class PodService:
         pod_id = os.urandom(32).hex()
         infra = self.containers.create(ContainerSpec(
             str(self.images.pause_image().id), name=f"{pod_id[:12]}-infra", network=network,
-            networks=[{"name": network, "aliases": [name], "ip": None}] if network not in (None, "bridge", "host",
-                                                                                            "none") else [],
+            networks=[{"name": network, "aliases": [name, *[a for a in aliases if a != name]], "ip": None}]
+            if network not in (None, "bridge", "host", "none") else [],
             ports=list(publish), hostname=(hostname or name) if "uts" in share else None,
             labels={"berth.pod": name}, pod_infra=pod_id))
         try:
             return self.records.add(pod_id, name, infra.id, {"share": share, "hostname": hostname or name,
                                                              "memory": memory, "cpus": cpus,
-                                                             "labels": dict(labels or {})})
+                                                             "labels": dict(labels or {}),
+                                                             "annotations": dict(annotations or {})})
         except BaseException:
             self.containers.remove(infra.id, force=True)
             raise
@@ -139,6 +142,7 @@ class PodService:
         net = self.containers.network_settings(infra) or {}
         return {"Id": pod.id, "Name": pod.name, "Created": _iso(pod.created), "State": self.status(pod),
                 "Hostname": pod.config.get("hostname", ""), "Labels": pod.config.get("labels", {}),
+                "Annotations": pod.config.get("annotations", {}),
                 "SharedNamespaces": pod.config["share"], "InfraContainerID": infra.id,
                 "CgroupPath": f"/berth/pod-{pod.id[:12]}",
                 "InfraConfig": {"PortBindings": port_bindings(infra.config.get("ports", [])),

@@ -40,14 +40,22 @@ class VolumeStore:
         """The IDs of the containers that use the volume."""
         return [r[0] for r in self.db.execute("SELECT container_id FROM container_volumes WHERE volume=?", (name,))]
 
-    def add(self, name: str, driver: str, options: dict, labels: dict, anonymous: bool, exist_ok: bool) -> bool:
-        """Record a new volume and make its directory; False when it exists (and exist_ok)."""
+    def add(self, name: str, driver: str, options: dict, labels: dict, anonymous: bool, exist_ok: bool,
+            staged: str | None = None) -> bool:
+        """Record a new volume and make its directory (or rename `staged`, one made ready beside
+        the volumes, into place); False when it exists (and exist_ok)."""
+        from berth.store import fsutil
         with self.store.write_lock(), transaction(self.db):
             if self.db.execute("SELECT 1 FROM volumes WHERE name=?", (name,)).fetchone():
                 if exist_ok:
                     return False
                 raise Conflict(f"volume {name} already exists")
-            os.makedirs(self.data(name), mode=0o755, exist_ok=True)
+            if staged is None:
+                os.makedirs(self.data(name), mode=0o755, exist_ok=True)
+            else:
+                if os.path.exists(self.dir(name)):  # what a crash left, with no record
+                    fsutil.remove_tree(self.dir(name))
+                os.rename(staged, self.dir(name))
             self.db.execute("INSERT INTO volumes(name, driver, options, labels, anonymous, created) VALUES (?,?,?,?,?,?)",
                             (name, driver, json.dumps(options), json.dumps(labels), int(anonymous), time.time()))
         return True

@@ -1,0 +1,268 @@
+"""kube play and kube down with real pods: a Deployment with a ConfigMap, Secret and PVC answering on
+both replicas, data kept in the PVC across down and play, an init container filling an emptyDir,
+Jobs and their exit codes, and bad input leaving nothing behind."""
+from __future__ import annotations
+
+import json
+import socket
+import urllib.request
+
+from container_helpers import wait_for
+
+from berth.engine import Engine
+from berth.kube import plan, play, yamlfile
+
+DEPLOYMENT = """
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: site}
+data:
+  index.html: "hello from the configmap\\n"
+  GREETING: bonjour
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: creds}
+data: {PASSWORD: czNjcmV0}
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: shared}
+spec: {accessModes: [ReadWriteOnce]}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+      - name: httpd
+        image: busybox
+        imagePullPolicy: IfNotPresent
+        command: [httpd, -f, -p, "80", -h, /www]
+        envFrom: [{configMapRef: {name: site}}]
+        env:
+        - {name: PASSWORD, valueFrom: {secretKeyRef: {name: creds, key: PASSWORD}}}
+        - {name: MY_IP, valueFrom: {fieldRef: {fieldPath: status.podIP}}}
+        volumeMounts:
+        - {name: www, mountPath: /www}
+        - {name: data, mountPath: /data}
+      volumes:
+      - {name: www, configMap: {name: site, items: [{key: index.html, path: index.html}]}}
+      - {name: data, persistentVolumeClaim: {claimName: shared}}
+"""
+
+
+def _get(url: str) -> str:
+    try:
+        return urllib.request.urlopen(url, timeout=2).read().decode()
+    except OSError:
+        return ""
+
+
+def _write(tmp_path, text: str, name: str = "play.yaml") -> str:
+    path = tmp_path / name
+    path.write_text(text)
+    return str(path)
+
+
+def _inventory(berth) -> tuple:
+    """What `pod ls`, `ps -a`, `volume ls` and `network ls` show."""
+    return (berth.out("pod", "ls", "-q"), berth.out("ps", "-aq"), berth.out("volume", "ls", "-q"),
+            berth.out("network", "ls", "-q"))
+
+
+def _pods(berth) -> list[dict]:
+    return [berth.json("pod", "inspect", name)[0] for name in berth.out("pod", "ls", "--format", "{{.Name}}").split()]
+
+
+def _refused(berth, *args, says: str) -> str:
+    """The command fails with one Error line (warnings aside), no traceback."""
+    proc = berth.run(*args, check=False)
+    err = proc.stderr.decode()
+    errors = [line for line in err.splitlines() if line.startswith("Error: ")]
+    assert proc.returncode != 0 and "Traceback" not in err and len(errors) == 1, err
+    assert says in errors[0], err
+    return errors[0]
+
+
+def test_deployment_with_configmap_secret_and_pvc(busybox, tmp_path):
+    path = _write(tmp_path, DEPLOYMENT)
+    before = _inventory(busybox)
+    proc = busybox.run("kube", "play", path)
+    assert proc.stderr == b"", proc.stderr  # nothing of this YAML is unsupported
+    pods = _pods(busybox)
+    assert len(pods) == 2 and all(p["Name"].startswith("web-") and p["Labels"][plan.LABEL_KIND] == "Deployment"
+                                  for p in pods)
+    for p in pods:  # each replica answers on its own address, with the ConfigMap's file
+        address = p["InfraConfig"]["IPAddress"]
+        assert wait_for(lambda: _get(f"http://{address}/index.html"), what=address) == "hello from the configmap\n"
+        env = busybox.out("exec", f"{p['Name']}-httpd", "env")
+        assert {"GREETING=bonjour", "PASSWORD=s3cret", f"MY_IP={address}"} <= set(env.splitlines())
+    # the replicas find each other by name on the play's network
+    first, second = pods[0]["Name"], pods[1]["Name"]
+    out = busybox.out("exec", f"{first}-httpd", "wget", "-qO-", f"http://{second}/index.html")
+    assert out == "hello from the configmap\n"
+    busybox.run("exec", f"{first}-httpd", "sh", "-c", "echo kept > /data/marker")
+    # a second play of the same file is refused, naming the pod
+    _refused(busybox, "kube", "play", path, says="already played (pod web-")
+    down = busybox.out("kube", "down", path)
+    assert "Pods removed:" in down and "Network removed:\nberth-kube" in down
+    assert busybox.out("volume", "ls", "-q") == "shared\n"  # the claim outlives down
+    assert busybox.out("kube", "down", path) == "nothing to remove\n"
+    busybox.run("kube", "play", path)
+    name = _pods(busybox)[0]["Name"]
+    assert busybox.out("exec", f"{name}-httpd", "cat", "/data/marker") == "kept\n"
+    # --replace takes the earlier play down first
+    old = {p["Name"] for p in _pods(busybox)}
+    busybox.run("kube", "play", "--replace", path)
+    assert len(_pods(busybox)) == 2 and not old & {p["Name"] for p in _pods(busybox)}
+    busybox.run("kube", "down", "--volumes", path)
+    assert _inventory(busybox) == before
+
+
+def test_init_container_fills_an_empty_dir(busybox):
+    text = """
+kind: Pod
+metadata: {name: site, annotations: {team: docs}}
+spec:
+  initContainers:
+  - {name: one, image: busybox, imagePullPolicy: Never, command: [sh, -c, "echo first > /work/index.html"],
+     volumeMounts: [{name: work, mountPath: /work}]}
+  - {name: two, image: busybox, imagePullPolicy: Never, command: [sh, -c, "echo second >> /work/index.html"],
+     volumeMounts: [{name: work, mountPath: /work}]}
+  containers:
+  - name: web
+    image: busybox
+    imagePullPolicy: Never
+    command: [httpd, -f, -p, "8080", -h, /work]
+    ports: [{containerPort: 8080, name: http}]
+    volumeMounts: [{name: work, mountPath: /work}]
+  volumes: [{name: work, emptyDir: {}}]
+"""
+    with Engine(busybox.root) as engine:
+        made = play.play(engine, plan.build(yamlfile.load(text, "init.yaml")))
+        [(pod, pod_id, ids)] = made.pods
+        doc = engine.pods.inspect(pod_id)
+        assert doc["Annotations"] == {"team": "docs"} and len(ids) == 3
+        assert [engine.containers.get(i).status for i in ids[:2]] == ["exited", "exited"]
+        address = doc["InfraConfig"]["IPAddress"]
+        assert wait_for(lambda: _get(f"http://{address}:8080/")) == "first\nsecond\n"
+        removed = play.down(engine, plan.targets(yamlfile.load(text, "init.yaml")))
+        assert [name for name, _ in removed.pods] == ["site"] and removed.volumes == ["site-work"]
+        assert engine.pods.list() == [] and engine.volumes.list() == []
+
+
+def test_a_failing_init_container_stops_the_play_and_keeps_its_pod(busybox, tmp_path):
+    path = _write(tmp_path, """
+kind: Pod
+metadata: {name: broken}
+spec:
+  initContainers:
+  - {name: setup, image: busybox, imagePullPolicy: Never, command: [sh, -c, "echo cannot reach db; exit 4"]}
+  containers:
+  - {name: app, image: busybox, imagePullPolicy: Never, command: [sleep, "300"]}
+""")
+    error = _refused(busybox, "kube", "play", path, says="init container setup exited with code 4")
+    assert "cannot reach db" in error and "pod broken is kept" in error
+    states = {r["Names"]: r["State"] for r in busybox.jsonlines("ps", "-a", "--format", "json")}
+    assert states["broken-setup"] == "exited" and states["broken-app"] == "created"
+    busybox.run("kube", "down", path)
+    assert busybox.out("pod", "ls", "-q") == ""
+
+
+def test_jobs_report_their_exit_codes(busybox, tmp_path):
+    path = _write(tmp_path, """
+kind: Job
+metadata: {name: ok}
+spec:
+  template:
+    spec:
+      restartPolicy: Never
+      containers: [{name: run, image: busybox, imagePullPolicy: Never, command: [sh, -c, "exit 0"]}]
+---
+kind: Job
+metadata: {name: bad}
+spec:
+  backoffLimit: 1
+  template:
+    spec:
+      restartPolicy: OnFailure
+      containers: [{name: run, image: busybox, imagePullPolicy: Never, command: [sh, -c, "exit 3"]}]
+""")
+    proc = busybox.run("kube", "play", "--wait", path, check=False)
+    out = proc.stdout.decode()
+    assert proc.returncode == 1, proc.stderr
+    assert "Job ok: pod ok-" in out and "completed (exit code 0)" in out
+    assert "Job bad: pod bad-" in out and "failed (exit code 3)" in out
+    bad = next(r for r in busybox.jsonlines("ps", "-a", "--format", "json") if r["Names"].startswith("bad-"))
+    assert busybox.json("inspect", bad["Names"])[0]["RestartCount"] == 1  # backoffLimit 1: one retry
+    busybox.run("kube", "down", path)
+
+
+def _taken_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_bad_input_is_one_clear_error_and_leaves_nothing(busybox, tmp_path):
+    port = _taken_port()
+    busybox.run("run", "-d", "--name", "holder", "-p", f"{port}:80", "busybox", "sleep", "300")
+    before = _inventory(busybox)
+    good = """
+kind: ConfigMap
+metadata: {name: cfg}
+data: {A: a}
+---
+kind: Pod
+metadata: {name: first}
+spec:
+  containers: [{name: c, image: busybox, imagePullPolicy: Never, command: [sleep, "300"],
+                volumeMounts: [{name: v, mountPath: /v}]}]
+  volumes: [{name: v, configMap: {name: cfg}}]
+---
+"""
+    cases = [
+        ("kind: Pod\nmetadata:\n  name: [x\n", "line 4, column 1"),
+        (good + "kind: CronJob\nmetadata: {name: c}\n", "document 2: kind 'CronJob' is not supported"),
+        (good + "kind: Pod\nmetadata: {name: second}\nspec:\n  containers: [{name: c, image: busybox, env: "
+         "[{name: X, valueFrom: {configMapKeyRef: {name: cfg, key: NOPE}}}]}]\n", "ConfigMap 'cfg' has no key 'NOPE'"),
+        (good + "kind: Pod\nmetadata: {name: second}\nspec:\n  containers: [{name: c, image: '127.0.0.1:1/nothing:1'}]\n",
+         "Pod/second (document 2): spec.containers[0]: cannot pull 127.0.0.1:1/nothing:1"),
+        (good + f"kind: Pod\nmetadata: {{name: second}}\nspec:\n  containers: [{{name: c, image: busybox, "
+         f"imagePullPolicy: Never, ports: [{{containerPort: 80, hostPort: {port}}}]}}]\n",
+         f"host port {port}/tcp is already published by container holder"),
+        # made half-way, then a start fails: what was made goes again
+        (good + "kind: Pod\nmetadata: {name: second}\nspec:\n  containers: [{name: c, image: busybox, "
+         "imagePullPolicy: Never, command: [/no/such/program]}]\n", "Pod/second (document 2)"),
+    ]
+    for index, (text, says) in enumerate(cases):
+        path = _write(tmp_path, text, f"case{index}.yaml")
+        _refused(busybox, "kube", "play", path, says=says)
+        assert _inventory(busybox) == before, (index, _inventory(busybox))
+
+
+def test_down_leaves_a_pod_of_the_same_name_it_did_not_make(busybox, tmp_path):
+    path = _write(tmp_path, "kind: Pod\nmetadata: {name: mine}\nspec:\n  containers: [{name: c, image: busybox}]\n")
+    busybox.run("pod", "create", "--name", "mine")
+    assert busybox.out("kube", "down", path) == "nothing to remove\n"
+    assert busybox.out("pod", "ls", "--format", "{{.Name}}") == "mine\n"
+    _refused(busybox, "kube", "play", path, says="the pod name 'mine' is already in use")
+
+
+def test_play_reads_stdin_and_start_false_only_creates(busybox):
+    text = "kind: Pod\nmetadata: {name: idle}\nspec:\n  containers: [{name: c, image: busybox, " \
+           "imagePullPolicy: Never, command: [sleep, '300']}]\n"
+    proc = busybox.run("kube", "play", "--start=false", "-", input=text.encode())
+    assert "\nPod:\n" in proc.stdout.decode()
+    rows = busybox.jsonlines("ps", "-a", "--format", "json")
+    assert {r["Names"]: r["State"] for r in rows if not r["Names"].endswith("-infra")} == {"idle-c": "created"}
+    assert json.loads(busybox.out("pod", "inspect", "idle"))[0]["Labels"][plan.LABEL_NAME] == "idle"
+    busybox.run("kube", "down", "-", input=text.encode())
+    assert busybox.out("pod", "ls", "-q") == ""
+
