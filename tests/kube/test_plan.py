@@ -8,6 +8,7 @@ import pytest
 
 from berth.errors import InvalidArgument
 from berth.kube import plan, yamlfile
+from berth.network.balancer import ServicePort
 
 S = 1_000_000_000
 
@@ -541,7 +542,7 @@ def test_service_selects_pods_and_gives_them_its_name():
     other = next(x for x in p.pods if x.workload == "other")
     [s] = p.services
     assert s.pods == [x.name for x in web] and s.name == "front"
-    assert s.ports == [plan.ServicePort("", "tcp", 30080, 8080), plan.ServicePort("raw", "udp", 81, 81)]
+    assert s.ports == [ServicePort("", "tcp", 30080, 8080), ServicePort("raw", "udp", 81, 81)]
     assert s.labels[plan.LABEL_KIND] == "Service"
     assert all(x.aliases == ["front", "front.default.svc.cluster.local"] for x in web) and other.aliases == []
 

@@ -291,6 +291,7 @@ class ContainerService:
             "dns_options": list(spec.dns_options), "extra_hosts": list(spec.extra_hosts),
             "domainname": spec.domainname or "",
             "pod": pod.id if pod else spec.pod_infra, "pod_infra": bool(spec.pod_infra),
+            "pod_init": spec.pod_init,
             "resources": resources, "capabilities": caps, "privileged": spec.privileged,
             "cap_add": _cap_names(spec.cap_add), "cap_drop": _cap_names(spec.cap_drop),
             "tmpfs": {m.target: ",".join(m.options) for m in spec.tmpfs},

@@ -40,6 +40,8 @@ class ContainerSpec(Record):
     domainname: str = None
     pod: str = None                 # the pod to join (its network, IPC and UTS namespaces, its cgroup)
     pod_infra: str = None           # the ID of the pod this container is the infra container of
+    pod_init: bool = False          # an init container of its pod: runs to completion before the others
+                                    # (podman's --init-ctr once); the pod's status leaves it out
     memory: int = None              # bytes
     memory_swap: int = None         # bytes of memory + swap; -1: unlimited swap
     cpus: float = None

@@ -20,6 +20,7 @@ import os
 import re
 
 from berth.container.spec import ContainerSpec, MountSpec
+from berth.network.balancer import ServicePort
 from berth.errors import InvalidArgument
 from berth.record import Record
 
@@ -66,6 +67,8 @@ class ContainerPlan(Record):
     sub_paths: list = []    # (index in spec.mounts, volume name, path in it): bound when the volume exists
     where: str = ""
     ports: dict = {}        # {name: containerPort}
+    local_fallback: bool = False  # the policy is the default Always (no imagePullPolicy): a copy here
+                                  # serves when the registry cannot be reached (a laptop offline), with a warning
 
 
 class PodPlan(Record):
@@ -90,13 +93,6 @@ class PodPlan(Record):
     def ports(self) -> dict:
         """{port name: number} of its app containers."""
         return {name: port for c in self.containers for name, port in c.ports.items()}
-
-
-class ServicePort(Record):
-    name: str
-    protocol: str           # tcp | udp
-    host_port: int
-    target_port: int
 
 
 class ServicePlan(Record):
@@ -741,7 +737,8 @@ def _container(d: _Doc, c, path: str, pod: PodPlan, init: bool, mounts: dict, po
     image = d.get(c, "image", path, str)
     if not image:
         d.fail(f"{path}.image", "required")
-    pull = d.get(c, "imagePullPolicy", path, str, None) or _default_pull(image)
+    given = d.get(c, "imagePullPolicy", path, str, None)
+    pull = given or _default_pull(image)
     if pull not in _PULL_POLICIES:
         d.fail(f"{path}.imagePullPolicy", f"{pull!r}: use Always, IfNotPresent or Never")
     env_list, env = _env(d, c, path, pod, data)
@@ -755,14 +752,15 @@ def _container(d: _Doc, c, path: str, pod: PodPlan, init: bool, mounts: dict, po
         d.fail(f"{path}.workingDir", "an absolute path is required")
     named_ports = _ports(d, c, path, pod, host_network)
     spec = ContainerSpec(image, args, command, name=f"{pod.name}-{name}", env=env_list, workdir=workdir or None,
-                         pod=pod.name, restart=policy, stop_timeout=grace,
+                         pod=pod.name, pod_init=init, restart=policy, stop_timeout=grace,
                          stdin=d.get(c, "stdin", path, bool, False), tty=d.get(c, "tty", path, bool, False))
     _resources(d, c, path, spec)
     _security(d, c.get("securityContext"), f"{path}.securityContext", pod_security, spec)
     _probes(d, c, path, spec, named_ports, init)
     sub_paths = _mounts(d, c, path, mounts, spec)
     registry = _registry_of(image)
-    return ContainerPlan(name, spec, pull, credentials.get(registry), sub_paths, f"{d.where}: {path}", named_ports)
+    return ContainerPlan(name, spec, pull, credentials.get(registry), sub_paths, f"{d.where}: {path}", named_ports,
+                         local_fallback=not given and pull == "Always")
 
 
 def _string(d: _Doc, value, path: str) -> str:

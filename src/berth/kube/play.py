@@ -151,11 +151,12 @@ def _start_pod(engine, pod: kplan.PodPlan, ids: list) -> None:
 
 
 def _publish(engine, service: kplan.ServicePlan, made: Made) -> None:
-    """NOT WIRED YET: engine.networks.publish_service (branch kube-svc) is to publish the Service's
-    ports on the host to its pods: publish_service(service.name, ports=[ServicePort(name, protocol,
-    host_port, target_port)], backends=[pod IDs of service.pods], labels=service.labels), then
-    made.services.append(service.name). The preflight refuses a plan with Services until then."""
-    raise NotImplementedError("kube play: Service publishing is not wired to engine.networks.publish_service")
+    """The Service's ports on the host, spread over its pods as kube-proxy spreads them."""
+    pods = {plan.name: pod_id for plan, pod_id, _ in made.pods}
+    engine.networks.publish_service(service.name, ports=list(service.ports),
+                                    backends=[pods[name] for name in service.pods if name in pods],
+                                    labels=service.labels)
+    made.services.append(service.name)
 
 
 def _undo(engine, made: Made) -> None:
@@ -180,9 +181,7 @@ def _quietly(fn, *args):
 
 
 def _unpublish(engine, name: str) -> None:
-    remove = getattr(engine.networks, "unpublish_service", None)
-    if remove is not None:
-        remove(name)
+    engine.networks.remove_service(name)
 
 
 # ---- preflight -------------------------------------------------------------------------------------
@@ -200,10 +199,6 @@ def _preflight(engine, the_plan: kplan.Plan, report) -> bool:
         else:
             if the_plan.default_network and not (doc.get("Labels") or {}).get(kplan.LABEL_NETWORK):
                 report(f"warning: network {the_plan.network} was not made by kube play: its pods join it")
-    if the_plan.services and getattr(engine.networks, "publish_service", None) is None:
-        s = the_plan.services[0]
-        raise BerthError(f"{s.where}: publishing a Service is not available in this berth build "
-                         "(engine.networks.publish_service); nothing was created")
     _check_names(engine, the_plan)
     for pod in the_plan.pods:
         for check in pod.host_paths:
@@ -309,7 +304,9 @@ def _split_publish(text: str) -> tuple[str, int, str]:
 
 
 def _images(engine, the_plan: kplan.Plan, report) -> None:
-    """Each image as its pull policy says: Always pulled, IfNotPresent pulled when missing, Never present."""
+    """Each image as its pull policy says: Always pulled, IfNotPresent pulled when missing, Never present.
+    Kubernetes' default Always (no imagePullPolicy, a :latest image) falls back to a copy here when the
+    pull fails, as a local run should work offline; an explicit Always does not."""
     done = set()
     for pod in the_plan.pods:
         for c in pod.init + pod.containers:
@@ -329,6 +326,9 @@ def _images(engine, the_plan: kplan.Plan, report) -> None:
                 try:
                     engine.registries.pull(image, credentials=c.credentials)
                 except BerthError as e:
+                    if present and c.local_fallback:
+                        report(f"warning: {c.where}: cannot pull {image} ({e}): using the copy here")
+                        continue
                     hint = " (imagePullPolicy: IfNotPresent uses the local copy)" if present else ""
                     e.args = (f"{c.where}: cannot pull {image}: {e}{hint}",)
                     raise e from None
@@ -343,16 +343,15 @@ def down(engine, targets: kplan.Targets, volumes: bool = False) -> Removed:
     for row in engine.pods.list():
         labels = row.get("Labels") or {}
         if (labels.get(kplan.LABEL_KIND), labels.get(kplan.LABEL_NAME), labels.get(kplan.LABEL_NAMESPACE)) in workloads:
+            engine.pods.stop(row["Id"])  # gracefully, as Kubernetes deletes a pod: SIGTERM, then its grace period
             engine.pods.remove(row["Id"], force=True)
             removed.pods.append((row["Name"], row["Id"]))
     for name, namespace in targets.services:
-        remove = getattr(engine.networks, "unpublish_service", None)
-        if remove is not None:
-            try:
-                remove(name)
-                removed.services.append(name)
-            except NotFound:
-                pass
+        try:
+            engine.networks.remove_service(name)
+            removed.services.append(name)
+        except NotFound:
+            pass
     for v in engine.volumes.list():
         labels = v.get("Labels") or {}
         key = (labels.get(kplan.LABEL_KIND), labels.get(kplan.LABEL_NAME), labels.get(kplan.LABEL_NAMESPACE))

@@ -74,7 +74,7 @@ class PodService:
     def start(self, text: str):
         pod = self.records.find(text)
         for c in self.members(pod):
-            if c.status not in ("running", "paused"):
+            if c.status not in ("running", "paused") and not c.config.get("pod_init"):  # they ran once
                 self.containers.start(c.id)
         return pod
 
@@ -122,7 +122,7 @@ class PodService:
 
     def status(self, pod) -> str:
         """podman's pod status: Created, Running, Degraded (some running), Exited, Paused."""
-        states = [c.status for c in self.members(pod) if not c.config.get("pod_infra")]
+        states = [c.status for c in self.members(pod) if not c.config.get("pod_infra") and not c.config.get("pod_init")]
         infra = next((c for c in self.members(pod) if c.config.get("pod_infra")), None)
         if not states:
             return "Running" if infra and infra.status == "running" else "Created"
