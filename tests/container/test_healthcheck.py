@@ -119,11 +119,11 @@ def test_a_killed_checker_leaves_a_consistent_state(busybox):
 # ---- --health-on-failure ---------------------------------------------------------------------------
 
 def _sickening(berth, name: str, action: str, *flags) -> str:
-    """A container that is healthy until /sick exists (each run's command removes it first), probed
-    every 200 ms, unhealthy after 2 failures, with --health-on-failure `action`."""
-    cid = berth.out("run", "-d", "--name", name, "--stop-timeout", "0", "--health-cmd", "test ! -f /sick",
-                    "--health-interval", "200ms", "--health-retries", "2", "--health-on-failure", action, *flags,
-                    "busybox", "sh", "-c", "rm -f /sick; exec sleep 300").strip()
+    """A container that is healthy until /run/sick exists (a tmpfs: each run starts without it),
+    probed every 200 ms, unhealthy after 2 failures, with --health-on-failure `action`."""
+    cid = berth.out("run", "-d", "--name", name, "--stop-timeout", "0", "--tmpfs", "/run", "--health-cmd",
+                    "test ! -f /run/sick", "--health-interval", "200ms", "--health-retries", "2",
+                    "--health-on-failure", action, *flags, "busybox", "sleep", "300").strip()
     wait_for(lambda: inspect(berth, name)["State"]["Health"]["Status"] == "healthy", what=f"{name} healthy")
     return cid
 
@@ -142,7 +142,7 @@ def test_on_failure_restart_starts_a_new_run(busybox):
     first = inspect(busybox, "live")
     assert first["Config"]["HealthcheckOnFailureAction"] == "restart" and first["RestartCount"] == 0
     old_checker = _checker(busybox, cid)
-    busybox.run("exec", "live", "touch", "/sick")
+    busybox.run("exec", "live", "touch", "/run/sick")
     doc = wait_for(lambda: (d := inspect(busybox, "live"))["RestartCount"] >= 1 and d["State"]["Running"] and d,
                    what="a new run")
     assert doc["State"]["Pid"] != first["State"]["Pid"] and doc["State"]["StartedAt"] != first["State"]["StartedAt"]
@@ -160,7 +160,7 @@ def test_on_failure_kill_leaves_the_rest_to_the_restart_policy(busybox):
     _sickening(busybox, "killed", "kill")
     _sickening(busybox, "revived", "kill", "--restart", "always")
     for name in ("killed", "revived"):
-        busybox.run("exec", name, "touch", "/sick")
+        busybox.run("exec", name, "touch", "/run/sick")
     st = wait_for(lambda: (st := inspect(busybox, "killed")["State"])["Status"] == "exited" and st, what="killed")
     assert st["ExitCode"] == 137  # SIGKILL, not the stop signal
     # not stopped by the user: `always` restarts it, and its new run is healthy again
@@ -172,7 +172,7 @@ def test_on_failure_kill_leaves_the_rest_to_the_restart_policy(busybox):
 def test_on_failure_stop_stops_it_for_good(busybox):
     """As `stop`: the restart policy does not bring it back."""
     _sickening(busybox, "stopped", "stop", "--restart", "always")
-    busybox.run("exec", "stopped", "touch", "/sick")
+    busybox.run("exec", "stopped", "touch", "/run/sick")
     wait_for(lambda: inspect(busybox, "stopped")["State"]["Status"] == "exited", what="stopped")
     _settled(busybox)
     doc = inspect(busybox, "stopped")
