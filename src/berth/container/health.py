@@ -29,9 +29,9 @@ from __future__ import annotations
 import json
 import os
 import re
-from typing import NamedTuple
 
 from berth.errors import InvalidOption
+from berth.record import Record
 
 FIELDS = ("Test", "Interval", "Timeout", "StartPeriod", "StartInterval", "Retries")
 DURATIONS = ("Interval", "Timeout", "StartPeriod", "StartInterval")
@@ -124,14 +124,14 @@ def validate_on_failure(action: str | None) -> str:
     return action
 
 
-class HttpGet(NamedTuple):
+class HttpGet(Record):
     port: int
     path: str
     scheme: str
-    headers: list   # [(name, value)]
+    headers: list = []  # [(name, value)]
 
 
-class TcpSocket(NamedTuple):
+class TcpSocket(Record):
     port: int
 
 
