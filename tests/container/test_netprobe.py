@@ -114,3 +114,21 @@ def test_without_an_address_the_probe_goes_to_loopback(busybox):
     _create(busybox, "hosted", ["TCP-SOCKET", str(port)], _serve(f"127.0.0.1:{port}"), network="host")
     h = _health_when(busybox, "hosted", "healthy")
     assert h["Log"][-1]["Output"] == f"TCP probe: connected to 127.0.0.1:{port}"
+
+
+def test_a_failing_http_liveness_probe_restarts_the_container(busybox):
+    """kube play's livenessProbe: HTTP-GET with --health-on-failure restart. The checker leaves the
+    container's namespace after each probe, so the restart it makes sets up the new run's network
+    in the host's: the new run serves again, at its new address, and is healthy."""
+    _create(busybox, "liveness", ["HTTP-GET", "80", "/", "http"], _serve(), health_on_failure="restart",
+            stop_timeout=0)
+    first = inspect(busybox, "liveness")
+    _health_when(busybox, "liveness", "healthy")
+    busybox.run("exec", "liveness", "rm", "/www/index.html")  # 404 from now on, until the next run makes it
+    doc = wait_for(lambda: (d := inspect(busybox, "liveness"))["RestartCount"] >= 1 and d["State"]["Running"] and d,
+                   what="restarted")
+    assert doc["State"]["Pid"] != first["State"]["Pid"]
+    h = _health_when(busybox, "liveness", "healthy")
+    assert [e["Output"] for e in h["Log"]][-1] == "HTTP probe: status 200"
+    assert "HTTP probe: status 404" in [e["Output"] for e in h["Log"]]
+    assert inspect(busybox, "liveness")["RestartCount"] == 1
