@@ -5,10 +5,12 @@ The checker process itself (its end with the run, timeouts, being killed) is in 
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 
 from berth.container import health
+from berth.errors import InvalidArgument
 from container_helpers import checker_pids, expect_error, inspect, wait_for
 
 
@@ -91,6 +93,36 @@ def test_merge_over_the_image_and_validation():
                                             3600 * health.SECOND)] == ["300ms", "30s", "1m30s", "1.5ms", "1h0m0s"]
 
 
+def test_network_probe_forms_and_on_failure_actions():
+    """berth's HTTP-GET and TCP-SOCKET Tests (kube play's probes), checked at create."""
+    http = ["HTTP-GET", "8080", "/healthz?full=1", "https", "X-Check: yes", "Host:  example.test "]
+    health.validate({"Test": http})
+    assert health.probe({"Test": http}, None) == health.HttpGet(
+        8080, "/healthz?full=1", "https", [("X-Check", "yes"), ("Host", "example.test")])
+    health.validate({"Test": ["TCP-SOCKET", "65535"]})
+    assert health.probe({"Test": ["TCP-SOCKET", "1"]}, ["/bin/sh", "-c"]) == health.TcpSocket(1)
+    for bad, says in [(["HTTP-GET", "0", "/", "http"], "invalid port '0'"),
+                      (["HTTP-GET", "65536", "/", "http"], "from 1 to 65535"),
+                      (["HTTP-GET", "http", "/", "80"], "invalid port 'http'"),
+                      (["HTTP-GET", "80", "healthz", "http"], "invalid path 'healthz'"),
+                      (["HTTP-GET", "80", "/a b", "http"], "invalid path"),
+                      (["HTTP-GET", "80", "/", "ftp"], "invalid scheme 'ftp'"),
+                      (["HTTP-GET", "80", "/"], 'use ["HTTP-GET", port, path, scheme'),
+                      (["HTTP-GET", "80", "/", "http", "NoColon"], "invalid header 'NoColon'"),
+                      (["HTTP-GET", "80", "/", "http", "X: a\r\nInjected: 1"], "invalid header"),
+                      (["HTTP-GET", "80", "/", "http", "Bad Name: a"], "invalid header"),
+                      (["TCP-SOCKET"], 'use ["TCP-SOCKET", port]'), (["TCP-SOCKET", "80", "x"], "TCP-SOCKET"),
+                      (["TCP-SOCKET", "-1"], "invalid port '-1'"), (["TCP-SOCKET", "\u0661"], "invalid port")]:
+        with pytest.raises(InvalidArgument, match=re.escape(says)):
+            health.validate({"Test": bad})
+    # an image's malformed one is not run (as dockerd runs no Test it does not know)
+    assert health.probe({"Test": ["HTTP-GET", "80"]}, None) is None
+    assert [health.validate_on_failure(a) for a in (None, "", "none", "kill", "restart", "stop")] == [
+        "none", "none", "none", "kill", "restart", "stop"]
+    with pytest.raises(InvalidArgument, match='invalid argument "reboot" for "--health-on-failure" flag'):
+        health.validate_on_failure("reboot")
+
+
 # ---- real containers -----------------------------------------------------------------------------
 
 def test_starting_then_healthy(busybox):
@@ -98,6 +130,7 @@ def test_starting_then_healthy(busybox):
                 "--health-retries", "1000", "busybox", "sleep", "300")
     assert inspect(busybox, "web")["Config"]["Healthcheck"] == {
         "Test": ["CMD-SHELL", "test -f /tmp/ok"], "Interval": 200_000_000, "Retries": 1000}
+    assert inspect(busybox, "web")["Config"]["HealthcheckOnFailureAction"] == "none"  # podman's default
     # failing probes leave it starting (retries not reached)
     h = wait_for(lambda: (h := _health(busybox, "web")) and len(h["Log"]) >= 2 and h, what="two failed probes")
     assert h["Status"] == "starting" and h["FailingStreak"] >= 2
@@ -192,6 +225,24 @@ def test_bad_flags_are_refused_and_create_nothing(busybox):
                        (("--health-retries", "x"), "--health-retries"),
                        (("--health-retries=-1",), "--health-retries cannot be negative"),
                        (("--health-interval=-1s",), "--health-interval cannot be negative"),
-                       (("--health-interval", "500us"), "Interval in Healthcheck cannot be less than 1ms")]:
+                       (("--health-interval", "500us"), "Interval in Healthcheck cannot be less than 1ms"),
+                       (("--health-on-failure", "reboot"), 'invalid argument "reboot" for "--health-on-failure"'),
+                       (("--health-on-failure", "restart", "--rm"),
+                        "cannot specify both --health-on-failure restart and --rm")]:
         expect_error(busybox, "create", *args, "busybox", says=says)
     assert busybox.out("ps", "-aq") == ""
+
+
+def test_bad_probes_are_refused_at_create(busybox):
+    """kube play's path (a ContainerSpec): the error names what is wrong, and nothing is made."""
+    from berth.container.spec import ContainerSpec
+    from berth.engine import Engine
+    with Engine(busybox.root) as engine:
+        for spec, says in [({"healthcheck": {"Test": ["HTTP-GET", "80", "/", "gopher"]}}, "invalid scheme 'gopher'"),
+                           ({"healthcheck": {"Test": ["TCP-SOCKET", "99999"]}}, "invalid port '99999'"),
+                           ({"health_on_failure": "explode"}, '"--health-on-failure"')]:
+            with pytest.raises(InvalidArgument, match=re.escape(says)):
+                engine.containers.create(ContainerSpec("busybox", ["true"], **spec))
+    assert busybox.out("ps", "-aq") == ""
+    busybox.run("create", "--name", "fine", "--health-on-failure", "kill", "--health-cmd", "true", "busybox")
+    assert inspect(busybox, "fine")["Config"]["HealthcheckOnFailureAction"] == "kill"

@@ -1,7 +1,8 @@
 """The health checker process (container.healthcheck): one per run of a container with a health
 check, whoever started it, ending with that run (stop, kill -9 of the container, rm -f, restart),
-killing a probe that outlives its timeout, and leaving a consistent state when it is killed itself.
-Real containers, as root; the store fixture also fails a test that leaves a checker running."""
+killing a probe that outlives its timeout, leaving a consistent state when it is killed itself,
+and carrying out --health-on-failure. Real containers, as root; the store fixture also fails a
+test that leaves a checker running."""
 from __future__ import annotations
 
 import datetime as dt
@@ -9,7 +10,7 @@ import json
 import os
 import signal
 
-from container_helpers import checker_pids, cmdline, host_pid_alive, inspect, wait_for
+from container_helpers import berth_pids, checker_pids, cmdline, host_pid_alive, inspect, monitor_pids, wait_for
 
 
 def _checker(berth, cid: str) -> int:
@@ -113,3 +114,67 @@ def test_a_killed_checker_leaves_a_consistent_state(busybox):
              what="the scratch directory removed")
     busybox.run("restart", "-t", "0", "victim")  # and the next run is checked again
     _checker(busybox, cid)
+
+
+# ---- --health-on-failure ---------------------------------------------------------------------------
+
+def _sickening(berth, name: str, action: str, *flags) -> str:
+    """A container that is healthy until /run/sick exists (a tmpfs: each run starts without it),
+    probed every 200 ms, unhealthy after 2 failures, with --health-on-failure `action`."""
+    cid = berth.out("run", "-d", "--name", name, "--stop-timeout", "0", "--tmpfs", "/run", "--health-cmd",
+                    "test ! -f /run/sick", "--health-interval", "200ms", "--health-retries", "2",
+                    "--health-on-failure", action, *flags, "busybox", "sleep", "300").strip()
+    wait_for(lambda: inspect(berth, name)["State"]["Health"]["Status"] == "healthy", what=f"{name} healthy")
+    return cid
+
+
+def _settled(berth) -> None:
+    """Every exit handled: no monitor is left to run its exit command, and no `cleanup` (the restart
+    policy's decision) is under way."""
+    wait_for(lambda: not monitor_pids(berth.root) and not any("cleanup" in cmdline(p) for p in berth_pids(berth.root)),
+             what="the exits handled")
+
+
+def test_on_failure_restart_starts_a_new_run(busybox):
+    """As kubelet on a failed liveness probe: the run ends, a new one starts and is counted, its
+    health starts over with a checker of its own, and it keeps running while it is healthy."""
+    cid = _sickening(busybox, "live", "restart")
+    first = inspect(busybox, "live")
+    assert first["Config"]["HealthcheckOnFailureAction"] == "restart" and first["RestartCount"] == 0
+    old_checker = _checker(busybox, cid)
+    busybox.run("exec", "live", "touch", "/run/sick")
+    doc = wait_for(lambda: (d := inspect(busybox, "live"))["RestartCount"] >= 1 and d["State"]["Running"] and d,
+                   what="a new run")
+    assert doc["State"]["Pid"] != first["State"]["Pid"] and doc["State"]["StartedAt"] != first["State"]["StartedAt"]
+    _gone(old_checker, "the checker of the restarted run")
+    assert cmdline(_checker(busybox, cid))[-1] == str(doc["State"]["Pid"])  # the new run's own
+    h = wait_for(lambda: (h := inspect(busybox, "live")["State"]["Health"])["Status"] == "healthy" and h,
+                 what="the new run healthy")
+    # the Log goes on across runs: the failures that led to the restart, then the new run's passes
+    assert [e["ExitCode"] for e in h["Log"]][-1] == 0 and 1 in [e["ExitCode"] for e in h["Log"]]
+    doc = inspect(busybox, "live")  # one restart, and the run it started goes on
+    assert (doc["State"]["Status"], doc["RestartCount"]) == ("running", 1) and host_pid_alive(doc["State"]["Pid"])
+
+
+def test_on_failure_kill_leaves_the_rest_to_the_restart_policy(busybox):
+    _sickening(busybox, "killed", "kill")
+    _sickening(busybox, "revived", "kill", "--restart", "always")
+    for name in ("killed", "revived"):
+        busybox.run("exec", name, "touch", "/run/sick")
+    st = wait_for(lambda: (st := inspect(busybox, "killed")["State"])["Status"] == "exited" and st, what="killed")
+    assert st["ExitCode"] == 137  # SIGKILL, not the stop signal
+    # not stopped by the user: `always` restarts it, and its new run is healthy again
+    wait_for(lambda: inspect(busybox, "revived")["RestartCount"] >= 1, what="restarted by its policy")
+    wait_for(lambda: inspect(busybox, "revived")["State"]["Health"]["Status"] == "healthy", what="healthy again")
+    assert inspect(busybox, "killed")["RestartCount"] == 0
+
+
+def test_on_failure_stop_stops_it_for_good(busybox):
+    """As `stop`: the restart policy does not bring it back."""
+    _sickening(busybox, "stopped", "stop", "--restart", "always")
+    busybox.run("exec", "stopped", "touch", "/run/sick")
+    wait_for(lambda: inspect(busybox, "stopped")["State"]["Status"] == "exited", what="stopped")
+    _settled(busybox)
+    doc = inspect(busybox, "stopped")
+    assert (doc["State"]["Status"], doc["RestartCount"]) == ("exited", 0)
+    assert checker_pids(busybox.root) == []

@@ -65,6 +65,8 @@ def _create_options(f):
         option("--runtime", help="OCI runtime: runc, crun or a path (default: detected)."),
         option("--health-cmd", help="Command to run to check health."),
         option("--health-interval", help="Time between running the check (ms|s|m|h) (default 0s)."),
+        option("--health-on-failure", help="Action once the container is unhealthy: none, kill, restart or stop "
+                                           "(default none)."),
         option("--health-retries", help="Consecutive failures needed to report unhealthy."),
         option("--health-start-interval",
                help="Time between running the check during the start period (ms|s|m|h) (default 0s)."),
@@ -95,7 +97,7 @@ def _create(engine, image, command, o):
         runtime=o["runtime"], health_cmd=o["health_cmd"], health_interval=o["health_interval"],
         health_timeout=o["health_timeout"], health_start_period=o["health_start_period"],
         health_start_interval=o["health_start_interval"], health_retries=o["health_retries"],
-        no_healthcheck=o["no_healthcheck"]))
+        no_healthcheck=o["no_healthcheck"], health_on_failure=o["health_on_failure"]))
 
 
 @command("create", interspersed=False)

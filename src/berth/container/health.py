@@ -6,13 +6,32 @@ The configuration is docker's HealthConfig as a dict ({"Test": [...], "Interval"
 recorded in the container's config. Its state ({"Status", "FailingStreak", "Log"}, docker's
 State.Health) is `health.json` in the container's directory: reset by every start, written by that
 run's checker (container.healthcheck) after each probe, always whole (temp file, fsync, rename).
+
+Test takes docker's forms, [] (the image's), ["NONE"], ["CMD", program, args...] and
+["CMD-SHELL", command], which run in the container, and two of berth's own that map Kubernetes'
+probes (`kube play`); the checker performs these itself, from the container's network namespace
+to the container's own address (its first network's, 127.0.0.1 without one), as kubelet connects
+to the pod's IP:
+
+- ["HTTP-GET", PORT, PATH, SCHEME, "Name: value"...]: a GET of PATH (from /) on PORT (1-65535)
+  over SCHEME (http or https; https without verifying the certificate, as kubelet), the header
+  lines given sent with it; a status from 200 to 399 passes (redirects are not followed).
+- ["TCP-SOCKET", PORT]: passes when a TCP connection to PORT is accepted.
+
+Either fails (exit code 1) on any other answer or a connection error, and counts as timed out
+(exit code -1) past Timeout, as an exec probe does.
+
+What the container does when it turns unhealthy is podman's --health-on-failure (ON_FAILURE),
+recorded beside the HealthConfig in the container's config and carried out by the checker.
 """
 from __future__ import annotations
 
 import json
 import os
+import re
 
 from berth.errors import InvalidOption
+from berth.record import Record
 
 FIELDS = ("Test", "Interval", "Timeout", "StartPeriod", "StartInterval", "Retries")
 DURATIONS = ("Interval", "Timeout", "StartPeriod", "StartInterval")
@@ -27,6 +46,9 @@ MAX_LOG = 5          # probes kept in the Log
 MAX_OUTPUT = 4096    # bytes of a probe's output kept ("..." marks what was cut)
 STATUSES = ("starting", "healthy", "unhealthy")
 FILE = "health.json"
+ON_FAILURE = ("none", "kill", "restart", "stop")  # podman's --health-on-failure actions
+SCHEMES = ("http", "https")
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # an HTTP header name (RFC 9110's token)
 
 
 def compact(check: dict | None) -> dict | None:
@@ -38,16 +60,18 @@ def compact(check: dict | None) -> dict | None:
 
 def validate(check: dict | None) -> None:
     """A create request's health check, as dockerd checks it (a given duration is at least 1 ms,
-    retries are not negative), and Test in one of its forms: [] (the image's), ["NONE"],
-    ["CMD", program, args...] or ["CMD-SHELL", command]."""
+    retries are not negative), and Test in one of its forms (the module's docstring)."""
     if check is None:
         return
     test = check.get("Test") or []
     kind = test[0] if test else None
-    if not (kind is None or (kind == "NONE" and len(test) == 1)
-            or (kind in ("CMD", "CMD-SHELL") and len(test) > 1 and (kind == "CMD" or len(test) == 2))):
+    if kind in ("HTTP-GET", "TCP-SOCKET"):
+        network_probe(test)
+    elif not (kind is None or (kind == "NONE" and len(test) == 1)
+              or (kind in ("CMD", "CMD-SHELL") and len(test) > 1 and (kind == "CMD" or len(test) == 2))):
         raise InvalidOption(f"invalid Healthcheck.Test {test!r}: use [] (the image's), [\"NONE\"], "
-                            "[\"CMD\", program, args...] or [\"CMD-SHELL\", command]")
+                            "[\"CMD\", program, args...], [\"CMD-SHELL\", command], "
+                            "[\"HTTP-GET\", port, path, scheme, headers...] or [\"TCP-SOCKET\", port]")
     if kind == "CMD" and not test[1]:
         raise InvalidOption("invalid Healthcheck.Test: the program to run is empty")
     for field in DURATIONS:
@@ -90,9 +114,76 @@ def _from_image(check) -> dict | None:
     return out
 
 
+def validate_on_failure(action: str | None) -> str:
+    """podman's --health-on-failure action ("none" when not given)."""
+    if action in (None, ""):
+        return "none"
+    if action not in ON_FAILURE:
+        raise InvalidOption(f'invalid argument "{action}" for "--health-on-failure" flag: '
+                            f"use none, kill, restart or stop")
+    return action
+
+
+class HttpGet(Record):
+    port: int
+    path: str
+    scheme: str
+    headers: list = []  # [(name, value)]
+
+
+class TcpSocket(Record):
+    port: int
+
+
+def network_probe(test: list) -> HttpGet | TcpSocket:
+    """An HTTP-GET or TCP-SOCKET Test, checked (InvalidOption says what is wrong)."""
+    kind, args = test[0], list(test[1:])
+    if kind == "TCP-SOCKET":
+        if len(args) != 1:
+            raise InvalidOption(f"invalid Healthcheck.Test {test!r}: use [\"TCP-SOCKET\", port]")
+        return TcpSocket(_port(args[0], test))
+    if len(args) < 3:
+        raise InvalidOption(f"invalid Healthcheck.Test {test!r}: use [\"HTTP-GET\", port, path, scheme, "
+                            "\"Name: value\" headers...]")
+    port, path, scheme = _port(args[0], test), args[1], args[2]
+    if not path.startswith("/") or any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in path):
+        raise InvalidOption(f"invalid path {path!r} in Healthcheck.Test: it starts with / and has no spaces "
+                            "or control characters")
+    if scheme not in SCHEMES:
+        raise InvalidOption(f"invalid scheme {scheme!r} in Healthcheck.Test: use http or https")
+    headers = []
+    for line in args[3:]:
+        name, sep, value = line.partition(":")
+        value = value.strip(" \t")
+        if not sep or not _TOKEN.fullmatch(name) or any(ord(ch) < 32 and ch != "\t" or ord(ch) == 127
+                                                       for ch in value):
+            raise InvalidOption(f"invalid header {line!r} in Healthcheck.Test: use \"Name: value\" (a token "
+                                "name, no control characters)")
+        headers.append((name, value))
+    return HttpGet(port, path, scheme, headers)
+
+
+def _port(text, test: list) -> int:
+    if not (isinstance(text, str) and text.isascii() and text.isdigit() and 1 <= int(text) <= 65535):
+        raise InvalidOption(f"invalid port {text!r} in Healthcheck.Test {test[0]}: use a number from 1 to 65535")
+    return int(text)
+
+
+def probe(check: dict | None, shell: list | None) -> list[str] | HttpGet | TcpSocket | None:
+    """What a probe does: a command to run in the container, or a network probe the checker makes;
+    None when the container has no checks (no health check, NONE, or a Test berth does not run:
+    an image's in an unknown or malformed form, as dockerd runs none)."""
+    test = (check or {}).get("Test") or []
+    if test and test[0] in ("HTTP-GET", "TCP-SOCKET"):
+        try:
+            return network_probe(test)
+        except InvalidOption:
+            return None
+    return probe_command(check, shell)
+
+
 def probe_command(check: dict | None, shell: list | None) -> list[str] | None:
-    """What a probe runs in the container; None when the container has no checks (no health check,
-    NONE, or a Test of a kind docker does not run)."""
+    """What an exec probe runs in the container; None for any other Test (no exec probe)."""
     test = (check or {}).get("Test") or []
     if len(test) < 2 or test[0] not in ("CMD", "CMD-SHELL"):
         return None

@@ -2,8 +2,9 @@
 
 berth has no daemon to run docker's health monitor in, so `start` starts one small process per run
 of a container that has a health check (`berth container healthcheck ID PID`, detached, in its own
-session). It runs the check through the runtime's exec on docker's schedule, records each result
-in the container's health.json (container.health), and ends when the run ends:
+session). It runs the check through the runtime's exec on docker's schedule (HTTP-GET and
+TCP-SOCKET probes it makes itself, container.netprobe), records each result in the container's
+health.json (container.health), and ends when the run ends:
 
 - It sleeps on a pidfd of the container's first process, with the time to the next probe as the
   timeout: no polling between probes, and it wakes the moment the container ends (stop, kill -9,
@@ -16,6 +17,13 @@ in the container's health.json (container.health), and ends when the run ends:
   tmp/, not in the container's directory, which rm may be removing meanwhile; a checker killed
   half-way leaves only that directory, which the next command opening the store removes, and a
   health.json that is either the old one or the new one (atomic rename).
+
+When the run is unhealthy, the checker carries out the container's --health-on-failure action
+(ContainerService.act_on_unhealthy) after each failed probe (podman's rule), once the result is
+recorded and the lock released: it kills or stops the run, or restarts the container itself, the
+new run getting a checker of its own as any start does. The checker is nobody's child but init's,
+in a session of its own, so the run it ends does not take it along midway; it ends afterwards, as
+with any end of its run.
 
 A probe that outlives its timeout is killed (SIGKILL, as dockerd's containerd sends it, to the
 process group the runtime started it in, so that what it started does not pile up probe after
@@ -53,15 +61,42 @@ class Checker:
         if c.status not in ("running", "paused") or c.state["pid"] != self.pid:
             return  # a later run (with its own checker), or none
         self.started_at = c.state["started_at"]
-        self.command = health.probe_command(c.config.get("healthcheck"), c.config.get("shell"))
-        if self.command is None:
+        self.probe = health.probe(c.config.get("healthcheck"), c.config.get("shell"))
+        if self.probe is None:
             return
+        self.on_failure = c.config.get("health_on_failure") or "none"
         self.settings = health.Settings(c.config["healthcheck"])
         self.status = (health.read(self.records.dir(self.cid)) or {}).get("Status", "starting")
+        if not isinstance(self.probe, list):  # a network probe: made from the container's namespace
+            try:
+                self.netns = os.open(f"/proc/{self.pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+            except OSError:
+                return
+            if _wait_readable(self.container_fd, 0):  # the pid was reused: that namespace is not its
+                return
+            self.address = self._address(c)
+            try:
+                self._loop()
+            finally:
+                os.close(self.netns)
+            return
         from berth.store.fsutil import Staging
         with Staging(self.service.store.tmp, "health-") as scratch:
             self.scratch = scratch.path
             self._loop()
+
+    def _address(self, c) -> str:
+        """Where network probes connect, as kubelet to the pod's IP: the container's first network
+        address (a pod member's or a container:ID one's is that of the container whose network it
+        shares), 127.0.0.1 without one (host, none)."""
+        network = c.config["network"]
+        if network.startswith("container:"):
+            try:
+                c = self.records.get(network.partition(":")[2])
+            except LookupError:
+                return "127.0.0.1"
+        settings = self.service.network_settings(c) or {}
+        return settings.get("address") or settings.get("address6") or "127.0.0.1"
 
     def _loop(self) -> None:
         while True:
@@ -76,15 +111,36 @@ class Checker:
                 return
             if c.status == "paused":  # as dockerd: no probes while paused
                 continue
-            result = self._probe()
-            if result is None or not self._record(result):
+            result = self._probe() if isinstance(self.probe, list) else self._network_probe()
+            if result is None:
                 return
+            if not self._record(result):
+                return
+            if result["ExitCode"] != 0 and self.status == "unhealthy" and self.on_failure != "none":
+                # (podman's rule: each failure while unhealthy, so an action that did not take is
+                # tried again) the run ends (kill, stop) or a new run with a checker of its own
+                # replaces it (restart); this checker then ends with the run, in the loop's next wait
+                self.service.act_on_unhealthy(self.cid, self.started_at)
 
     def _container_ended(self, timeout: float) -> bool:
         """Sleep `timeout` seconds, or until the container ends (True)."""
         return _wait_readable(self.container_fd, timeout)
 
     # ---- one probe ---------------------------------------------------------------------------
+
+    def _network_probe(self) -> dict | None:
+        """Make an HTTP-GET or TCP-SOCKET probe (container.netprobe); None if the container ended
+        meanwhile."""
+        from berth.container import netprobe
+        start = time.time()
+        try:
+            code, output = netprobe.run(self.probe, self.netns, self.address, self.settings.timeout,
+                                        self.settings.timeout_text)
+        except OSError as e:  # the namespace could not be entered
+            code, output = -1, f"cannot enter the container's network namespace: {e}"
+        if _wait_readable(self.container_fd, 0):
+            return None
+        return {"Start": start, "End": time.time(), "ExitCode": code, "Output": output[:health.MAX_OUTPUT]}
 
     def _probe(self) -> dict | None:
         """Run the check once: {"Start", "End", "ExitCode", "Output"}, or None if the container
@@ -94,7 +150,7 @@ class Checker:
         start = time.time()
         pid_file = os.path.join(self.scratch, "probe.pid")
         try:
-            prepared = self.service.exec_command(self.cid, self.command, scratch=self.scratch, pid_file=pid_file)
+            prepared = self.service.exec_command(self.cid, self.probe, scratch=self.scratch, pid_file=pid_file)
             runtime_pid, out_r, err_r = process.spawn(prepared.args)
         except BerthError as e:  # not running any more, or the runtime is gone: as dockerd, an error
             return {"Start": start, "End": time.time(), "ExitCode": -1, "Output": str(e)}

@@ -277,6 +277,9 @@ class ContainerService:
         opts.parse_signal(stop_sig)
         health.validate(spec.healthcheck)
         healthcheck = health.merge(ic.get("Healthcheck"), spec.healthcheck)
+        on_failure = health.validate_on_failure(spec.health_on_failure)
+        if on_failure == "restart" and spec.auto_remove:  # its exit would remove it, not restart it
+            raise opts.InvalidOption("conflicting options: cannot specify both --health-on-failure restart and --rm")
         rt = self.runtime(spec.runtime)
         if spec.init and not os.path.exists(INIT_BINARY):
             raise BerthError(f"--init needs {INIT_BINARY} (apt-get install catatonit)")
@@ -303,6 +306,7 @@ class ContainerService:
             "labels": {**(ic.get("Labels") or {}), **spec.labels},
             # docker's HealthConfig, and the image's SHELL that a CMD-SHELL check runs with
             "healthcheck": healthcheck, "shell": list(ic.get("Shell") or []) or None,
+            "health_on_failure": on_failure,
             "runtime": rt.name if spec.runtime in (None, "", "auto", "runc", "crun") else spec.runtime,
         }
 
@@ -469,7 +473,7 @@ class ContainerService:
     def _start_health_checks(self, c: Container, pid: int) -> None:
         """A run of a container with a health check starts as `starting` (the Log of earlier runs
         kept), with a checker of its own that ends with the run (container.healthcheck)."""
-        if health.probe_command(c.config.get("healthcheck"), c.config.get("shell")) is None:
+        if health.probe(c.config.get("healthcheck"), c.config.get("shell")) is None:
             return
         # the container runs whatever happens here: a failure leaves only its checks missing (and
         # says so in the Log when it can)
@@ -490,7 +494,7 @@ class ContainerService:
 
     def health_state(self, c: Container) -> dict | None:
         """docker's State.Health of a container with a health check that has run (None: none)."""
-        if health.probe_command(c.config.get("healthcheck"), c.config.get("shell")) is None:
+        if health.probe(c.config.get("healthcheck"), c.config.get("shell")) is None:
             return None
         return health.shown(health.read(self.records.dir(c.id)), c.status == "running")
 
@@ -504,6 +508,67 @@ class ContainerService:
         checks until that run ends."""
         from berth.container.healthcheck import Checker
         Checker(self, self.records.find(text).id, pid).run()
+
+    def act_on_unhealthy(self, cid: str, started_at: float) -> None:
+        """podman's --health-on-failure, taken by the checker of the run that started at `started_at`
+        on a failed probe while it is unhealthy (nothing if another run or none is under way by
+        now): kill (SIGKILL;
+        the restart policy applies as to any exit), stop (as `stop`: no restart by the policy) or
+        restart (as kubelet restarts a container whose liveness probe fails: the run is stopped,
+        and a new run starts at once, counted in RestartCount)."""
+        try:
+            self._act_on_unhealthy(cid, started_at)
+        except (LookupError, FileNotFoundError):  # removed meanwhile
+            pass
+
+    def _act_on_unhealthy(self, cid: str, started_at: float) -> None:
+        action = self.records.get(cid).config.get("health_on_failure") or "none"
+        if action == "restart":
+            # held from the stop to the new run: the exit's `cleanup` then finds the container
+            # running again and leaves it alone, whatever its restart policy
+            with self._restarter_lock(cid, blocking=True):
+                self._restart_unhealthy(cid, started_at)
+            return
+        if action not in ("kill", "stop"):
+            return
+        with self.records.lock(cid):
+            c = self.records.get(cid)
+            if c.status != "running" or c.state["started_at"] != started_at:
+                return
+            if action == "kill":  # not "stopped by the user": the restart policy applies
+                self.runtime(c.config.get("runtime")).kill(c.id, SIGKILL, all_processes=True)
+                self._log(container_event(c, "kill", signal=str(SIGKILL)))
+                return
+            self.records.update_state(c.id, stopped_by_user=1)
+        self._end_run(c)
+        self._log(container_event(self.records.get(c.id), "stop"))
+
+    def _restart_unhealthy(self, cid: str, started_at: float) -> None:
+        with self.records.lock(cid):
+            c = self.records.get(cid)
+            if c.status != "running" or c.state["started_at"] != started_at:
+                return
+        self._end_run(c)
+        with self.records.lock(cid):
+            c = self.records.get(cid)
+            if c.state["started_at"] != started_at:  # started again meanwhile
+                return
+            if c.status in ("running", "paused"):
+                if not (os.path.exists(self._exit_file(c.id)) or not _alive(c.state["monitor_pid"])):
+                    return  # it would not stop: as kubelet, try again on the next failure
+                self._finalize(c)
+                c = self.records.get(cid)
+            if c.status != "exited" or c.state["stopped_by_user"]:  # stopped or removed by the user meanwhile
+                return
+            self.records.update_state(cid, restart_count=c.state["restart_count"] + 1)
+            c = self.records.get(cid)
+            try:
+                self._start_locked(c)
+            except BaseException as e:
+                self._undo_start(c)
+                self.records.update_state(cid, error=str(e))
+                raise
+        self._log(container_event(c, "restart"))
 
     def _running(self, text: str) -> Container:
         other = self.get(text)
@@ -635,6 +700,13 @@ class ContainerService:
         c = self.get(c.id)
         if c.status not in ("running", "paused"):
             return c
+        self._end_run(c, timeout, signal)
+        c = self.reconcile(self.records.get(c.id))
+        self._log(container_event(c, "stop"))
+        return c
+
+    def _end_run(self, c: Container, timeout: int | None = None, signal: str | None = None) -> None:
+        """The stop signal, and SIGKILL if the container outlives the timeout; returns once it exited."""
         timeout = c.config.get("stop_timeout", DEFAULT_STOP_TIMEOUT) if timeout is None else timeout
         rt = self.runtime(c.config.get("runtime"))
         if c.status == "paused":
@@ -646,9 +718,6 @@ class ContainerService:
             rt.kill(c.id, SIGKILL, all_processes=True)
             self._log(container_event(c, "kill", signal=str(SIGKILL)))
             self._wait_exit(c, 10)
-        c = self.reconcile(self.records.get(c.id))
-        self._log(container_event(c, "stop"))
-        return c
 
     def _wait_exit(self, c: Container, timeout: float) -> bool:
         started = time.monotonic()

@@ -74,7 +74,7 @@ def from_flags(image: str, command: list[str] = (), *, entrypoint: str | None = 
                add_hosts: list[str] = (),
                health_cmd: str | None = None, health_interval: str | None = None, health_timeout: str | None = None,
                health_start_period: str | None = None, health_start_interval: str | None = None,
-               health_retries: str | None = None, no_healthcheck: bool = False,
+               health_retries: str | None = None, no_healthcheck: bool = False, health_on_failure: str | None = None,
                **plain) -> ContainerSpec:
     """A spec from docker's command-line flags, checked as docker's client checks them before it asks
     the engine (FlagError: `create` exits 125 for these). `plain`: the fields that need no parsing."""
@@ -92,6 +92,8 @@ def from_flags(image: str, command: list[str] = (), *, entrypoint: str | None = 
             raise opts.InvalidOption("conflicting options: cannot specify both --restart and --rm")
         healthcheck = _healthcheck(health_cmd, health_interval, health_timeout, health_start_period,
                                    health_start_interval, health_retries, no_healthcheck)
+        from berth.container.health import validate_on_failure
+        on_failure = validate_on_failure(health_on_failure) if health_on_failure not in (None, "") else None
         file_env = [e for f in env_files for e in opts.read_env_file(f)]
         user_env = opts.parse_env(file_env + list(env), dict(os.environ))
         mount_specs = ([opts.parse_volume(v) for v in volumes] + [opts.parse_mount(m) for m in mounts]
@@ -106,7 +108,8 @@ def from_flags(image: str, command: list[str] = (), *, entrypoint: str | None = 
             pids_limit=opts.parse_pids_limit(pids_limit) if pids_limit not in (None, "") else None,
             stop_timeout=opts.parse_int(stop_timeout, "stop-timeout") if stop_timeout is not None else None,
             restart=restart, auto_remove=auto_remove, network=mode, networks=networks, extra_hosts=list(add_hosts),
-            labels=dict(label.partition("=")[::2] for label in labels), healthcheck=healthcheck, **plain)
+            labels=dict(label.partition("=")[::2] for label in labels), healthcheck=healthcheck,
+            health_on_failure=on_failure, **plain)
 
 
 def _healthcheck(cmd, interval, timeout, start_period, start_interval, retries, disabled) -> dict | None:

@@ -76,6 +76,7 @@ def inspect(service, c) -> dict:
             "StopSignal": cfg["stop_signal"], "StopTimeout": cfg["stop_timeout"],
             "Volumes": {m["target"]: {} for m in cfg["mounts"] if m["type"] == "volume"} or None,
             **({"Healthcheck": cfg["healthcheck"]} if cfg.get("healthcheck") is not None else {}),
+            "HealthcheckOnFailureAction": cfg.get("health_on_failure") or "none",  # podman's
         },
         "NetworkSettings": _network_settings(cfg, service.network_settings(c), service.network_endpoints(c)),
     }
