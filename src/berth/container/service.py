@@ -688,25 +688,40 @@ class ContainerService:
             return None
 
     def stop(self, text: str, timeout: int | None = None, signal: str | None = None) -> Container:
-        c = self.get(text)
-        # marked under the lock, whatever the state: a restart policy's `cleanup` decides under the same
-        # lock, so a container that is exiting, or waiting to restart, stays stopped
-        with self.records.lock(c.id):
-            c = self.records.get(c.id)
-            if c.status == "restarting":
-                self.records.update_state(c.id, status="exited", stopped_by_user=1)
-            elif c.status != "created":
-                self.records.update_state(c.id, stopped_by_user=1)
-        c = self.get(c.id)
-        if c.status not in ("running", "paused"):
-            return c
-        self._end_run(c, timeout, signal)
-        c = self.reconcile(self.records.get(c.id))
-        self._log(container_event(c, "stop"))
-        return c
+        return self.stop_many([text], timeout, signal)[0]
+
+    def stop_many(self, texts: list[str], timeout: int | None = None, signal: str | None = None) -> list[Container]:
+        """Stop containers together, as docker's CLI and podman's `pod stop` do: each gets its stop
+        signal first, then each is waited for within its own timeout (SIGKILL after it)."""
+        found = []
+        for text in texts:
+            c = self.get(text)
+            # marked under the lock, whatever the state: a restart policy's `cleanup` decides under the
+            # same lock, so a container that is exiting, or waiting to restart, stays stopped
+            with self.records.lock(c.id):
+                c = self.records.get(c.id)
+                if c.status == "restarting":
+                    self.records.update_state(c.id, status="exited", stopped_by_user=1)
+                elif c.status != "created":
+                    self.records.update_state(c.id, stopped_by_user=1)
+            found.append(self.get(c.id))
+        ending = [(c, self._signal_stop(c, timeout, signal)) for c in found if c.status in ("running", "paused")]
+        for c, deadline in ending:
+            self._await_stop(c, deadline)
+        out = []
+        for c in found:
+            if any(c is e for e, _ in ending):
+                c = self.reconcile(self.records.get(c.id))
+                self._log(container_event(c, "stop"))
+            out.append(c)
+        return out
 
     def _end_run(self, c: Container, timeout: int | None = None, signal: str | None = None) -> None:
         """The stop signal, and SIGKILL if the container outlives the timeout; returns once it exited."""
+        self._await_stop(c, self._signal_stop(c, timeout, signal))
+
+    def _signal_stop(self, c: Container, timeout: int | None, signal: str | None) -> float:
+        """Send the stop signal; returns the monotonic deadline for the container to exit by."""
         timeout = c.config.get("stop_timeout", DEFAULT_STOP_TIMEOUT) if timeout is None else timeout
         rt = self.runtime(c.config.get("runtime"))
         if c.status == "paused":
@@ -714,8 +729,11 @@ class ContainerService:
         sig = opts.parse_signal(signal or c.config.get("stop_signal") or "SIGTERM")
         rt.kill(c.id, sig)
         self._log(container_event(c, "kill", signal=str(sig)))
-        if not self._wait_exit(c, timeout if timeout >= 0 else float("inf")):
-            rt.kill(c.id, SIGKILL, all_processes=True)
+        return time.monotonic() + timeout if timeout >= 0 else float("inf")
+
+    def _await_stop(self, c: Container, deadline: float) -> None:
+        if not self._wait_exit(c, max(0.0, deadline - time.monotonic())):
+            self.runtime(c.config.get("runtime")).kill(c.id, SIGKILL, all_processes=True)
             self._log(container_event(c, "kill", signal=str(SIGKILL)))
             self._wait_exit(c, 10)
 

@@ -340,12 +340,14 @@ def down(engine, targets: kplan.Targets, volumes: bool = False) -> Removed:
     """Remove what play made for these documents (PVC volumes only with `volumes`); idempotent."""
     removed = Removed()
     workloads = set(targets.workloads)
-    for row in engine.pods.list():
-        labels = row.get("Labels") or {}
-        if (labels.get(kplan.LABEL_KIND), labels.get(kplan.LABEL_NAME), labels.get(kplan.LABEL_NAMESPACE)) in workloads:
-            engine.pods.stop(row["Id"])  # gracefully, as Kubernetes deletes a pod: SIGTERM, then its grace period
-            engine.pods.remove(row["Id"], force=True)
-            removed.pods.append((row["Name"], row["Id"]))
+    ours = [row for row in engine.pods.list() if (
+        (row.get("Labels") or {}).get(kplan.LABEL_KIND), (row.get("Labels") or {}).get(kplan.LABEL_NAME),
+        (row.get("Labels") or {}).get(kplan.LABEL_NAMESPACE)) in workloads]
+    # gracefully, as Kubernetes deletes pods: SIGTERM to all, then each one's grace period
+    engine.pods.stop_many([row["Id"] for row in ours])
+    for row in ours:
+        engine.pods.remove(row["Id"], force=True)
+        removed.pods.append((row["Name"], row["Id"]))
     for name, namespace in targets.services:
         try:
             engine.networks.remove_service(name)

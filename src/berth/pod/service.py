@@ -79,12 +79,16 @@ class PodService:
         return pod
 
     def stop(self, text: str, timeout: int | None = None):
-        """Every container, the infra container last."""
-        pod = self.records.find(text)
-        for c in reversed(self.members(pod)):
-            if c.status in ("running", "paused", "restarting"):
-                self.containers.stop(c.id, timeout)
-        return pod
+        return self.stop_many([text], timeout)[0]
+
+    def stop_many(self, texts: list[str], timeout: int | None = None) -> list:
+        """Every container of these pods stopped together (as podman's `pod stop`), the infra containers
+        last; returns the pods."""
+        pods = [self.records.find(text) for text in texts]
+        live = [c for pod in pods for c in self.members(pod) if c.status in ("running", "paused", "restarting")]
+        self.containers.stop_many([c.id for c in live if not c.config.get("pod_infra")], timeout)
+        self.containers.stop_many([c.id for c in live if c.config.get("pod_infra")], timeout)
+        return pods
 
     def restart(self, text: str, timeout: int | None = None):
         self.stop(text, timeout)
