@@ -4,6 +4,7 @@ Jobs and their exit codes, and bad input leaving nothing behind."""
 from __future__ import annotations
 
 import json
+import re
 import socket
 import urllib.request
 
@@ -266,3 +267,70 @@ def test_play_reads_stdin_and_start_false_only_creates(busybox):
     busybox.run("kube", "down", "-", input=text.encode())
     assert busybox.out("pod", "ls", "-q") == ""
 
+
+
+def _service_yaml(port: int) -> str:
+    """Two replicas, each serving its own hostname, behind a NodePort Service on `port`."""
+    return f"""
+kind: Deployment
+metadata: {{name: web}}
+spec:
+  replicas: 2
+  selector: {{matchLabels: {{app: web}}}}
+  template:
+    metadata: {{labels: {{app: web}}}}
+    spec:
+      containers:
+      - name: httpd
+        image: busybox
+        imagePullPolicy: Never
+        command: [sh, -c, "mkdir -p /www && hostname > /www/index.html && trap 'exit 0' TERM; httpd -f -p 80 -h /www & wait"]
+        ports: [{{containerPort: 80}}]
+---
+kind: Service
+metadata: {{name: web}}
+spec:
+  type: NodePort
+  selector: {{app: web}}
+  ports: [{{port: 80, targetPort: 80, nodePort: {port}}}]
+"""
+
+
+def _iptables_lines(*needles: str) -> list[str]:
+    import subprocess
+    out = subprocess.run(["iptables-save"], capture_output=True, text=True, check=True).stdout
+    return [line for line in out.splitlines() if any(n in line for n in needles)]
+
+
+def _connect(port: int) -> str:
+    """'open', 'refused' or another error's name, for a TCP connection to 127.0.0.1:port."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=2):
+            return "open"
+    except ConnectionRefusedError:
+        return "refused"
+    except OSError as e:
+        return type(e).__name__
+
+
+def test_a_service_spreads_its_node_port_over_both_replicas_and_resolves_by_name(busybox, tmp_path):
+    port = _taken_port()
+    path = _write(tmp_path, _service_yaml(port))
+    busybox.run("kube", "play", path)
+    pods = {p["Name"]: p["InfraConfig"]["IPAddress"] for p in _pods(busybox)}
+    assert len(pods) == 2
+    for address in pods.values():  # both replicas serve before the spread is counted
+        wait_for(lambda: _get(f"http://{address}/"), what=address)
+    answers = [_get(f"http://127.0.0.1:{port}/").strip() for _ in range(40)]
+    assert set(answers) == set(pods), answers  # each connection is DNATed at random: both answer
+    # the Service's name resolves, on the play's network, to a pod that backs it
+    first = sorted(pods)[0]
+    out = busybox.out("exec", f"{first}-httpd", "nslookup", "web")
+    resolved = set(re.findall(r"Address(?:\s+\d+)?:\s*(\d+\.\d+\.\d+\.\d+)", out.split("Name:", 1)[-1]))
+    assert resolved and resolved <= set(pods.values()), out
+    rules = _iptables_lines(f"--dport {port} ")
+    chains = {m for line in rules for m in re.findall(r"BERTH-SVC-[0-9a-f]{12}", line)}
+    assert len(chains) == 1, rules  # the check below looks for something that was there
+    busybox.run("kube", "down", path)
+    assert _connect(port) == "refused"
+    assert _iptables_lines(chains.pop(), f"--dport {port} ") == []
