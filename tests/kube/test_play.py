@@ -334,3 +334,60 @@ def test_a_service_spreads_its_node_port_over_both_replicas_and_resolves_by_name
     busybox.run("kube", "down", path)
     assert _connect(port) == "refused"
     assert _iptables_lines(chains.pop(), f"--dport {port} ") == []
+
+
+def _restarted_and_healthy(busybox, name: str):
+    """The container's inspect once it restarted at least once and is running and healthy again."""
+    doc = busybox.json("inspect", name)[0]
+    state = doc["State"]
+    ok = doc["RestartCount"] >= 1 and state["Status"] == "running" and (state.get("Health") or {}).get("Status") == "healthy"
+    return doc if ok else None
+
+
+def _healthy(busybox, name: str) -> bool:
+    return (busybox.json("inspect", name)[0]["State"].get("Health") or {}).get("Status") == "healthy"
+
+
+PROBED = """
+kind: Pod
+metadata: {name: probed}
+spec:
+  containers:
+  - name: web
+    image: busybox
+    imagePullPolicy: Never
+    # the page is made again at every start: healthy again once restarted
+    command: [sh, -c, "mkdir -p /www && echo ok > /www/health && trap 'exit 0' TERM; httpd -f -p 80 -h /www & wait"]
+    ports: [{containerPort: 80}]
+    livenessProbe:
+      httpGet: {path: /health, port: 80}
+      initialDelaySeconds: 3
+      periodSeconds: 1
+      failureThreshold: 1
+  - name: worker
+    image: busybox
+    imagePullPolicy: Never
+    command: [sh, -c, "touch /tmp/alive && trap 'exit 0' TERM; sleep 600 & wait"]
+    livenessProbe:
+      exec: {command: [cat, /tmp/alive]}
+      initialDelaySeconds: 3
+      periodSeconds: 1
+      failureThreshold: 1
+"""
+
+
+def test_a_failed_liveness_probe_restarts_the_container(busybox, tmp_path):
+    """httpGet and exec probes, each failing once a file is removed; initialDelaySeconds keeps a slow
+    start (a loaded machine) from counting as a failure."""
+    path = _write(tmp_path, PROBED)
+    busybox.run("kube", "play", path)
+    for name, other, made in (("probed-web", "probed-worker", "/www/health"),
+                              ("probed-worker", "probed-web", "/tmp/alive")):
+        wait_for(lambda: _healthy(busybox, name), timeout=20, what=f"{name} healthy")
+        assert busybox.json("inspect", name)[0]["RestartCount"] == 0
+        others = busybox.json("inspect", other)[0]["RestartCount"]
+        busybox.run("exec", name, "rm", made)  # the probe fails from now on, until a restart makes it again
+        wait_for(lambda: _restarted_and_healthy(busybox, name), timeout=20, what=f"{name} restarted and healthy")
+        busybox.run("exec", name, "test", "-e", made)
+        assert busybox.json("inspect", other)[0]["RestartCount"] == others  # the pod's other container stays
+    busybox.run("kube", "down", path)
