@@ -284,7 +284,8 @@ spec:
       - name: httpd
         image: busybox
         imagePullPolicy: Never
-        command: [sh, -c, "mkdir -p /www && hostname > /www/index.html && trap 'exit 0' TERM; httpd -f -p 80 -h /www & wait"]
+        command: [sh, -c, "mkdir -p /www && hostname > /www/index.html && trap 'exit 0' TERM;
+                  httpd -f -p 80 -h /www & wait"]
         ports: [{{containerPort: 80}}]
 ---
 kind: Service
@@ -340,8 +341,8 @@ def _restarted_and_healthy(busybox, name: str):
     """The container's inspect once it restarted at least once and is running and healthy again."""
     doc = busybox.json("inspect", name)[0]
     state = doc["State"]
-    ok = doc["RestartCount"] >= 1 and state["Status"] == "running" and (state.get("Health") or {}).get("Status") == "healthy"
-    return doc if ok else None
+    healthy = (state.get("Health") or {}).get("Status") == "healthy"
+    return doc if doc["RestartCount"] >= 1 and state["Status"] == "running" and healthy else None
 
 
 def _healthy(busybox, name: str) -> bool:
