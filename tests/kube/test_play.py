@@ -40,6 +40,7 @@ spec:
   template:
     metadata: {labels: {app: web}}
     spec:
+      terminationGracePeriodSeconds: 1  # httpd as PID 1 ignores SIGTERM: down waits this out
       containers:
       - name: httpd
         image: busybox
@@ -131,6 +132,7 @@ def test_init_container_fills_an_empty_dir(busybox):
 kind: Pod
 metadata: {name: site, annotations: {team: docs}}
 spec:
+  terminationGracePeriodSeconds: 1  # httpd as PID 1 ignores SIGTERM: down waits this out
   initContainers:
   - {name: one, image: busybox, imagePullPolicy: Never, command: [sh, -c, "echo first > /work/index.html"],
      volumeMounts: [{name: work, mountPath: /work}]}
@@ -314,6 +316,12 @@ def _connect(port: int) -> str:
         return type(e).__name__
 
 
+def _nslookup(busybox, container: str, name: str) -> str:
+    """nslookup's answer ("" while the name does not resolve)."""
+    proc = busybox.run("exec", container, "nslookup", name, check=False)
+    return proc.stdout.decode() if proc.returncode == 0 else ""
+
+
 def test_a_service_spreads_its_node_port_over_both_replicas_and_resolves_by_name(busybox, tmp_path):
     port = _taken_port()
     path = _write(tmp_path, _service_yaml(port))
@@ -326,7 +334,7 @@ def test_a_service_spreads_its_node_port_over_both_replicas_and_resolves_by_name
     assert set(answers) == set(pods), answers  # each connection is DNATed at random: both answer
     # the Service's name resolves, on the play's network, to a pod that backs it
     first = sorted(pods)[0]
-    out = busybox.out("exec", f"{first}-httpd", "nslookup", "web")
+    out = wait_for(lambda: _nslookup(busybox, f"{first}-httpd", "web"), what="nslookup web")
     resolved = set(re.findall(r"Address(?:\s+\d+)?:\s*(\d+\.\d+\.\d+\.\d+)", out.split("Name:", 1)[-1]))
     assert resolved and resolved <= set(pods.values()), out
     rules = _iptables_lines(f"--dport {port} ")
