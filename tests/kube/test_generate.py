@@ -428,3 +428,87 @@ def test_a_pushed_image_by_digest_a_local_one_warned(berth, tmp_path):
 def berth_engine(berth):
     from berth.engine import Engine
     return Engine(berth.root)
+
+
+# ---- generate, remove, play: the same containers again ------------------------------------
+
+def _free_port() -> int:
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _get(url: str) -> str:
+    import urllib.request
+    try:
+        return urllib.request.urlopen(url, timeout=2).read().decode()
+    except OSError:
+        return ""
+
+
+def _observed(berth, name: str) -> dict:
+    """What a user set on a container and sees in inspect (the image by ID: the same image)."""
+    doc = berth.json("inspect", name)[0]
+    return {"image": doc["Image"], "env": [e for e in doc["Config"]["Env"] if not e.startswith("PATH=")],
+            "memory": doc["HostConfig"]["Memory"], "stop_timeout": doc["Config"].get("StopTimeout"),
+            "mounts": sorted((m["Type"], m.get("Name"), m["Destination"], m["RW"]) for m in doc["Mounts"])}
+
+
+def _round_trip(berth, tmp_path, subject: str, remove: tuple) -> str:
+    """kube generate SUBJECT to a file, remove SUBJECT, kube play the file: the file's path."""
+    path = tmp_path / f"{subject}.yaml"
+    berth.run("kube", "generate", "-f", path, subject)
+    valid([d for d in yaml.safe_load_all(path.read_text()) if d])
+    berth.run(*remove)
+    proc = berth.run("kube", "play", path)
+    assert "Warning" not in proc.stderr.decode(), proc.stderr  # nothing of generate's output is unsupported
+    return str(path)
+
+
+def test_a_generated_container_plays_back_the_same(berth, tmp_path):
+    from container_helpers import wait_for
+    berth.run("image", "bootstrap", "busybox")
+    berth.run("tag", "busybox", "roundtrip:1")  # a tag: its default pull policy IfNotPresent stays offline
+    port = _free_port()
+    # $( is literal in berth, a variable reference in Kubernetes: generate writes $$( and play reads it back
+    berth.run("run", "-d", "--name", "app", "-p", f"127.0.0.1:{port}:80", "-e", "GREETING=hi",
+              "-e", "ODD=a$(GREETING)c", "-v", "appdata:/data", "--memory", "32m", "--stop-timeout", "1",
+              "roundtrip:1", "httpd", "-f", "-p", "80", "-h", "/data")
+    berth.run("exec", "app", "sh", "-c", "echo kept > /data/marker")
+    assert wait_for(lambda: _get(f"http://127.0.0.1:{port}/marker")) == "kept\n"
+    before = _observed(berth, "app")
+    ports = berth.json("inspect", "app")[0]["HostConfig"]["PortBindings"]
+    path = _round_trip(berth, tmp_path, "app", ("rm", "-f", "app"))
+    after = _observed(berth, "app-app")  # kube play names a pod's container <pod>-<name>
+    assert after == before and before["env"] == ["GREETING=hi", "ODD=a$(GREETING)c"]
+    assert before["memory"] == 32 << 20
+    assert before["stop_timeout"] == 1
+    assert berth.json("pod", "inspect", "app")[0]["InfraConfig"]["PortBindings"] == ports
+    # the named volume came back as the claim, with its data, and is served on the same host port
+    assert wait_for(lambda: _get(f"http://127.0.0.1:{port}/marker")) == "kept\n"
+    berth.run("kube", "down", path)
+    assert berth.out("volume", "ls", "-q") == "appdata\n"
+
+
+def test_a_generated_pod_plays_back_the_same(berth, tmp_path):
+    from container_helpers import wait_for
+    berth.run("image", "bootstrap", "busybox")
+    berth.run("tag", "busybox", "roundtrip:1")
+    port = _free_port()
+    berth.run("pod", "create", "--name", "shop", "-p", f"127.0.0.1:{port}:80")
+    # --stop-timeout 1 (terminationGracePeriodSeconds): httpd as PID 1 ignores SIGTERM, kube down waits it out
+    berth.run("run", "-d", "--pod", "shop", "--name", "shop-web", "-e", "PAGE=front", "--stop-timeout", "1",
+              "roundtrip:1", "sh", "-c",
+              "mkdir -p /www && echo $PAGE > /www/index.html && exec httpd -f -p 80 -h /www")
+    berth.run("run", "-d", "--pod", "shop", "--name", "shop-worker", "-e", "QUEUE=jobs", "--memory", "16m",
+              "--stop-timeout", "1", "roundtrip:1", "sleep", "300")
+    assert wait_for(lambda: _get(f"http://127.0.0.1:{port}/")) == "front\n"
+    before = {name: _observed(berth, name) for name in ("shop-web", "shop-worker")}
+    ports = berth.json("pod", "inspect", "shop")[0]["InfraConfig"]["PortBindings"]
+    path = _round_trip(berth, tmp_path, "shop", ("pod", "rm", "-f", "shop"))
+    after = {name: _observed(berth, name) for name in ("shop-web", "shop-worker")}
+    assert after == before and before["shop-worker"]["env"] == ["QUEUE=jobs"]
+    assert berth.json("pod", "inspect", "shop")[0]["InfraConfig"]["PortBindings"] == ports
+    assert wait_for(lambda: _get(f"http://127.0.0.1:{port}/")) == "front\n"
+    berth.run("kube", "down", path)

@@ -347,7 +347,8 @@ def test_probes_become_health_checks():
     startupProbe: {exec: {command: ["true"]}, periodSeconds: 2, failureThreshold: 10}
 """))
     assert c.spec.healthcheck == {"Test": ["HTTP-GET", "8080", "/healthz", "https", "X-A: b"], "Interval": 5 * S,
-                                  "Timeout": 2 * S, "Retries": 4, "StartPeriod": (3 + 20) * S}
+                                  "Timeout": 2 * S, "Retries": 4, "StartPeriod": (3 + 20) * S,
+                                  "StartInterval": 5 * S}  # probed every periodSeconds from the start
     assert c.spec.health_on_failure == "restart"
     r = one(pod("  - {name: c, image: 'b:1', readinessProbe: {tcpSocket: {port: 6379}}}\n")).spec
     assert r.healthcheck == {"Test": ["TCP-SOCKET", "6379"], "Interval": 10 * S, "Timeout": S, "Retries": 3}

@@ -4,6 +4,7 @@ Jobs and their exit codes, and bad input leaving nothing behind."""
 from __future__ import annotations
 
 import json
+import re
 import socket
 import urllib.request
 
@@ -39,6 +40,7 @@ spec:
   template:
     metadata: {labels: {app: web}}
     spec:
+      terminationGracePeriodSeconds: 1  # httpd as PID 1 ignores SIGTERM: down waits this out
       containers:
       - name: httpd
         image: busybox
@@ -130,6 +132,7 @@ def test_init_container_fills_an_empty_dir(busybox):
 kind: Pod
 metadata: {name: site, annotations: {team: docs}}
 spec:
+  terminationGracePeriodSeconds: 1  # httpd as PID 1 ignores SIGTERM: down waits this out
   initContainers:
   - {name: one, image: busybox, imagePullPolicy: Never, command: [sh, -c, "echo first > /work/index.html"],
      volumeMounts: [{name: work, mountPath: /work}]}
@@ -266,3 +269,134 @@ def test_play_reads_stdin_and_start_false_only_creates(busybox):
     busybox.run("kube", "down", "-", input=text.encode())
     assert busybox.out("pod", "ls", "-q") == ""
 
+
+
+def _service_yaml(port: int) -> str:
+    """Two replicas, each serving its own hostname, behind a NodePort Service on `port`."""
+    return f"""
+kind: Deployment
+metadata: {{name: web}}
+spec:
+  replicas: 2
+  selector: {{matchLabels: {{app: web}}}}
+  template:
+    metadata: {{labels: {{app: web}}}}
+    spec:
+      containers:
+      - name: httpd
+        image: busybox
+        imagePullPolicy: Never
+        command: [sh, -c, "mkdir -p /www && hostname > /www/index.html && trap 'exit 0' TERM;
+                  httpd -f -p 80 -h /www & wait"]
+        ports: [{{containerPort: 80}}]
+---
+kind: Service
+metadata: {{name: web}}
+spec:
+  type: NodePort
+  selector: {{app: web}}
+  ports: [{{port: 80, targetPort: 80, nodePort: {port}}}]
+"""
+
+
+def _iptables_lines(*needles: str) -> list[str]:
+    import subprocess
+    out = subprocess.run(["iptables-save"], capture_output=True, text=True, check=True).stdout
+    return [line for line in out.splitlines() if any(n in line for n in needles)]
+
+
+def _connect(port: int) -> str:
+    """'open', 'refused' or another error's name, for a TCP connection to 127.0.0.1:port."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=2):
+            return "open"
+    except ConnectionRefusedError:
+        return "refused"
+    except OSError as e:
+        return type(e).__name__
+
+
+def _nslookup(busybox, container: str, name: str) -> str:
+    """nslookup's answer ("" while the name does not resolve)."""
+    proc = busybox.run("exec", container, "nslookup", name, check=False)
+    return proc.stdout.decode() if proc.returncode == 0 else ""
+
+
+def test_a_service_spreads_its_node_port_over_both_replicas_and_resolves_by_name(busybox, tmp_path):
+    port = _taken_port()
+    path = _write(tmp_path, _service_yaml(port))
+    busybox.run("kube", "play", path)
+    pods = {p["Name"]: p["InfraConfig"]["IPAddress"] for p in _pods(busybox)}
+    assert len(pods) == 2
+    for address in pods.values():  # both replicas serve before the spread is counted
+        wait_for(lambda: _get(f"http://{address}/"), what=address)
+    answers = [_get(f"http://127.0.0.1:{port}/").strip() for _ in range(40)]
+    assert set(answers) == set(pods), answers  # each connection is DNATed at random: both answer
+    # the Service's name resolves, on the play's network, to a pod that backs it
+    first = sorted(pods)[0]
+    out = wait_for(lambda: _nslookup(busybox, f"{first}-httpd", "web"), what="nslookup web")
+    resolved = set(re.findall(r"Address(?:\s+\d+)?:\s*(\d+\.\d+\.\d+\.\d+)", out.split("Name:", 1)[-1]))
+    assert resolved and resolved <= set(pods.values()), out
+    rules = _iptables_lines(f"--dport {port} ")
+    chains = {m for line in rules for m in re.findall(r"BERTH-SVC-[0-9a-f]{12}", line)}
+    assert len(chains) == 1, rules  # the check below looks for something that was there
+    busybox.run("kube", "down", path)
+    assert _connect(port) == "refused"
+    assert _iptables_lines(chains.pop(), f"--dport {port} ") == []
+
+
+def _restarted_and_healthy(busybox, name: str):
+    """The container's inspect once it restarted at least once and is running and healthy again."""
+    doc = busybox.json("inspect", name)[0]
+    state = doc["State"]
+    healthy = (state.get("Health") or {}).get("Status") == "healthy"
+    return doc if doc["RestartCount"] >= 1 and state["Status"] == "running" and healthy else None
+
+
+def _healthy(busybox, name: str) -> bool:
+    return (busybox.json("inspect", name)[0]["State"].get("Health") or {}).get("Status") == "healthy"
+
+
+PROBED = """
+kind: Pod
+metadata: {name: probed}
+spec:
+  containers:
+  - name: web
+    image: busybox
+    imagePullPolicy: Never
+    # the page is made again at every start: healthy again once restarted
+    command: [sh, -c, "mkdir -p /www && echo ok > /www/health && trap 'exit 0' TERM; httpd -f -p 80 -h /www & wait"]
+    ports: [{containerPort: 80}]
+    livenessProbe:
+      httpGet: {path: /health, port: 80}
+      initialDelaySeconds: 3
+      periodSeconds: 1
+      failureThreshold: 1
+  - name: worker
+    image: busybox
+    imagePullPolicy: Never
+    command: [sh, -c, "touch /tmp/alive && trap 'exit 0' TERM; sleep 600 & wait"]
+    livenessProbe:
+      exec: {command: [cat, /tmp/alive]}
+      initialDelaySeconds: 3
+      periodSeconds: 1
+      failureThreshold: 1
+"""
+
+
+def test_a_failed_liveness_probe_restarts_the_container(busybox, tmp_path):
+    """httpGet and exec probes, each failing once a file is removed; initialDelaySeconds keeps a slow
+    start (a loaded machine) from counting as a failure."""
+    path = _write(tmp_path, PROBED)
+    busybox.run("kube", "play", path)
+    for name, other, made in (("probed-web", "probed-worker", "/www/health"),
+                              ("probed-worker", "probed-web", "/tmp/alive")):
+        wait_for(lambda: _healthy(busybox, name), timeout=20, what=f"{name} healthy")
+        assert busybox.json("inspect", name)[0]["RestartCount"] == 0
+        others = busybox.json("inspect", other)[0]["RestartCount"]
+        busybox.run("exec", name, "rm", made)  # the probe fails from now on, until a restart makes it again
+        wait_for(lambda: _restarted_and_healthy(busybox, name), timeout=20, what=f"{name} restarted and healthy")
+        busybox.run("exec", name, "test", "-e", made)
+        assert busybox.json("inspect", other)[0]["RestartCount"] == others  # the pod's other container stays
+    busybox.run("kube", "down", path)

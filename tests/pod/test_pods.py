@@ -103,3 +103,21 @@ def test_a_pod_on_a_user_network_is_found_by_name(busybox):
     assert f"Address: {address}" in out
     busybox.run("pod", "rm", "-f", "svc")
     busybox.run("network", "rm", "app")
+
+
+def test_pod_stop_waits_one_timeout_for_all_its_containers(busybox):
+    """Two containers ignoring SIGTERM: both get it first, then both timeouts run together, so the
+    stop takes one timeout (TIMEOUT s and the CLI's own time), where one after the other takes two."""
+    import time
+    timeout = 3
+    busybox.run("pod", "create", "--name", "slow")
+    for name in ("a", "b"):
+        busybox.run("run", "-d", "--pod", "slow", "--name", name, "--stop-timeout", str(timeout), "busybox",
+                    "sh", "-c", "trap '' TERM; echo ready; sleep 60")
+        wait_for(lambda: "ready" in busybox.out("logs", name), what=f"{name}'s trap set")
+    started = time.monotonic()
+    busybox.run("pod", "stop", "slow")
+    took = time.monotonic() - started
+    assert timeout <= took < 2 * timeout - 0.5, took  # SIGTERM ignored: killed after one timeout, not two
+    states = {n: inspect(busybox, n)["State"] for n in ("a", "b")}
+    assert {n: (s["Status"], s["ExitCode"]) for n, s in states.items()} == {"a": ("exited", 137), "b": ("exited", 137)}

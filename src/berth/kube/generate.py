@@ -534,7 +534,7 @@ def _probe(check: dict | None, shell: list | None, where: str, out: Generated) -
         return None
     values = {k: (check or {}).get(k) or HEALTH_DEFAULTS.get(k, 0) for k in ("Interval", "Timeout", "Retries",
                                                                           "StartPeriod")}
-    if (check or {}).get("StartInterval"):
+    if (check or {}).get("StartInterval") not in (None, 0, values["Interval"]):
         out.warn(f"{where}: its health check's start interval has no Kubernetes equivalent (the probe runs "
                  "every periodSeconds from the start)")
     if values["StartPeriod"]:

@@ -1037,6 +1037,8 @@ def _probes(d: _Doc, c: dict, path: str, spec: ContainerSpec, ports: dict, init:
         else:  # an approximation: the check's start period covers the startup probe's window
             check["StartPeriod"] = (check.get("StartPeriod", 0) + startup.get("StartPeriod", 0)
                                     + startup["Retries"] * startup["Interval"])
+    if check and check.get("StartPeriod"):  # Kubernetes probes every periodSeconds, not at docker's 5 s start interval
+        check["StartInterval"] = check["Interval"]
     spec.healthcheck = check
 
 
