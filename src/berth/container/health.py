@@ -212,7 +212,7 @@ class Settings:
         remaining = self.start_period - since_start
         if remaining < self.interval:
             return remaining
-        return self.start_interval if status == "starting" else self.interval
+        return min(self.start_interval, remaining) if status == "starting" else self.interval
 
 
 def fresh(previous: dict | None) -> dict:
