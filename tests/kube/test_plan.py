@@ -57,11 +57,11 @@ def test_yaml_syntax_error_names_file_line_and_column():
 
 
 @pytest.mark.parametrize("text, says", [
-    ("- a\n- b\n", "document 0: expected a mapping"),
-    ("kind: Pod\nmetadata: {name: a}\n---\njust text\n", "document 1: expected a mapping"),
-    ("metadata: {name: a}\n", "document 0: no kind"),
-    ("kind: Pod\nmetadata: {}\n", "document 0 (Pod): no metadata.name"),
-    ("kind: Pod\n", "document 0 (Pod): no metadata.name"),
+    ("- a\n- b\n", "document 1: expected a mapping"),
+    ("kind: Pod\nmetadata: {name: a}\n---\njust text\n", "document 2: expected a mapping"),
+    ("metadata: {name: a}\n", "document 1: no kind"),
+    ("kind: Pod\nmetadata: {}\n", "document 1 (Pod): no metadata.name"),
+    ("kind: Pod\n", "document 1 (Pod): no metadata.name"),
     ("", "no documents"),
     ("kind: Pod\nmetadata: {name: a, namespace: 3}\n", "metadata.namespace"),
     ("!!python/object:os.system {}\n", "invalid YAML"),
@@ -74,14 +74,14 @@ def test_documents_that_are_not_objects_are_refused(text, says):
 
 def test_empty_documents_are_skipped_and_indexes_kept():
     docs = yamlfile.load("---\n---\nkind: Pod\nmetadata: {name: a, namespace: ns}\n", "f.yaml")
-    assert [(d.index, d.kind, d.name, d.namespace) for d in docs] == [(1, "Pod", "a", "ns")]
+    assert [(d.index, d.kind, d.name, d.namespace) for d in docs] == [(2, "Pod", "a", "ns")]
 
 
 # ---- kinds and names ------------------------------------------------------------------------------
 
 def test_unknown_kind_is_one_error_naming_kind_and_document():
     message = error_of(pod(BUSYBOX) + "---\nkind: StatefulSet\nmetadata: {name: db}\n")
-    assert "document 1" in message and "'StatefulSet'" in message and "nothing was created" in message
+    assert "document 2" in message and "'StatefulSet'" in message and "nothing was created" in message
 
 
 def test_pod_translation():
@@ -195,7 +195,7 @@ def test_restart_policy_of_a_pod():
     (pod("  - {name: c}\n"), "spec.containers[0].image: required"),
     (pod(""), "spec.containers: a pod needs at least one container"),
     (pod(BUSYBOX + BUSYBOX), "a second container named 'c'"),
-    (pod(BUSYBOX) + "---\n" + pod(BUSYBOX), "document 1: a second Pod named 'p'"),
+    (pod(BUSYBOX) + "---\n" + pod(BUSYBOX), "document 2: a second Pod named 'p'"),
     (pod("  - {name: c, image: 'b:1', command: [1]}\n"), "spec.containers[0].command[0]: expected a string"),
     (pod("  - {name: c, image: 'b:1', workingDir: rel}\n"), "workingDir: an absolute path"),
     (pod("  - {name: c, image: 'b:1', imagePullPolicy: Sometimes}\n"), "imagePullPolicy"),
@@ -268,12 +268,12 @@ def test_expand_follows_kubernetes():
 ])
 def test_env_errors_name_the_document_and_key(env, says):
     message = error_of(DATA.replace("bad key", "bad_key") + pod(f"  - {{name: c, image: 'b:1', env: {env}}}\n"))
-    assert "document 2 (Pod/p)" in message and says in message
+    assert "document 3 (Pod/p)" in message and says in message
 
 
 def test_secret_data_must_be_base64():
     message = error_of("kind: Secret\nmetadata: {name: s}\ndata: {KEY: 'not base64!'}\n")
-    assert "data.KEY: not valid base64" in message and "document 0 (Secret/s)" in message
+    assert "data.KEY: not valid base64" in message and "document 1 (Secret/s)" in message
 
 
 def test_configmap_keys_are_checked():
@@ -420,7 +420,7 @@ def test_volumes_of_every_supported_kind():
     assert volumes["p-mem"].options == {"type": "tmpfs", "device": "tmpfs", "o": f"size={16 << 20}"}
     assert volumes["p-cfg"].labels == {plan.LABEL_POD: "p", plan.LABEL_KIND: "Pod", plan.LABEL_NAME: "p",
                                        plan.LABEL_NAMESPACE: "default"}
-    assert p.host_paths == [plan.HostPathCheck("/srv/data", "DirectoryOrCreate", "Pod/p (document 2): "
+    assert p.host_paths == [plan.HostPathCheck("/srv/data", "DirectoryOrCreate", "Pod/p (document 3): "
                                                "spec.volumes[4].hostPath")]
     assert [v.name for v in the_plan.claims] == ["store"] and p.claims == ["store"]
     c = p.containers[0]

@@ -232,17 +232,17 @@ spec:
 """
     cases = [
         ("kind: Pod\nmetadata:\n  name: [x\n", "line 4, column 1"),
-        (good + "kind: CronJob\nmetadata: {name: c}\n", "document 2: kind 'CronJob' is not supported"),
+        (good + "kind: CronJob\nmetadata: {name: c}\n", "document 3: kind 'CronJob' is not supported"),
         (good + "kind: Pod\nmetadata: {name: second}\nspec:\n  containers: [{name: c, image: busybox, env: "
          "[{name: X, valueFrom: {configMapKeyRef: {name: cfg, key: NOPE}}}]}]\n", "ConfigMap 'cfg' has no key 'NOPE'"),
         (good + "kind: Pod\nmetadata: {name: second}\nspec:\n  containers: [{name: c, image: '127.0.0.1:1/nothing:1'}]\n",
-         "Pod/second (document 2): spec.containers[0]: cannot pull 127.0.0.1:1/nothing:1"),
+         "Pod/second (document 3): spec.containers[0]: cannot pull 127.0.0.1:1/nothing:1"),
         (good + f"kind: Pod\nmetadata: {{name: second}}\nspec:\n  containers: [{{name: c, image: busybox, "
          f"imagePullPolicy: Never, ports: [{{containerPort: 80, hostPort: {port}}}]}}]\n",
          f"host port {port}/tcp is already published by container holder"),
         # made half-way, then a start fails: what was made goes again
         (good + "kind: Pod\nmetadata: {name: second}\nspec:\n  containers: [{name: c, image: busybox, "
-         "imagePullPolicy: Never, command: [/no/such/program]}]\n", "Pod/second (document 2)"),
+         "imagePullPolicy: Never, command: [/no/such/program]}]\n", "Pod/second (document 3)"),
     ]
     for index, (text, says) in enumerate(cases):
         path = _write(tmp_path, text, f"case{index}.yaml")

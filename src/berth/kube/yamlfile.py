@@ -9,7 +9,8 @@ MAX_BYTES = 16 << 20  # a play file is configuration, not data
 
 
 class Document:
-    """One document of the file: its 0-based index in it, kind, name and the mapping itself."""
+    """One document of the file: its number in it (from 1, as a reader counts them), kind, name and the
+    mapping itself."""
 
     def __init__(self, index: int, kind: str, name: str, body: dict, source: str):
         self.index, self.kind, self.name, self.body, self.source = index, kind, name, body, source
@@ -39,7 +40,7 @@ def load(text: bytes | str, source: str) -> list[Document]:
     except RecursionError:
         raise InvalidArgument(f"{source}: invalid YAML: nested too deeply") from None
     docs = []
-    for index, body in enumerate(raw):
+    for index, body in enumerate(raw, 1):
         if body is None:
             continue
         if not isinstance(body, dict):
