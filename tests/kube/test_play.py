@@ -239,7 +239,7 @@ spec:
          "Pod/second (document 3): spec.containers[0]: cannot pull 127.0.0.1:1/nothing:1"),
         (good + f"kind: Pod\nmetadata: {{name: second}}\nspec:\n  containers: [{{name: c, image: busybox, "
          f"imagePullPolicy: Never, ports: [{{containerPort: 80, hostPort: {port}}}]}}]\n",
-         f"host port {port}/tcp is already published by container holder"),
+         f"Pod/second (document 3): Bind for 0.0.0.0:{port} failed: port is already allocated"),
         # made half-way, then a start fails: what was made goes again
         (good + "kind: Pod\nmetadata: {name: second}\nspec:\n  containers: [{name: c, image: busybox, "
          "imagePullPolicy: Never, command: [/no/such/program]}]\n", "Pod/second (document 3)"),

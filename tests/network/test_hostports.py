@@ -198,3 +198,19 @@ def test_a_stale_reservation_is_reclaimed_and_a_live_one_is_not():
     finally:
         hostports.release(me)
     assert not os.path.exists(f"{hostports.PORTS}/tcp-{port}")
+
+
+def test_check_ports_tells_what_a_start_would_meet_and_reserves_nothing(busybox):
+    from berth import Engine
+    from berth.errors import PortAllocated
+    from berth.network import hostports
+    from berth.network.balancer import ServicePort
+    port, free = free_port(), free_port()
+    busybox.run("run", "-d", "-p", f"127.0.0.1:{port}:80", *SLEEP)
+    before = sorted(os.listdir(hostports.PORTS))
+    with Engine(busybox.root) as engine:
+        for ask in ({"publish": [f"{port}:80"]}, {"services": [ServicePort("", "tcp", port, 80)]}):
+            with pytest.raises(PortAllocated, match=allocated(port)):
+                engine.networks.check_ports(**ask)
+        engine.networks.check_ports(publish=[f"{free}:80", "0:81"], services=[ServicePort("", "udp", port, 53)])
+    assert sorted(os.listdir(hostports.PORTS)) == before

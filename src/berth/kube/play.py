@@ -266,34 +266,22 @@ def _check_host_path(check: kplan.HostPathCheck) -> None:
 
 
 def _check_ports(engine, the_plan: kplan.Plan) -> None:
-    """No two pods of the plan, no running container and no host socket hold a host port it publishes."""
+    """No two pods or Services of the plan share a host port, and no container (of any store), service
+    or host process holds one it publishes."""
     wanted = {}
-    for pod in the_plan.pods:
-        for text in pod.publish:
-            addr, port, proto = _split_publish(text)
-            key = (port, proto)
+    owners = [(pod.where, [_split_publish(text)[1:] for text in pod.publish]) for pod in the_plan.pods]
+    owners += [(s.where, [(p.host_port, p.protocol) for p in s.ports]) for s in the_plan.services]
+    for where, ports in owners:
+        for key in ports:
             if key in wanted:
-                raise Conflict(f"{pod.where}: host port {port}/{proto} is published by pod {wanted[key][1]} "
-                               f"of this play too")
-            wanted[key] = (addr, pod.name, pod.where)
-    if not wanted:
-        return
-    for c in engine.containers.list():
-        for p in c.config.get("ports") or []:
-            key = (p["host_port"], p["protocol"])
-            if key in wanted and (not p["host_ip"] or not wanted[key][0] or p["host_ip"] == wanted[key][0]):
-                raise Conflict(f"{wanted[key][2]}: host port {key[0]}/{key[1]} is already published by container "
-                               f"{c.name}")
-    import socket
-    for (port, proto), (addr, _, where) in wanted.items():
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM)
-        try:
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            s.bind((addr or "0.0.0.0", port))
-        except OSError as e:
-            raise Conflict(f"{where}: host port {port}/{proto} is in use on this host ({e.strerror})") from None
-        finally:
-            s.close()
+                raise Conflict(f"{where}: host port {key[0]}/{key[1]} is published by {wanted[key]} too")
+            wanted[key] = where
+    for pod in the_plan.pods:
+        with _naming(pod.where):
+            engine.networks.check_ports(publish=list(pod.publish))
+    for service in the_plan.services:
+        with _naming(service.where):
+            engine.networks.check_ports(services=list(service.ports))
 
 
 def _split_publish(text: str) -> tuple[str, int, str]:

@@ -80,6 +80,16 @@ def reserve(kind: str, owner: str, ports) -> None:
             raise
 
 
+def check_free(ports) -> None:
+    """Raise PortAllocated if a live owner holds one of `ports` or a host process listens on it;
+    reserves nothing (a preflight: what starts next reserves them)."""
+    wanted = [w for w in _wanted(ports) if w.host_port]  # port 0: the kernel picks a free one
+    if wanted:
+        with _lock():
+            for w in wanted:
+                _check(w, owner="")
+
+
 def _check(w: Wanted, owner: str) -> None:
     """Raise PortAllocated if another live owner holds the port on an address that overlaps, or a host
     process listens on it; stale reservations in the way are removed."""

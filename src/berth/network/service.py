@@ -282,6 +282,13 @@ class NetworkService:
 
     # ---- services (kube play's Services) ----------------------------------------------------
 
+    def check_ports(self, publish: list[str] = (), services: list = ()) -> None:
+        """PortAllocated (docker's message) if a host port that these `-p` texts or ServicePorts would
+        publish is taken by a container of any store, a service or a host process; reserves nothing."""
+        from berth.network import hostports
+        from berth.network.bridge import parse_publish
+        hostports.check_free([p for text in publish for p in parse_publish(text)] + list(services))
+
     def publish_service(self, name: str, ports: list, backends: list[str], labels: dict | None = None) -> dict:
         """A service: its host ports (reserved as published ports are: PortAllocated if taken)
         spread at random, per connection, over the running ones of `backends` (pods, or containers:
