@@ -76,8 +76,10 @@ class NetworkService:
         return self.records.find(text)
 
     def list(self, filters: dict | None = None) -> list[dict]:
-        """docker's `network ls` rows (built-in ones first, as docker lists them)."""
-        docs = [self.inspect(n) for n in BUILTIN] + [self._doc(n) for n in self.records.list()]
+        """docker's `network ls` rows (built-in ones first, as docker lists them): as docker's list
+        since API 1.28, without the containers of each network (inspect has them)."""
+        docs = [self._builtin_doc(n, containers=False) for n in BUILTIN]
+        docs += [self._doc(n, containers=False) for n in self.records.list()]
         if not filters:
             return docs
         from berth.filters import Filters
@@ -87,11 +89,12 @@ class NetworkService:
         for t in types:
             if t not in ("builtin", "custom"):
                 raise InvalidArgument(f"invalid filter 'type={t}'")
+        unused = (lambda d: d["Name"] not in BUILTIN and not self.records.endpoints(d["Id"]))
         return [d for d in docs
                 if f.search("name", d["Name"]) and f.search("id", d["Id"]) and f.labels(d["Labels"] or {})
                 and ("driver" not in f or d["Driver"] in f.values("driver"))
                 and (not types or ("builtin" if d["Name"] in BUILTIN else "custom") in types)
-                and (dangling is None or dangling == (not d["Containers"] and d["Name"] not in BUILTIN))]
+                and (dangling is None or dangling == unused(d))]
 
     def inspect(self, text: str) -> dict:
         if text in BUILTIN:
@@ -419,10 +422,10 @@ class NetworkService:
 
     # ---- documents -------------------------------------------------------------------------
 
-    def _doc(self, network) -> dict:
+    def _doc(self, network, containers: bool = True) -> dict:
         prefix, prefix6 = network.subnet.split("/")[1], network.subnet6.partition("/")[2]
-        containers = {}
-        for e in self.records.endpoints(network.id):
+        endpoints, containers = self.records.endpoints(network.id) if containers else [], {}
+        for e in endpoints:
             name = self.store.containers.get(e.container_id).name
             containers[e.container_id] = {"Name": name, "EndpointID": "", "MacAddress": "",
                                           "IPv4Address": f"{e.address}/{prefix}",
@@ -440,9 +443,9 @@ class NetworkService:
                 "Options": {"com.docker.network.bridge.name": network.bridge, **network.options},
                 "Labels": network.labels}
 
-    def _builtin_doc(self, name: str) -> dict:
-        containers = {}
-        for c in self.store.containers.list():
+    def _builtin_doc(self, name: str, containers: bool = True) -> dict:
+        found, containers = self.store.containers.list() if containers else [], {}
+        for c in found:
             if c.config.get("network") == name and c.status in ("running", "paused"):
                 containers[c.id] = {"Name": c.name, "EndpointID": "", "MacAddress": "", "IPv4Address": "",
                                     "IPv6Address": ""}
