@@ -357,6 +357,30 @@ def test_probes_become_health_checks():
     assert e.healthcheck["Test"] == ["CMD", "cat", "/ok"]
 
 
+def test_a_readiness_check_gates_the_pods_traffic():
+    def made(probes: str):
+        p = plan_of(pod(f"  - {{name: c, image: 'b:1', {probes}}}\n"))
+        return p.pods[0].containers[0].spec, [w for w in p.warnings if "Probe" in w]
+    ready = "readinessProbe: {exec: {command: [test, -f, /ready]}, periodSeconds: 1}"
+    spec, warnings = made(ready)
+    assert (spec.health_gates_traffic, spec.health_on_failure, warnings) == (True, None, [])
+    assert spec.healthcheck == {"Test": ["CMD", "test", "-f", "/ready"], "Interval": S, "Timeout": S, "Retries": 3}
+    spec, _ = made("livenessProbe: {exec: {command: [a]}}")
+    assert (spec.health_gates_traffic, spec.health_on_failure) == (False, "restart")
+    # the same handler: one check restarts the container and gates the traffic
+    spec, warnings = made("livenessProbe: {exec: {command: [test, -f, /ready]}, periodSeconds: 1}, " + ready)
+    assert (spec.health_gates_traffic, spec.health_on_failure, warnings) == (True, "restart", [])
+    spec, warnings = made("livenessProbe: {exec: {command: [test, -f, /ready]}, periodSeconds: 2}, " + ready)
+    assert (spec.health_gates_traffic, spec.healthcheck["Interval"]) == (True, 2 * S)
+    assert len(warnings) == 1 and "livenessProbe's schedule" in warnings[0]
+    # another handler: the livenessProbe's check, which gates nothing (as before)
+    spec, warnings = made("livenessProbe: {tcpSocket: {port: 80}}, " + ready)
+    assert (spec.health_gates_traffic, spec.healthcheck["Test"]) == (False, ["TCP-SOCKET", "80"])
+    assert len(warnings) == 1 and "the livenessProbe's is used" in warnings[0]
+    spec, _ = made("readinessProbe: {grpc: {port: 1}}")  # left out: no check, nothing gated
+    assert (spec.health_gates_traffic, spec.healthcheck) == (False, None)
+
+
 @pytest.mark.parametrize("probe, says", [
     ("{httpGet: {port: web}}", "no container port named 'web'"),
     ("{exec: {command: [a]}, tcpSocket: {port: 1}}", "exactly one of exec, httpGet or tcpSocket"),
@@ -478,7 +502,7 @@ UNSUPPORTED = [
     ("spec.volumes[0].nfs", pod(BUSYBOX, "volumes: [{name: v, nfs: {server: s, path: /}}]")),
     ("spec.containers[0].livenessProbe.grpc", pod("  - {name: c, image: 'b:1', livenessProbe: {grpc: {port: 1}}}\n")),
     ("spec.containers[0].readinessProbe",
-     pod("  - {name: c, image: 'b:1', livenessProbe: {exec: {command: [a]}}, readinessProbe: {exec: {command: [a]}}}\n")),
+     pod("  - {name: c, image: 'b:1', livenessProbe: {exec: {command: [a]}}, readinessProbe: {exec: {command: [b]}}}\n")),
     ("spec.containers[0].volumeMounts[0].mountPropagation",
      pod("  - {name: c, image: 'b:1', volumeMounts: [{name: v, mountPath: /v, mountPropagation: None}]}\n",
          "volumes: [{name: v, emptyDir: {}}]")),

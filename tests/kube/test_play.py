@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import socket
+import time
 import urllib.request
 
 from container_helpers import wait_for
@@ -399,4 +400,75 @@ def test_a_failed_liveness_probe_restarts_the_container(busybox, tmp_path):
         wait_for(lambda: _restarted_and_healthy(busybox, name), timeout=20, what=f"{name} restarted and healthy")
         busybox.run("exec", name, "test", "-e", made)
         assert busybox.json("inspect", other)[0]["RestartCount"] == others  # the pod's other container stays
+    busybox.run("kube", "down", path)
+
+
+def _ready_pod(name: str, ready: bool) -> str:
+    """A pod serving its hostname, Ready while /www/ready exists (made at start when `ready`)."""
+    touch = " && touch /www/ready" if ready else ""
+    return f"""
+kind: Pod
+metadata: {{name: {name}, labels: {{app: gated}}}}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: httpd
+    image: busybox
+    imagePullPolicy: Never
+    command: [sh, -c, "mkdir -p /www && hostname > /www/index.html{touch} && trap 'exit 0' TERM;
+              httpd -f -p 80 -h /www & wait"]
+    readinessProbe:
+      exec: {{command: [test, -f, /www/ready]}}
+      periodSeconds: 1
+      failureThreshold: 1
+---"""
+
+
+def test_a_service_sends_traffic_only_to_ready_pods(busybox, tmp_path):
+    """Two pods whose readiness file exists get the Service's connections, a third, whose readiness
+    never passes, none; removing one pod's file moves all of them to the other, making it again
+    brings that pod back; so do stopping and starting its container."""
+    port = _taken_port()
+    path = _write(tmp_path, _ready_pod("ra", True) + _ready_pod("rb", True) + _ready_pod("never", False) + f"""
+kind: Service
+metadata: {{name: gated}}
+spec:
+  type: NodePort
+  selector: {{app: gated}}
+  ports: [{{port: 80, targetPort: 80, nodePort: {port}}}]
+""")
+    busybox.run("kube", "play", path)
+    pods = {p["Name"]: p["InfraConfig"]["IPAddress"] for p in _pods(busybox)}
+    assert sorted(pods) == ["never", "ra", "rb"]
+    for name, address in pods.items():  # each serves: only readiness keeps one out
+        wait_for(lambda: _get(f"http://{address}/").strip() == name, what=f"{name} to serve")
+
+    def endpoints() -> list[str]:
+        with Engine(busybox.root) as engine:
+            [service] = engine.networks.services()
+        [addresses] = service["Endpoints"].values()
+        return sorted(a.partition(":")[0] for a in addresses)
+
+    def answers(n: int) -> set[str]:
+        return {_get(f"http://127.0.0.1:{port}/").strip() for _ in range(n)}
+
+    def served_by(*names: str) -> None:
+        # each connection is DNATed at random: 20 in a row miss a ready pod once in 2**19
+        wait_for(lambda: answers(20) == set(names), timeout=15, what=f"only {names} to answer")
+        assert endpoints() == sorted(pods[n] for n in names)
+        assert answers(30) == set(names)
+
+    served_by("ra", "rb")
+    busybox.run("exec", "rb-httpd", "rm", "/www/ready")  # not Ready from its next probe on
+    started = time.monotonic()
+    served_by("ra")
+    assert time.monotonic() - started < 10
+    busybox.run("exec", "rb-httpd", "touch", "/www/ready")
+    served_by("ra", "rb")
+    # a stopped container is not Ready, though its pod's infra container runs; started, it is once healthy
+    busybox.run("stop", "-t", "1", "rb-httpd")
+    served_by("ra")
+    busybox.run("start", "rb-httpd")
+    served_by("ra", "rb")
+    assert _healthy(busybox, "ra-httpd") and not _healthy(busybox, "never-httpd")
     busybox.run("kube", "down", path)

@@ -18,6 +18,11 @@ health.json (container.health), and ends when the run ends:
   half-way leaves only that directory, which the next command opening the store removes, and a
   health.json that is either the old one or the new one (atomic rename).
 
+A check that gates its Services' traffic (health_gates_traffic: a kube readinessProbe's) that
+turns healthy, or stops being healthy, has the network service send its pod's Services to their
+ready backends again (NetworkService.readiness_changed), once the result is recorded and the lock
+released.
+
 When the run is unhealthy, the checker carries out the container's --health-on-failure action
 (ContainerService.act_on_unhealthy) after each failed probe (podman's rule), once the result is
 recorded and the lock released: it kills or stops the run, or restarts the container itself, the
@@ -261,12 +266,18 @@ class Checker:
             if c.state["started_at"] != self.started_at or c.status not in ("running", "paused"):
                 return False
             bundle = self.records.dir(self.cid)
-            state = health.apply(health.read(bundle) or health.fresh(None), result, self.settings, self.started_at)
+            state = health.read(bundle) or health.fresh(None)
+            was_healthy = state["Status"] == "healthy"
+            state = health.apply(state, result, self.settings, self.started_at)
             try:
                 health.write(bundle, state)
             except OSError:  # (a full disk): the checks go on, and the next result is written whole
                 return True
             self.status = state["Status"]
+        if c.config.get("health_gates_traffic") and was_healthy != (self.status == "healthy"):
+            # a readiness check: its pod's Services are rebuilt over the ready backends, reading the
+            # status just written (outside the container's lock: iptables takes its time)
+            self.service.networks.readiness_changed(c)
         return True
 
 

@@ -154,6 +154,8 @@ class ContainerService:
         events += self._network_events(c, "disconnect") + _volume_events(c, "unmount")
         self.records.update_state(c.id, events, status="exited", pid=0, monitor_pid=0, exit_code=code,
                                   oom_killed=int(oom), finished_at=finished)
+        if c.config.get("health_gates_traffic"):  # its pod is not Ready any more
+            self.networks.readiness_changed(c)
         deleted()
 
     def cleanup(self, text: str) -> None:
@@ -307,6 +309,7 @@ class ContainerService:
             # docker's HealthConfig, and the image's SHELL that a CMD-SHELL check runs with
             "healthcheck": healthcheck, "shell": list(ic.get("Shell") or []) or None,
             "health_on_failure": on_failure,
+            "health_gates_traffic": bool(spec.health_gates_traffic),
             "runtime": rt.name if spec.runtime in (None, "", "auto", "runc", "crun") else spec.runtime,
         }
 
@@ -491,6 +494,8 @@ class ContainerService:
             health.write(bundle, state)
         except OSError:
             pass
+        if c.config.get("health_gates_traffic"):  # not Ready until its check passes
+            self.networks.readiness_changed(c)
 
     def health_state(self, c: Container) -> dict | None:
         """docker's State.Health of a container with a health check that has run (None: none)."""

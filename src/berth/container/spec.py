@@ -59,6 +59,8 @@ class ContainerSpec(Record):
     runtime: str = None             # runc | crun | a path; None: detected
     healthcheck: dict = None        # docker's HealthConfig ({"Test": [...], "Interval": ns, ...}); None: the image's
     health_on_failure: str = None   # podman's --health-on-failure: none | kill | restart | stop; None: none
+    health_gates_traffic: bool = False  # a readiness check (kube play's): while it is not healthy, the pod
+                                        # (or the container) is no backend of its Services
 
     @property
     def tmpfs(self) -> list:

@@ -8,7 +8,10 @@ warning naming its path (`spec.containers[0].lifecycle`): `_Doc.fields` walks ea
 the keys its reader knows. Approximations of Kubernetes, by design:
 - a Job's pod restarts in place (restart policy on-failure:backoffLimit) instead of new pods;
 - a startupProbe delays the container's one health check (its window becomes StartPeriod);
-- one health check per container: the livenessProbe (which restarts), else the readinessProbe;
+- one health check per container: the livenessProbe (which restarts), else the readinessProbe. A
+  check made of a readinessProbe gates the pod's Services (health_gates_traffic: the pod gets no
+  traffic while it is not healthy); a readinessProbe with the livenessProbe's handler shares its
+  check (and schedule), one with another handler is left out, with a warning;
 - status.podIP is known only once the pod's infra container runs: play fills it in then (POD_IP).
 """
 from __future__ import annotations
@@ -1025,10 +1028,19 @@ def _probes(d: _Doc, c: dict, path: str, spec: ContainerSpec, ports: dict, init:
             d.warn(f"{path}.{k}", "an init container has no probes: ignored")
         return
     made = {k: _probe(d, v, f"{path}.{k}", ports) for k, v in probes.items()}
-    check = made.get("livenessProbe") or made.get("readinessProbe")
-    if made.get("livenessProbe") and made.get("readinessProbe"):
-        d.warn(f"{path}.readinessProbe", "one health check per container: the livenessProbe's is used")
-    if made.get("livenessProbe"):
+    liveness, readiness = made.get("livenessProbe"), made.get("readinessProbe")
+    check = liveness or readiness
+    if liveness and readiness:
+        if liveness["Test"] != readiness["Test"]:
+            d.warn(f"{path}.readinessProbe", "one health check per container: the livenessProbe's is used")
+        else:  # one check serves both: it restarts the container and gates the pod's traffic
+            spec.health_gates_traffic = True
+            if liveness != readiness:
+                d.warn(f"{path}.readinessProbe", "one health check per container: it probes on the "
+                                                 "livenessProbe's schedule")
+    elif readiness:
+        spec.health_gates_traffic = True
+    if liveness:
         spec.health_on_failure = "restart"
     startup = made.get("startupProbe")
     if startup:

@@ -294,8 +294,9 @@ class NetworkService:
 
     def publish_service(self, name: str, ports: list, backends: list[str], labels: dict | None = None) -> dict:
         """A service: its host ports (reserved as published ports are: PortAllocated if taken)
-        spread at random, per connection, over the running ones of `backends` (pods, or containers:
-        the container holding each one's network namespace) at each port's target port."""
+        spread at random, per connection, over the running and Ready ones of `backends` (pods, or
+        containers: the container holding each one's network namespace; _unready) at each port's
+        target port."""
         import re
         from berth.network import balancer, hostports
         from berth.store.services import Service
@@ -343,8 +344,8 @@ class NetworkService:
         return [self._service_doc(s) for s in self.store.services.list()]
 
     def reconcile_services(self, cid: str) -> None:
-        """Container `cid` was attached or detached: the services it serves are sent to their running
-        backends again (a service whose chain is gone, after a reboot, is set up again). Never fails
+        """Container `cid` was attached or detached: the services it serves are sent to their running,
+        Ready backends again (a service whose chain is gone, after a reboot, is set up again). Never fails
         the start or stop that calls it: a service that cannot be served says so on stderr."""
         names = self.store.services.of_container(cid)
         if not names:
@@ -359,6 +360,18 @@ class NetworkService:
                 except BerthError as e:
                     import sys
                     sys.stderr.write(f"WARNING: service {name} is not served: {e}\n")
+
+    def readiness_changed(self, c) -> None:
+        """Container `c`, whose health check gates its Services' traffic, turned ready or not ready
+        (its check's status changed between healthy and not, or its run began or ended): the services
+        of its pod (or of it) are sent to their ready backends again."""
+        holder = c.id
+        if c.config.get("pod") and not c.config.get("pod_infra"):
+            try:
+                holder = self.store.pods.find(c.config["pod"]).infra_id
+            except LookupError:  # the pod is being removed
+                return
+        self.reconcile_services(holder)
 
     def _serve(self, record) -> None:
         from berth.network import balancer, hostports
@@ -400,10 +413,12 @@ class NetworkService:
 
     def _service_addresses(self, record) -> list[str]:
         """The addresses of the backends attached now (their network.json is there from attach to
-        detach): where the service sends connections."""
+        detach) and ready (_unready): where the service sends connections."""
         import json
-        out = []
+        out, unready = [], self._unready()
         for cid in record.containers:
+            if cid in unready:
+                continue
             try:
                 with open(os.path.join(self.store.containers.dir(cid), "network.json")) as f:
                     address = json.load(f).get("address")
@@ -411,6 +426,32 @@ class NetworkService:
                 continue
             if address and address not in out:
                 out.append(address)
+        return out
+
+    def _unready(self) -> set[str]:
+        """The backends (the containers holding their network namespaces) that are not Ready, as
+        Kubernetes has it: a pod one of whose app containers with a readiness check
+        (health_gates_traffic) is not running or not healthy; a container of its own likewise.
+        Init containers and the infra container do not count; containers without such a check
+        count as ready once running (the backend's own attachment says that much)."""
+        from berth.container import health
+        from berth.errors import PodNotFound
+        out, pods = set(), set()
+        for c in self.store.containers.gating_traffic():
+            if c.config.get("pod_infra") or c.config.get("pod_init"):
+                continue
+            ready = c.status in ("running", "paused") and (
+                health.read(self.store.containers.dir(c.id)) or {}).get("Status") == "healthy"
+            if not ready:
+                if c.config.get("pod"):
+                    pods.add(c.config["pod"])
+                else:
+                    out.add(c.id)
+        for pod_id in pods:
+            try:
+                out.add(self.store.pods.find(pod_id).infra_id)
+            except PodNotFound:
+                pass
         return out
 
     def _service_doc(self, record) -> dict:

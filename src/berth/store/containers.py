@@ -97,6 +97,11 @@ class ContainerStore:
     def list(self) -> list[Container]:
         return self._select("ORDER BY c.created DESC")
 
+    def gating_traffic(self) -> list[Container]:
+        """The containers whose health check gates their Services' traffic (health_gates_traffic):
+        what a service's rebuild reads (one statement; none in most stores)."""
+        return self._select("WHERE json_extract(c.config, '$.health_gates_traffic')")
+
     def update_state(self, cid: str, events=(), **changes) -> None:
         bad = set(changes) - set(STATE_FIELDS)
         if bad:
