@@ -48,7 +48,32 @@ class ContainerService:
     @cached_property
     def networks(self):
         from berth.network.service import NetworkService
-        return NetworkService(self.store)
+        return NetworkService(self.store, self._unready_backends)
+
+    def _unready_backends(self) -> set[str]:
+        """The Service backends (the containers holding their network namespaces) that are not Ready,
+        as Kubernetes has it: a pod one of whose app containers with a readiness check
+        (health_gates_traffic) is not running or not healthy; a container of its own likewise.
+        Init containers and the infra container do not count; containers without such a check
+        count as ready once running (the backend's own attachment says that much)."""
+        from berth.errors import PodNotFound
+        out, pods = set(), set()
+        for c in self.records.gating_traffic():
+            if c.config.get("pod_infra") or c.config.get("pod_init"):
+                continue
+            ready = c.status in ("running", "paused") and (
+                health.read(self.records.dir(c.id)) or {}).get("Status") == "healthy"
+            if not ready:
+                if c.config.get("pod"):
+                    pods.add(c.config["pod"])
+                else:
+                    out.add(c.id)
+        for pod_id in pods:
+            try:
+                out.add(self.store.pods.find(pod_id).infra_id)
+            except PodNotFound:
+                pass
+        return out
 
     @cached_property
     def volumes(self):

@@ -23,9 +23,12 @@ def builtin_id(name: str) -> str:
 
 
 class NetworkService:
-    def __init__(self, store):
+    def __init__(self, store, unready=lambda: set()):
+        """`unready()`: the backends (containers holding a network namespace) that are running but
+        not Ready, which Services leave out; the container service knows (health checks)."""
         self.store = store
         self.records = store.networks
+        self._unready = unready
 
     # ---- networks ------------------------------------------------------------------------
 
@@ -426,32 +429,6 @@ class NetworkService:
                 continue
             if address and address not in out:
                 out.append(address)
-        return out
-
-    def _unready(self) -> set[str]:
-        """The backends (the containers holding their network namespaces) that are not Ready, as
-        Kubernetes has it: a pod one of whose app containers with a readiness check
-        (health_gates_traffic) is not running or not healthy; a container of its own likewise.
-        Init containers and the infra container do not count; containers without such a check
-        count as ready once running (the backend's own attachment says that much)."""
-        from berth.container import health
-        from berth.errors import PodNotFound
-        out, pods = set(), set()
-        for c in self.store.containers.gating_traffic():
-            if c.config.get("pod_infra") or c.config.get("pod_init"):
-                continue
-            ready = c.status in ("running", "paused") and (
-                health.read(self.store.containers.dir(c.id)) or {}).get("Status") == "healthy"
-            if not ready:
-                if c.config.get("pod"):
-                    pods.add(c.config["pod"])
-                else:
-                    out.add(c.id)
-        for pod_id in pods:
-            try:
-                out.add(self.store.pods.find(pod_id).infra_id)
-            except PodNotFound:
-                pass
         return out
 
     def _service_doc(self, record) -> dict:
