@@ -250,6 +250,23 @@ spec:
         assert _inventory(busybox) == before, (index, _inventory(busybox))
 
 
+def test_a_host_path_that_cannot_be_made_is_one_clear_error(busybox, tmp_path):
+    """FileOrCreate over a dangling symlink (not followed), DirectoryOrCreate under one: the error
+    names the document and field, as every other of play's."""
+    (tmp_path / "dangling").symlink_to(tmp_path / "nowhere")
+    before = _inventory(busybox)
+    for index, (host, kind) in enumerate(((tmp_path / "dangling", "FileOrCreate"),
+                                          (tmp_path / "dangling" / "sub", "DirectoryOrCreate"))):
+        path = _write(tmp_path, f"kind: Pod\nmetadata: {{name: p}}\nspec:\n  containers: [{{name: c, image: busybox, "
+                                f"imagePullPolicy: Never, volumeMounts: [{{name: h, mountPath: /h}}]}}]\n"
+                                f"  volumes: [{{name: h, hostPath: {{path: '{host}', type: {kind}}}}}]\n",
+                      f"case{index}.yaml")
+        _refused(busybox, "kube", "play", path,
+                 says=f"Pod/p (document 1): spec.volumes[0].hostPath: hostPath {host} cannot be made (type {kind})")
+        assert _inventory(busybox) == before
+    assert not (tmp_path / "nowhere").exists()
+
+
 def test_down_leaves_a_pod_of_the_same_name_it_did_not_make(busybox, tmp_path):
     path = _write(tmp_path, "kind: Pod\nmetadata: {name: mine}\nspec:\n  containers: [{name: c, image: busybox}]\n")
     busybox.run("pod", "create", "--name", "mine")

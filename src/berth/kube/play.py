@@ -234,6 +234,7 @@ def _absent(lookup, message: str) -> None:
 
 def _check_host_path(check: kplan.HostPathCheck) -> None:
     """Kubernetes' hostPath type checks; DirectoryOrCreate and FileOrCreate make what is missing."""
+    import errno
     import os
     import stat
     path, kind = check.path, check.type
@@ -251,14 +252,19 @@ def _check_host_path(check: kplan.HostPathCheck) -> None:
               "FileOrCreate": stat.S_ISREG, "Socket": stat.S_ISSOCK, "CharDevice": stat.S_ISCHR,
               "BlockDevice": stat.S_ISBLK}[kind]
     if st is None:
-        if kind == "DirectoryOrCreate":
-            os.makedirs(path, mode=0o755, exist_ok=True)
-            return
-        if kind == "FileOrCreate":
-            if not os.path.isdir(os.path.dirname(path)):
-                raise InvalidArgument(f"{check.where}: hostPath {path}: its directory does not exist")
-            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644))
-            return
+        try:
+            if kind == "DirectoryOrCreate":
+                os.makedirs(path, mode=0o755, exist_ok=True)
+                return
+            if kind == "FileOrCreate":
+                if not os.path.isdir(os.path.dirname(path)):
+                    raise InvalidArgument(f"{check.where}: hostPath {path}: its directory does not exist")
+                # not through a dangling symlink: the file is made where the YAML says
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644))
+                return
+        except OSError as e:  # a file where a directory is to be, a dangling symlink, a read-only mount
+            reason = "a dangling symlink" if e.errno == errno.ELOOP else e.strerror
+            raise InvalidArgument(f"{check.where}: hostPath {path} cannot be made (type {kind}): {reason}") from None
         raise InvalidArgument(f"{check.where}: hostPath {path} does not exist (type {kind})")
     if not wanted(st.st_mode):
         raise InvalidArgument(f"{check.where}: hostPath {path} is not a {kind.replace('OrCreate', '').lower()}"
