@@ -362,6 +362,26 @@ def test_a_service_spreads_its_node_port_over_both_replicas_and_resolves_by_name
     assert _iptables_lines(chains.pop(), f"--dport {port} ") == []
 
 
+def test_down_removes_only_the_services_played_from_its_namespace(busybox, tmp_path):
+    """A Service's name is one per host store: a second namespace's is refused before anything is
+    made, and its down leaves the first one's Service alone."""
+    port, other = _taken_port(), _taken_port()
+    service = ("kind: Service\nmetadata: {{name: web, namespace: {ns}}}\nspec:\n  type: NodePort\n"
+               "  selector: {{app: web}}\n  ports: [{{port: 80, nodePort: {port}}}]\n")
+    first = _write(tmp_path, service.format(ns="a", port=port), "a.yaml")
+    second = _write(tmp_path, service.format(ns="b", port=other), "b.yaml")
+    busybox.run("kube", "play", first)
+    with Engine(busybox.root) as engine:
+        assert [s["Name"] for s in engine.networks.services()] == ["web"]
+    assert "Services removed" not in busybox.out("kube", "down", second)
+    _refused(busybox, "kube", "play", second, says="Service/web (document 1): the service name 'web' is already in use")
+    with Engine(busybox.root) as engine:
+        assert [s["Labels"][plan.LABEL_NAMESPACE] for s in engine.networks.services()] == ["a"]
+    assert "Services removed:\nweb\n" in busybox.out("kube", "down", first)
+    with Engine(busybox.root) as engine:
+        assert engine.networks.services() == []
+
+
 def _restarted_and_healthy(busybox, name: str):
     """The container's inspect once it restarted at least once and is running and healthy again."""
     doc = busybox.json("inspect", name)[0]
