@@ -180,6 +180,17 @@ spec:
     assert [p.name for p in made] == ["rs-xxxxx", "rs-xxxxb"][:2 if kind == "ReplicaSet" else 1]
 
 
+def test_the_default_host_name_is_the_pods_name_cut_to_63_characters_as_kubelet_makes_it():
+    """Only a hostname the YAML gives must be a DNS label: a dotted or long workload name plays."""
+    dotted = plan_of("kind: Deployment\nmetadata: {name: web.v2}\nspec:\n  selector: {matchLabels: {app: w}}\n"
+                     "  template:\n    metadata: {labels: {app: w}}\n    spec:\n"
+                     "      containers: [{name: c, image: busybox}]\n").pods[0]
+    assert dotted.hostname == dotted.name and dotted.name.startswith("web.v2-")
+    long = plan_of(pod(BUSYBOX, name=f"{'a' * 62}-b")).pods[0]
+    assert long.hostname == "a" * 62  # 63 characters end with '-': cut too
+    assert "'Web' is not a valid host name" in error_of(pod(BUSYBOX, extra="hostname: Web"))
+
+
 def test_replicas_with_one_random_draw_get_distinct_names():
     draws = iter(["aaaaa", "aaaaa", "bbbbb"])
     made = plan.build(yamlfile.load("""
