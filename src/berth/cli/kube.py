@@ -3,6 +3,7 @@ take it down, generate it. PyYAML is imported inside the commands only, not at t
 from __future__ import annotations
 
 import os
+import tempfile
 
 from berth.cli.cmdline import Group, argument, echo, option
 
@@ -30,12 +31,30 @@ def generate_cmd(engine, service, kind, replicas, filename, names):
 
 
 def _write_atomically(path: str, data: bytes) -> None:
-    """The whole file or the old one (fsutil.atomic_write), with the mode a new file gets here (0666
-    less the umask), as a shell's redirection would make it."""
-    from berth.store import fsutil
-    umask = os.umask(0)
-    os.umask(umask)
-    fsutil.atomic_write(os.path.abspath(path), data, mode=0o666 & ~umask)
+    """The whole file or the old one: a temporary file beside it, synced, renamed over it."""
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".berth-kube-", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            umask = os.umask(0)
+            os.umask(umask)
+            os.fchmod(f.fileno(), 0o666 & ~umask)
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    dir_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
 
 
 def _documents(path: str):
