@@ -77,6 +77,36 @@ def test_empty_documents_are_skipped_and_indexes_kept():
     assert [(d.index, d.kind, d.name, d.namespace) for d in docs] == [(2, "Pod", "a", "ns")]
 
 
+def _laughs(levels: int) -> str:
+    """A Deployment whose template holds "billion laughs": each level nine aliases of the one before,
+    9**levels strings from a file of a few hundred bytes."""
+    lines = ["kind: Deployment", "metadata: {name: web}", "spec:", "  selector: {matchLabels: {app: web}}",
+             "  template:", "    metadata: {labels: {app: web}}", "    x:", '      l0: &l0 ["lol"]']
+    lines += [f"      l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 9)}]" for i in range(1, levels + 1)]
+    return "\n".join(lines + ["    spec:", "      containers: [{name: c, image: busybox}]", ""])
+
+
+def test_aliases_that_expand_beyond_the_size_limit_are_refused_at_once():
+    """9**12 strings: the template's hash alone (its JSON) would take hours and all memory."""
+    import time
+    started = time.monotonic()
+    with pytest.raises(InvalidArgument) as e:
+        yamlfile.load(_laughs(12), "bomb.yaml")
+    assert "bomb.yaml: document 1: its aliases expand it beyond" in str(e.value)
+    assert time.monotonic() - started < 5
+
+
+def test_a_recursive_alias_is_refused():
+    with pytest.raises(InvalidArgument) as e:
+        yamlfile.load("kind: Pod\nmetadata: {name: a}\nspec: &s {x: *s}\n", "f.yaml")
+    assert "document 1: a recursive alias" in str(e.value)
+
+
+def test_anchors_within_the_limit_are_read_as_usual():
+    made = plan_of(_laughs(3))  # 9**3 strings
+    assert len(made.pods) == 1 and any("spec.template.x" in w for w in made.warnings)
+
+
 # ---- kinds and names ------------------------------------------------------------------------------
 
 def test_unknown_kind_is_one_error_naming_kind_and_document():
@@ -148,6 +178,17 @@ spec:
     spec: {{containers: [{{name: c, image: 'b:1'}}]}}
 """).pods
     assert [p.name for p in made] == ["rs-xxxxx", "rs-xxxxb"][:2 if kind == "ReplicaSet" else 1]
+
+
+def test_the_default_host_name_is_the_pods_name_cut_to_63_characters_as_kubelet_makes_it():
+    """Only a hostname the YAML gives must be a DNS label: a dotted or long workload name plays."""
+    dotted = plan_of("kind: Deployment\nmetadata: {name: web.v2}\nspec:\n  selector: {matchLabels: {app: w}}\n"
+                     "  template:\n    metadata: {labels: {app: w}}\n    spec:\n"
+                     "      containers: [{name: c, image: busybox}]\n").pods[0]
+    assert dotted.hostname == dotted.name and dotted.name.startswith("web.v2-")
+    long = plan_of(pod(BUSYBOX, name=f"{'a' * 62}-b")).pods[0]
+    assert long.hostname == "a" * 62  # 63 characters end with '-': cut too
+    assert "'Web' is not a valid host name" in error_of(pod(BUSYBOX, extra="hostname: Web"))
 
 
 def test_replicas_with_one_random_draw_get_distinct_names():

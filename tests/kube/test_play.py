@@ -251,6 +251,23 @@ spec:
         assert _inventory(busybox) == before, (index, _inventory(busybox))
 
 
+def test_a_host_path_that_cannot_be_made_is_one_clear_error(busybox, tmp_path):
+    """FileOrCreate over a dangling symlink (not followed), DirectoryOrCreate under one: the error
+    names the document and field, as every other of play's."""
+    (tmp_path / "dangling").symlink_to(tmp_path / "nowhere")
+    before = _inventory(busybox)
+    for index, (host, kind) in enumerate(((tmp_path / "dangling", "FileOrCreate"),
+                                          (tmp_path / "dangling" / "sub", "DirectoryOrCreate"))):
+        path = _write(tmp_path, f"kind: Pod\nmetadata: {{name: p}}\nspec:\n  containers: [{{name: c, image: busybox, "
+                                f"imagePullPolicy: Never, volumeMounts: [{{name: h, mountPath: /h}}]}}]\n"
+                                f"  volumes: [{{name: h, hostPath: {{path: '{host}', type: {kind}}}}}]\n",
+                      f"case{index}.yaml")
+        _refused(busybox, "kube", "play", path,
+                 says=f"Pod/p (document 1): spec.volumes[0].hostPath: hostPath {host} cannot be made (type {kind})")
+        assert _inventory(busybox) == before
+    assert not (tmp_path / "nowhere").exists()
+
+
 def test_down_leaves_a_pod_of_the_same_name_it_did_not_make(busybox, tmp_path):
     path = _write(tmp_path, "kind: Pod\nmetadata: {name: mine}\nspec:\n  containers: [{name: c, image: busybox}]\n")
     busybox.run("pod", "create", "--name", "mine")
@@ -344,6 +361,26 @@ def test_a_service_spreads_its_node_port_over_both_replicas_and_resolves_by_name
     busybox.run("kube", "down", path)
     assert _connect(port) == "refused"
     assert _iptables_lines(chains.pop(), f"--dport {port} ") == []
+
+
+def test_down_removes_only_the_services_played_from_its_namespace(busybox, tmp_path):
+    """A Service's name is one per host store: a second namespace's is refused before anything is
+    made, and its down leaves the first one's Service alone."""
+    port, other = _taken_port(), _taken_port()
+    service = ("kind: Service\nmetadata: {{name: web, namespace: {ns}}}\nspec:\n  type: NodePort\n"
+               "  selector: {{app: web}}\n  ports: [{{port: 80, nodePort: {port}}}]\n")
+    first = _write(tmp_path, service.format(ns="a", port=port), "a.yaml")
+    second = _write(tmp_path, service.format(ns="b", port=other), "b.yaml")
+    busybox.run("kube", "play", first)
+    with Engine(busybox.root) as engine:
+        assert [s["Name"] for s in engine.networks.services()] == ["web"]
+    assert "Services removed" not in busybox.out("kube", "down", second)
+    _refused(busybox, "kube", "play", second, says="Service/web (document 1): the service name 'web' is already in use")
+    with Engine(busybox.root) as engine:
+        assert [s["Labels"][plan.LABEL_NAMESPACE] for s in engine.networks.services()] == ["a"]
+    assert "Services removed:\nweb\n" in busybox.out("kube", "down", first)
+    with Engine(busybox.root) as engine:
+        assert engine.networks.services() == []
 
 
 def _restarted_and_healthy(busybox, name: str):

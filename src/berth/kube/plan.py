@@ -540,9 +540,10 @@ def _pod(d: _Doc, spec, path: str, name: str, labels: dict, annotations: dict, d
     else:
         policy = _RESTART[restart]
     host_network = d.get(spec, "hostNetwork", path, bool, False)
-    hostname = d.get(spec, "hostname", path, str, None) or name
-    if not _DNS_LABEL.fullmatch(hostname) or len(hostname) > 63:
+    hostname = d.get(spec, "hostname", path, str, None) or None
+    if hostname is not None and (not _DNS_LABEL.fullmatch(hostname) or len(hostname) > 63):
         d.fail(f"{path}.hostname", f"{hostname!r} is not a valid host name")
+    hostname = hostname or name[:63].rstrip("-.")  # kubelet's default: the pod's name, cut to 63 characters
     grace = d.get(spec, "terminationGracePeriodSeconds", path, int)
     if grace is not None and grace < 0:
         d.fail(f"{path}.terminationGracePeriodSeconds", "cannot be negative")

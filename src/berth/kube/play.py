@@ -7,8 +7,9 @@ pods and containers, and starts them (init containers first, one by one, to comp
 fails, what this play made so far is removed and the error names the document. An init container
 that fails is the exception: its pod stays, as a cluster shows it (Init:Error), for its logs.
 
-down finds what play made by berth's labels on pods and volumes (berth.kube.kind, .name,
-.namespace), never by name alone, so a pod of the same name made otherwise stays.
+down finds what play made by berth's labels on pods, volumes and Services (berth.kube.kind, .name,
+.namespace), never by name alone, so a pod or Service of the same name made otherwise (or played from
+another namespace) stays.
 """
 from __future__ import annotations
 
@@ -222,6 +223,10 @@ def _check_names(engine, the_plan: kplan.Plan) -> None:
                     f"{pod.where}: the container name {c.spec.name!r} is already in use")
         for v in pod.volumes:
             _absent(lambda: engine.volumes.inspect(v.name), f"{pod.where}: the volume {v.name!r} already exists")
+    taken = {doc["Name"] for doc in engine.networks.services()}
+    for service in the_plan.services:  # one name per host store: Services of two namespaces clash
+        if service.name in taken:
+            raise Conflict(f"{service.where}: the service name {service.name!r} is already in use")
 
 
 def _absent(lookup, message: str) -> None:
@@ -234,6 +239,7 @@ def _absent(lookup, message: str) -> None:
 
 def _check_host_path(check: kplan.HostPathCheck) -> None:
     """Kubernetes' hostPath type checks; DirectoryOrCreate and FileOrCreate make what is missing."""
+    import errno
     import os
     import stat
     path, kind = check.path, check.type
@@ -251,14 +257,19 @@ def _check_host_path(check: kplan.HostPathCheck) -> None:
               "FileOrCreate": stat.S_ISREG, "Socket": stat.S_ISSOCK, "CharDevice": stat.S_ISCHR,
               "BlockDevice": stat.S_ISBLK}[kind]
     if st is None:
-        if kind == "DirectoryOrCreate":
-            os.makedirs(path, mode=0o755, exist_ok=True)
-            return
-        if kind == "FileOrCreate":
-            if not os.path.isdir(os.path.dirname(path)):
-                raise InvalidArgument(f"{check.where}: hostPath {path}: its directory does not exist")
-            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644))
-            return
+        try:
+            if kind == "DirectoryOrCreate":
+                os.makedirs(path, mode=0o755, exist_ok=True)
+                return
+            if kind == "FileOrCreate":
+                if not os.path.isdir(os.path.dirname(path)):
+                    raise InvalidArgument(f"{check.where}: hostPath {path}: its directory does not exist")
+                # not through a dangling symlink: the file is made where the YAML says
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644))
+                return
+        except OSError as e:  # a file where a directory is to be, a dangling symlink, a read-only mount
+            reason = "a dangling symlink" if e.errno == errno.ELOOP else e.strerror
+            raise InvalidArgument(f"{check.where}: hostPath {path} cannot be made (type {kind}): {reason}") from None
         raise InvalidArgument(f"{check.where}: hostPath {path} does not exist (type {kind})")
     if not wanted(st.st_mode):
         raise InvalidArgument(f"{check.where}: hostPath {path} is not a {kind.replace('OrCreate', '').lower()}"
@@ -336,12 +347,15 @@ def down(engine, targets: kplan.Targets, volumes: bool = False) -> Removed:
     for row in ours:
         engine.pods.remove(row["Id"], force=True)
         removed.pods.append((row["Name"], row["Id"]))
-    for name, namespace in targets.services:
-        try:
-            engine.networks.remove_service(name)
-            removed.services.append(name)
-        except NotFound:
-            pass
+    services = set(targets.services)
+    for doc in engine.networks.services():
+        labels = doc.get("Labels") or {}
+        if labels.get(kplan.LABEL_KIND) == "Service" and (doc["Name"], labels.get(kplan.LABEL_NAMESPACE)) in services:
+            try:
+                engine.networks.remove_service(doc["Name"])
+                removed.services.append(doc["Name"])
+            except NotFound:  # removed meanwhile
+                pass
     for v in engine.volumes.list():
         labels = v.get("Labels") or {}
         key = (labels.get(kplan.LABEL_KIND), labels.get(kplan.LABEL_NAME), labels.get(kplan.LABEL_NAMESPACE))
