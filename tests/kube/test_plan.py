@@ -503,6 +503,8 @@ def test_volumes_of_every_supported_kind():
      "items[0].key: ConfigMap 'cfg' has no key 'NOPE'"),
     ("[{name: v, configMap: {name: cfg, items: [{key: COLOR, path: ../x}]}}]", "[]", "items[0].path"),
     ("[{name: v, configMap: {name: cfg, items: [{key: COLOR, path: /x}]}}]", "[]", "items[0].path"),
+    ("[{name: v, configMap: {name: cfg, items: [{key: COLOR, path: x}, {key: SIZE, path: x}]}}]", "[]",
+     "items[1].path: 'x': a second item with this path"),
     ("[{name: v, configMap: {name: cfg, defaultMode: 4096}}]", "[]", "defaultMode: 4096 is not a file mode"),
     ("[{name: v, hostPath: {path: rel}}]", "[]", "hostPath.path: an absolute path"),
     ("[{name: v, hostPath: {path: /x, type: Pipe}}]", "[]", "hostPath.type"),

@@ -703,6 +703,8 @@ def _projected(d: _Doc, body, spath: str, kind: str, data: _Data) -> dict:
         if not key or not rel:
             d.fail(ipath, "key and path are required")
         check_relative(rel, lambda reason: d.fail(f"{ipath}.path", reason))
+        if rel in files:
+            d.fail(f"{ipath}.path", f"{rel!r}: a second item with this path (Kubernetes refuses it too)")
         if key not in values:
             if optional:
                 continue

@@ -343,9 +343,15 @@ def down(engine, targets: kplan.Targets, volumes: bool = False) -> Removed:
         (row.get("Labels") or {}).get(kplan.LABEL_KIND), (row.get("Labels") or {}).get(kplan.LABEL_NAME),
         (row.get("Labels") or {}).get(kplan.LABEL_NAMESPACE)) in workloads]
     # gracefully, as Kubernetes deletes pods: SIGTERM to all, then each one's grace period
-    engine.pods.stop_many([row["Id"] for row in ours])
+    try:
+        engine.pods.stop_many([row["Id"] for row in ours])
+    except NotFound:  # another down (or pod rm) took one meanwhile: the removals skip it too
+        pass
     for row in ours:
-        engine.pods.remove(row["Id"], force=True)
+        try:
+            engine.pods.remove(row["Id"], force=True)
+        except NotFound:
+            continue
         removed.pods.append((row["Name"], row["Id"]))
     services = set(targets.services)
     for doc in engine.networks.services():

@@ -1,12 +1,13 @@
-"""A service's rules: a host port spread over the addresses of its running backends, as kube-proxy's
-iptables mode spreads a NodePort.
+"""A service's rules: a host port spread over the addresses of its running and Ready backends (see
+NetworkService's `unready`), as kube-proxy's iptables mode spreads a NodePort.
 
 Each service has a nat chain BERTH-SVC-<12 hex> (of its store's root and its name: two stores may use
 one name). The nat chain BERTH, which sees connections to the host's own addresses from outside
 (PREROUTING) and from the host itself (OUTPUT, 127.0.0.1 included, as published ports), jumps to it
 for each host port; there one DNAT rule per backend picks it at random, per connection: the first
 with probability 1/n, the next 1/(n-1), ..., the last without a condition. The whole chain is written
-again, flush and rules in one iptables-restore, whenever a backend is attached or detached.
+again, flush and rules in one iptables-restore, whenever a backend is attached or detached or its
+readiness changes.
 With no backend the chain is empty and the connection reaches the host itself, where a REJECT rule
 in filter INPUT (first, tagged like the jumps) refuses it at once rather than let a firewall drop it;
 a connection that was DNATed never passes INPUT, so the rule stays while the service does.
