@@ -191,6 +191,17 @@ def test_health_checks_become_liveness_probes():
         valid(generate([alone(container(healthcheck=check))]).documents)
 
 
+def test_a_readiness_check_stays_a_readiness_probe():
+    check = {"Test": ["CMD", "test", "-f", "/ready"], "Interval": SECOND}
+    def probes(**cfg):
+        c = only_container(generate([alone(container(healthcheck=check, **cfg))]))
+        return sorted(k for k in c if k.endswith("Probe")), c
+    assert probes(health_gates_traffic=True)[0] == ["readinessProbe"]
+    names, c = probes(health_gates_traffic=True, health_on_failure="restart")  # one handler, both roles
+    assert names == ["livenessProbe", "readinessProbe"] and c["livenessProbe"] == c["readinessProbe"]
+    assert probes()[0] == ["livenessProbe"]
+
+
 def test_restart_policies_and_deployments():
     def policy(name, kind="pod", retries=0):
         result = generate([alone(container(restart={"name": name, "max_retries": retries}))], kind,

@@ -33,7 +33,7 @@ TMPFS_PLAIN_OPTIONS = {"rw", "nosuid", "nodev", "noexec"}  # docker's defaults, 
 POD_ORDER = ("hostname", "hostNetwork", "restartPolicy", "terminationGracePeriodSeconds", "hostAliases", "dnsConfig",
              "containers", "volumes")
 CONTAINER_ORDER = ("name", "image", "command", "args", "workingDir", "ports", "env", "resources", "securityContext",
-                   "livenessProbe", "volumeMounts", "tty", "stdin")
+                   "livenessProbe", "readinessProbe", "volumeMounts", "tty", "stdin")
 _LABEL_NAME = re.compile(r"([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9]")
 _DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 _DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
@@ -364,8 +364,11 @@ def _container(facts: dict, name: str, volumes: "_Volumes", out: Generated) -> t
     if security:
         c["securityContext"] = security
     probe = _probe(cfg.get("healthcheck"), cfg.get("shell"), where, out)
-    if probe:
-        c["livenessProbe"] = probe
+    if probe:  # a readiness check (kube play made it of a readinessProbe) stays one; a restart on it is liveness too
+        if not cfg.get("health_gates_traffic") or cfg.get("health_on_failure") == "restart":
+            c["livenessProbe"] = probe
+        if cfg.get("health_gates_traffic"):
+            c["readinessProbe"] = dict(probe)
     mounts = volumes.mounts(facts, where)
     if mounts:
         c["volumeMounts"] = mounts
