@@ -411,6 +411,7 @@ spec:
       initialDelaySeconds: 3
       periodSeconds: 1
       failureThreshold: 1
+      timeoutSeconds: 5   # not Kubernetes' 1 s: a probe slowed by a loaded machine is no failure here
   - name: worker
     image: busybox
     imagePullPolicy: Never
@@ -420,6 +421,7 @@ spec:
       initialDelaySeconds: 3
       periodSeconds: 1
       failureThreshold: 1
+      timeoutSeconds: 5
 """
 
 
