@@ -3,7 +3,6 @@ take it down, generate it. PyYAML is imported inside the commands only, not at t
 from __future__ import annotations
 
 import os
-import tempfile
 
 from berth.cli.cmdline import Group, argument, echo, option
 
@@ -27,33 +26,10 @@ def generate_cmd(engine, service, kind, replicas, filename, names):
     if filename is None or filename == "-":
         echo(text.rstrip("\n"))
     else:
-        _write_atomically(filename, text.encode())
-
-
-def _write_atomically(path: str, data: bytes) -> None:
-    """The whole file or the old one: a temporary file beside it, synced, renamed over it."""
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".berth-kube-", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            umask = os.umask(0)
-            os.umask(umask)
-            os.fchmod(f.fileno(), 0o666 & ~umask)
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    dir_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+        from berth.atomicfile import atomic_write
+        umask = os.umask(0)
+        os.umask(umask)
+        atomic_write(filename, text.encode(), mode=0o666 & ~umask)
 
 
 

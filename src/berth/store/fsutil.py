@@ -1,4 +1,4 @@
-"""Atomic writes and file locks: the two primitives every store write is built from."""
+"""Atomic writes (berth.atomicfile's) and file locks: the two primitives every store write is built from."""
 from __future__ import annotations
 
 import ctypes
@@ -6,15 +6,12 @@ import fcntl
 import os
 from contextlib import contextmanager
 
+from berth import atomicfile
+
+# the store's writes, as every layer writes a file whole
+atomic_write, fsync_dir, replace_atomically = atomicfile.atomic_write, atomicfile.fsync_dir, atomicfile.replace_atomically
+
 _libc = ctypes.CDLL(None, use_errno=True)
-
-
-def fsync_dir(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def syncfs(path: str) -> None:
@@ -65,16 +62,6 @@ def disk_usage(path: str) -> int:
     return total
 
 
-def _temp_file(directory: str, prefix: str) -> tuple[int, str]:
-    """A new file of mode 0600 with an unused random name (tempfile.mkstemp, minus importing tempfile)."""
-    while True:
-        path = os.path.join(directory, prefix + os.urandom(6).hex())
-        try:
-            return os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600), path
-        except FileExistsError:
-            continue
-
-
 def remove_tree(path: str) -> None:
     """rm -rf of `path`: securefs.remove_at (no symlink followed, no other filesystem entered),
     without importing shutil and the compression modules it pulls in."""
@@ -88,45 +75,6 @@ def remove_tree(path: str) -> None:
         securefs.remove_at(fd, name, ignore_errors=True)
     finally:
         os.close(fd)
-
-
-def atomic_write(path: str, data: bytes, mode: int = 0o600) -> None:
-    """temp file in the same directory + fsync + rename + fsync(dir)."""
-    directory = os.path.dirname(path)
-    fd, tmp = _temp_file(directory, ".tmp-")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, mode)
-        os.rename(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    fsync_dir(directory)
-
-
-@contextmanager
-def replace_atomically(path: str, mode: int = 0o644):
-    """Yield a file that becomes `path` only if the block succeeds (a temp file beside it, renamed):
-    a failed save or export never leaves a truncated file where the user asked for one."""
-    from berth.errors import BerthError
-    directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
-        raise BerthError(f"cannot write {path}: directory {directory} does not exist")
-    fd, tmp = _temp_file(directory, f".{os.path.basename(path)}.")
-    try:
-        with os.fdopen(fd, "wb", buffering=1 << 20) as f:
-            yield f
-        os.chmod(tmp, mode)
-        os.rename(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
 
 
 @contextmanager
