@@ -76,6 +76,25 @@ def unmount_under(*dirs: Path) -> None:
         subprocess.run(["umount", "-l", m], capture_output=True)
 
 
+def clear_stores(berth: list, berth_store: Path, podman: list, podman_root: Path, podman_run: Path, *also) -> None:
+    """Remove every pod and container of a berth store and a private podman store (commands `berth`
+    and `podman`), run each argument list of `also` in both (failures ignored), then delete both."""
+    def out(cmd) -> list[str]:
+        return subprocess.run([str(c) for c in cmd], capture_output=True, text=True).stdout.split()
+    for engine in (berth, podman):
+        if engine is berth and not berth_store.exists():
+            continue
+        for pod in out([*engine, "pod", "ls", "-q"]):
+            out([*engine, "pod", "rm", "-f", pod])
+        for c in out([*engine, "ps", "-aq"]):
+            out([*engine, "rm", "-f", c])
+        for args in also:
+            out([*engine, *args])
+    subprocess.run(["umount", "-R", str(podman_root)], capture_output=True)
+    for d in (berth_store, podman_root, podman_run):
+        shutil.rmtree(d, ignore_errors=True)
+
+
 class Podman:
     """A private podman store under CACHE: nothing of the machine's podman state is used or changed."""
 

@@ -21,7 +21,7 @@ import sys
 import time
 from pathlib import Path
 
-from _common import berth_cmd, publish
+from _common import berth_cmd, clear_stores, publish
 
 CACHE = Path(os.environ.get("BERTH_BENCH_CACHE", "/var/tmp/berth-bench"))
 TAR = Path("/var/tmp/berth-peers/busybox.tar")
@@ -60,17 +60,7 @@ def setup() -> None:
 
 
 def teardown() -> None:
-    for engine in (BERTH, PODMAN):
-        if engine is BERTH and not BERTH_STORE.exists():
-            continue
-        for pod in sh([*engine, "pod", "ls", "-q"], check=False).stdout.split():
-            sh([*engine, "pod", "rm", "-f", pod], check=False)
-        for c in sh([*engine, "ps", "-aq"], check=False).stdout.split():
-            sh([*engine, "rm", "-f", c], check=False)
-        sh([*engine, "network", "rm", "benchnet"], check=False)
-    subprocess.run(["umount", "-R", str(PODMAN_ROOT)], capture_output=True)
-    for d in (BERTH_STORE, PODMAN_ROOT, PODMAN_RUN):
-        shutil.rmtree(d, ignore_errors=True)
+    clear_stores(BERTH, BERTH_STORE, PODMAN, PODMAN_ROOT, PODMAN_RUN, ["network", "rm", "benchnet"])
 
 
 def main() -> int:
