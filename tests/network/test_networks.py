@@ -20,7 +20,7 @@ import pytest
 
 from container_helpers import expect_error, inspect, wait_for
 
-HTTPD = "mkdir /www && echo hello-$HOSTNAME > /www/index.html && exec httpd -f -p 80 -h /www"
+HTTPD = "mkdir -p /www && echo hello-$HOSTNAME > /www/index.html && exec httpd -f -p 80 -h /www"
 
 
 def leftovers(container_ids: list[str], network_ids: list[str]) -> list[str]:
