@@ -391,6 +391,13 @@ def _restarted_and_healthy(busybox, name: str):
     return doc if doc["RestartCount"] >= 1 and state["Status"] == "running" and healthy else None
 
 
+def _last_probes(busybox, name: str) -> list:
+    """(status, exit code, start, end) of the container's last probes: short enough to survive
+    pytest's truncation of an assertion's message."""
+    health = busybox.json("inspect", name)[0]["State"].get("Health") or {}
+    return [health.get("Status")] + [(p["ExitCode"], p["Start"][11:23], p["End"][11:23]) for p in health.get("Log") or []]
+
+
 def _healthy(busybox, name: str) -> bool:
     return (busybox.json("inspect", name)[0]["State"].get("Health") or {}).get("Status") == "healthy"
 
@@ -497,7 +504,7 @@ spec:
         wait_for(lambda: answers(20) == set(names), timeout=15, what=f"only {names} to answer")
         assert endpoints() == sorted(pods[n] for n in names)
         got = answers(30)
-        assert got == set(names), {n: busybox.json("inspect", f"{n}-httpd")[0]["State"].get("Health") for n in pods}
+        assert got == set(names), {n: _last_probes(busybox, f"{n}-httpd") for n in pods}
 
     served_by("ra", "rb")
     busybox.run("exec", "rb-httpd", "rm", "/www/ready")  # not Ready from its next probe on
