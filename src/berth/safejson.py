@@ -8,13 +8,9 @@ so the parser never gets near the interpreter's recursion limit.
 """
 from __future__ import annotations
 
-import json
-import re
+from berth import cjson
 
 MAX_DEPTH = 64  # OCI manifests and configs nest 5 or 6 levels deep
-# A JSON string literal, escapes included. Matched on UTF-8 bytes: `"` and `\` never occur inside
-# a multi-byte sequence.
-_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.S)
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 _ONE_KIND = bytes.maketrans(b"{}", b"[]")  # the depth is the same whichever kind of bracket nests
 
@@ -27,6 +23,14 @@ def _refuse_constant(name: str):
     raise InvalidJSON(f"{name} is not a JSON value")
 
 
+def _outside_strings(utf8: bytes) -> bytes:
+    """The text without its string literals. Escaped backslashes go first, then escaped quotes:
+    every `"` left opens or closes a string. (On UTF-8 bytes: `"` and `\\` never occur inside a
+    multi-byte sequence.) Exact for valid JSON; past the first error, which the parser stops at,
+    it may differ."""
+    return b"".join(utf8.replace(b"\\\\", b"").replace(b'\\"', b"").split(b'"')[0::2])
+
+
 def too_deep(utf8: bytes, max_depth: int) -> bool:
     """Whether the arrays and objects in the UTF-8 JSON text nest deeper than `max_depth` (brackets
     inside strings do not count). Unbalanced brackets are left for the parser to report, which then
@@ -36,7 +40,7 @@ def too_deep(utf8: bytes, max_depth: int) -> bool:
     innermost pairs at C speed, so a wide, shallow document is gone after a few rounds, and a
     bracket kept after r rounds has at least r levels below it. Only what is left is walked in
     Python, and that walk stops early."""
-    brackets = _STRING.sub(b"", utf8).translate(_ONE_KIND, _NOT_BRACKETS)
+    brackets = _outside_strings(utf8).translate(_ONE_KIND, _NOT_BRACKETS)
     rounds = 0
     while brackets and rounds < max_depth:
         if b"[" * (max_depth + 1 - rounds) in brackets:  # a run of openers that deep: no need to go on
@@ -63,7 +67,7 @@ def loads(data: bytes | str, max_bytes: int, max_depth: int = MAX_DEPTH):
         raise InvalidJSON(f"JSON document is larger than {max_bytes} bytes")
     try:
         if isinstance(data, (bytes, bytearray)):
-            text = bytes(data).decode(json.detect_encoding(data), "surrogatepass")
+            text = cjson.decode(data)
         elif isinstance(data, str):
             text = data
         else:
@@ -76,7 +80,7 @@ def loads(data: bytes | str, max_bytes: int, max_depth: int = MAX_DEPTH):
     if deep_enough:
         raise InvalidJSON(f"JSON document is nested deeper than {max_depth} levels")
     try:
-        return json.loads(text, parse_constant=_refuse_constant)
+        return cjson.loads(text, parse_constant=_refuse_constant)
     except InvalidJSON:
         raise
     except (ValueError, RecursionError) as e:  # RecursionError: belt and braces, the depth check comes first

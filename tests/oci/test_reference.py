@@ -68,3 +68,33 @@ def test_fuzz_parse_raises_only_invalid_reference(text):
         return
     assert Reference.parse(str(ref)) == ref
     assert ".." not in ref.repository.split("/") and len(ref.name) <= 255
+
+
+# The grammar as docker's reference package states it in regular expressions (Go's RE2: \w is
+# ASCII); berth checks it by hand (start-up time), and must accept exactly what these accept.
+_RE2_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_RE2_LABEL = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
+GRAMMAR = {
+    "path": (rf"{_RE2_COMPONENT}(?:/{_RE2_COMPONENT})*", "ab09._-/A:"),
+    "domain": (rf"(?:{_RE2_LABEL}(?:\.{_RE2_LABEL})*|\[[0-9a-fA-F:.]+\])(?::[0-9]+)?", "aZ09.-:[]fg/"),
+    "tag": (r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}", "aZ9_.-:é"),
+    "id": (r"[a-f0-9]{64}", "0af"),
+}
+
+
+@pytest.mark.parametrize("part", sorted(GRAMMAR))
+def test_hand_checks_accept_what_the_grammar_accepts(part):
+    import random
+    import re
+
+    from berth.oci import reference
+    pattern, alphabet = GRAMMAR[part]
+    check = {"path": reference._is_path, "domain": reference._is_domain, "tag": reference._is_tag,
+             "id": reference._is_id}[part]
+    rng = random.Random(part)
+    lengths = [64, 63, 65] if part == "id" else list(range(0, 9)) + [127, 128, 129, 130]
+    samples = {"".join(rng.choice(alphabet) for _ in range(rng.choice(lengths))) for _ in range(20000)}
+    samples |= {"a" * 128, "a" * 129, "[::1]:5000", "[::1]x", "[]", "a--b", "a___b", "a__b", "-a", "a-", "a/", "/a"}
+    wrong = [s for s in samples if check(s) != bool(re.fullmatch(pattern, s))]
+    assert not wrong, wrong[:10]
+    assert sum(map(check, samples)) > 50  # the samples reach both answers

@@ -1,11 +1,11 @@
 """Container commands with docker's flags: run, create, start, stop, kill, rm, ps, logs, exec, ..."""
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
 
+from berth import cjson
 from berth.cli.cmdline import Group, argument, command, confirm, echo, option, parse_filters
 
 from berth.cli import output
@@ -489,7 +489,7 @@ def _print_inspect(docs, fmt):
         for d in docs:
             echo(render(fmt, d))
     else:
-        echo(json.dumps(docs, indent=4))
+        echo(cjson.dumps(docs, indent=4))
 
 
 @container.command("cleanup", hidden=True)

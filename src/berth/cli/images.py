@@ -1,9 +1,9 @@
 """Image commands: `berth images`, `image inspect|ls|rm|prune|tree|bootstrap`, `tag`, `rmi`, `save`, `load`, ..."""
 from __future__ import annotations
 
-import json
 import sys
 
+from berth import cjson
 from berth.cli.cmdline import Group, argument, command, confirm, echo, option, parse_filters
 
 from berth.cli import output
@@ -99,7 +99,7 @@ def _inspect(engine, names, fmt, generic: bool):
         for doc in found:
             echo(render(fmt, doc))
     else:
-        echo(json.dumps(found, indent=4))
+        echo(cjson.dumps(found, indent=4))
     for name in missing:
         echo(f"Error: No such {'object' if generic else 'image'}: {name}", err=True)
     if missing:
@@ -231,7 +231,7 @@ def tree_cmd(engine, name, fmt):
            "Layers": [{"Index": r["index"], "DiffID": r["diff_id"], "ChainID": r["chain_id"], "Size": r["size"],
                        "CreatedBy": r["created_by"], "SharedWith": r["shared_with"]} for r in t["layers"]]}
     if fmt == "json":
-        echo(json.dumps(doc, indent=2))
+        echo(cjson.dumps(doc, indent=2))
         return
     echo(f"{doc['Image']}  {img.id.short}  {human_size(t['size'])} "
                f"({human_size(t['unique_size'])} unique, {human_size(t['shared_size'])} shared)")

@@ -1,14 +1,19 @@
 """Parsing docker's container flags into plain values (no I/O): -v, --mount, --tmpfs, -e, sizes, policies."""
 from __future__ import annotations
 
-import re
 from contextlib import contextmanager
 
+from berth.charsets import ALNUM, made_of
 from berth.errors import FlagError, InvalidArgument, InvalidOption
 from berth.record import Record
 from berth.units import parse_size  # noqa: F401  (options.parse_size: one of the flag parsers)
 
-NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*")
+
+def valid_name(text: str) -> bool:
+    """A container's or volume's name, as docker's `[a-zA-Z0-9][a-zA-Z0-9_.-]*`."""
+    return made_of(text, ALNUM + "_.-") and text[0] in ALNUM
+
+
 _PROPAGATION = {"private", "rprivate", "shared", "rshared", "slave", "rslave"}
 
 
@@ -134,7 +139,7 @@ def parse_volume(spec: str) -> MountSpec:
     source, target = parts[0], parts[1]
     opts = parts[2].split(",") if len(parts) == 3 and parts[2] else []
     m = MountSpec("bind" if source.startswith("/") else "volume", _target(target, spec), source)
-    if m.type == "volume" and not NAME.fullmatch(source):
+    if m.type == "volume" and not valid_name(source):
         raise InvalidOption(f"invalid volume name {source!r}: use [a-zA-Z0-9][a-zA-Z0-9_.-]*, or an absolute host path")
     for o in opts:
         if o in ("ro", "readonly"):

@@ -6,13 +6,13 @@ berth command also reconciles: a container whose exit file exists is finalized b
 """
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
 from contextlib import contextmanager
 from functools import cached_property
 
+from berth import cjson
 from berth.container import health, options as opts
 from berth.container.names import random_name
 from berth.errors import BerthError, Conflict, ExecFailed, InvalidArgument
@@ -257,7 +257,7 @@ class ContainerService:
     def _container_config(self, spec, ic: dict) -> dict:
         """The container's immutable configuration record: the spec over the image's config, every
         value checked before anything is written."""
-        if spec.name is not None and not opts.NAME.fullmatch(spec.name):
+        if spec.name is not None and not opts.valid_name(spec.name):
             raise opts.InvalidOption(f"invalid container name {spec.name!r}: use [a-zA-Z0-9][a-zA-Z0-9_.-]*")
         if spec.entrypoint is not None:
             args = list(spec.entrypoint) + list(spec.command or [])
@@ -483,7 +483,7 @@ class ContainerService:
                          join=joined,
                          masked=not cfg["privileged"],
                          seccomp_setting=cfg.get("seccomp", "unconfined" if cfg["privileged"] else "default"))
-        fsutil.atomic_write(os.path.join(bundle, "config.json"), json.dumps(doc, indent=1).encode())
+        fsutil.atomic_write(os.path.join(bundle, "config.json"), cjson.dumps(doc).encode())
         # while a foreground `berth run` holds the `attached` lock, that client records the exit and
         # removes a --rm container itself, and the monitor starts no Python process in its way
         pid, monitor_pid, sock = monitor.start(
@@ -651,7 +651,7 @@ class ContainerService:
                 bridge.add_interface(c.id, iface, index)
         else:
             net = bridge.attach(c.id, ports, self.networks.interfaces(c))
-        fsutil.atomic_write(os.path.join(self.records.dir(c.id), "network.json"), json.dumps(net.__dict__).encode())
+        fsutil.atomic_write(os.path.join(self.records.dir(c.id), "network.json"), cjson.dumps(net.__dict__).encode())
         self.networks.reconcile_services(c.id)  # the services it is a backend of send to its address now
         return net
 
@@ -713,7 +713,7 @@ class ContainerService:
     def network_settings(self, c: Container) -> dict | None:
         try:
             with open(os.path.join(self.records.dir(c.id), "network.json")) as f:
-                return json.load(f)
+                return cjson.load(f)
         except (FileNotFoundError, ValueError):
             return None
 
@@ -985,7 +985,7 @@ class ContainerService:
         return removed
 
     def rename(self, text: str, new_name: str) -> None:
-        if not opts.NAME.fullmatch(new_name):
+        if not opts.valid_name(new_name):
             raise opts.InvalidOption(f"invalid container name {new_name!r}")
         c = self.get(text)
         self.records.rename(c.id, new_name, events=[_event_of(c.id, new_name, c.config, "rename", oldName=c.name)])
@@ -1088,7 +1088,7 @@ class ContainerService:
             # the runtime's --additional-gids add to the container process's own groups: to run with
             # exactly this user's, the process goes to the runtime whole
             with open(os.path.join(bundle, "config.json")) as f:
-                process = json.load(f)["process"]
+                process = cjson.load(f)["process"]
             process.pop("consoleSize", None)
             process.update(args=list(command), env=process["env"] + env_list, terminal=tty,
                            user={"uid": uid, "gid": gid, "additionalGids": groups})
@@ -1096,7 +1096,7 @@ class ContainerService:
                 process["cwd"] = workdir
             process_file = os.path.join(scratch or bundle, f"exec-{token}.json")
             with open(process_file, "w") as f:
-                json.dump(process, f)
+                cjson.dump(process, f)
             args += ["--process", process_file, c.id]
         else:
             if tty:

@@ -6,7 +6,7 @@ import os
 import time
 
 from berth.archive import securefs
-from berth.container.options import NAME, tmpfs_options
+from berth.container.options import tmpfs_options, valid_name
 from berth.errors import Conflict, InvalidOption, VolumeNotFound
 from berth.runtime import spec
 from berth.store import fsutil
@@ -30,7 +30,7 @@ class VolumeService:
         (written aside, then renamed into place with the record), and no copy of the image's files
         on first use (kube play's configMap, secret and emptyDir volumes)."""
         name = name or os.urandom(32).hex()
-        if not NAME.fullmatch(name) or len(name) > 255:
+        if not valid_name(name) or len(name) > 255:
             raise InvalidOption(f"invalid volume name {name!r}: use [a-zA-Z0-9][a-zA-Z0-9_.-]*")
         if driver != "local":
             raise InvalidOption(f"volume driver {driver!r} is not available: only local")

@@ -1,8 +1,7 @@
 """Building image configs for images berth makes itself (import, bootstrap, commit)."""
 from __future__ import annotations
 
-import json
-
+from berth import cjson
 from berth.oci.platform import Platform
 from berth.timefmt import rfc3339
 
@@ -26,4 +25,4 @@ def new_config(diff_ids, *, cmd=None, env=None, created=None, created_by="", com
         doc["variant"] = platform.variant
     if cmd:
         doc["config"]["Cmd"] = cmd
-    return json.dumps(doc, separators=(",", ":")).encode()
+    return cjson.dumps(doc, separators=(",", ":")).encode()

@@ -13,9 +13,9 @@ reclaims it. A probe bind() finds host processes listening on the port (berth ho
 from __future__ import annotations
 
 import errno
-import json
 import os
 
+from berth import cjson
 from berth.errors import PortAllocated
 
 PORTS = "/run/berth/ports"
@@ -56,7 +56,7 @@ def reserve(kind: str, owner: str, ports) -> None:
     wanted = _wanted(ports)
     if not wanted:
         return
-    me = json.dumps({"kind": kind, "id": owner, "pid": os.getpid(), "start": _start_time(os.getpid())})
+    me = cjson.dumps({"kind": kind, "id": owner, "pid": os.getpid(), "start": _start_time(os.getpid())})
     made: list[str] = []
     with _lock():
         try:
@@ -176,7 +176,7 @@ def free_port(protocol: str) -> int:
 def _owner(path: str) -> dict:
     try:
         with open(path) as f:
-            doc = json.loads(f.read() or "{}")
+            doc = cjson.loads(f.read() or "{}")
     except (FileNotFoundError, ValueError):
         return {}
     return doc if isinstance(doc, dict) else {}

@@ -1,14 +1,12 @@
 """Content digests: `algorithm:hex`, validated strictly (OCI image-spec descriptor rules)."""
 from __future__ import annotations
 
-import re
-
+from berth.charsets import LOWER_HEX, made_of
 from berth.errors import InvalidDigest
 from berth.record import Record
 
 # Registered algorithms and the exact length of their lowercase hex encoding.
 _HEX_LENGTH = {"sha256": 64, "sha512": 128}
-_HEX = re.compile(r"[a-f0-9]+")
 
 
 class Digest(Record, order=True):
@@ -25,7 +23,7 @@ class Digest(Record, order=True):
         want = _HEX_LENGTH.get(algorithm)
         if want is None:
             raise InvalidDigest(f"invalid digest {text!r}: unsupported algorithm {algorithm!r}")
-        if len(hexpart) != want or not _HEX.fullmatch(hexpart):
+        if len(hexpart) != want or not made_of(hexpart, LOWER_HEX):
             raise InvalidDigest(f"invalid digest {text!r}: {algorithm} needs {want} lowercase hex digits")
         return cls(algorithm, hexpart)
 

@@ -1,9 +1,7 @@
 """Manifests, indexes and image configs: parsing with validation, canonical serialization."""
 from __future__ import annotations
 
-import json
-
-from berth import safejson
+from berth import cjson, safejson
 from berth.errors import InvalidDigest, InvalidImage
 from berth.oci import mediatype
 from berth.oci.descriptor import Descriptor
@@ -36,7 +34,7 @@ def _media_type(doc: dict, given: str | None, default: str) -> str:
 
 def canonical_json(doc) -> bytes:
     """Compact, key-sorted JSON: the same document always hashes to the same digest."""
-    return json.dumps(doc, separators=(",", ":"), sort_keys=True, ensure_ascii=False).encode()
+    return cjson.dumps(doc, separators=(",", ":"), sort_keys=True, ensure_ascii=False).encode()
 
 
 class Manifest(Record):

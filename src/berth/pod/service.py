@@ -6,7 +6,6 @@ container service joins them to the infra container's namespaces and the pod's c
 from __future__ import annotations
 
 import os
-import re
 import time
 
 from berth.errors import Conflict, InvalidArgument
@@ -34,7 +33,7 @@ class PodService:
             publish = [p for text in publish for p in parse_publish(text)]
             memory = opts.parse_size(memory, "memory") if memory else None
             cpus = opts.parse_cpus(cpus) if cpus else None
-        if name is not None and not re.fullmatch(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*", name):
+        if name is not None and not opts.valid_name(name):
             raise InvalidArgument(f"invalid pod name {name!r}: use [a-zA-Z0-9][a-zA-Z0-9_.-]*")
         share = list(dict.fromkeys(share))
         unknown = set(share) - set(SHAREABLE)

@@ -5,9 +5,9 @@ machine. crun refuses hybrid cgroup v1 hierarchies, so it is only the default on
 """
 from __future__ import annotations
 
-import json
 import os
 
+from berth import cjson
 from berth.errors import BerthError, RuntimeFailure
 from berth.runtime import process
 
@@ -33,7 +33,7 @@ class OCIRuntime:
         proc = self._run("state", cid, check=False)
         if proc.returncode != 0:
             return None
-        return json.loads(proc.stdout)
+        return cjson.loads(proc.stdout)
 
     def start(self, cid: str) -> None:
         self._run("start", cid)
@@ -65,7 +65,7 @@ class OCIRuntime:
     def pids(self, cid: str) -> list[int]:
         """Host PIDs of the container's processes."""
         proc = self._run("ps", "--format", "json", cid, check=False)
-        return (json.loads(proc.stdout or "[]") or []) if proc.returncode == 0 else []
+        return (cjson.loads(proc.stdout or "[]") or []) if proc.returncode == 0 else []
 
     def update(self, cid: str, resources: dict) -> None:
         """New limits for a running container (`resources` as an OCI spec's linux.resources)."""
@@ -101,7 +101,7 @@ def runtime_errors(path: str) -> list[str]:
         with open(path) as f:
             for line in f:
                 try:
-                    entry = json.loads(line)
+                    entry = cjson.loads(line)
                 except ValueError:
                     continue
                 if entry.get("level") in ("error", "fatal"):

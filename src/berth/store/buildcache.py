@@ -2,10 +2,10 @@
 build-cache-mounts/<key> (the directories of RUN --mount=type=cache)."""
 from __future__ import annotations
 
-import json
 import os
 import time
 
+from berth import cjson
 from berth.oci.digest import Digest
 from berth.store.db import transaction
 
@@ -20,20 +20,20 @@ class BuildCacheStore:
         row = self.db.execute("SELECT chain_id, config FROM build_cache WHERE key=?", (key,)).fetchone()
         if row is None:
             return None
-        return (Digest.parse(row[0]) if row[0] else None), json.loads(row[1])
+        return (Digest.parse(row[0]) if row[0] else None), cjson.loads(row[1])
 
     def put(self, key: str, parent: str, keyword: str, inputs: dict, chain_id: Digest | None, config: dict) -> None:
         with transaction(self.db):
             self.db.execute("INSERT OR REPLACE INTO build_cache(key, parent, keyword, inputs, chain_id, config, created) "
                             "VALUES (?,?,?,?,?,?,?)",
-                            (key, parent, keyword, json.dumps(inputs, sort_keys=True),
-                             str(chain_id) if chain_id else None, json.dumps(config), time.time()))
+                            (key, parent, keyword, cjson.dumps(inputs, sort_keys=True),
+                             str(chain_id) if chain_id else None, cjson.dumps(config), time.time()))
 
     def latest_inputs(self, parent: str, keyword: str) -> dict | None:
         """The inputs of the most recent step of this kind on this parent."""
         row = self.db.execute("SELECT inputs FROM build_cache WHERE parent=? AND keyword=? ORDER BY created DESC "
                               "LIMIT 1", (parent, keyword)).fetchone()
-        return None if row is None else json.loads(row[0])
+        return None if row is None else cjson.loads(row[0])
 
     def has_keyword(self, keyword: str) -> bool:
         return self.db.execute("SELECT 1 FROM build_cache WHERE keyword=? LIMIT 1", (keyword,)).fetchone() is not None

@@ -1,10 +1,10 @@
 """Container records: an immutable config row and a mutable state row (podman's split)."""
 from __future__ import annotations
 
-import json
 import os
 import time
 
+from berth import cjson
 from berth.errors import BerthError, Conflict, ContainerNotFound
 from berth.record import Record
 from berth.store.db import append_events, transaction
@@ -51,7 +51,7 @@ class ContainerStore:
         removal in another process never leaves a container without its state."""
         rows = self.db.execute(f"SELECT c.id, c.name, c.image_id, c.config, c.created, {_STATE_COLUMNS} "
                                f"FROM containers c JOIN container_state s ON s.id = c.id {where}", args)
-        return [Container(r["id"], r["name"], r["image_id"], json.loads(r["config"]), r["created"],
+        return [Container(r["id"], r["name"], r["image_id"], cjson.loads(r["config"]), r["created"],
                           {k: r[k] for k in STATE_FIELDS}) for r in rows]
 
     def add(self, cid: str, name: str, image_id: str, config: dict, volumes: list[tuple[str, str]],
@@ -65,7 +65,7 @@ class ContainerStore:
             if self.db.execute("SELECT 1 FROM images WHERE id=?", (image_id,)).fetchone() is None:
                 raise BerthError(f"image {image_id} was removed while the container was created")
             self.db.execute("INSERT INTO containers(id, name, image_id, config, created) VALUES (?,?,?,?,?)",
-                            (cid, name, image_id, json.dumps(config), time.time()))
+                            (cid, name, image_id, cjson.dumps(config), time.time()))
             self.db.execute("INSERT INTO container_state(id, status) VALUES (?, 'created')", (cid,))
             for volume, destination in volumes:
                 self.db.execute("INSERT INTO container_volumes(container_id, volume, destination) VALUES (?,?,?)",
@@ -114,7 +114,7 @@ class ContainerStore:
     def update_config(self, cid: str, config: dict, events=()) -> None:
         """A new config record for the container (`update`: its limits and restart policy)."""
         with transaction(self.db):
-            self.db.execute("UPDATE containers SET config=? WHERE id=?", (json.dumps(config), cid))
+            self.db.execute("UPDATE containers SET config=? WHERE id=?", (cjson.dumps(config), cid))
             append_events(self.db, events)
 
     def rename(self, cid: str, new_name: str, events=()) -> None:

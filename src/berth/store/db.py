@@ -216,12 +216,12 @@ def append_events(conn: sqlite3.Connection, events) -> None:
         with transaction(conn):
             append_events(conn, events)
         return
-    import json
+    from berth import cjson
     import time
     seq = 0
     for kind, action, actor, attributes in events:
         seq = conn.execute("INSERT INTO events(time_ns, type, action, actor, attributes) VALUES (?,?,?,?,?)",
-                           (time.time_ns(), kind, action, actor, json.dumps(attributes))).lastrowid
+                           (time.time_ns(), kind, action, actor, cjson.dumps(attributes))).lastrowid
     if seq % _TRIM_EVERY < len(events):
         conn.execute("DELETE FROM events WHERE seq <= ?", (seq - EVENTS_KEPT,))
 

@@ -10,8 +10,7 @@ come, so it never grows without bound.
 """
 from __future__ import annotations
 
-import json
-
+from berth import cjson
 from berth.record import Record
 from berth.store.db import EVENTS_KEPT, append_events
 
@@ -49,7 +48,7 @@ class EventLog:
 
 def _attributes(text: str) -> dict:
     try:
-        doc = json.loads(text)
+        doc = cjson.loads(text)
     except ValueError:
         return {}
     return {str(k): str(v) for k, v in doc.items()} if isinstance(doc, dict) else {}

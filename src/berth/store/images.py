@@ -1,9 +1,9 @@
 """Images by ID (config digest) and by name; layers referenced by images are never deleted."""
 from __future__ import annotations
 
-import re
 import time
 
+from berth.charsets import LOWER_HEX, made_of
 from berth.errors import Conflict, ImageNotFound, InvalidReference, StoreError
 from berth.oci import mediatype
 from berth.oci.descriptor import Descriptor
@@ -14,7 +14,6 @@ from berth.record import Record
 from berth.store.db import transaction
 from berth.store.layers import Layer
 
-_ID_PREFIX = re.compile(r"(?:sha256:)?([a-f0-9]{1,64})")
 
 
 class Image(Record):
@@ -80,14 +79,15 @@ class ImageStore:
                 row = self.db.execute("SELECT image_id FROM tags WHERE name=?", (str(ref),)).fetchone()
             if row is not None:
                 return self.get(Digest.parse(row[0]))
-        m = _ID_PREFIX.fullmatch(text)
-        if m:
-            rows = self.db.execute("SELECT id FROM images WHERE id LIKE ?", (f"sha256:{m.group(1)}%",)).fetchall()
+        prefix = text.removeprefix("sha256:")  # an ID or a prefix of one, with or without its algorithm
+        is_id = len(prefix) <= 64 and made_of(prefix, LOWER_HEX)
+        if is_id:
+            rows = self.db.execute("SELECT id FROM images WHERE id LIKE ?", (f"sha256:{prefix}%",)).fetchall()
             if len(rows) == 1:
                 return self.get(Digest.parse(rows[0][0]))
             if len(rows) > 1:
                 raise StoreError(f"ambiguous image ID prefix {text!r}: matches {len(rows)} images")
-        if ref is None and not m:
+        if ref is None and not is_id:
             raise InvalidReference(f"invalid reference format: {text!r}")
         raise ImageNotFound(f"No such image: {text}")
 

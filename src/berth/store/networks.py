@@ -6,9 +6,9 @@ container (or until it is disconnected), so a container keeps its address across
 """
 from __future__ import annotations
 
-import json
 import time
 
+from berth import cjson
 from berth.errors import Conflict, NetworkError, NetworkNotFound
 from berth.record import Record
 from berth.store.db import transaction
@@ -46,7 +46,7 @@ class NetworkStore:
     @staticmethod
     def _network(r) -> Network:
         return Network(r["id"], r["name"], r["driver"], r["subnet"], r["gateway"], r["ip_range"], bool(r["internal"]),
-                       r["bridge"], json.loads(r["labels"]), json.loads(r["options"]), r["created"], r["subnet6"],
+                       r["bridge"], cjson.loads(r["labels"]), cjson.loads(r["options"]), r["created"], r["subnet6"],
                        r["gateway6"])
 
     def add(self, network: Network) -> Network:
@@ -56,8 +56,8 @@ class NetworkStore:
             self.db.execute("INSERT INTO networks(id, name, driver, subnet, gateway, ip_range, internal, bridge, labels, "
                             "options, created, subnet6, gateway6) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                             (network.id, network.name, network.driver, network.subnet, network.gateway,
-                             network.ip_range, int(network.internal), network.bridge, json.dumps(network.labels),
-                             json.dumps(network.options), network.created or time.time(), network.subnet6,
+                             network.ip_range, int(network.internal), network.bridge, cjson.dumps(network.labels),
+                             cjson.dumps(network.options), network.created or time.time(), network.subnet6,
                              network.gateway6))
         return self.find(network.id)
 
@@ -113,7 +113,7 @@ class NetworkStore:
                                                         "AND address6 IS NOT NULL", (network_id,))}
                 address6 = _pick(wanted6, candidates6, taken6, "IPv6 ")
             self.db.execute("INSERT INTO network_endpoints(network_id, container_id, address, aliases, address6) "
-                            "VALUES (?,?,?,?,?)", (network_id, cid, address, json.dumps(list(aliases)), address6))
+                            "VALUES (?,?,?,?,?)", (network_id, cid, address, cjson.dumps(list(aliases)), address6))
         return Endpoint(network_id, cid, address, list(aliases), address6 or "")
 
     def release(self, network_id: str, cid: str) -> None:
@@ -128,7 +128,7 @@ class NetworkStore:
         out = []
         for r in self.db.execute("SELECT e.address, e.address6, e.aliases, c.id, c.name FROM network_endpoints e "
                                  "JOIN containers c ON c.id = e.container_id WHERE e.network_id=?", (network_id,)):
-            if name in (fold(r["name"]), r["id"][:12], r["id"]) or name in map(fold, json.loads(r["aliases"])):
+            if name in (fold(r["name"]), r["id"][:12], r["id"]) or name in map(fold, cjson.loads(r["aliases"])):
                 if not ipv6:
                     out.append(r["address"])
                 elif r["address6"]:
@@ -140,7 +140,7 @@ class NetworkStore:
         row = self.db.execute("SELECT c.config FROM network_endpoints e JOIN containers c ON c.id = e.container_id "
                               "WHERE e.network_id=? AND (e.address=? OR e.address6=?)",
                               (network_id, address, address)).fetchone()
-        return list(json.loads(row[0]).get("dns") or []) if row else []
+        return list(cjson.loads(row[0]).get("dns") or []) if row else []
 
     def resolver_lock(self, network_id: str) -> str:
         """Held by the network's name server while it runs."""
@@ -172,7 +172,7 @@ class Snapshot:
 
 
 def _endpoint(r) -> Endpoint:
-    return Endpoint(r["network_id"], r["container_id"], r["address"], json.loads(r["aliases"]), r["address6"] or "")
+    return Endpoint(r["network_id"], r["container_id"], r["address"], cjson.loads(r["aliases"]), r["address6"] or "")
 
 
 def _pick(wanted: str | None, candidates, taken: set, family: str) -> str:

@@ -2,9 +2,9 @@
 The pod's containers are the containers whose configuration names the pod."""
 from __future__ import annotations
 
-import json
 import time
 
+from berth import cjson
 from berth.errors import Conflict, PodNotFound
 from berth.record import Record
 from berth.store.db import transaction
@@ -25,7 +25,7 @@ class PodStore:
 
     @staticmethod
     def _pod(r) -> Pod:
-        return Pod(r["id"], r["name"], r["infra_id"], json.loads(r["config"]), r["created"])
+        return Pod(r["id"], r["name"], r["infra_id"], cjson.loads(r["config"]), r["created"])
 
     def name_taken(self, name: str) -> bool:
         return self.db.execute("SELECT 1 FROM pods WHERE name=?", (name,)).fetchone() is not None
@@ -35,7 +35,7 @@ class PodStore:
             if self.name_taken(name):
                 raise Conflict(f"the pod name {name!r} is already in use")
             self.db.execute("INSERT INTO pods(id, name, infra_id, config, created) VALUES (?,?,?,?,?)",
-                            (pod_id, name, infra_id, json.dumps(config), time.time()))
+                            (pod_id, name, infra_id, cjson.dumps(config), time.time()))
         return self.find(pod_id)
 
     def find(self, text: str) -> Pod:

@@ -3,9 +3,9 @@ backends as given and the containers they resolved to (indexed: a container's st
 up the services it serves)."""
 from __future__ import annotations
 
-import json
 import time
 
+from berth import cjson
 from berth.errors import Conflict, ServiceNotFound
 from berth.record import Record
 from berth.store.db import transaction
@@ -28,8 +28,8 @@ class ServiceStore:
 
     @staticmethod
     def _service(r, containers: list) -> Service:
-        return Service(r["name"], r["chain"], json.loads(r["ports"]), json.loads(r["backends"]), containers,
-                       json.loads(r["labels"]), r["created"])
+        return Service(r["name"], r["chain"], cjson.loads(r["ports"]), cjson.loads(r["backends"]), containers,
+                       cjson.loads(r["labels"]), r["created"])
 
     def add(self, service: Service) -> Service:
         """Record a new service; Conflict if its name is taken."""
@@ -37,8 +37,8 @@ class ServiceStore:
             if self.db.execute("SELECT 1 FROM services WHERE name=?", (service.name,)).fetchone():
                 raise Conflict(f"service {service.name} already exists")
             self.db.execute("INSERT INTO services(name, chain, ports, backends, labels, created) VALUES (?,?,?,?,?,?)",
-                            (service.name, service.chain, json.dumps(service.ports), json.dumps(service.backends),
-                             json.dumps(service.labels), service.created or time.time()))
+                            (service.name, service.chain, cjson.dumps(service.ports), cjson.dumps(service.backends),
+                             cjson.dumps(service.labels), service.created or time.time()))
             self.db.executemany("INSERT OR IGNORE INTO service_backends(service, container_id) VALUES (?,?)",
                                 [(service.name, cid) for cid in service.containers])
         return self.find(service.name)

@@ -3,10 +3,10 @@ with options), volumes/<name>/.filled (the image's content was copied in on firs
 volumes/<name>/users/<container ID> (the containers that hold a volume with options mounted)."""
 from __future__ import annotations
 
-import json
 import os
 import time
 
+from berth import cjson
 from berth.errors import Conflict
 from berth.store.db import transaction
 
@@ -30,8 +30,8 @@ class VolumeStore:
         row = self.db.execute("SELECT * FROM volumes WHERE name=?", (name,)).fetchone()
         if row is None:
             return None
-        return {"name": row["name"], "driver": row["driver"], "options": json.loads(row["options"]),
-                "labels": json.loads(row["labels"]), "anonymous": bool(row["anonymous"]), "created": row["created"]}
+        return {"name": row["name"], "driver": row["driver"], "options": cjson.loads(row["options"]),
+                "labels": cjson.loads(row["labels"]), "anonymous": bool(row["anonymous"]), "created": row["created"]}
 
     def names(self) -> list[str]:
         return [r[0] for r in self.db.execute("SELECT name FROM volumes ORDER BY name")]
@@ -57,7 +57,7 @@ class VolumeStore:
                     fsutil.remove_tree(self.dir(name))
                 os.rename(staged, self.dir(name))
             self.db.execute("INSERT INTO volumes(name, driver, options, labels, anonymous, created) VALUES (?,?,?,?,?,?)",
-                            (name, driver, json.dumps(options), json.dumps(labels), int(anonymous), time.time()))
+                            (name, driver, cjson.dumps(options), cjson.dumps(labels), int(anonymous), time.time()))
         return True
 
     def remove(self, name: str) -> None:
