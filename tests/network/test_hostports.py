@@ -12,7 +12,7 @@ import threading
 
 import pytest
 
-from container_helpers import expect_error, inspect, popen
+from container_helpers import expect_error, inspect, popen, wait_for
 
 SLEEP = ("busybox", "sleep", "300")
 
@@ -214,3 +214,28 @@ def test_check_ports_tells_what_a_start_would_meet_and_reserves_nothing(busybox)
                 engine.networks.check_ports(**ask)
         engine.networks.check_ports(publish=[f"{free}:80", "0:81"], services=[ServicePort("", "udp", port, 53)])
     assert sorted(os.listdir(hostports.PORTS)) == before
+
+
+def test_a_long_lived_reserver_does_not_keep_a_dead_containers_ports(busybox):
+    """The API server starts containers in one long-lived process. Once a container runs, its ports
+    are live while it is, not while that process is: killed without cleanup (its monitor too), the
+    container holds nothing, and the same process can publish the port again."""
+    from berth import Engine
+    from berth.container.spec import from_flags
+    port = free_port()
+    with Engine(busybox.root) as engine:
+        first = engine.containers.create(from_flags("busybox", ["sleep", "300"], publish=[f"{port}:80"]))
+        engine.containers.start(first.id)
+        running = engine.containers.get(first.id)
+        os.kill(running.state["monitor_pid"], 9)  # no exit command will run
+        pid = running.state["pid"]
+        os.kill(pid, 9)
+        wait_for(lambda: not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split()[2] == "Z",
+                 what="the container's process gone")
+        second = engine.containers.create(from_flags("busybox", ["sleep", "300"], publish=[f"{port}:80"]))
+        engine.containers.start(second.id)  # before: "port is already allocated" while this process ran
+        assert inspect(busybox, second.id)["HostConfig"]["PortBindings"]["80/tcp"][0]["HostPort"] == str(port)
+        from berth.network import hostports
+        assert hostports.holders(second.id) == [f"tcp-{port}/0.0.0.0"] and hostports.holders(first.id) == []
+        for c in (first, second):
+            engine.containers.remove(c.id, force=True)

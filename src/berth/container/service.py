@@ -495,6 +495,9 @@ class ContainerService:
         self.records.update_state(c.id, events, status="running", pid=pid, monitor_pid=monitor_pid, exit_code=0,
                                   oom_killed=0, started_at=time.time(), finished_at=None, stopped_by_user=0,
                                   error="")
+        if cfg.get("ports"):  # the running container holds its ports now, not this process
+            from berth.network import hostports
+            hostports.settle(c.id)
         self._start_health_checks(c, pid)
         return sock
 

@@ -8,7 +8,10 @@ round; that cross-check is made under a host-wide lock (ports.lock). The file ho
 a container (its ID) or a service (its chain), and the process that reserved it (pid and start time).
 A reservation whose reserving process is gone and whose owner no longer runs (a container's
 namespace with no process in it, or none; a service's chain gone) is stale: the next one to ask
-reclaims it. A probe bind() finds host processes listening on the port (berth holds no socket).
+reclaims it. Once the owner holds its ports (its container runs, its service's rules are in),
+`settle` forgets the reserving process: a long-lived one (the API server) would otherwise keep the
+ports of a container that died without cleanup for as long as it runs. A probe bind() finds host
+processes listening on the port (berth holds no socket).
 """
 from __future__ import annotations
 
@@ -113,26 +116,43 @@ def _check(w: Wanted, owner: str) -> None:
 
 def release(owner: str, ports=None) -> None:
     """Give back `owner`'s reservations: of `ports`, or (None) every one it holds."""
+    with _lock():
+        for directory, path, _ in _held(owner, ports):
+            _unlink(path)
+            _remove_if_empty(directory)
+
+
+def settle(owner: str, ports=None) -> None:
+    """`owner` holds its reservations (of `ports`, or every one) now: from here on they are live
+    while it is, whoever reserved them."""
+    from berth.atomicfile import atomic_write
+    with _lock():
+        for _, path, doc in _held(owner, ports):
+            if doc.get("pid"):
+                atomic_write(path, cjson.dumps({**doc, "pid": 0, "start": ""}).encode(), mode=0o600)
+
+
+def _held(owner: str, ports) -> list[tuple[str, str, dict]]:
+    """(directory, path, document) of `owner`'s reservations: of `ports`, or (None) all; under the lock."""
     if ports is not None:
         directories = sorted({w.directory for w in _wanted(ports)})
     else:
         try:
             directories = [os.path.join(PORTS, d) for d in os.listdir(PORTS)]
         except FileNotFoundError:
-            return
-    if not directories:
-        return
-    with _lock():
-        for directory in directories:
-            try:
-                addresses = os.listdir(directory)
-            except FileNotFoundError:
-                continue
-            for address in addresses:
-                path = os.path.join(directory, address)
-                if _owner(path).get("id") == owner:
-                    _unlink(path)
-            _remove_if_empty(directory)
+            return []
+    found = []
+    for directory in directories:
+        try:
+            addresses = os.listdir(directory)
+        except FileNotFoundError:
+            continue
+        for address in addresses:
+            path = os.path.join(directory, address)
+            doc = _owner(path)
+            if doc.get("id") == owner:
+                found.append((directory, path, doc))
+    return found
 
 
 def reserved(protocol: str, port: int) -> bool:

@@ -324,6 +324,7 @@ class NetworkService:
                                                          containers, dict(labels or {}), time.time()))
                 added = True
                 balancer.install(chain, ports, self._service_addresses(record))
+                hostports.settle(chain, ports)
             except BaseException:
                 balancer.uninstall(chain)
                 if added:
@@ -386,6 +387,7 @@ class NetworkService:
         hostports.reserve("service", record.chain, ports)
         try:
             balancer.install(record.chain, ports, addresses)
+            hostports.settle(record.chain, ports)
         except BaseException:
             balancer.uninstall(record.chain)
             hostports.release(record.chain, ports)
