@@ -471,25 +471,20 @@ spec:
 ---"""
 
 
-def test_a_service_sends_traffic_only_to_ready_pods(busybox, tmp_path):
-    """Two pods whose readiness file exists get the Service's connections, a third, whose readiness
-    never passes, none; removing one pod's file moves all of them to the other, making it again
-    brings that pod back; so do stopping and starting its container."""
-    port = _taken_port()
-    path = _write(tmp_path, _ready_pod("ra", True) + _ready_pod("rb", True) + _ready_pod("never", False) + f"""
+def _service_on(port: int) -> str:
+    return f"""
 kind: Service
 metadata: {{name: gated}}
 spec:
   type: NodePort
   selector: {{app: gated}}
   ports: [{{port: 80, targetPort: 80, nodePort: {port}}}]
-""")
-    busybox.run("kube", "play", path)
-    pods = {p["Name"]: p["InfraConfig"]["IPAddress"] for p in _pods(busybox)}
-    assert sorted(pods) == ["never", "ra", "rb"]
-    for name, address in pods.items():  # each serves: only readiness keeps one out
-        wait_for(lambda: _get(f"http://{address}/").strip() == name, what=f"{name} to serve")
+"""
 
+
+def _traffic_checker(busybox, port: int, pods: dict):
+    """served_by(*names): waits until the Service's connections reach exactly those pods, then checks
+    its endpoints and 30 more connections."""
     def endpoints() -> list[str]:
         with Engine(busybox.root) as engine:
             [service] = engine.networks.services()
@@ -505,7 +500,22 @@ spec:
         assert endpoints() == sorted(pods[n] for n in names)
         got = answers(30)
         assert got == set(names), {n: _last_probes(busybox, f"{n}-httpd") for n in pods}
+    return served_by
 
+
+def test_a_service_sends_traffic_only_to_ready_pods(busybox, tmp_path):
+    """Two pods whose readiness file exists get the Service's connections, a third, whose readiness
+    never passes, none; removing one pod's file moves all of them to the other, making it again
+    brings that pod back; so do stopping and starting its container."""
+    port = _taken_port()
+    path = _write(tmp_path, _ready_pod("ra", True) + _ready_pod("rb", True) + _ready_pod("never", False)
+                  + _service_on(port))
+    busybox.run("kube", "play", path)
+    pods = {p["Name"]: p["InfraConfig"]["IPAddress"] for p in _pods(busybox)}
+    assert sorted(pods) == ["never", "ra", "rb"]
+    for name, address in pods.items():  # each serves: only readiness keeps one out
+        wait_for(lambda: _get(f"http://{address}/").strip() == name, what=f"{name} to serve")
+    served_by = _traffic_checker(busybox, port, pods)
     served_by("ra", "rb")
     busybox.run("exec", "rb-httpd", "rm", "/www/ready")  # not Ready from its next probe on
     started = time.monotonic()
@@ -519,4 +529,36 @@ spec:
     busybox.run("start", "rb-httpd")
     served_by("ra", "rb")
     assert _healthy(busybox, "ra-httpd") and not _healthy(busybox, "never-httpd")
+    busybox.run("kube", "down", path)
+
+
+def test_a_pod_whose_app_container_stopped_gets_no_traffic(busybox, tmp_path):
+    """As Kubernetes: a pod is Ready only while every app container runs, those without a readiness
+    check too. A sidecar stopped takes its pod out of the Service; started, it brings it back."""
+    port = _taken_port()
+    pod = """
+kind: Pod
+metadata: {{name: {name}, labels: {{app: gated}}}}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: httpd
+    image: busybox
+    imagePullPolicy: Never
+    command: [sh, -c, "mkdir -p /www && hostname > /www/index.html && trap 'exit 0' TERM; httpd -f -p 80 -h /www & wait"]
+  - name: sidecar
+    image: busybox
+    imagePullPolicy: Never
+    command: [sh, -c, "trap 'exit 0' TERM; while true; do sleep 1; done"]
+---"""
+    path = _write(tmp_path, pod.format(name="wa") + pod.format(name="wb") + _service_on(port))
+    busybox.run("kube", "play", path)
+    pods = {p["Name"]: p["InfraConfig"]["IPAddress"] for p in _pods(busybox)}
+    served_by = _traffic_checker(busybox, port, pods)
+    served_by("wa", "wb")
+    busybox.run("stop", "-t", "1", "wb-sidecar")  # its httpd still runs and answers on the pod's address
+    served_by("wa")
+    assert _get(f"http://{pods['wb']}/").strip() == "wb"
+    busybox.run("start", "wb-sidecar")
+    served_by("wa", "wb")
     busybox.run("kube", "down", path)

@@ -52,17 +52,16 @@ class ContainerService:
 
     def _unready_backends(self) -> set[str]:
         """The Service backends (the containers holding their network namespaces) that are not Ready,
-        as Kubernetes has it: a pod one of whose app containers with a readiness check
-        (health_gates_traffic) is not running or not healthy; a container of its own likewise.
-        Init containers and the infra container do not count; containers without such a check
-        count as ready once running (the backend's own attachment says that much)."""
+        as Kubernetes has it: a pod one of whose app containers is not running, or has a readiness
+        check (health_gates_traffic) that is not healthy; a container of its own with such a check
+        likewise. Init containers and the infra container do not count."""
         from berth.errors import PodNotFound
         out, pods = set(), set()
-        for c in self.records.gating_traffic():
-            if c.config.get("pod_infra") or c.config.get("pod_init"):
+        for c in self.records.deciding_readiness():
+            if not _decides_readiness(c):
                 continue
-            ready = c.status in ("running", "paused") and (
-                health.read(self.records.dir(c.id)) or {}).get("Status") == "healthy"
+            ready = c.status in ("running", "paused") and (not c.config.get("health_gates_traffic") or (
+                health.read(self.records.dir(c.id)) or {}).get("Status") == "healthy")
             if not ready:
                 if c.config.get("pod"):
                     pods.add(c.config["pod"])
@@ -179,7 +178,7 @@ class ContainerService:
         events += self._network_events(c, "disconnect") + _volume_events(c, "unmount")
         self.records.update_state(c.id, events, status="exited", pid=0, monitor_pid=0, exit_code=code,
                                   oom_killed=int(oom), finished_at=finished)
-        if c.config.get("health_gates_traffic"):  # its pod is not Ready any more
+        if _decides_readiness(c):  # its pod is not Ready any more
             self.networks.readiness_changed(c)
         deleted()
 
@@ -499,6 +498,8 @@ class ContainerService:
             from berth.network import hostports
             hostports.settle(c.id)
         self._start_health_checks(c, pid)
+        if _decides_readiness(c):  # its pod may be Ready now; a check that gates traffic: not yet
+            self.networks.readiness_changed(c)
         return sock
 
     def _start_health_checks(self, c: Container, pid: int) -> None:
@@ -522,8 +523,6 @@ class ContainerService:
             health.write(bundle, state)
         except OSError:
             pass
-        if c.config.get("health_gates_traffic"):  # not Ready until its check passes
-            self.networks.readiness_changed(c)
 
     def health_state(self, c: Container) -> dict | None:
         """docker's State.Health of a container with a health check that has run (None: none)."""
@@ -1187,6 +1186,13 @@ def _volume_events(c: Container, action: str) -> list[tuple]:
                                   **{"read/write": "false" if m["readonly"] else "true"})
             out.append(("volume", action, m["source"], attributes))
     return out
+
+
+def _decides_readiness(c: Container) -> bool:
+    """Whether the container's run (and check) decides its Service backend's readiness: an app
+    container of a pod, or one whose health check gates traffic; not an infra or init container."""
+    cfg = c.config
+    return bool(cfg.get("health_gates_traffic") or cfg.get("pod")) and not (cfg.get("pod_infra") or cfg.get("pod_init"))
 
 
 def _cgroup(c: Container) -> str:

@@ -9,6 +9,7 @@ import hashlib
 import os
 import time
 
+from berth import cjson
 from berth.errors import Conflict, InvalidArgument, NetworkError, NetworkNotFound
 from berth.network import bridge
 
@@ -366,9 +367,10 @@ class NetworkService:
                     sys.stderr.write(f"WARNING: service {name} is not served: {e}\n")
 
     def readiness_changed(self, c) -> None:
-        """Container `c`, whose health check gates its Services' traffic, turned ready or not ready
-        (its check's status changed between healthy and not, or its run began or ended): the services
-        of its pod (or of it) are sent to their ready backends again."""
+        """Container `c`, an app container of a pod or one whose health check gates its Services'
+        traffic, turned ready or not ready (its run began or ended, or its check's status changed
+        between healthy and not): the services of its pod (or of it) are sent to their ready
+        backends again."""
         holder = c.id
         if c.config.get("pod") and not c.config.get("pod_infra"):
             try:
@@ -419,14 +421,13 @@ class NetworkService:
     def _service_addresses(self, record) -> list[str]:
         """The addresses of the backends attached now (their network.json is there from attach to
         detach) and ready (_unready): where the service sends connections."""
-        import json
         out, unready = [], self._unready()
         for cid in record.containers:
             if cid in unready:
                 continue
             try:
                 with open(os.path.join(self.store.containers.dir(cid), "network.json")) as f:
-                    address = json.load(f).get("address")
+                    address = cjson.load(f).get("address")
             except (OSError, ValueError, AttributeError):
                 continue
             if address and address not in out:

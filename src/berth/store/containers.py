@@ -97,10 +97,12 @@ class ContainerStore:
     def list(self) -> list[Container]:
         return self._select("ORDER BY c.created DESC")
 
-    def gating_traffic(self) -> list[Container]:
-        """The containers whose health check gates their Services' traffic (health_gates_traffic):
-        what a service's rebuild reads (one statement; none in most stores)."""
-        return self._select("WHERE json_extract(c.config, '$.health_gates_traffic')")
+    def deciding_readiness(self) -> list[Container]:
+        """The containers whose state decides whether a Service backend is Ready: those whose health
+        check gates traffic (health_gates_traffic) and those in pods. What a service's rebuild reads
+        (one statement; none in most stores)."""
+        return self._select("WHERE json_extract(c.config, '$.health_gates_traffic') "
+                            "OR json_extract(c.config, '$.pod') IS NOT NULL")
 
     def update_state(self, cid: str, events=(), **changes) -> None:
         bad = set(changes) - set(STATE_FIELDS)
