@@ -15,7 +15,6 @@ from berth.store.db import transaction
 from berth.store.layers import Layer
 
 
-
 class Image(Record):
     id: Digest
     manifest: Digest
