@@ -22,6 +22,9 @@ def _store_with_containers(tmp_path, *codes):
 
 def test_exit_code_outlives_the_container_while_a_waiter_holds_it(tmp_path, monkeypatch):
     store, records, (a, b, c) = _store_with_containers(tmp_path, 7, 8, 9)
+    for cid in (a, b, c):
+        with records.lock(cid):  # as a start, stop or removal takes it
+            pass
     with records.waiting(a):
         records.remove(a)
         assert records.removed_exit_code(a) == 7
@@ -30,7 +33,7 @@ def test_exit_code_outlives_the_container_while_a_waiter_holds_it(tmp_path, monk
         assert (records.removed_exit_code(a), records.removed_exit_code(b)) == (7, None)
     records.remove(c)  # a's waiter has gone
     assert records.removed_exit_code(a) is None
-    assert not [n for n in os.listdir(store.locks) if n.startswith("wait-")]
+    assert not [n for n in os.listdir(store.locks) if n.startswith(("wait-", "ctr-"))]
 
 
 def test_exit_codes_are_kept_for_a_while_without_waiters(tmp_path):

@@ -20,7 +20,8 @@ joins a path to the root. Layout:
     registry/                 the default storage of `registry serve`
     tmp/                      staging (and health-*/: a health checker's probe files); anything left
                               here by a dead process is removed on open
-    locks/                    flock files (store: reference changes; ctr-<id>; wait-<id>: a waiter)
+    locks/                    flock files (store: reference changes; ctr-<id>; wait-<id>: a waiter;
+                              a removed container's go with its kept exit code)
 """
 from berth.store.store import Store
 

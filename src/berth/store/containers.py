@@ -44,7 +44,10 @@ class ContainerStore:
 
     def lock(self, cid: str):
         from berth.store import fsutil
-        return fsutil.flock(os.path.join(self.store.locks, f"ctr-{cid[:32]}"))
+        return fsutil.flock(self._lock_path(cid))
+
+    def _lock_path(self, cid: str) -> str:
+        return os.path.join(self.store.locks, f"ctr-{cid[:32]}")
 
     def _select(self, where: str, args: tuple = ()) -> list[Container]:
         """Containers with their state, read in one statement: one snapshot of the database, so a
@@ -166,3 +169,9 @@ class ContainerStore:
                 with transaction(self.db):
                     self.db.execute("DELETE FROM container_exits WHERE id=?", (cid,))
                 os.unlink(self._wait_lock(cid))
+                # its lock file too, long after the removal: one who still takes it finds no container
+                # (IDs are never used again), and a store keeps no file per container it ever had
+                try:
+                    os.unlink(self._lock_path(cid))
+                except FileNotFoundError:
+                    pass
