@@ -449,9 +449,21 @@ def test_a_failed_liveness_probe_restarts_the_container(busybox, tmp_path):
     busybox.run("kube", "down", path)
 
 
-def _ready_pod(name: str, ready: bool) -> str:
-    """A pod serving its hostname, Ready while /www/ready exists (made at start when `ready`)."""
+def _ready_pod(name: str, ready: bool, probed: bool = True, sidecar: bool = False) -> str:
+    """A pod serving its hostname; `probed`: Ready while /www/ready exists (made at start when
+    `ready`); `sidecar`: a second app container, without a readiness check."""
     touch = " && touch /www/ready" if ready else ""
+    probe = """
+    readinessProbe:
+      exec: {command: [test, -f, /www/ready]}
+      periodSeconds: 1
+      failureThreshold: 1
+      timeoutSeconds: 5   # Kubernetes' 1 s: a probe slowed by a loaded machine would make a ready pod unready"""
+    second = """
+  - name: sidecar
+    image: busybox
+    imagePullPolicy: Never
+    command: [sh, -c, "trap 'exit 0' TERM; while true; do sleep 1; done"]"""
     return f"""
 kind: Pod
 metadata: {{name: {name}, labels: {{app: gated}}}}
@@ -462,12 +474,7 @@ spec:
     image: busybox
     imagePullPolicy: Never
     command: [sh, -c, "mkdir -p /www && hostname > /www/index.html{touch} && trap 'exit 0' TERM;
-              httpd -f -p 80 -h /www & wait"]
-    readinessProbe:
-      exec: {{command: [test, -f, /www/ready]}}
-      periodSeconds: 1
-      failureThreshold: 1
-      timeoutSeconds: 5   # Kubernetes' 1 s: a probe slowed by a loaded machine would make a ready pod unready
+              httpd -f -p 80 -h /www & wait"]{probe if probed else ""}{second if sidecar else ""}
 ---"""
 
 
@@ -536,22 +543,8 @@ def test_a_pod_whose_app_container_stopped_gets_no_traffic(busybox, tmp_path):
     """As Kubernetes: a pod is Ready only while every app container runs, those without a readiness
     check too. A sidecar stopped takes its pod out of the Service; started, it brings it back."""
     port = _taken_port()
-    pod = """
-kind: Pod
-metadata: {{name: {name}, labels: {{app: gated}}}}
-spec:
-  terminationGracePeriodSeconds: 1
-  containers:
-  - name: httpd
-    image: busybox
-    imagePullPolicy: Never
-    command: [sh, -c, "mkdir -p /www && hostname > /www/index.html && trap 'exit 0' TERM; httpd -f -p 80 -h /www & wait"]
-  - name: sidecar
-    image: busybox
-    imagePullPolicy: Never
-    command: [sh, -c, "trap 'exit 0' TERM; while true; do sleep 1; done"]
----"""
-    path = _write(tmp_path, pod.format(name="wa") + pod.format(name="wb") + _service_on(port))
+    path = _write(tmp_path, "".join(_ready_pod(n, False, probed=False, sidecar=True) for n in ("wa", "wb"))
+                  + _service_on(port))
     busybox.run("kube", "play", path)
     pods = {p["Name"]: p["InfraConfig"]["IPAddress"] for p in _pods(busybox)}
     served_by = _traffic_checker(busybox, port, pods)
