@@ -291,14 +291,14 @@ def test_play_reads_stdin_and_start_false_only_creates(busybox):
 
 def _service_yaml(port: int) -> str:
     """Two replicas, each serving its own hostname, behind a NodePort Service on `port`."""
-    return f"""
+    return """
 kind: Deployment
-metadata: {{name: web}}
+metadata: {name: web}
 spec:
   replicas: 2
-  selector: {{matchLabels: {{app: web}}}}
+  selector: {matchLabels: {app: web}}
   template:
-    metadata: {{labels: {{app: web}}}}
+    metadata: {labels: {app: web}}
     spec:
       containers:
       - name: httpd
@@ -306,15 +306,8 @@ spec:
         imagePullPolicy: Never
         command: [sh, -c, "mkdir -p /www && hostname > /www/index.html && trap 'exit 0' TERM;
                   httpd -f -p 80 -h /www & wait"]
-        ports: [{{containerPort: 80}}]
----
-kind: Service
-metadata: {{name: web}}
-spec:
-  type: NodePort
-  selector: {{app: web}}
-  ports: [{{port: 80, targetPort: 80, nodePort: {port}}}]
-"""
+        ports: [{containerPort: 80}]
+---""" + _service_on(port, "web")
 
 
 def _iptables_lines(*needles: str) -> list[str]:
@@ -478,13 +471,14 @@ spec:
 ---"""
 
 
-def _service_on(port: int) -> str:
+def _service_on(port: int, app: str = "gated") -> str:
+    """A NodePort Service named `app` over the pods labelled app=`app`."""
     return f"""
 kind: Service
-metadata: {{name: gated}}
+metadata: {{name: {app}}}
 spec:
   type: NodePort
-  selector: {{app: gated}}
+  selector: {{app: {app}}}
   ports: [{{port: 80, targetPort: 80, nodePort: {port}}}]
 """
 

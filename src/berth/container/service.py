@@ -495,8 +495,8 @@ class ContainerService:
                                   oom_killed=0, started_at=time.time(), finished_at=None, stopped_by_user=0,
                                   error="")
         if cfg.get("ports"):  # the running container holds its ports now, not this process
-            from berth.network import hostports
-            hostports.settle(c.id)
+            from berth.network import bridge, hostports
+            hostports.settle(c.id, [bridge.PortMapping(**p) for p in cfg["ports"]])
         self._start_health_checks(c, pid)
         if _decides_readiness(c):  # its pod may be Ready now; a check that gates traffic: not yet
             self.networks.readiness_changed(c)
