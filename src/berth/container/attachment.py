@@ -7,9 +7,12 @@ from berth.runtime import attach
 
 
 class Attachment:
-    def __init__(self, service, container, sock):
+    def __init__(self, service, container, sock, finish=None):
+        """`finish(container ID)` waits for the exit and returns its code (default: service.wait)."""
         self.service, self.container, self.sock = service, container, sock
         self.bundle = service.records.dir(container.id)
+        self.finish = finish or service.wait
+        self.exit_code = None
 
     def pump(self, stdin_fd: int | None, stdout_fd: int, stderr_fd: int) -> int:
         """Copy stdin in and the output out until the output ends; returns the exit code."""
@@ -17,7 +20,8 @@ class Attachment:
             attach.pump(self.sock, stdin_fd, stdout_fd, stderr_fd)
         finally:
             self.close()
-        return self.service.wait(self.container.id)
+        self.exit_code = self.finish(self.container.id)
+        return self.exit_code
 
     def resize(self, rows: int, columns: int) -> None:
         attach.resize(self.bundle, rows, columns)

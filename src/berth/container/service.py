@@ -142,16 +142,23 @@ class ContainerService:
             return self.records.get(c.id)
         if c.status not in ("running", "paused"):
             return c
-        if os.path.exists(self._exit_file(c.id)) or not _alive(c.state["monitor_pid"]):
+        if self._has_exited(c):
             with self.records.lock(c.id):
                 c = self.records.get(c.id)
                 if c.status in ("running", "paused"):
-                    self._finalize(c)
+                    self._finalize(c)()
             c = self.records.get(c.id)
         return c
 
-    def _finalize(self, c: Container) -> None:
-        """The container has exited: record how, release its runtime state and rootfs mount."""
+    def _has_exited(self, c: Container) -> bool:
+        """A container recorded as running whose run is over: its monitor wrote the exit, or died."""
+        return os.path.exists(self._exit_file(c.id)) or not _alive(c.state["monitor_pid"])
+
+    def _finalize(self, c: Container):
+        """The container has exited: record how, release its runtime state and rootfs mount.
+        Returns a function that waits for the runtime to have let go of its state (its `delete` runs
+        meanwhile): call it before the container's lock is released, so that no start meets that
+        state; a removal does its own work first."""
         bundle = self.records.dir(c.id)
         exit_file = self._exit_file(c.id)
         code, finished = -1, time.time()
@@ -165,8 +172,7 @@ class ContainerService:
         # read before `delete` removes the cgroup
         from berth.runtime.cgroups import oom_killed
         oom = oom_killed(_cgroup(c))
-        # the runtime's `delete` runs meanwhile: nothing below depends on its state, and the caller
-        # holds the container's lock, so no start can meet that state before it is gone
+        # nothing below depends on the runtime's state
         deleted = self.runtime(c.config.get("runtime")).delete_async(c.id, force=True)
         rootfs.unmount(os.path.join(bundle, "rootfs"))
         self.volumes.release(c)
@@ -180,7 +186,7 @@ class ContainerService:
                                   oom_killed=int(oom), finished_at=finished)
         if _decides_readiness(c):  # its pod is not Ready any more
             self.networks.readiness_changed(c)
-        deleted()
+        return deleted
 
     def cleanup(self, text: str) -> None:
         """Run by the monitor when a container exits: finalize, then auto-remove or restart per policy.
@@ -194,9 +200,8 @@ class ContainerService:
             # and a short-lived command can exit (and the monitor run this) before that
             with self.records.lock(c.id):
                 c = self.records.get(c.id)
-                if c.status in ("running", "paused") and (os.path.exists(self._exit_file(c.id))
-                                                          or not _alive(c.state["monitor_pid"])):
-                    self._finalize(c)
+                if c.status in ("running", "paused") and self._has_exited(c):
+                    self._finalize(c)()
                     c = self.records.get(c.id)
         except LookupError:
             return
@@ -398,8 +403,8 @@ class ContainerService:
         with self.records.lock(c.id):
             c = self.records.get(c.id)
             if c.status in ("running", "paused"):
-                if os.path.exists(self._exit_file(c.id)) or not _alive(c.state["monitor_pid"]):
-                    self._finalize(c)
+                if self._has_exited(c):
+                    self._finalize(c)()
                 elif attach:  # already running: attach to it
                     from berth.runtime.attach import connect
                     return c, connect(self.records.dir(c.id))
@@ -586,9 +591,9 @@ class ContainerService:
             if c.state["started_at"] != started_at:  # started again meanwhile
                 return
             if c.status in ("running", "paused"):
-                if not (os.path.exists(self._exit_file(c.id)) or not _alive(c.state["monitor_pid"])):
+                if not self._has_exited(c):
                     return  # it would not stop: as kubelet, try again on the next failure
-                self._finalize(c)
+                self._finalize(c)()
                 c = self.records.get(cid)
             if c.status != "exited" or c.state["stopped_by_user"]:  # stopped or removed by the user meanwhile
                 return
@@ -773,7 +778,7 @@ class ContainerService:
         started = time.monotonic()
         delay, deadline = 0.002, started + timeout
         while time.monotonic() < deadline:
-            if os.path.exists(self._exit_file(c.id)) or not _alive(c.state["monitor_pid"]):
+            if self._has_exited(c):
                 return True
             fresh = self.records.get(c.id)
             if fresh.status not in ("running", "paused"):
@@ -851,17 +856,29 @@ class ContainerService:
                 if remove_on_failure:
                     self.remove(c.id, force=True, volumes=True)
                 raise
-            attachment = Attachment(self, c, sock)
+            attachment = Attachment(self, c, sock, finish=self._remove_at_exit if remove else self.wait)
             try:
                 yield attachment
             finally:
                 attachment.close()
-            if remove:
+            if remove and attachment.exit_code is None:  # the front end did not pump it to its end
                 self.remove(c.id, force=True, volumes=True)
         if not remove and c.config["restart"]["name"] != "no":
             import subprocess
             subprocess.Popen(self._cleanup_command(c.id), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL, start_new_session=True)
+
+    def _remove_at_exit(self, cid: str) -> int:
+        """A --rm container's exit code once it has exited, finalized and removed in one go."""
+        with self.records.waiting(cid):
+            try:
+                self._wait_exit(self.records.get(cid), float("inf"))
+                return self.remove(cid, force=True, volumes=True).state["exit_code"]
+            except LookupError:  # removed meanwhile (rm -f): its code was kept for us
+                code = self.records.removed_exit_code(cid)
+                if code is None:
+                    raise
+                return code
 
     def run_mark(self, text: str) -> tuple[str, tuple]:
         """(ID, a mark of the container's latest run), for wait_until's next-exit."""
@@ -918,44 +935,54 @@ class ContainerService:
                 delay = _next_poll(delay, started)
 
     def remove(self, text: str, force: bool = False, volumes: bool = False, pod_removal: bool = False) -> Container:
-        c = self.get(text)
+        """Remove the container (a running one only with force: killed first); returns its last record.
+        One that has exited but is not finalized yet is finalized here, under the same lock: the
+        runtime's `delete` then runs while the files go."""
+        c = self.records.find(text)
         if c.config.get("pod_infra") and not pod_removal:
             raise Conflict(f"container {c.name} is the infra container of a pod: remove the pod (pod rm)")
-        if c.status in ("running", "paused") and not force:
+        if c.status in ("running", "paused") and not force and not self._has_exited(c):
             raise Conflict(f"cannot remove container {c.name}: container is running: stop the container "
                            "before removing or force remove")
         rt = self.runtime(c.config.get("runtime"))
         for _ in range(5):
-            if c.status in ("running", "paused"):
-                self.records.update_state(c.id, stopped_by_user=1)
-                rt.kill(c.id, SIGKILL, all_processes=True)
-                self._log(container_event(c, "kill", signal=str(SIGKILL)))
-                self._wait_exit(c, 10)
             with self.records.lock(c.id):
                 c = self.records.get(c.id)
-                if c.status in ("running", "paused"):
-                    if os.path.exists(self._exit_file(c.id)) or not _alive(c.state["monitor_pid"]):
-                        self._finalize(c)
-                    elif not force:
-                        raise Conflict(f"cannot remove container {c.name}: container is running")
-                    else:
-                        continue  # (re)started meanwhile: kill it again, outside the lock
-                bundle = self.records.dir(c.id)
-                rt.delete(c.id, force=True)
-                self._detach_network(c)
-                rootfs.unmount(os.path.join(bundle, "rootfs"))
-                vols = self.records.volumes(c.id)
-                self.records.remove(c.id, events=[container_event(c, "destroy")])  # a waiting restarter finds it gone
-                fsutil.remove_tree(bundle)
-                try:
-                    os.unlink(self._exit_file(c.id))
-                except FileNotFoundError:
-                    pass
-                for vol, _ in vols:
-                    if volumes:
-                        self.volumes.remove_if_anonymous_unused(vol)
-            return c
+                if c.status not in ("running", "paused"):
+                    released = rt.delete_async(c.id, force=True)  # leftovers of a run
+                elif self._has_exited(c):
+                    released = self._finalize(c)
+                    c = self.records.get(c.id)
+                elif not force:
+                    raise Conflict(f"cannot remove container {c.name}: container is running")
+                else:
+                    released = None
+                if released:
+                    self._remove_locked(c, volumes)
+                    released()
+                    return c
+            # (re)started meanwhile, or running: killed outside the lock, as its exit takes that lock
+            self.records.update_state(c.id, stopped_by_user=1)
+            rt.kill(c.id, SIGKILL, all_processes=True)
+            self._log(container_event(c, "kill", signal=str(SIGKILL)))
+            self._wait_exit(c, 10)
         raise BerthError(f"cannot remove container {c.name}: it keeps being restarted")
+
+    def _remove_locked(self, c: Container, volumes: bool) -> None:
+        """Everything of a stopped container but the runtime's state (which needs no bundle to go)."""
+        bundle = self.records.dir(c.id)
+        self._detach_network(c)
+        rootfs.unmount(os.path.join(bundle, "rootfs"))
+        vols = self.records.volumes(c.id)
+        self.records.remove(c.id, events=[container_event(c, "destroy")])  # a waiting restarter finds it gone
+        fsutil.remove_tree(bundle)
+        try:
+            os.unlink(self._exit_file(c.id))
+        except FileNotFoundError:
+            pass
+        for vol, _ in vols:
+            if volumes:
+                self.volumes.remove_if_anonymous_unused(vol)
 
     def connect(self, text: str, network: str, aliases: list[str] = (), ip: str | None = None,
                 ip6: str | None = None) -> None:
