@@ -2,6 +2,7 @@
 import json
 import os
 import re
+import shutil
 import subprocess
 import tarfile
 
@@ -23,8 +24,10 @@ def debian_layer(tmp_path_factory, debian_archive):
     with tarfile.open(debian_archive) as tf:
         manifest = json.load(tf.extractfile("manifest.json"))
         member = manifest[0]["Layers"][0]
-        tf.extract(member, d, filter="data")
-    return d / member
+        out = d / "layer.tar"
+        with tf.extractfile(member) as layer, open(out, "wb") as f:
+            shutil.copyfileobj(layer, f, 1 << 20)
+    return out
 
 
 def du(path) -> int:
