@@ -22,14 +22,15 @@ def _time(text: str) -> dt.datetime:
     return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-def test_run_rm_imports_no_regular_expressions_or_json(busybox):
-    """`re` (with `enum`, which `json` pulls in) is ~5 ms of start-up: the path of `run` uses
-    berth.cjson and berth.charsets instead. The modules loaded are read at the process's end."""
+def test_run_rm_imports_no_regular_expressions_json_or_ctypes(busybox):
+    """`re` (with `enum`, which `json` pulls in) is ~5 ms of start-up, `ctypes` ~1 ms: the path of
+    `run` uses berth.cjson, berth.charsets and berth.libc instead. The modules loaded are read at
+    the process's end."""
     import subprocess
     import sys
     code = ("import os, sys\n"
             "def report(code, _exit=os._exit):\n"
-            "    print(sorted(m for m in ('re', 'json', 'enum') if m in sys.modules), file=sys.stderr)\n"
+            "    print(sorted(m for m in ('re', 'json', 'enum', 'ctypes') if m in sys.modules), file=sys.stderr)\n"
             "    _exit(code)\n"
             "os._exit = report\n"
             "from berth.cli.main import main\n"

@@ -4,8 +4,6 @@ Every entry is treated as hostile: paths are resolved inside the target root by 
 (openat2 RESOLVE_IN_ROOT), final components are never followed, and nothing outside the root is
 created, changed or chmod'ed.
 """
-import importlib
-
 CHUNK = 1 << 20  # bytes per read, write and hash step when streaming layers and blobs
 
 _EXPORTS = {
@@ -16,7 +14,8 @@ __all__ = list(_EXPORTS)
 
 
 def __getattr__(name):
-    # Lazy re-exports: CLI commands that never touch a tar stream do not pay for this module.
+    # Lazy re-exports: CLI commands that never touch a tar stream do not pay for this module (nor
+    # for importlib: __import__ returns the submodule itself given a fromlist)
     if name in _EXPORTS:
-        return getattr(importlib.import_module(f"berth.archive.{_EXPORTS[name]}"), name)
+        return getattr(__import__(f"berth.archive.{_EXPORTS[name]}", fromlist=[name]), name)
     raise AttributeError(name)

@@ -5,14 +5,13 @@ so a hostile symlink planted by this or an earlier layer can only ever point bac
 """
 from __future__ import annotations
 
-import ctypes
 import errno
 import os
 import stat
 
+from berth import libc
 from berth.errors import ArchiveError
 
-_SYS_OPENAT2 = 437  # the same number on every architecture (added after the syscall table unification)
 RESOLVE_NO_XDEV = 0x01
 RESOLVE_NO_MAGICLINKS = 0x02
 RESOLVE_NO_SYMLINKS = 0x04
@@ -20,25 +19,13 @@ RESOLVE_BENEATH = 0x08
 RESOLVE_IN_ROOT = 0x10
 
 
-class _OpenHow(ctypes.Structure):
-    _fields_ = [("flags", ctypes.c_uint64), ("mode", ctypes.c_uint64), ("resolve", ctypes.c_uint64)]
-
-
-_libc = ctypes.CDLL(None, use_errno=True)
-_syscall = _libc.syscall
-_syscall.restype = ctypes.c_long
-
-
 def openat2(dir_fd: int, path: str, flags: int, resolve: int, mode: int = 0) -> int:
-    how = _OpenHow(flags | os.O_CLOEXEC, mode, resolve)
-    fd = _syscall(ctypes.c_long(_SYS_OPENAT2), ctypes.c_int(dir_fd), os.fsencode(path),
-                  ctypes.byref(how), ctypes.c_size_t(ctypes.sizeof(how)))
-    if fd < 0:
-        err = ctypes.get_errno()
-        if err == errno.ENOSYS:
+    try:
+        return libc.openat2(dir_fd, path, flags | os.O_CLOEXEC, mode, resolve)
+    except OSError as e:
+        if e.errno == errno.ENOSYS:
             raise ArchiveError(f"openat2 is not available on this kernel ({os.uname().release}); berth needs Linux >= 5.6")
-        raise OSError(err, os.strerror(err), path)
-    return fd
+        raise
 
 
 def open_dir_in_root(root_fd: int, path: str) -> int:

@@ -14,19 +14,17 @@ byte at a time would hold a probe far longer.
 """
 from __future__ import annotations
 
-import ctypes
 import os
 import signal
 import socket
 from contextlib import contextmanager
 
+from berth import libc
 from berth.container.health import HttpGet, TcpSocket
 
 CLONE_NEWNET = 0x40000000
 USER_AGENT = "kube-probe/berth"  # kubelet's is kube-probe/MAJOR.MINOR; servers tell probes by it
 PASSED, FAILED, TIMED_OUT = 0, 1, -1  # exit codes recorded in the Log, as an exec probe's
-
-_libc = ctypes.CDLL(None, use_errno=True)
 
 
 class _Expired(Exception):
@@ -37,14 +35,14 @@ def run(probe: HttpGet | TcpSocket, netns: int, address: str, timeout: float, ti
     """Make the probe in the network namespace open as `netns` to `address`: (exit code, output)."""
     home = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
     try:
-        _setns(netns)
+        libc.setns(netns, CLONE_NEWNET)
         try:
             with _deadline(timeout):
                 return _tcp(probe, address, timeout) if isinstance(probe, TcpSocket) else _http(probe, address, timeout)
         except _Expired:
             return TIMED_OUT, f"Health check exceeded timeout ({timeout_text})"
         finally:
-            _setns(home)
+            libc.setns(home, CLONE_NEWNET)
     finally:
         os.close(home)
 
@@ -96,10 +94,6 @@ def _reason(e: Exception) -> str:
     return str(e) or type(e).__name__
 
 
-def _setns(fd: int) -> None:
-    if _libc.setns(fd, CLONE_NEWNET) != 0:
-        err = ctypes.get_errno()
-        raise OSError(err, f"setns: {os.strerror(err)}")
 
 
 @contextmanager

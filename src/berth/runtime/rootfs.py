@@ -1,27 +1,22 @@
 """A container's root filesystem: overlayfs of the image's shared layers plus a private upper dir."""
 from __future__ import annotations
 
-import ctypes
 import errno
 import os
 
+from berth import libc
 from berth.errors import BerthError
 
-_libc = ctypes.CDLL(None, use_errno=True)
 MNT_DETACH = 2
 UMOUNT_NOFOLLOW = 8  # never unmount where a symlink points
 MAX_MOUNT_DATA = 4000  # the kernel copies at most one page of mount options
 
 
-def _check(ret: int, what: str) -> None:
-    if ret != 0:
-        err = ctypes.get_errno()
-        raise BerthError(f"{what}: {os.strerror(err)}")
-
-
 def mount(source: str, target: str, fstype: str | None, flags: int = 0, data: str = "") -> None:
-    _check(_libc.mount(source.encode(), os.fsencode(target), fstype.encode() if fstype else None, flags,
-                       data.encode() or None), f"mount {fstype or source} on {target}")
+    try:
+        libc.mount(source, target, fstype, flags, data)
+    except OSError as e:
+        raise BerthError(f"mount {fstype or source} on {target}: {e.strerror}") from None
 
 
 def mount_overlay(lowers: list[str], upper: str, work: str, target: str, volatile: bool = False) -> None:
@@ -43,10 +38,11 @@ def mount_overlay(lowers: list[str], upper: str, work: str, target: str, volatil
 def unmount(target: str) -> None:
     """Unmount target if it is a mount point. The kernel says so (EINVAL otherwise): os.path.ismount
     cannot see a bind mount from the same filesystem, as a FROM scratch build step makes."""
-    if _libc.umount2(os.fsencode(target), MNT_DETACH | UMOUNT_NOFOLLOW) != 0:
-        err = ctypes.get_errno()
-        if err not in (errno.EINVAL, errno.ENOENT):
-            raise BerthError(f"unmount {target}: {os.strerror(err)}")
+    try:
+        libc.umount2(target, MNT_DETACH | UMOUNT_NOFOLLOW)
+    except OSError as e:
+        if e.errno not in (errno.EINVAL, errno.ENOENT):
+            raise BerthError(f"unmount {target}: {e.strerror}") from None
 
 
 def is_mounted(target: str) -> bool:

@@ -1,24 +1,23 @@
 """Atomic writes (berth.atomicfile's) and file locks: the two primitives every store write is built from."""
 from __future__ import annotations
 
-import ctypes
 import fcntl
 import os
 from contextlib import contextmanager
 
-from berth import atomicfile
+from berth import atomicfile, libc
 
 # the store's writes, as every layer writes a file whole
 atomic_write, fsync_dir, replace_atomically = atomicfile.atomic_write, atomicfile.fsync_dir, atomicfile.replace_atomically
-
-_libc = ctypes.CDLL(None, use_errno=True)
 
 
 def syncfs(path: str) -> None:
     """Flush the whole filesystem holding `path`: one call instead of an fsync per unpacked file."""
     fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     try:
-        if _libc.syncfs(fd) != 0:
+        try:
+            libc.syncfs(fd)
+        except OSError:
             os.sync()
     finally:
         os.close(fd)
