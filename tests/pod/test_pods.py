@@ -121,3 +121,14 @@ def test_pod_stop_waits_one_timeout_for_all_its_containers(busybox):
     assert timeout <= took < 2 * timeout - 0.5, took  # SIGTERM ignored: killed after one timeout, not two
     states = {n: inspect(busybox, n)["State"] for n in ("a", "b")}
     assert {n: (s["Status"], s["ExitCode"]) for n, s in states.items()} == {"a": ("exited", 137), "b": ("exited", 137)}
+
+
+def test_the_infra_image_is_built_once_from_this_machines_catatonit(busybox):
+    """Tagged by the binary's size and mtime, it is found again by `pod create` without being read."""
+    st = os.stat("/usr/bin/catatonit")
+    busybox.run("pod", "create", "--name", "one")
+    busybox.run("pod", "create", "--name", "two")
+    pause = [r for r in busybox.jsonlines("images", "--format", "json") if r["Repository"] == "localhost/berth-pause"]
+    assert [r["Tag"] for r in pause] == [f"{st.st_mtime_ns}-{st.st_size}"]
+    infras = [inspect(busybox, busybox.json("pod", "inspect", p)[0]["InfraContainerID"]) for p in ("one", "two")]
+    assert {(c["Image"][7:19], c["Path"], tuple(c["Args"])) for c in infras} == {(pause[0]["ID"], "/catatonit", ("-P",))}
