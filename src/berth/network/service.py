@@ -5,7 +5,6 @@ a network) are kept in the store; this service wires them into containers' names
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import time
 
@@ -20,6 +19,7 @@ RESOLVER_START_WAIT = 2.0  # seconds a container start waits for the name server
 
 
 def builtin_id(name: str) -> str:
+    import hashlib  # here: OpenSSL's load is ~3 ms, and only the built-in networks' inspect needs it
     return hashlib.sha256(f"berth-builtin-network:{name}".encode()).hexdigest()
 
 
