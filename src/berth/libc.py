@@ -58,34 +58,35 @@ _openat2 = _function("syscall", (_Long, _Int, _Text, _Pointer, _ULong), restype=
 _SYS_OPENAT2 = 437  # the same number on every architecture (added after the syscall table unification)
 
 
-def _check(result: int, what: str, filename: str | None = None) -> int:
-    """The result, or the errno as OSError (FileNotFoundError and the like, as os raises them)."""
+def _check(result: int, filename: str | None = None, call: str = "") -> int:
+    """The result, or the errno as OSError (FileNotFoundError and the like, as os raises them),
+    naming the file, or else the call."""
     if result < 0:
         err = _ctypes.get_errno()
         if filename is None:
-            raise OSError(err, f"{what}: {os.strerror(err)}")
+            raise OSError(err, f"{call}: {os.strerror(err)}")
         raise OSError(err, os.strerror(err), filename)
     return result
 
 
 def mount(source: str, target: str, fstype: str | None, flags: int = 0, data: str = "") -> None:
     _check(_mount(source.encode(), os.fsencode(target), fstype.encode() if fstype else None, flags,
-                  data.encode() or None), "mount", target)
+                  data.encode() or None), target)
 
 
 def umount2(target: str, flags: int) -> None:
-    _check(_umount2(os.fsencode(target), flags), "umount2", target)
+    _check(_umount2(os.fsencode(target), flags), target)
 
 
 def syncfs(fd: int) -> None:
-    _check(_syncfs(fd), "syncfs")
+    _check(_syncfs(fd), call="syncfs")
 
 
 def setns(fd: int, nstype: int) -> None:
-    _check(_setns(fd, nstype), "setns")
+    _check(_setns(fd, nstype), call="setns")
 
 
 def openat2(dir_fd: int, path: str, flags: int, mode: int, resolve: int) -> int:
     """openat2(2); struct open_how is three native 64-bit words: flags, mode, resolve."""
     how = b"".join(v.to_bytes(8, sys.byteorder) for v in (flags, mode, resolve))
-    return _check(_openat2(_SYS_OPENAT2, dir_fd, os.fsencode(path), how, len(how)), "openat2", path)
+    return _check(_openat2(_SYS_OPENAT2, dir_fd, os.fsencode(path), how, len(how)), path)

@@ -94,8 +94,6 @@ def _reason(e: Exception) -> str:
     return str(e) or type(e).__name__
 
 
-
-
 @contextmanager
 def _deadline(seconds: float):
     """Raise _Expired in the block once `seconds` passed (the checker's main thread only)."""
