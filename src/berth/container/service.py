@@ -941,27 +941,24 @@ class ContainerService:
         c = self.records.find(text)
         if c.config.get("pod_infra") and not pod_removal:
             raise Conflict(f"container {c.name} is the infra container of a pod: remove the pod (pod rm)")
-        if c.status in ("running", "paused") and not force and not self._has_exited(c):
-            raise Conflict(f"cannot remove container {c.name}: container is running: stop the container "
-                           "before removing or force remove")
         rt = self.runtime(c.config.get("runtime"))
         for _ in range(5):
             with self.records.lock(c.id):
                 c = self.records.get(c.id)
-                if c.status not in ("running", "paused"):
-                    released = rt.delete_async(c.id, force=True)  # leftovers of a run
-                elif self._has_exited(c):
-                    released = self._finalize(c)
-                    c = self.records.get(c.id)
-                elif not force:
-                    raise Conflict(f"cannot remove container {c.name}: container is running")
-                else:
-                    released = None
-                if released:
+                running = c.status in ("running", "paused")
+                if not running or self._has_exited(c):
+                    if running:
+                        released = self._finalize(c)
+                        c = self.records.get(c.id)
+                    else:
+                        released = rt.delete_async(c.id, force=True)  # leftovers of a run
                     self._remove_locked(c, volumes)
                     released()
                     return c
-            # (re)started meanwhile, or running: killed outside the lock, as its exit takes that lock
+                if not force:
+                    raise Conflict(f"cannot remove container {c.name}: container is running: stop the container "
+                                   "before removing or force remove")
+            # killed outside the lock, as its exit takes that lock; again if (re)started meanwhile
             self.records.update_state(c.id, stopped_by_user=1)
             rt.kill(c.id, SIGKILL, all_processes=True)
             self._log(container_event(c, "kill", signal=str(SIGKILL)))
